@@ -1,0 +1,1 @@
+"""Theory over experiment: scaling-rule fits, the ``lrbs`` command line, reports."""

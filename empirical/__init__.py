@@ -1,0 +1,1 @@
+"""Vectorized learning-rate x batch-size sweeps in torch."""

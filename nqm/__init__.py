@@ -1,0 +1,49 @@
+"""Closed-form theory of the optimal learning rate as a function of batch size.
+
+The noisy quadratic model (scalar and diagonal), the exact SGD dynamics of Gaussian least
+squares (online and on a given training set), and the ridgeless and ridge risk formulas.
+Every closed form has its sympy derivation in :mod:`nqm.symbolic`. numpy/scipy/sympy only.
+"""
+
+from nqm import symbolic
+from nqm._diagonal import DiagonalNQM, OptimalSteps
+from nqm._finite_sample import FiniteSampleLeastSquaresSGD
+from nqm._least_squares import LeastSquaresSGD
+from nqm._risk import (
+    RiskDecomposition,
+    mp_stieltjes,
+    optimal_ridge_lambda,
+    ridge_risk,
+    ridgeless_risk,
+)
+from nqm._scalar import (
+    optimal_lr_greedy,
+    optimal_lr_horizon,
+    optimal_lr_target,
+    scalar_expected_loss,
+    scalar_max_feasible_lr,
+    scalar_max_stable_lr,
+    scalar_stationary_loss,
+    steps_to_target,
+)
+
+__all__ = [
+    "DiagonalNQM",
+    "FiniteSampleLeastSquaresSGD",
+    "LeastSquaresSGD",
+    "OptimalSteps",
+    "RiskDecomposition",
+    "mp_stieltjes",
+    "optimal_lr_greedy",
+    "optimal_lr_horizon",
+    "optimal_lr_target",
+    "optimal_ridge_lambda",
+    "ridge_risk",
+    "ridgeless_risk",
+    "scalar_expected_loss",
+    "scalar_max_feasible_lr",
+    "scalar_max_stable_lr",
+    "scalar_stationary_loss",
+    "steps_to_target",
+    "symbolic",
+]

@@ -1,0 +1,393 @@
+"""The diagonal noisy quadratic model of Zhang et al. (2019)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from scipy.optimize import brentq
+
+from nqm._affine import affine_moment, minimize_on_log_scale
+from nqm._validation import as_float_array, nonnegative, positive, scalar_or_array, steps_array
+
+
+class OptimalSteps(NamedTuple):
+    """Result of :meth:`DiagonalNQM.optimal_steps_to_target`."""
+
+    lr: float | np.ndarray
+    """The learning rate that reaches the target in the fewest steps."""
+    steps: float | np.ndarray
+    """Steps needed at that rate (interpolated; the integer count is its ceiling)."""
+
+
+def _scan_grid(max_steps: int) -> np.ndarray:
+    """Steps 0..16, then 8 points per octave (gaps that are powers of two) up to ``max_steps``."""
+    points = list(range(17))
+    t, gap = 16, 2
+    while t < max_steps:
+        for _ in range(8):
+            t += gap
+            points.append(min(t, max_steps))
+        gap *= 2
+    return np.unique(np.array(points, dtype=np.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class DiagonalNQM:
+    r"""Noisy quadratic model with a diagonal Hessian (Zhang et al., 2019).
+
+    Loss :math:`L(w) = \tfrac12 \sum_i h_i w_i^2`; a minibatch gradient
+    :math:`h_i w_i + \xi_i` with :math:`\operatorname{Var}\xi_i = c_i / B`. The optimizer is
+    heavy-ball SGD with momentum :math:`\beta` (``torch.optim.SGD``'s convention) and a
+    diagonal preconditioner :math:`H^{-p}`:
+
+    .. math::
+
+        w_{t+1} = w_t - \eta h^{-p} (h w_t + \xi_t) + \beta (w_t - w_{t-1}), \qquad w_{-1} = w_0.
+
+    Each coordinate's second moments :math:`(\mathbb{E}w_t^2, \mathbb{E}w_t w_{t-1},
+    \mathbb{E}w_{t-1}^2)` follow an exact linear recursion (3x3, plus the injected noise
+    :math:`\eta^2 h^{-2p} c / B`; :func:`nqm.symbolic.momentum_moment_matrix`). Without
+    momentum it is the scalar NQM per coordinate and is solved in closed form; with momentum
+    the recursion's matrix is raised to the needed powers by repeated squaring, which is exact
+    up to rounding (no eigendecomposition, so critically damped coordinates are fine).
+
+    Parameters
+    ----------
+    curvatures : array_like of float, shape (dim,)
+        Hessian eigenvalues :math:`h_i > 0`.
+    noise_var : array_like of float, shape (dim,)
+        Per-example gradient-noise variances :math:`c_i \ge 0` (the diagonal of C).
+    w0_sq : array_like of float, shape (dim,)
+        Initial second moments :math:`\mathbb{E} w_{0,i}^2 \ge 0`.
+
+    References
+    ----------
+    .. [1] G. Zhang, L. Li, Z. Nado, J. Martens, S. Sachdeva, G. Dahl, C. Shallue, R. Grosse,
+       "Which algorithmic choices matter at which batch sizes? Insights from a noisy quadratic
+       model", NeurIPS 2019, arXiv:1907.04164, Sec. 3 and App. B.
+
+    Examples
+    --------
+    >>> from nqm import DiagonalNQM
+    >>> model = DiagonalNQM.zhang2019(dim=1000)
+    >>> round(model.initial_loss, 4)
+    3.7427
+    >>> print(model.expected_loss(0.5, [1, 100], 1000))
+    [1.08149075 0.11940995]
+    """
+
+    curvatures: np.ndarray
+    noise_var: np.ndarray
+    w0_sq: np.ndarray
+    _shape: tuple = field(init=False, repr=False)
+
+    def __post_init__(self):
+        h = positive("curvatures", self.curvatures)
+        c = nonnegative("noise_var", self.noise_var)
+        w = nonnegative("w0_sq", self.w0_sq)
+        if h.ndim != 1 or h.size == 0:
+            raise ValueError(f"curvatures must be a non-empty 1-d array, got shape {h.shape}")
+        try:
+            c, w = (np.broadcast_to(x, h.shape).astype(float) for x in (c, w))
+        except ValueError as exc:
+            raise ValueError(f"noise_var and w0_sq must broadcast to curvatures' shape {h.shape}, "
+                             f"got {np.shape(self.noise_var)} and {np.shape(self.w0_sq)}") from exc
+        object.__setattr__(self, "curvatures", h)
+        object.__setattr__(self, "noise_var", c)
+        object.__setattr__(self, "w0_sq", w)
+        object.__setattr__(self, "_shape", h.shape)
+
+    @classmethod
+    def zhang2019(cls, dim: int = 10_000) -> DiagonalNQM:
+        r"""The model of Zhang et al. (2019): :math:`h_i = 1/i`, :math:`C = H`, :math:`w_0 \sim N(0, I)`.
+
+        Parameters
+        ----------
+        dim : int, default 10_000
+            Number of coordinates.
+        """
+        if not isinstance(dim, int | np.integer) or dim < 1:
+            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        h = 1.0 / np.arange(1, dim + 1)
+        return cls(curvatures=h, noise_var=h, w0_sq=np.ones(dim))
+
+    @property
+    def initial_loss(self) -> float:
+        r""":math:`\mathbb{E} L_0 = \tfrac12 \sum_i h_i \mathbb{E} w_{0,i}^2`."""
+        return float(0.5 * np.dot(self.curvatures, self.w0_sq))
+
+    def max_stable_lr(self, *, momentum: float = 0.0, precondition_power: float = 0.0) -> float:
+        r"""Largest stable learning rate, :math:`2 (1 + \beta) / \max_i h_i^{1-p}`.
+
+        A coordinate with effective curvature :math:`k = \eta h^{1-p}` is stable iff
+        :math:`0 < k < 2(1+\beta)` (both roots of :math:`z^2 - (1+\beta-k) z + \beta` inside
+        the unit circle; :func:`nqm.symbolic.momentum_stability_bound`).
+        """
+        beta, p = _check_optimizer(momentum, precondition_power)
+        return float(2.0 * (1.0 + beta) / np.max(self.curvatures ** (1.0 - p)))
+
+    # -- the loss at integer steps -------------------------------------------------------
+    def _loss_at(self, lr: float, batch_size: float, steps: np.ndarray, beta: float, p: float):
+        """Expected loss at each entry of the sorted int array ``steps`` for one (lr, B)."""
+        h, c = self.curvatures, self.noise_var
+        alpha = lr * h ** (-p)
+        k = alpha * h
+        drive = alpha**2 * c / batch_size
+        if beta == 0.0:
+            with np.errstate(divide="ignore"):
+                log_rate = 2.0 * np.log(np.abs(1.0 - k))
+            out = np.empty(steps.shape)
+            for start in range(0, steps.size, 128):
+                chunk = steps[start:start + 128, None]
+                moments = affine_moment(log_rate, drive, self.w0_sq, chunk)
+                out[start:start + 128] = 0.5 * moments @ h
+            return out
+        return _MomentumMoments(k, drive, beta, self.w0_sq, h).loss_at(steps)
+
+    def expected_loss(self, lr, batch_size, steps, *, momentum: float = 0.0,
+                      precondition_power: float = 0.0):
+        r"""Exact expected loss :math:`\mathbb{E}L_t = \tfrac12\sum_i h_i \mathbb{E}w_{t,i}^2`.
+
+        Parameters
+        ----------
+        lr : array_like of float
+            Learning rate :math:`\eta > 0`.
+        batch_size : array_like of float
+            Batch size :math:`B > 0`.
+        steps : array_like of int
+            Step :math:`t \ge 0`.
+        momentum : float, default 0.0
+            Heavy-ball momentum :math:`0 \le \beta < 1`.
+        precondition_power : float, default 0.0
+            :math:`0 \le p \le 1`; the update is preconditioned by :math:`H^{-p}`.
+
+        Returns
+        -------
+        float or ndarray
+            Broadcast over ``lr``, ``batch_size`` and ``steps``.
+        """
+        beta, p = _check_optimizer(momentum, precondition_power)
+        lr, batch_size, steps = np.broadcast_arrays(
+            positive("lr", lr), positive("batch_size", batch_size, allow_inf=True),
+            steps_array("steps", steps))
+        out = np.empty(lr.shape)
+        pairs = np.stack([lr.ravel(), batch_size.ravel()], axis=1)
+        unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+        flat_steps, flat_out = steps.ravel(), out.reshape(-1)
+        for j, (eta, b) in enumerate(unique):
+            where = np.flatnonzero(inverse.ravel() == j)
+            wanted = np.unique(flat_steps[where])
+            losses = self._loss_at(eta, b, wanted, beta, p)
+            flat_out[where] = losses[np.searchsorted(wanted, flat_steps[where])]
+        return scalar_or_array(out)
+
+    # -- steps to a target ---------------------------------------------------------------
+    def _steps_one(self, lr, batch_size, target, beta, p, max_steps) -> float:
+        grid = _scan_grid(max_steps)
+        losses = self._loss_at(lr, batch_size, grid, beta, p)
+        below = np.flatnonzero(losses <= target)
+        if below.size == 0:
+            return np.inf
+        first = below[0]
+        if first == 0:
+            return 0.0
+        lo, hi = int(grid[first - 1]), int(grid[first])   # L(lo) > target >= L(hi)
+        loss_lo, loss_hi = losses[first - 1], losses[first]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            loss_mid = self._loss_at(lr, batch_size, np.array([mid]), beta, p)[0]
+            if loss_mid <= target:
+                hi, loss_hi = mid, loss_mid
+            else:
+                lo, loss_lo = mid, loss_mid
+        # log-linear interpolation between the last step above and the first step at or below
+        frac = np.log(loss_lo / target) / np.log(loss_lo / loss_hi) if loss_hi > 0 else 1.0
+        return lo + float(frac)
+
+    def steps_to_target(self, lr, batch_size, target_loss, *, momentum: float = 0.0,
+                        precondition_power: float = 0.0, max_steps: int = 10**7):
+        r"""Steps until the expected loss first reaches ``target_loss``.
+
+        The first integer :math:`t` with :math:`\mathbb{E}L_t \le L^\star` is found on a scan
+        (every step up to 16, then eight per octave) followed by bisection between the last
+        scanned step above the target and the first at or below it (exact when the loss is
+        monotone between two scanned steps, as it is whenever every coordinate starts above
+        its stationary second moment). The result is made continuous by interpolating
+        :math:`\log \mathbb{E}L` linearly between :math:`t-1` and :math:`t`, so it lies in
+        :math:`(t-1, t]` and its ceiling is the step count.
+
+        Parameters
+        ----------
+        lr, batch_size, target_loss : array_like of float
+            Broadcast together; all ``> 0``.
+        momentum, precondition_power : float
+            As in :meth:`expected_loss`.
+        max_steps : int, default 10**7
+            Horizon of the search; ``inf`` is returned if the target is not reached by then.
+
+        Returns
+        -------
+        float or ndarray
+        """
+        beta, p = _check_optimizer(momentum, precondition_power)
+        args = np.broadcast_arrays(positive("lr", lr),
+                                   positive("batch_size", batch_size, allow_inf=True),
+                                   positive("target_loss", target_loss))
+        max_steps = int(steps_array("max_steps", max_steps))
+        solve = np.vectorize(lambda eta, b, target: self._steps_one(
+            eta, b, target, beta, p, max_steps), otypes=[float])
+        return scalar_or_array(solve(*args))
+
+    def optimal_steps_to_target(self, batch_size, target_loss, *, momentum: float = 0.0,
+                                precondition_power: float = 0.0,
+                                max_steps: int = 10**7) -> OptimalSteps:
+        r"""The learning rate reaching ``target_loss`` in the fewest steps, and those steps.
+
+        .. math::
+
+            S^\star(B) = \min_{0 < \eta < \eta_\max} S(\eta, B)
+
+        with :math:`S` from :meth:`steps_to_target` and :math:`\eta_\max` from
+        :meth:`max_stable_lr`; found by a geometric grid over seven decades below
+        :math:`\eta_\max` refined by bounded Brent in :math:`\log\eta`. While gradient noise
+        dominates, :math:`S^\star \propto 1/B` (perfect scaling); once curvature dominates it
+        flattens at the noise-free step count.
+
+        Parameters
+        ----------
+        batch_size : array_like of float
+            Batch sizes, ``> 0`` (``inf`` gives the noise-free limit).
+        target_loss : array_like of float
+            :math:`0 < L^\star`.
+        momentum, precondition_power, max_steps
+            As in :meth:`steps_to_target`.
+
+        Returns
+        -------
+        OptimalSteps
+            Named tuple ``(lr, steps)``, broadcast over the arguments; ``steps`` is ``inf``
+            (and ``lr`` nan) where no rate reaches the target within ``max_steps``.
+
+        Examples
+        --------
+        >>> from nqm import DiagonalNQM
+        >>> model = DiagonalNQM.zhang2019(dim=1000)
+        >>> best = model.optimal_steps_to_target([1, 64, 4096], 0.1)
+        >>> print(best.steps.round(1))
+        [24657.8   568.8   279.3]
+        """
+        beta, p = _check_optimizer(momentum, precondition_power)
+        batch_size, target_loss = np.broadcast_arrays(
+            positive("batch_size", batch_size, allow_inf=True),
+            positive("target_loss", target_loss))
+        max_steps = int(steps_array("max_steps", max_steps))
+        high = self.max_stable_lr(momentum=beta, precondition_power=p) * (1.0 - 1e-9)
+
+        def solve(b, target):
+            def objective(lrs):
+                return np.array([self._steps_one(eta, b, target, beta, p, max_steps)
+                                 for eta in lrs])
+            lr = minimize_on_log_scale(objective, high * 1e-7, high, n_grid=36, xatol=1e-6)
+            steps = objective([lr])[0] if np.isfinite(lr) else np.inf
+            return lr, steps
+
+        lr, steps = np.vectorize(solve, otypes=[float, float])(batch_size, target_loss)
+        return OptimalSteps(scalar_or_array(lr), scalar_or_array(steps))
+
+    def critical_batch_size(self, target_loss, *, momentum: float = 0.0,
+                            precondition_power: float = 0.0, max_steps: int = 10**7) -> float:
+        r"""Batch size at which perfect scaling ends.
+
+        Defined as in McCandlish et al. (2018): with :math:`S_\min = S^\star(\infty)` the
+        noise-free optimal step count, :math:`B_\mathrm{crit}` solves
+        :math:`S^\star(B) = 2 S_\min`. For the hyperbola :math:`S^\star = S_\min (1 +
+        B_\mathrm{noise}/B)` this is exactly :math:`B_\mathrm{noise}`; below it steps fall
+        as :math:`1/B`, above it they flatten.
+
+        Parameters
+        ----------
+        target_loss : float
+            :math:`L^\star > 0`.
+        momentum, precondition_power, max_steps
+            As in :meth:`steps_to_target`.
+
+        Returns
+        -------
+        float
+            :math:`B_\mathrm{crit}` (``1.0`` if even :math:`B = 1` needs at most
+            :math:`2 S_\min` steps).
+
+        References
+        ----------
+        .. [1] S. McCandlish et al., "An empirical model of large-batch training",
+           arXiv:1812.06162, Sec. 2.2.
+        """
+        kwargs = dict(momentum=momentum, precondition_power=precondition_power,
+                      max_steps=max_steps)
+        target = float(positive("target_loss", target_loss))
+        s_min = self.optimal_steps_to_target(np.inf, target, **kwargs).steps
+        if not np.isfinite(s_min):
+            raise ValueError(f"target_loss={target} is not reachable within max_steps={max_steps}"
+                             " even without noise")
+
+        def excess(log_b):
+            return np.log(self.optimal_steps_to_target(np.exp(log_b), target, **kwargs).steps
+                          / (2.0 * s_min))
+
+        if excess(0.0) <= 0:
+            return 1.0
+        log_hi = 1.0
+        while excess(log_hi) > 0:
+            log_hi *= 2.0
+        return float(np.exp(brentq(excess, log_hi / 2 if log_hi > 1 else 0.0, log_hi,
+                                   xtol=1e-3)))
+
+
+def _check_optimizer(momentum, precondition_power) -> tuple[float, float]:
+    beta = float(as_float_array("momentum", momentum, low=0.0, strict=False))
+    if beta >= 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    p = float(as_float_array("precondition_power", precondition_power, low=0.0, strict=False))
+    if p > 1.0:
+        raise ValueError(f"precondition_power must be in [0, 1], got {precondition_power!r}")
+    return beta, p
+
+
+class _MomentumMoments:
+    """Per-coordinate affine map of (E w_t^2, E w_t w_{t-1}, E w_{t-1}^2, 1), raised to powers."""
+
+    def __init__(self, k, drive, beta, w0_sq, h):
+        u = 1.0 + beta - k
+        dim = k.size
+        m = np.zeros((dim, 4, 4))
+        m[:, 0, 0], m[:, 0, 1], m[:, 0, 2], m[:, 0, 3] = u**2, -2.0 * u * beta, beta**2, drive
+        m[:, 1, 0], m[:, 1, 1] = u, -beta
+        m[:, 2, 0] = 1.0
+        m[:, 3, 3] = 1.0
+        self._powers = [m]                       # M^(2^j)
+        self._state0 = np.stack([w0_sq, w0_sq, w0_sq, np.ones(dim)], axis=1)
+        self._h = h
+
+    def _power(self, j: int) -> np.ndarray:
+        while len(self._powers) <= j:
+            last = self._powers[-1]
+            self._powers.append(last @ last)
+        return self._powers[j]
+
+    def loss_at(self, steps: np.ndarray) -> np.ndarray:
+        """Loss at each entry of the sorted ``steps``, advancing one state through them."""
+        state, now = self._state0, 0
+        out = np.empty(steps.shape)
+        for i, t in enumerate(steps):
+            gap = int(t) - now
+            j = 0
+            while gap:
+                if gap & 1:
+                    state = np.einsum("dij,dj->di", self._power(j), state)
+                gap >>= 1
+                j += 1
+            now = int(t)
+            out[i] = 0.5 * state[:, 0] @ self._h
+        return out

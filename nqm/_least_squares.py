@@ -1,0 +1,177 @@
+"""Exact dynamics of minibatch SGD on Gaussian least squares (the homework's linear model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nqm._affine import affine_first_passage, affine_moment, minimize_on_log_scale
+from nqm._validation import nonnegative, positive, scalar_or_array, steps_array
+
+
+@dataclass(frozen=True)
+class LeastSquaresSGD:
+    r"""Online minibatch SGD on Gaussian multi-output least squares, in expectation.
+
+    Data :math:`x \sim N(0, I_D)` (a row), labels :math:`y = x W^\star + \sigma\varepsilon`
+    with :math:`\varepsilon \sim N(0, I_D)`; weights :math:`W \in \mathbb{R}^{D\times D}`;
+    each step draws a fresh batch :math:`X \in \mathbb{R}^{B\times D}` and applies the
+    homework's gradient :math:`\tfrac{2}{B}(X^\top X W - X^\top Y)`. The error
+    :math:`e_t = \mathbb{E}\lVert W_t - W^\star\rVert_F^2` then obeys exactly
+
+    .. math::
+
+        e_{t+1} = \Big(1 - 4\eta + 4\eta^2 \frac{B + D + 1}{B}\Big) e_t
+                  + \frac{4 \eta^2 \sigma^2 D^2}{B},
+
+    from the Wishart moments :math:`\mathbb{E}X^\top X = B I`,
+    :math:`\mathbb{E}(X^\top X)^2 = B(B+D+1) I` (derived in
+    :func:`nqm.symbolic.least_squares_error_recursion`); :math:`\eta` is the learning rate.
+    The test MSE (mean over the :math:`D` outputs) is :math:`\sigma^2 + e_t / D`.
+
+    Parameters
+    ----------
+    dim : int
+        :math:`D`, the input and output dimension.
+    noise_std : float
+        :math:`\sigma \ge 0`, the label-noise standard deviation.
+    init_error : float
+        :math:`e_0 = \mathbb{E}\lVert W_0 - W^\star\rVert_F^2 \ge 0`; ``2 * dim**2`` for the
+        notebook's independent :math:`N(0, 1)` draws of :math:`W_0` and :math:`W^\star`.
+
+    Notes
+    -----
+    Assumes fresh samples every step (the online limit of a large training set). On a finite
+    training set sampled with replacement, use :class:`FiniteSampleLeastSquaresSGD`.
+
+    References
+    ----------
+    .. [1] J. Wishart moments: A. K. Gupta and D. K. Nagar, *Matrix Variate Distributions*,
+       Chapman & Hall, 2000, Thm. 3.3.15 (:math:`\mathbb{E}W^2 = n(n+p+1)\Sigma^2` at
+       :math:`\Sigma = I`).
+    .. [2] S. Ma, R. Bassily, M. Belkin, "The power of interpolation: understanding the
+       effectiveness of SGD in modern over-parametrized learning", ICML 2018,
+       arXiv:1712.06559 (the same critical learning rate :math:`B/(B+D+1)` structure).
+
+    Examples
+    --------
+    >>> from nqm import LeastSquaresSGD
+    >>> model = LeastSquaresSGD(dim=16, noise_std=5.0, init_error=2 * 16**2)
+    >>> print(model.max_stable_lr([2, 16, 256]))
+    [0.10526316 0.48484848 0.93772894]
+    >>> print(model.expected_test_mse([0.01, 0.1], 16, 100).round(3))
+    [25.839 28.15 ]
+    """
+
+    dim: int
+    noise_std: float
+    init_error: float
+
+    def __post_init__(self):
+        if not isinstance(self.dim, int | np.integer) or self.dim < 1:
+            raise ValueError(f"dim must be a positive integer, got {self.dim!r}")
+        nonnegative("noise_std", self.noise_std)
+        nonnegative("init_error", self.init_error)
+
+    def _recursion(self, lr, batch_size):
+        d = self.dim
+        lr = positive("lr", lr)
+        batch_size = positive("batch_size", batch_size)
+        growth = 4.0 * lr * (1.0 - lr * (batch_size + d + 1) / batch_size)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_rate = np.log1p(-growth)
+        drive = 4.0 * lr**2 * self.noise_std**2 * d**2 / batch_size
+        return log_rate, drive
+
+    def expected_error(self, lr, batch_size, steps):
+        r"""Exact :math:`e_t = \mathbb{E}\lVert W_t - W^\star\rVert_F^2` (see the class formula).
+
+        Parameters
+        ----------
+        lr, batch_size : array_like of float
+            ``> 0``.
+        steps : array_like of int
+            ``>= 0``.
+
+        Returns
+        -------
+        float or ndarray
+            Broadcast over the arguments.
+        """
+        log_rate, drive = self._recursion(lr, batch_size)
+        return scalar_or_array(affine_moment(log_rate, drive, self.init_error,
+                                             steps_array("steps", steps)))
+
+    def expected_test_mse(self, lr, batch_size, steps):
+        r"""Expected test MSE :math:`\sigma^2 + e_t / D` (mean over outputs and test points)."""
+        return scalar_or_array(self.noise_std**2
+                               + np.asarray(self.expected_error(lr, batch_size, steps)) / self.dim)
+
+    def max_stable_lr(self, batch_size):
+        r""":math:`\eta_\max = B / (B + D + 1)`: the rate at which :math:`e_t`'s factor reaches 1."""
+        batch_size = positive("batch_size", batch_size)
+        return scalar_or_array(batch_size / (batch_size + self.dim + 1))
+
+    def optimal_lr(self, batch_size, steps, *, window: int = 1):
+        r"""Learning rate minimizing the mean test MSE over the last ``window`` steps.
+
+        .. math::
+
+            \eta^\star = \arg\min_\eta \frac{1}{k}\sum_{t=T-k+1}^{T} \Big(\sigma^2 +
+            \frac{e_t(\eta)}{D}\Big), \qquad k = \text{window},\ T = \text{steps}.
+
+        Found on a geometric grid refined by bounded Brent in :math:`\log\eta`, within
+        :math:`(0, \eta_\max]`.
+
+        Examples
+        --------
+        >>> from nqm import LeastSquaresSGD
+        >>> model = LeastSquaresSGD(dim=16, noise_std=5.0, init_error=2 * 16**2)
+        >>> print(model.optimal_lr([2, 16, 256], 100).round(4))
+        [0.0101 0.0154 0.022 ]
+        """
+        steps = int(steps_array("steps", steps))
+        if not isinstance(window, int | np.integer) or not 1 <= window <= steps:
+            raise ValueError(f"window must be an integer in [1, steps={steps}], got {window!r}")
+        ts = np.arange(steps - window + 1, steps + 1)
+
+        def solve(b):
+            def objective(lrs):
+                log_rate, drive = self._recursion(lrs[:, None], b)
+                return affine_moment(log_rate, drive, self.init_error, ts).mean(axis=1)
+            return minimize_on_log_scale(objective, 1e-9, float(self.max_stable_lr(b)))
+
+        batch_size = positive("batch_size", batch_size)
+        return scalar_or_array(np.vectorize(solve, otypes=[float])(batch_size))
+
+    def steps_to_target(self, lr, batch_size, target_mse):
+        r"""Real :math:`t` solving :math:`\sigma^2 + e_t/D = \text{target}` (``inf`` if unreachable)."""
+        log_rate, drive = self._recursion(lr, batch_size)
+        target_error = self.dim * (positive("target_mse", target_mse) - self.noise_std**2)
+        return scalar_or_array(affine_first_passage(log_rate, drive, self.init_error,
+                                                    target_error))
+
+    def optimal_lr_target(self, batch_size, target_mse):
+        r"""Learning rate reaching ``target_mse`` in the fewest steps.
+
+        ``nan`` where the target is at or below the noise floor :math:`\sigma^2` (no rate
+        reaches it).
+
+        Examples
+        --------
+        >>> from nqm import LeastSquaresSGD
+        >>> model = LeastSquaresSGD(dim=16, noise_std=5.0, init_error=2 * 16**2)
+        >>> print(model.optimal_lr_target([2, 16, 256], 26.0).round(4))
+        [0.004  0.031  0.3372]
+        """
+        target_mse = positive("target_mse", target_mse)
+
+        def solve(b, target):
+            if target <= self.noise_std**2:
+                return np.nan
+            return minimize_on_log_scale(lambda lrs: self.steps_to_target(lrs, b, target),
+                                         1e-9, float(self.max_stable_lr(b)))
+
+        batch_size = positive("batch_size", batch_size)
+        return scalar_or_array(np.vectorize(solve, otypes=[float])(batch_size, target_mse))

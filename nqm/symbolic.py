@@ -1,0 +1,184 @@
+"""Sympy derivations of every closed form in :mod:`nqm`.
+
+Each function derives one expression from its model's definition and returns it (a sympy
+expression, or a tuple of them) in terms of the module-level symbols below. The numeric
+functions are tested against these at random points, evaluated at 50 digits with mpmath.
+
+Examples
+--------
+>>> from nqm import symbolic
+>>> symbolic.scalar_stationary_loss()
+-eta*sigma2/(2*B*(a*eta - 2))
+>>> symbolic.scalar_stability_bound()
+2/a
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+eta, a, sigma2, B, w0sq, wsq, t, target = sp.symbols(
+    "eta a sigma2 B w0sq wsq t target", positive=True)
+D, gamma, lam, r2, n, d = sp.symbols("D gamma lambda r2 n d", positive=True)
+m = sp.Function("m")
+_k = sp.Symbol("k", integer=True, nonnegative=True)
+
+
+def scalar_moment_recursion() -> sp.Expr:
+    r"""Right-hand side of :math:`\mathbb{E}w_{t+1}^2` in terms of ``m(t)`` = :math:`\mathbb{E}w_t^2`.
+
+    From :math:`w_{t+1} = (1 - \eta a) w_t - \eta\xi_t` with :math:`\mathbb{E}\xi = 0`,
+    :math:`\mathbb{E}\xi^2 = \sigma^2/B`, :math:`\xi` independent of :math:`w_t`.
+    """
+    w, xi, xi2 = sp.symbols("w xi xi2")
+    square = sp.expand(((1 - eta * a) * w - eta * xi) ** 2)
+    square = square.subs(xi**2, xi2).subs(xi, 0).subs(xi2, sigma2 / B)   # E xi = 0, E xi^2
+    return square.subs(w**2, m(t))
+
+
+def scalar_second_moment() -> sp.Expr:
+    r""":math:`\mathbb{E}w_t^2` solving the recursion with :math:`\mathbb{E}w_0^2 = w_0^2`."""
+    rate = (1 - eta * a) ** 2
+    drive = eta**2 * sigma2 / B
+    recursion = scalar_moment_recursion()
+    assert sp.simplify(recursion - (rate * m(t) + drive)) == 0
+    solution = sp.rsolve(m(t + 1) - rate * m(t) - drive, m(t), {m(0): w0sq})
+    return sp.simplify(solution)
+
+
+def scalar_expected_loss() -> sp.Expr:
+    r""":math:`\mathbb{E}L_t = \tfrac{a}{2}\mathbb{E}w_t^2`."""
+    return a / 2 * scalar_second_moment()
+
+
+def scalar_stationary_loss() -> sp.Expr:
+    """The fixed point of the moment recursion, as a loss."""
+    fixed = sp.solve(sp.Eq(m(t), scalar_moment_recursion()), m(t))[0]
+    return sp.factor(a / 2 * fixed)
+
+
+def scalar_stability_bound() -> sp.Expr:
+    r"""The positive :math:`\eta` at which the recursion's rate :math:`(1-\eta a)^2` reaches 1."""
+    roots = sp.solve(sp.Eq((1 - eta * a) ** 2, 1), eta)
+    return max(roots, key=lambda r: r.subs(a, 1))
+
+
+def scalar_target_feasibility() -> sp.Expr:
+    r"""The :math:`\eta` at which the stationary loss equals the target: the reachable range's edge."""
+    return sp.solve(sp.Eq(scalar_stationary_loss(), target), eta)[0]
+
+
+def scalar_steps_to_target() -> sp.Expr:
+    r"""The real :math:`t` solving :math:`\mathbb{E}L_t = L^\star` (``target``)."""
+    power = sp.Symbol("power", positive=True)              # (1 - eta a)^(2 t)
+    rate = (1 - eta * a) ** 2
+    loss = scalar_expected_loss().replace(lambda e: e.is_Pow and e.exp == 2 * t, lambda e: power)
+    return sp.log(sp.solve(sp.Eq(loss, target), power)[0]) / sp.log(rate)
+
+
+def optimal_lr_greedy() -> sp.Expr:
+    r"""Minimizer of the one-step loss from :math:`\mathbb{E}w^2 =` ``wsq``."""
+    one_step = a / 2 * scalar_moment_recursion().subs(m(t), wsq)
+    return sp.simplify(sp.solve(sp.diff(one_step, eta), eta)[0])
+
+
+def momentum_moment_matrix() -> sp.Matrix:
+    r"""The 3x3 map of :math:`(\mathbb{E}w_t^2, \mathbb{E}w_t w_{t-1}, \mathbb{E}w_{t-1}^2)`.
+
+    Heavy ball :math:`w_{t+1} = u w_t - \beta w_{t-1} - \alpha\xi_t` with
+    :math:`u = 1 + \beta - k`; the noise adds :math:`\alpha^2 c/B` to the first entry only.
+    """
+    u, beta, w1, w2 = sp.symbols("u beta w1 w2")
+    nxt = u * w1 - beta * w2
+    rows = [sp.expand(nxt**2), sp.expand(nxt * w1), w1**2]
+    monomials = [w1**2, w1 * w2, w2**2]
+    return sp.Matrix([[sp.Poly(row, w1, w2).coeff_monomial(mono) for mono in monomials]
+                      for row in rows])
+
+
+def momentum_stability_bound() -> sp.Expr:
+    r"""Largest stable effective curvature :math:`k = \eta h^{1-p}` under momentum :math:`\beta`.
+
+    The characteristic polynomial :math:`z^2 - (1+\beta-k)z + \beta` has a root at
+    :math:`z = -1` when :math:`k = 2(1 + \beta)` (Jury's criterion gives stability for
+    :math:`0 < k < 2(1+\beta)`, :math:`0 \le \beta < 1`).
+    """
+    k, beta = sp.symbols("k beta")
+    z = -1
+    return sp.solve(sp.Eq(z**2 - (1 + beta - k) * z + beta, 0), k)[0]
+
+
+def wishart_second_moment() -> sp.Expr:
+    r""":math:`[\mathbb{E}(X^\top X)^2]_{11}` for :math:`X \in \mathbb{R}^{B\times D}` standard normal.
+
+    :math:`\sum_k\sum_{b,b'}\mathbb{E}[x_{b1}x_{bk}x_{b'1}x_{b'k}]` by Isserlis: for
+    :math:`k = 1` the :math:`B` diagonal terms give 3 and the :math:`B(B-1)` others 1; for each
+    of the :math:`D-1` other :math:`k` only :math:`b = b'` survives, giving 1.
+    """
+    return sp.factor(B * 3 + B * (B - 1) + (D - 1) * B)
+
+
+def least_squares_error_recursion() -> sp.Expr:
+    r"""Right-hand side of :math:`e_{t+1}` for the homework's SGD, in terms of ``m(t)`` = :math:`e_t`.
+
+    :math:`W - W^\star \leftarrow (I - cG)(W - W^\star) + c\sigma X^\top N`, :math:`c = 2\eta/B`,
+    :math:`G = X^\top X`: :math:`\mathbb{E}\lVert(I - cG)E\rVert_F^2 = (1 - 2cB + c^2
+    \mathbb{E}[G^2]_{11})\lVert E\rVert_F^2` and :math:`\mathbb{E}\lVert X^\top N\rVert_F^2 =
+    B D^2`.
+    """
+    c = 2 * eta / B
+    contraction = 1 - 2 * c * B + c**2 * wishart_second_moment()
+    return sp.expand(contraction) * m(t) + c**2 * sigma2 * B * D**2
+
+
+def least_squares_max_stable_lr() -> sp.Expr:
+    """The positive root of ``contraction = 1`` in :func:`least_squares_error_recursion`."""
+    contraction = least_squares_error_recursion().coeff(m(t))
+    return [r for r in sp.solve(sp.Eq(contraction, 1), eta) if r != 0][0]
+
+
+def ridgeless_risk() -> tuple[sp.Expr, sp.Expr]:
+    r"""(under-parameterized, over-parameterized) min-norm risk.
+
+    Variance :math:`\sigma^2\mathbb{E}\operatorname{tr}(G^\top G)^{-1}` with the inverse-Wishart
+    mean :math:`p/(m - p - 1)`: :math:`(m, p) = (n, d)` below the threshold, :math:`(d, n)`
+    above (the min-norm solution lives in the row space). Bias: the prior's mass
+    :math:`r^2 (d - n)/d` in the null space of :math:`X` when :math:`d > n`.
+    """
+    def inverse_wishart_trace(rows, cols):
+        return cols / (rows - cols - 1)
+    under = sigma2 * inverse_wishart_trace(n, d)
+    over = r2 * (d - n) / d + sigma2 * inverse_wishart_trace(d, n)
+    return under, over
+
+
+def mp_stieltjes() -> sp.Expr:
+    r""":math:`M(\lambda) = m(-\lambda)`, the positive root of :math:`\gamma\lambda M^2 + (1-\gamma+\lambda)M - 1`."""
+    big_m = sp.Symbol("M")
+    roots = sp.solve(gamma * lam * big_m**2 + (1 - gamma + lam) * big_m - 1, big_m)
+    return [r for r in roots if r.subs({gamma: 1, lam: 1}).evalf() > 0][0]
+
+
+def mp_stieltjes_derivative() -> sp.Expr:
+    r""":math:`m'(-\lambda) = -\mathrm{d}M/\mathrm{d}\lambda`."""
+    return -sp.diff(mp_stieltjes(), lam)
+
+
+def ridge_risk() -> tuple[sp.Expr, sp.Expr]:
+    r"""(bias, variance) of ridge in terms of :math:`M` and :math:`M' = m'(-\lambda)`."""
+    big_m, dm = mp_stieltjes(), mp_stieltjes_derivative()
+    return r2 * lam**2 * dm, sigma2 * gamma * (big_m - lam * dm)
+
+
+def ridge_risk_at_optimum() -> tuple[sp.Expr, sp.Expr]:
+    r"""(:math:`\lambda^\star`, total risk there), with :math:`\lambda^\star` a stationary point.
+
+    The derivative of the total factors as :math:`(r^2\lambda - \sigma^2\gamma)\,g(\lambda)`,
+    so :math:`\lambda^\star = \sigma^2\gamma/r^2`; there the bias and variance terms in
+    :math:`M'` cancel and the total is :math:`\sigma^2\gamma M(\lambda^\star)`.
+    """
+    bias, variance = ridge_risk()
+    total = bias + variance
+    lam_star = sigma2 * gamma / r2
+    assert sp.simplify(sp.diff(total, lam).subs(lam, lam_star)) == 0
+    return lam_star, sp.simplify(total.subs(lam, lam_star))
