@@ -84,6 +84,18 @@ def ridgeless_risk(n, d, *, noise_var, signal=1.0) -> RiskDecomposition:
                              scalar_or_array(bias + variance))
 
 
+def _quadratic(gamma, lam):
+    """``a = 1 - gamma + lam`` and ``root = sqrt(a^2 + 4 gamma lam)``, the discriminant's root."""
+    a = 1.0 - gamma + lam
+    return a, np.sqrt(a**2 + 4.0 * gamma * lam)
+
+
+def _stieltjes(a, root, gamma, lam):
+    """``(root - a) / (2 gamma lam)``, written without cancellation for either sign of ``a``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(a >= 0, 2.0 / (root + a), (root - a) / (2.0 * gamma * lam))
+
+
 def mp_stieltjes(z, gamma):
     r"""Stieltjes transform of the Marchenko–Pastur law, and its derivative, at :math:`z < 0`.
 
@@ -131,9 +143,8 @@ def mp_stieltjes(z, gamma):
         raise ValueError(f"z must be finite and < 0 (z = -lambda), got {z}")
     gamma = positive("gamma", gamma)
     lam = -z
-    a = 1.0 - gamma + lam
-    root = np.sqrt(a**2 + 4.0 * gamma * lam)
-    m = 2.0 / (root + a)                    # = (root - a) / (2 gamma lam), without cancellation
+    a, root = _quadratic(gamma, lam)
+    m = _stieltjes(a, root, gamma, lam)
     dm = m * (1.0 + gamma * m) / root
     return scalar_or_array(m), scalar_or_array(dm)
 
@@ -189,9 +200,15 @@ def ridge_risk(n, d, lam, *, noise_var, signal=1.0) -> RiskDecomposition:
     noise_var = nonnegative("noise_var", noise_var)
     signal = nonnegative("signal", signal)
     gamma = d / n
-    m, dm = (np.asarray(x) for x in mp_stieltjes(-lam, gamma))
-    bias = signal * lam**2 * dm
-    variance = noise_var * gamma * (m - lam * dm)
+    a, root = _quadratic(gamma, lam)
+    m = _stieltjes(a, root, gamma, lam)
+    bias = signal * lam**2 * m * (1.0 + gamma * m) / root
+    # M - lam M' = M (root + 1 - gamma - lam) / (2 root); the bracket cancels for gamma > 1 at
+    # small lam (the MP atom at 0), where it equals 4 lam / (root + lam + gamma - 1) exactly.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bracket = np.where(gamma >= 1.0, 4.0 * lam / (root + lam + gamma - 1.0),
+                           root + 1.0 - gamma - lam)
+    variance = noise_var * gamma * m * bracket / (2.0 * root)
     bias, variance = np.broadcast_arrays(bias, variance)
     return RiskDecomposition(scalar_or_array(bias), scalar_or_array(variance),
                              scalar_or_array(bias + variance))

@@ -1,0 +1,49 @@
+"""The theory tables printed by ``lrbs theory``: what the closed forms predict per batch size."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import nqm
+
+
+def scalar_table(batch_sizes, *, steps: int, target_loss: float, curvature: float = 1.0,
+                 noise_var: float = 1.0, w0_sq: float = 1.0) -> list[dict]:
+    """Rows of the scalar NQM's optimal learning rate per batch size, under three criteria."""
+    kwargs = dict(curvature=curvature, noise_var=noise_var)
+    horizon = np.atleast_1d(nqm.optimal_lr_horizon(batch_sizes, steps, w0_sq=w0_sq, **kwargs))
+    target = np.atleast_1d(nqm.optimal_lr_target(batch_sizes, target_loss, w0_sq=w0_sq, **kwargs))
+    greedy = np.atleast_1d(nqm.optimal_lr_greedy(batch_sizes, w_sq=w0_sq, **kwargs))
+    needed = np.atleast_1d(nqm.steps_to_target(target, batch_sizes, target_loss, w0_sq=w0_sq,
+                                               **kwargs))
+    return [dict(batch_size=int(b), lr_horizon=h, lr_target=t, steps_target=max(1, np.ceil(s)),
+                 lr_greedy=g)
+            for b, h, t, s, g in zip(batch_sizes, horizon, target, needed, greedy, strict=True)]
+
+
+def diagonal_table(batch_sizes, *, target_loss: float, dim: int, momentum: float = 0.0,
+                   precondition_power: float = 0.0) -> tuple[list[dict], float]:
+    """Rows of the diagonal NQM's optimal steps-to-target and rate, and the critical batch size."""
+    model = nqm.DiagonalNQM.zhang2019(dim=dim)
+    kwargs = dict(momentum=momentum, precondition_power=precondition_power)
+    best = model.optimal_steps_to_target(batch_sizes, target_loss, **kwargs)
+    rows = [dict(batch_size=int(b), lr=lr, steps=np.ceil(s))
+            for b, lr, s in zip(batch_sizes, best.lr, best.steps, strict=True)]
+    return rows, model.critical_batch_size(target_loss, **kwargs)
+
+
+def format_rows(rows: list[dict], columns: dict[str, str]) -> str:
+    """A plain fixed-width table; ``columns`` maps row keys to headers."""
+    cells = [[_fmt(row[key]) for key in columns] for row in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(columns.values())]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(columns.values(), widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(cell, widths, strict=True)) for cell in cells]
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, int | np.integer):
+        return str(value)
+    if np.isfinite(value) and float(value).is_integer() and abs(value) >= 1:
+        return f"{int(value)}"
+    return f"{value:.4g}"

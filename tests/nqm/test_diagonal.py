@@ -1,0 +1,73 @@
+"""The diagonal NQM: simulation at a spot, reductions, the two regimes, the critical batch size."""
+
+import numpy as np
+import pytest
+
+import nqm
+
+
+def test_expected_loss_matches_simulation():
+    model = nqm.DiagonalNQM.zhang2019(dim=20)
+    lr, b, beta, p, steps, chains = 0.4, 4, 0.6, 0.5, 60, 40_000
+    rng = np.random.default_rng(5)
+    h = model.curvatures
+    w = rng.standard_normal((chains, h.size))
+    w_prev = w.copy()
+    for _ in range(steps):
+        grad = h * w + rng.standard_normal(w.shape) * np.sqrt(model.noise_var / b)
+        w, w_prev = w - lr * h ** (-p) * grad + beta * (w - w_prev), w
+    losses = 0.5 * (w**2) @ h
+    exact = model.expected_loss(lr, b, steps, momentum=beta, precondition_power=p)
+    assert abs(losses.mean() - exact) < 4 * losses.std(ddof=1) / np.sqrt(chains)
+
+
+def test_one_coordinate_is_the_scalar_model():
+    model = nqm.DiagonalNQM(curvatures=[2.0], noise_var=[3.0], w0_sq=[1.5])
+    t = np.arange(0, 50, 7)
+    scalar = nqm.scalar_expected_loss(0.3, 8, t, curvature=2.0, noise_var=3.0, w0_sq=1.5)
+    np.testing.assert_allclose(model.expected_loss(0.3, 8, t), scalar, rtol=1e-12)
+    steps = model.steps_to_target(0.3, 8, 0.2)
+    exact = nqm.steps_to_target(0.3, 8, 0.2, curvature=2.0, noise_var=3.0, w0_sq=1.5)
+    assert np.ceil(steps) == np.ceil(exact)
+
+
+def test_momentum_path_agrees_with_closed_form():
+    """Repeated squaring of the 4x4 map (any momentum) equals the closed form at momentum 0."""
+    model = nqm.DiagonalNQM.zhang2019(dim=200)
+    t = np.array([0, 1, 5, 100, 1000, 123457])
+    np.testing.assert_allclose(model.expected_loss(0.7, 32, t, momentum=1e-15),
+                               model.expected_loss(0.7, 32, t), rtol=1e-9)
+
+
+def test_two_regimes_and_critical_batch_size():
+    model = nqm.DiagonalNQM.zhang2019(dim=1000)
+    b = np.array([1, 4, 16, 4096, 16384])
+    best = model.optimal_steps_to_target(b, 0.1)
+    # noise dominated: steps ~ 1/B (perfect scaling)
+    assert best.steps[0] / best.steps[1] == pytest.approx(4, rel=0.1)
+    assert best.steps[1] / best.steps[2] == pytest.approx(4, rel=0.15)
+    # curvature dominated: flat
+    assert best.steps[3] / best.steps[4] == pytest.approx(1, rel=0.1)
+    b_crit = model.critical_batch_size(0.1)
+    assert 16 < b_crit < 4096
+    s_min = model.optimal_steps_to_target(np.inf, 0.1).steps
+    at_crit = model.optimal_steps_to_target(b_crit, 0.1).steps
+    assert at_crit == pytest.approx(2 * s_min, rel=1e-2)
+
+
+def test_momentum_and_preconditioning_raise_the_critical_batch_size():
+    """Zhang et al. (2019): both help only at large batch, so they extend perfect scaling."""
+    model = nqm.DiagonalNQM.zhang2019(dim=1000)
+    plain = model.critical_batch_size(0.1)
+    assert model.critical_batch_size(0.1, momentum=0.9) > plain
+    assert model.critical_batch_size(0.1, precondition_power=0.5) > plain
+
+
+def test_bad_input():
+    model = nqm.DiagonalNQM.zhang2019(dim=10)
+    with pytest.raises(ValueError, match="momentum"):
+        model.expected_loss(0.1, 4, 3, momentum=1.0)
+    with pytest.raises(ValueError, match="batch_size"):
+        model.expected_loss(0.1, 0, 3)
+    with pytest.raises(ValueError, match="curvatures"):
+        nqm.DiagonalNQM(curvatures=[1.0, -1.0], noise_var=1.0, w0_sq=1.0)
