@@ -1,0 +1,76 @@
+"""The homework's data sets, drawn exactly as the notebook draws them for a seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A regression problem: training and test arrays, the noise level and how it was drawn.
+
+    Attributes
+    ----------
+    X_train : ndarray, shape (n_train, dim)
+    y_train : ndarray, shape (n_train, dim)
+    X_test : ndarray, shape (n_test, dim)
+    y_test : ndarray, shape (n_test, dim)
+    noise_std : float
+        The label-noise standard deviation, so ``noise_std**2`` is the test-loss floor.
+    seed : int
+        The data seed (``np.random.seed(seed)`` in the notebook).
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    noise_std: float
+    seed: int
+
+    @property
+    def dim(self) -> int:
+        return self.X_train.shape[1]
+
+
+def _check_sizes(n_train: int, dim: int, n_test: int, noise_std: float, seed: int) -> None:
+    for name, value in (("n_train", n_train), ("dim", dim), ("n_test", n_test)):
+        if not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not np.isfinite(noise_std) or noise_std < 0:
+        raise ValueError(f"noise_std must be finite and >= 0, got {noise_std!r}")
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+def least_squares_problem(seed: int = 0, *, n_train: int = 10_000, dim: int = 16,
+                          noise_std: float = 5.0, n_test: int = 1000) -> Problem:
+    """The notebook's linear regression: ``y = X W* + sigma eps`` with ``W*`` of shape (D, D).
+
+    Drawn from the legacy numpy stream of ``np.random.seed(seed)`` in this order:
+    ``X_train = randn(N, D)``, ``W* = randn(D, D)``, ``eps_train = randn(N, D)``,
+    ``X_test = randn(n_test, D)``, ``eps_test = randn(n_test, D)``; float64.
+
+    Notes
+    -----
+    A quirk that survives parity with the notebook: the run's initialization is
+    ``randn(D, D)`` right after ``np.random.seed(run_seed)``, so with both seeds 0 the initial
+    weights equal the first ``D`` rows of ``X_train`` (the same random stream).
+
+    Examples
+    --------
+    >>> from empirical import least_squares_problem
+    >>> problem = least_squares_problem(0, n_train=100)
+    >>> problem.X_train.shape, problem.y_test.shape, problem.noise_std
+    ((100, 16), (1000, 16), 5.0)
+    """
+    _check_sizes(n_train, dim, n_test, noise_std, seed)
+    stream = np.random.RandomState(seed)          # the stream np.random.seed(seed) gives
+    X = stream.randn(n_train, dim)
+    w_star = stream.randn(dim, dim)
+    y = X @ w_star + noise_std * stream.randn(n_train, dim)
+    X_test = stream.randn(n_test, dim)
+    y_test = X_test @ w_star + noise_std * stream.randn(n_test, dim)
+    return Problem(X, y, X_test, y_test, float(noise_std), int(seed))
