@@ -19,24 +19,18 @@ def _batch_sizes(text: str) -> list[int]:
     return values
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
+def _positive(kind: type):
+    """An argparse type: a finite number of ``kind`` (``int`` at least 1, ``float`` above 0)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of type {kind.__name__}, got {text!r}") from None
+        if (value < 1 if kind is int else not 0 < value < float("inf")):
+            bound = "an integer >= 1" if kind is int else "a finite number > 0"
+            raise argparse.ArgumentTypeError(f"expected {bound}, got {text!r}")
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,13 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "batch size, plain, with momentum 0.9 and with H^-1/2 preconditioning.")
     theory.add_argument("--batch-sizes", type=_batch_sizes,
                         default=_batch_sizes("1,4,16,64,256,1024,4096"))
-    theory.add_argument("--steps", type=_positive_int, default=100,
+    theory.add_argument("--steps", type=_positive(int), default=100,
                         help="fixed horizon of the scalar model (default 100)")
-    theory.add_argument("--target", type=_positive_float, default=0.01,
+    theory.add_argument("--target", type=_positive(float), default=0.01,
                         help="target loss of the scalar model, below 0.5 (default 0.01)")
-    theory.add_argument("--diagonal-target", type=_positive_float, default=0.1,
+    theory.add_argument("--diagonal-target", type=_positive(float), default=0.1,
                         help="target loss of the diagonal NQM (default 0.1)")
-    theory.add_argument("--dim", type=_positive_int, default=1000,
+    theory.add_argument("--dim", type=_positive(int), default=1000,
                         help="dimension of the diagonal NQM (default 1000; the paper's 10000 "
                              "gives the same picture in about four minutes)")
     return parser
