@@ -210,8 +210,10 @@ def optimal_lr_horizon(batch_size, steps, *, curvature, noise_var, w0_sq):
     with :math:`\mathbb{E} L_T` from :func:`scalar_expected_loss`; :math:`B` is
     ``batch_size``, :math:`T` is ``steps``. The minimizer lies in :math:`(0, 1/a]`: a rate
     :math:`\eta > 1/a` contracts exactly as :math:`2/a - \eta` but injects more noise. It is
-    found numerically (a geometric grid, then bounded Brent in :math:`\log \eta`; the argmin is
-    resolved to about 1e-8 relative, the square root of machine precision).
+    found numerically (a geometric grid, then bounded Brent in :math:`\log \eta`); like any
+    minimization by function values it resolves the argmin to about
+    :math:`\sqrt{\epsilon\, |f| / (f'' \eta^{\star 2})}` relative (about 1e-8 for a
+    well-scaled loss, less where the loss is dominated by a constant).
     For :math:`T = 1` it equals :func:`optimal_lr_greedy` at :math:`w^2 = w_0^2`. With a
     fixed budget, :math:`\eta^\star` grows only about logarithmically in :math:`B` in the
     noise-dominated regime (the optimum balances :math:`e^{-2\eta a T} w_0^2` against
