@@ -6,6 +6,15 @@ common random numbers; :mod:`empirical.reference` holds the plain per-run loops 
 
 from empirical import reference
 from empirical._linear import train_linear_sgd_batched
-from empirical._problems import Problem, least_squares_problem
+from empirical._mlp import schedule_factors, train_mlp_batched
+from empirical._problems import Problem, least_squares_problem, teacher_mlp_problem
 
-__all__ = ["Problem", "least_squares_problem", "reference", "train_linear_sgd_batched"]
+__all__ = [
+    "Problem",
+    "least_squares_problem",
+    "reference",
+    "schedule_factors",
+    "teacher_mlp_problem",
+    "train_linear_sgd_batched",
+    "train_mlp_batched",
+]

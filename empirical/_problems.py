@@ -74,3 +74,33 @@ def least_squares_problem(seed: int = 0, *, n_train: int = 10_000, dim: int = 16
     X_test = stream.randn(n_test, dim)
     y_test = X_test @ w_star + noise_std * stream.randn(n_test, dim)
     return Problem(X, y, X_test, y_test, float(noise_std), int(seed))
+
+
+def teacher_mlp_problem(seed: int = 0, *, n_train: int = 10_000, dim: int = 4,
+                        noise_std: float = 2.0, n_test: int = 1000) -> Problem:
+    """The notebook's teacher network: ``y = relu(X W1) W2 + sigma eps``, ``W1, W2`` of shape (D, D).
+
+    Drawn from the legacy numpy stream of ``np.random.seed(seed)`` in this order:
+    ``X_train = randn(N, D)``, ``W1 = randn(D, D)``, ``W2 = randn(D, D)``,
+    ``eps_train = randn(N, D)``, ``X_test = randn(n_test, D)``, ``eps_test = randn(n_test, D)``.
+    Stored in float64; the MLP trainers cast to float32 as the notebook's torch model does.
+
+    Examples
+    --------
+    >>> from empirical import teacher_mlp_problem
+    >>> problem = teacher_mlp_problem(0, n_train=100)
+    >>> problem.X_train.shape, problem.noise_std
+    ((100, 4), 2.0)
+    """
+    _check_sizes(n_train, dim, n_test, noise_std, seed)
+    stream = np.random.RandomState(seed)
+    X = stream.randn(n_train, dim)
+    w1, w2 = stream.randn(dim, dim), stream.randn(dim, dim)
+
+    def teacher(inputs):
+        return np.maximum(inputs @ w1, 0.0) @ w2
+
+    y = teacher(X) + noise_std * stream.randn(n_train, dim)
+    X_test = stream.randn(n_test, dim)
+    y_test = teacher(X_test) + noise_std * stream.randn(n_test, dim)
+    return Problem(X, y, X_test, y_test, float(noise_std), int(seed))

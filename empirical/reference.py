@@ -7,6 +7,7 @@ the baseline the benchmarks time. One learning rate, one batch size, one seed pe
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from empirical._problems import Problem
 
@@ -36,4 +37,65 @@ def train_linear_sgd(problem: Problem, lr: float, batch_size: int, steps: int, *
             train_loss[t] = np.mean((x @ w - yb) ** 2)
             w = w - lr * (2.0 / batch_size) * (x.T @ x @ w - x.T @ yb)
             test_loss[t] = np.mean((problem.X_test @ w - problem.y_test) ** 2)
+    return train_loss, test_loss
+
+
+def init_mlp(dim: int, run_seed: int) -> torch.nn.Sequential:
+    """The notebook's model ``Linear(D, D) -> ReLU -> Linear(D, D)``, created after ``torch.manual_seed``.
+
+    The global torch generator is re-seeded and restored afterwards, so the call has no
+    side effect on the caller's random state.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(run_seed)
+        return torch.nn.Sequential(torch.nn.Linear(dim, dim), torch.nn.ReLU(),
+                                   torch.nn.Linear(dim, dim))
+
+
+def adam_schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: int = 10):
+    """``SequentialLR(LinearLR(0.001, warmup), CosineAnnealingLR(steps - warmup), [warmup])``."""
+    sched = torch.optim.lr_scheduler
+    return sched.SequentialLR(optimizer, [
+        sched.LinearLR(optimizer, start_factor=0.001, total_iters=warmup),
+        sched.CosineAnnealingLR(optimizer, T_max=steps - warmup)], milestones=[warmup])
+
+
+def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_seed: int = 0,
+              optimizer: str = "sgd", weight_decay: float = 0.001) -> tuple[np.ndarray, np.ndarray]:
+    """The notebook's MLP loop with ``torch.optim.SGD`` or ``torch.optim.Adam`` and its schedule.
+
+    ``np.random.seed(run_seed)`` for the minibatch indices, the model from :func:`init_mlp`,
+    ``torch.nn.MSELoss``; per step ``idx = randint(0, N, B)``, the minibatch loss is recorded,
+    ``backward``, ``optimizer.step()`` (and ``scheduler.step()`` for Adam), then the test
+    loss. Adam uses betas (0.5, 0.5), eps 1e-8 and coupled L2 ``weight_decay``.
+
+    Returns
+    -------
+    train_loss, test_loss : ndarray, shape (steps,)
+    """
+    stream = np.random.RandomState(run_seed)
+    model = init_mlp(problem.dim, run_seed)
+    X = torch.as_tensor(problem.X_train, dtype=torch.float32)
+    Y = torch.as_tensor(problem.y_train, dtype=torch.float32)
+    X_test = torch.as_tensor(problem.X_test, dtype=torch.float32)
+    Y_test = torch.as_tensor(problem.y_test, dtype=torch.float32)
+    if optimizer == "sgd":
+        opt, scheduler = torch.optim.SGD(model.parameters(), lr=lr), None
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.5), eps=1e-8,
+                               weight_decay=weight_decay)
+        scheduler = adam_schedule(opt, steps)
+    loss_fn = torch.nn.MSELoss()
+    train_loss, test_loss = np.empty(steps), np.empty(steps)
+    for t in range(steps):
+        idx = torch.as_tensor(stream.randint(0, X.shape[0], batch_size))
+        loss = loss_fn(model(X[idx]), Y[idx])
+        train_loss[t] = loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
+        with torch.no_grad():
+            test_loss[t] = loss_fn(model(X_test), Y_test).item()
     return train_loss, test_loss
