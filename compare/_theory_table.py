@@ -42,6 +42,8 @@ def format_rows(rows: list[dict], columns: dict[str, str]) -> str:
 
 
 def _fmt(value) -> str:
+    if isinstance(value, str):
+        return value
     if isinstance(value, int | np.integer):
         return str(value)
     if np.isfinite(value) and float(value).is_integer() and abs(value) >= 1:

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 from importlib.metadata import version
 
 from compare._theory_table import diagonal_table, format_rows, scalar_table
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _batch_sizes(text: str) -> list[int]:
@@ -16,6 +25,59 @@ def _batch_sizes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"batch sizes must be integers, got {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
+    return values
+
+
+def _numbers(text: str, count: int | None = None) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if count is not None and len(values) != count:
+        raise argparse.ArgumentTypeError(f"expected {count} comma-separated numbers, got {text!r}")
+    if not values or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
+
+
+def _lr_list(text: str) -> list[float]:
+    values = _numbers(text)
+    if min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"learning rates must be > 0, got {text!r}")
+    return values
+
+
+def _logspace(text: str):
+    import numpy as np
+    start, stop, num = _numbers(text, 3)
+    if num < 1 or num != int(num):
+        raise argparse.ArgumentTypeError(f"NUM must be a positive integer, got {text!r}")
+    return list(np.logspace(start, stop, int(num)))
+
+
+def _grid(text: str):
+    from empirical import LRGrid
+    base, ratio, k_min, k_max = _numbers(text, 4)
+    if k_min != int(k_min) or k_max != int(k_max):
+        raise argparse.ArgumentTypeError(f"KMIN and KMAX must be integers, got {text!r}")
+    try:
+        return LRGrid(base, ratio, int(k_min), int(k_max))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seeds(text: str) -> list[int]:
+    """One seed, a comma list, or a range ``a-b`` (inclusive)."""
+    try:
+        if "-" in text.strip("-") and "," not in text:
+            lo, hi = (int(v) for v in text.split("-"))
+            values = list(range(lo, hi + 1))
+        else:
+            values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be N, N,M,... or A-B; got {text!r}") from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"seeds must be non-negative and non-empty, got {text!r}")
     return values
 
 
@@ -34,10 +96,10 @@ def _positive(kind: type):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lrbs", description="How should the learning rate scale with the batch size?")
     parser.add_argument("--version", action="version", version=f"lrbs {version('lrbs')}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     theory = commands.add_parser(
         "theory", help="print what the closed forms predict per batch size",
         description="Optimal learning rates of the scalar noisy quadratic model (a = 1, "
@@ -55,7 +117,70 @@ def build_parser() -> argparse.ArgumentParser:
     theory.add_argument("--dim", type=_positive(int), default=1000,
                         help="dimension of the diagonal NQM (default 1000; the paper's 10000 "
                              "gives the same picture in about four minutes)")
+    _add_sweep(commands)
     return parser
+
+
+def _add_sweep(commands) -> None:
+    from empirical import MODELS
+    sweep = commands.add_parser(
+        "sweep", help="train a learning-rate x batch-size sweep and print the optimum per batch size",
+        description="Train every (batch size, learning rate, seed), all rates of one batch size as "
+                    "one batched program, and print the optimum per batch size: grid argmin, "
+                    "sub-grid estimate, basin (excess loss above the noise floor within 5%% of "
+                    "the best), bootstrap interval over seeds, best loss and an edge flag.")
+    sweep.add_argument("model", choices=MODELS)
+    sweep.add_argument("--batch-sizes", type=_batch_sizes,
+                       default=_batch_sizes("2,4,16,64,256,1024,2048"))
+    lrs = sweep.add_mutually_exclusive_group()
+    lrs.add_argument("--lrs", type=_lr_list, metavar="V1,V2,...", help="explicit learning rates")
+    lrs.add_argument("--logspace", type=_logspace, metavar="START,STOP,NUM",
+                     help="as numpy.logspace; write --logspace=-3,0,32 for a negative START")
+    lrs.add_argument("--grid", type=_grid, metavar="BASE,RATIO,KMIN,KMAX",
+                     help="geometric grid BASE*RATIO**k, extended until optima are interior "
+                          "(default 0.001,1.25,0,31)")
+    sweep.add_argument("--steps", type=_positive(int), default=100)
+    sweep.add_argument("--seeds", type=_seeds, default=[0], help="N, N,M,... or A-B (default 0)")
+    sweep.add_argument("--window", type=_positive(int), default=1,
+                       help="metric: mean test loss over the last K steps (default 1)")
+    sweep.add_argument("--weight-decay", type=float, default=0.001,
+                       help="Adam's coupled L2 weight decay (default 0.001; the notebook used 0.01)")
+    sweep.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    sweep.add_argument("--out", help="results directory: written as it goes, resumed on rerun")
+    sweep.add_argument("--json", help="write the optima and raw metric to this JSON file")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _sweep(args) -> None:
+    from empirical import LRGrid, SweepSpec, run_sweep
+    lrs = args.lrs or args.logspace or args.grid or LRGrid()
+    spec = SweepSpec(args.model, args.batch_sizes, lrs, steps=args.steps, seeds=tuple(args.seeds),
+                     window=args.window, weight_decay=args.weight_decay, device=args.device)
+    result = run_sweep(spec, out=args.out, progress=False if args.quiet else None)
+    optima = result.optima()
+    rows = [dict(batch_size=o.batch_size, lr=o.lr, subgrid=o.subgrid_lr,
+                 basin=f"[{o.basin[0]:.3g}, {o.basin[1]:.3g}]",
+                 interval=f"[{o.interval[0]:.3g}, {o.interval[1]:.3g}]", loss=o.best_loss,
+                 edge="EDGE" if o.on_edge else "") for o in optima]
+    print(f"{spec.model}: optimum per batch size (metric: mean test loss over the last "
+          f"{spec.window} step(s), seeds {list(spec.seeds)})")
+    print(format_rows(rows, {"batch_size": "B", "lr": "lr*", "subgrid": "sub-grid lr*",
+                             "basin": "basin (5% excess)", "interval": "95% over seeds",
+                             "loss": "best loss", "edge": "edge"}))
+    for cell in result.cells:
+        for note in cell.notes:
+            print(f"B={cell.batch_size}: {note}")
+    if args.json:
+        cells = []
+        for cell, o in zip(result.cells, optima, strict=True):
+            cells.append({"batch_size": cell.batch_size, "lr": cell.lrs.tolist(),
+                          "metric": cell.metric(spec.window).tolist(),
+                          "diverged": cell.diverged.tolist(), "optimal_lr": o.lr,
+                          "subgrid_lr": o.subgrid_lr, "basin": list(o.basin),
+                          "interval": list(o.interval), "on_edge": o.on_edge})
+        with open(args.json, "w") as fh:
+            json.dump({"spec": spec.to_dict(), "version": result.version, "cells": cells}, fh,
+                      indent=1)
 
 
 def _theory(args) -> None:
@@ -86,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        {"theory": _theory}[args.command](args)
-    except ValueError as exc:
+        {"theory": _theory, "sweep": _sweep}[args.command](args)
+    except (ValueError, OSError) as exc:
         print(f"lrbs {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

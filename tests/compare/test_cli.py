@@ -1,5 +1,7 @@
 """The ``lrbs`` command line: the theory tables and bad input."""
 
+import json
+import math
 import subprocess
 import sys
 
@@ -36,3 +38,43 @@ def test_console_script_version():
     out = subprocess.run([sys.executable, "-m", "compare.cli", "--version"], capture_output=True,
                          text=True, check=True).stdout
     assert out.startswith("lrbs ")
+
+
+def test_sweep_table_and_json(tmp_path, capsys):
+    out = tmp_path / "result.json"
+    argv = ["sweep", "mlp-sgd", "--batch-sizes", "4,32", "--logspace=-2,1.5,8", "--steps", "20",
+            "--seeds", "0-1", "--json", str(out), "--quiet"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "sub-grid lr*" in text and "basin" in text
+    data = json.loads(out.read_text())                 # NaN / Infinity are accepted by json
+    assert data["spec"]["model"] == "mlp-sgd" and data["spec"]["seeds"] == [0, 1]
+    cell = data["cells"][0]
+    assert set(cell) >= {"batch_size", "lr", "metric", "diverged", "optimal_lr", "subgrid_lr",
+                         "basin", "on_edge"}
+    assert len(cell["lr"]) == 8 and len(cell["metric"]) == 8 and len(cell["metric"][0]) == 2
+    assert cell["diverged"][-1] == [True, True]        # lr = 10**1.5 diverges
+    assert not math.isfinite(cell["metric"][-1][0])    # raw NaN/Infinity, not clipped
+
+
+@pytest.mark.parametrize("argv", [
+    ["sweep", "linear-sgd", "--batch-sizes", "0"],
+    ["sweep", "linear-sgd", "--lrs", "0.1,-2"],
+    ["sweep", "linear-sgd", "--lrs", "0.1,nan"],
+    ["sweep", "linear-sgd", "--window", "200"],
+    ["sweep", "linear-sgd", "--seeds", "a-b"],
+    ["sweep", "resnet"],
+])
+def test_sweep_bad_input_is_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        code = main(argv)
+        raise SystemExit(code)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "error" in err
+
+
+def test_sweep_unreadable_directory(tmp_path, capsys):
+    (tmp_path / "sweep.json").write_text("garbage")
+    assert main(["sweep", "linear-sgd", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "cannot read" in capsys.readouterr().err

@@ -1,0 +1,159 @@
+"""The optimal learning rate of one batch size, with its basin and its uncertainty over seeds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """What a sweep says about the best learning rate at one batch size.
+
+    Attributes
+    ----------
+    batch_size : int
+    lr : float
+        Grid argmin of the seed-mean metric (diverged runs count as ``inf``).
+    subgrid_lr : float
+        Vertex of a quadratic fit of the metric against ``log lr`` over the argmin and up to
+        two finite neighbours on each side (the argmin itself where the fit is not convex).
+    best_loss : float
+        The seed-mean metric at ``lr``.
+    basin : tuple of float
+        ``(lo, hi)``: the contiguous range of grid rates around ``lr`` whose excess loss above
+        ``floor`` is within ``tolerance`` of the best excess.
+    robust_lr : float
+        The homework's estimate: geometric mean of the rates whose *total* loss is within
+        ``robust_tolerance`` of the best. Once irreducible noise dominates the loss this band
+        spans decades and tracks the stability limit, not the optimum; reported for
+        comparison only.
+    seed_lrs : ndarray, shape (n_seed,)
+        Sub-grid optimum of each seed separately.
+    interval : tuple of float
+        95% bootstrap interval of the sub-grid optimum over seeds (resampling seeds);
+        ``(subgrid_lr, subgrid_lr)`` with one seed.
+    on_edge : bool
+        The argmin is the smallest or largest rate of the grid.
+    """
+
+    batch_size: int
+    lr: float
+    subgrid_lr: float
+    best_loss: float
+    basin: tuple
+    robust_lr: float
+    seed_lrs: np.ndarray
+    interval: tuple
+    on_edge: bool
+
+
+def _finite(metric: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(metric), metric, np.inf)
+
+
+def subgrid_argmin(lrs: np.ndarray, metric: np.ndarray) -> float:
+    """Vertex of a quadratic in ``log lr`` fitted around the argmin of ``metric`` (1-d)."""
+    values = _finite(metric)
+    best = int(np.argmin(values))
+    lo, hi = best, best
+    while lo > 0 and best - lo < 2 and np.isfinite(values[lo - 1]):
+        lo -= 1
+    while hi < len(values) - 1 and hi - best < 2 and np.isfinite(values[hi + 1]):
+        hi += 1
+    if hi - lo < 2 or lo == best or hi == best:
+        return float(lrs[best])
+    x = np.log(lrs[lo:hi + 1])
+    a, b, _ = np.polyfit(x, values[lo:hi + 1], 2)
+    if a <= 0:
+        return float(lrs[best])
+    return float(np.exp(np.clip(-b / (2 * a), x[0], x[-1])))
+
+
+def find_optimum(batch_size: int, lrs, metric, *, floor: float = 0.0, tolerance: float = 0.05,
+                 robust_tolerance: float = 0.05, n_boot: int = 1000, seed: int = 0) -> Optimum:
+    """The optimum of one batch size from its metric per (lr, seed).
+
+    Parameters
+    ----------
+    batch_size : int
+    lrs : array_like of float, shape (n_lr,)
+        Increasing learning rates.
+    metric : array_like of float, shape (n_lr, n_seed)
+        E.g. the mean test loss over the last ``window`` steps; ``inf``/``nan`` for diverged.
+    floor : float, default 0.0
+        The irreducible loss (the label-noise variance where known); the basin's tolerance
+        applies to ``metric - floor``.
+    tolerance : float, default 0.05
+        Relative tolerance on the excess loss for the basin.
+    robust_tolerance : float, default 0.05
+        Relative tolerance on the total loss for the homework's ``robust_lr``.
+    n_boot : int, default 1000
+        Bootstrap resamples of the seeds.
+    seed : int, default 0
+        Seed of the bootstrap's generator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from empirical import find_optimum
+    >>> lrs = 0.01 * 2.0 ** np.arange(8)
+    >>> metric = (np.log(lrs / 0.1) ** 2 + 1.0)[:, None]
+    >>> opt = find_optimum(4, lrs, metric, floor=1.0, tolerance=1.0)
+    >>> round(opt.subgrid_lr, 4), opt.on_edge
+    (0.1, False)
+    """
+    lrs = np.asarray(lrs, dtype=float)
+    metric = np.asarray(metric, dtype=float).reshape(lrs.size, -1)
+    mean = _finite(metric).mean(axis=1)
+    best = int(np.argmin(mean))
+    subgrid = subgrid_argmin(lrs, mean)
+
+    excess = mean - floor
+    within = excess <= excess[best] * (1 + tolerance) + 1e-300
+    lo = hi = best
+    while lo > 0 and within[lo - 1]:
+        lo -= 1
+    while hi < lrs.size - 1 and within[hi + 1]:
+        hi += 1
+    robust = mean <= mean[best] * (1 + robust_tolerance)
+
+    seed_lrs = np.array([subgrid_argmin(lrs, metric[:, s]) for s in range(metric.shape[1])])
+    if metric.shape[1] > 1:
+        rng = np.random.default_rng(seed)
+        picks = rng.integers(0, metric.shape[1], (n_boot, metric.shape[1]))
+        boot = np.log([subgrid_argmin(lrs, _finite(metric[:, p]).mean(axis=1)) for p in picks])
+        interval = tuple(float(v) for v in np.exp(np.percentile(boot, [2.5, 97.5])))
+    else:
+        interval = (subgrid, subgrid)
+    return Optimum(batch_size=int(batch_size), lr=float(lrs[best]), subgrid_lr=subgrid,
+                   best_loss=float(mean[best]), basin=(float(lrs[lo]), float(lrs[hi])),
+                   robust_lr=float(np.exp(np.log(lrs[robust]).mean())), seed_lrs=seed_lrs,
+                   interval=interval, on_edge=best in (0, lrs.size - 1))
+
+
+def steps_to_target_optimum(lrs, curves, target: float) -> tuple[float, float]:
+    """The rate that first brings the seed-mean test loss to ``target`` in the fewest steps.
+
+    Parameters
+    ----------
+    lrs : array_like of float, shape (n_lr,)
+    curves : array_like of float, shape (n_seed, n_lr, steps)
+        Test loss after each step.
+    target : float
+
+    Returns
+    -------
+    lr, steps : float
+        ``steps`` counts updates (1 = after the first step). Where several rates tie, ``lr`` is
+        their geometric mean. ``(nan, inf)`` if no rate reaches the target.
+    """
+    mean = _finite(np.asarray(curves, dtype=float)).mean(axis=0)      # (n_lr, steps)
+    reached = mean <= target
+    first = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.iinfo(np.int64).max)
+    fewest = first.min()
+    if fewest == np.iinfo(np.int64).max:
+        return float("nan"), float("inf")
+    ties = np.asarray(lrs, dtype=float)[first == fewest]
+    return float(np.exp(np.log(ties).mean())), float(fewest)

@@ -1,0 +1,129 @@
+"""Sweeps: spec validation, determinism, optimum extraction, grid extension, save/load/resume."""
+
+import numpy as np
+import pytest
+
+import empirical._sweep as sweep_module
+from empirical import (
+    LRGrid,
+    SweepResult,
+    SweepSpec,
+    find_optimum,
+    run_sweep,
+    steps_to_target_optimum,
+    subgrid_argmin,
+)
+
+SMALL = dict(steps=30, n_train=500, n_test=100)
+
+
+def test_spec_validation_names_the_field():
+    for kwargs, name in [(dict(model="linear"), "model"), (dict(batch_sizes=[0]), "batch_sizes"),
+                         (dict(lrs=[0.1, np.inf]), "lrs"), (dict(window=31), "window"),
+                         (dict(seeds=(1, 1)), "seeds"), (dict(weight_decay=-1.0), "weight_decay"),
+                         (dict(model="mlp-adam", steps=10), "steps")]:
+        args = dict(model="linear-sgd", batch_sizes=[4], **SMALL) | kwargs
+        with pytest.raises(ValueError, match=name):
+            SweepSpec(**args)
+    spec = SweepSpec("mlp-adam", [64, 4, 4], LRGrid(k_max=3), seeds=[2, 0], **SMALL)
+    assert spec.batch_sizes == (4, 64) and SweepSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_same_seeds_same_numbers():
+    spec = SweepSpec("mlp-sgd", [4], [0.01, 0.1], seeds=(0, 1), **SMALL)
+    a, b = run_sweep(spec, progress=False), run_sweep(spec, progress=False)
+    assert a == b
+    other = run_sweep(SweepSpec("mlp-sgd", [4], [0.01, 0.1], seeds=(0, 2), **SMALL),
+                      progress=False)
+    np.testing.assert_array_equal(a.cells[0].test_loss[0], other.cells[0].test_loss[0])
+    assert not np.array_equal(a.cells[0].test_loss[1], other.cells[0].test_loss[1])
+
+
+def test_subgrid_recovers_a_parabola_vertex():
+    lrs = 0.01 * 1.25 ** np.arange(20)
+    true = 0.0731
+    metric = 3.0 + (np.log(lrs) - np.log(true)) ** 2
+    assert subgrid_argmin(lrs, metric) == pytest.approx(true, rel=1e-9)
+
+
+def test_basin_on_excess_versus_total_loss():
+    """Noise floor 25: a 5% band on the total loss spans decades, on the excess it does not."""
+    lrs = 1e-3 * 1.25 ** np.arange(40)
+    metric = (25.0 + 0.5 * (np.log(lrs / 0.05)) ** 2)[:, None]
+    opt = find_optimum(16, lrs, metric, floor=25.0, tolerance=0.05)
+    assert opt.basin[0] == opt.basin[1] == opt.lr
+    assert opt.lr == pytest.approx(0.05, rel=0.13)
+    wide = lrs[metric[:, 0] <= 1.05 * metric[:, 0].min()]
+    assert wide[-1] / wide[0] > 10                      # the homework's band: over a decade
+    assert not opt.on_edge
+
+
+def test_bootstrap_interval_covers_the_seed_optima_and_edges_are_flagged():
+    rng = np.random.default_rng(0)
+    lrs = 1e-3 * 1.25 ** np.arange(30)
+    centers = 0.05 * np.exp(0.1 * rng.standard_normal(8))
+    metric = 1.0 + (np.log(lrs[:, None]) - np.log(centers[None, :])) ** 2
+    opt = find_optimum(4, lrs, metric)
+    assert opt.interval[0] <= np.exp(np.log(centers).mean()) <= opt.interval[1]
+    np.testing.assert_allclose(opt.seed_lrs, centers, rtol=1e-6)
+    assert find_optimum(4, lrs[:5], metric[:5]).on_edge
+
+
+def test_steps_to_target_optimum():
+    curves = np.array([[[5, 4, 3, 2], [5, 3, 1, 1], [5, 2.5, np.inf, np.inf]]], dtype=float)
+    assert steps_to_target_optimum([0.1, 0.2, 0.4], curves, 3.0) == pytest.approx(
+        (np.sqrt(0.2 * 0.4), 2.0))
+    assert steps_to_target_optimum([0.1, 0.2, 0.4], curves, 0.5)[1] == np.inf
+
+
+@pytest.mark.parametrize("grid,side", [(LRGrid(1e-4, 1.25, 0, 5), "up"),
+                                       (LRGrid(0.05, 1.25, 0, 5), "down")])
+def test_grid_extends_until_the_optimum_is_interior(grid, side):
+    spec = SweepSpec("linear-sgd", [8], grid, max_extensions=12, **SMALL)
+    result = run_sweep(spec, progress=False)
+    opt = result.optima()[0]
+    assert not opt.on_edge
+    assert result.cells[0].notes and side in result.cells[0].notes[0]
+    assert result.cells[0].lrs.size > 6 and np.all(np.diff(result.cells[0].lrs) > 0)
+
+
+def test_explicit_lrs_are_used_as_given():
+    spec = SweepSpec("linear-sgd", [8], [1e-4, 2e-4], **SMALL)
+    result = run_sweep(spec, progress=False)
+    assert result.cells[0].lrs.tolist() == [1e-4, 2e-4] and result.optima()[0].on_edge
+
+
+def test_save_load_and_resume(tmp_path, monkeypatch):
+    spec = SweepSpec("mlp-sgd", [2, 8, 32], [0.01, 0.1, 1.0, 30.0], seeds=(0, 1), **SMALL)
+    full = run_sweep(spec, progress=False)
+    assert full.cells[0].diverged[-1].all()                       # lr 30 diverges, kept
+    assert np.isnan(full.cells[0].test_loss[:, -1, -1]).all()
+    full.save(tmp_path / "saved")
+    assert SweepResult.load(tmp_path / "saved") == full
+
+    calls = []
+    original = sweep_module._run_cell
+
+    def interrupted(spec_, problem, b):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(b)
+        return original(spec_, problem, b)
+
+    monkeypatch.setattr(sweep_module, "_run_cell", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, out=tmp_path / "run", progress=False)
+    assert [c.batch_size for c in SweepResult.load(tmp_path / "run").cells] == [2, 8]
+    calls.clear()
+    monkeypatch.setattr(sweep_module, "_run_cell",
+                        lambda s, p, b: calls.append(b) or original(s, p, b))
+    resumed = run_sweep(spec, out=tmp_path / "run", progress=False)
+    assert calls == [32] and resumed == full                    # nothing finished recomputed
+
+    with pytest.raises(ValueError, match="different spec.*steps"):
+        run_sweep(SweepSpec("mlp-sgd", [2], [0.1], **(SMALL | dict(steps=31))),
+                  out=tmp_path / "run")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "sweep.json").write_text("{not json")
+    with pytest.raises(ValueError, match="cannot read"):
+        SweepResult.load(tmp_path / "broken")
