@@ -15,9 +15,10 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int, steps: int,
     Common random numbers, as in the notebook: for one seed, every learning rate starts from
     the same ``randn(D, D)`` and sees the same minibatch sequence. Weights carry leading
     ``(seed, lr)`` axes; each step forms ``x^T x`` and ``x^T y`` once per seed and applies
-    them to every learning rate. The test loss comes from the test set's sufficient statistics
-    ``X_test^T X_test``, ``X_test^T y_test`` and ``||y_test||^2``, not a pass over the test set:
-    ``mean((X_t W - Y_t)^2) = [tr(W^T S W) - 2 tr(W^T C) + ||Y_t||^2] / (n_test D)``.
+    them to every learning rate. Both losses come from sufficient statistics, not a pass over
+    the data per learning rate: ``mean((X W - Y)^2) = [tr(W^T S W) - 2 tr(W^T C) + ||Y||^2] /
+    (n D)`` with ``S = X^T X`` and ``C = X^T Y`` of the minibatch (whose ``S W`` the update
+    needs anyway) or of the test set.
 
     Returns
     -------
@@ -38,19 +39,27 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int, steps: int,
     streams = [np.random.RandomState(s) for s in run_seeds]
     W = torch.stack([torch.as_tensor(st.randn(d, d), **f64) for st in streams])  # (seed, D, D)
     W = W[:, None].expand(-1, lrs_t.numel(), -1, -1).clone()                    # (seed, lr, D, D)
-    rate = (lrs_t * (2.0 / batch_size))[None, :, None, None]
-    train_loss = torch.empty((len(streams), lrs_t.numel(), steps), **f64)
-    test_loss = torch.empty_like(train_loss)
-    for t in range(steps):
-        idx = torch.as_tensor(np.stack([st.randint(0, n, batch_size) for st in streams]),
-                              device=dev)
-        x, y = X[idx], Y[idx]                                      # (seed, B, D)
+    # the whole minibatch stream up front: randint(0, N, (steps, B)) is the same sequence as
+    # `steps` calls of randint(0, N, B); each step then needs only the batch's x^T x and x^T y
+    gram, cross, y_sq = [], [], []
+    for st in streams:
+        idx = torch.as_tensor(st.randint(0, n, (steps, batch_size)), device=dev)
+        x, y = X[idx], Y[idx]                                      # (steps, B, D)
         xt = x.transpose(1, 2)
-        gram, cross = xt @ x, xt @ y                               # (seed, D, D)
-        residual = x[:, None] @ W - y[:, None]                     # (seed, lr, B, D)
-        train_loss[:, :, t] = residual.square().mean(dim=(2, 3))
-        W = W - rate * (gram[:, None] @ W - cross[:, None])
-        quad = (W * (S_test @ W)).sum(dim=(2, 3))
-        lin = (W * C_test).sum(dim=(2, 3))
-        test_loss[:, :, t] = (quad - 2.0 * lin + y_test_sq) / n_test_entries
-    return train_loss.cpu().numpy(), test_loss.cpu().numpy()
+        gram.append(xt @ x)
+        cross.append(xt @ y)
+        y_sq.append(y.square().sum(dim=(1, 2)))
+    gram, cross = torch.stack(gram, 1)[:, :, None], torch.stack(cross, 1)[:, :, None]
+    y_sq = torch.stack(y_sq, 1)[:, :, None]                        # (steps, seed, 1)
+    rate = (lrs_t * (2.0 / batch_size))[None, :, None, None]
+    train_loss = torch.empty((steps, len(streams), lrs_t.numel()), **f64)
+    test_loss = torch.empty_like(train_loss)
+    entries = batch_size * d
+    for t in range(steps):
+        gram_w = gram[t] @ W                                       # (seed, lr, D, D)
+        train_loss[t] = ((W * gram_w).sum(dim=(2, 3)) - 2.0 * (W * cross[t]).sum(dim=(2, 3))
+                         + y_sq[t]) / entries
+        W = W - rate * (gram_w - cross[t])
+        test_loss[t] = ((W * (S_test @ W)).sum(dim=(2, 3)) - 2.0 * (W * C_test).sum(dim=(2, 3))
+                        + y_test_sq) / n_test_entries
+    return (train_loss.permute(1, 2, 0).cpu().numpy(), test_loss.permute(1, 2, 0).cpu().numpy())
