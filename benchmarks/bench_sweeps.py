@@ -4,7 +4,8 @@ The homework grids: 7 batch sizes x 32 learning rates (1e-3 * 1.25**k) x 100 ste
 seed, for each model; once with ``run_sweep`` (all rates of a batch size in one batched
 program) and once with the notebook-style loops of ``empirical.reference``. Then all three
 sweeps with 5 seeds together. Each measurement runs in a fresh process, so its peak resident
-memory (``ru_maxrss``, which includes the ~0.4 GiB of an imported torch) is its own.
+memory (``ru_maxrss``, which includes the ~0.4 GiB of an imported torch) is its own; a
+tiny warm-up run before the clock starts keeps import and first-call costs out of both sides.
 
 Run by hand: ``python benchmarks/bench_sweeps.py``.
 """
@@ -19,38 +20,37 @@ BATCH_SIZES = (2, 4, 16, 64, 256, 1024, 2048)
 MODELS = ("linear-sgd", "mlp-sgd", "mlp-adam")
 
 
-def _vectorized(models, seeds):
+def _vectorized(models, seeds, batch_sizes=BATCH_SIZES, k_max=31, steps=100):
     from empirical import LRGrid, SweepSpec, run_sweep
     for model in models:
-        run_sweep(SweepSpec(model, BATCH_SIZES, LRGrid(), seeds=seeds, extend=False),
-                  progress=False)
+        run_sweep(SweepSpec(model, batch_sizes, LRGrid(k_max=k_max), steps=steps, seeds=seeds,
+                            extend=False), progress=False)
 
 
-def _reference(model):
+def _reference(model, batch_sizes=BATCH_SIZES, k_max=31, steps=100):
     from empirical import LRGrid, SweepSpec, reference
-    problem = SweepSpec(model, BATCH_SIZES).problem()
-    for b in BATCH_SIZES:
-        for lr in LRGrid().values():
+    problem = SweepSpec(model, batch_sizes).problem()
+    for b in batch_sizes:
+        for lr in LRGrid(k_max=k_max).values():
             if model == "linear-sgd":
-                reference.train_linear_sgd(problem, lr, b, 100)
+                reference.train_linear_sgd(problem, lr, b, steps)
             else:
-                reference.train_mlp(problem, lr, b, 100, optimizer=model.split("-")[1])
+                reference.train_mlp(problem, lr, b, steps, optimizer=model.split("-")[1])
 
 
-def _child(queue, target, args):
-    import torch
-    torch.zeros(1)                                      # import cost outside the timing
+def _child(queue, target, args, warmup):
+    target(*warmup)                                     # imports and first-call kernels
     start = time.perf_counter()
     target(*args)
     wall = time.perf_counter() - start
     queue.put((wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20))
 
 
-def measure(target, *args) -> tuple[float, float]:
+def measure(target, args, warmup) -> tuple[float, float]:
     """(wall seconds, peak resident GiB) of ``target(*args)`` in a fresh process."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(queue, target, args))
+    proc = ctx.Process(target=_child, args=(queue, target, args, warmup))
     proc.start()
     result = queue.get()
     proc.join()
@@ -61,10 +61,10 @@ def main() -> None:
     print(f"{'sweep (7 x 32 x 100 steps, 1 seed)':<36}{'vectorized':>12}{'reference':>12}"
           f"{'ratio':>8}{'peak GiB':>10}")
     for model in MODELS:
-        t_vec, mem = measure(_vectorized, (model,), (0,))
-        t_ref, _ = measure(_reference, model)
+        t_vec, mem = measure(_vectorized, ((model,), (0,)), ((model,), (0,), (2,), 1, 12))
+        t_ref, _ = measure(_reference, (model,), (model, (2,), 1, 12))
         print(f"{model:<36}{t_vec:>11.2f}s{t_ref:>11.2f}s{t_ref / t_vec:>7.0f}x{mem:>10.2f}")
-    t_all, mem = measure(_vectorized, MODELS, (0, 1, 2, 3, 4))
+    t_all, mem = measure(_vectorized, (MODELS, (0, 1, 2, 3, 4)), (MODELS, (0,), (2,), 1, 12))
     print(f"{'all three, seeds 0-4, vectorized':<36}{t_all:>11.2f}s{'':>12}{'':>8}{mem:>10.2f}")
 
 
