@@ -143,6 +143,9 @@ class FiniteSampleLeastSquaresSGD:
                 P = (P - 2.0 * lrs * (SP + np.swapaxes(SP, 1, 2))
                      + 4.0 * lrs**2 * (KP / b + (1.0 - 1.0 / b) * SP @ S + Q / b
                                        - (Lm + np.swapaxes(Lm, 1, 2)) / b))
+                # P is symmetric; SP + (SP)^T stands for SP + PS only while it stays so, and
+                # rounding's antisymmetric part would otherwise grow through that term
+                P = 0.5 * (P + np.swapaxes(P, 1, 2))
                 m = m - 2.0 * lrs * (S @ m)
                 out[:, t] = self._mse(m, P)
         return np.where(np.isfinite(out), out, np.inf)

@@ -89,3 +89,19 @@ def test_finite_sample_given_init_and_divergence():
     lr = model.optimal_lr(8, 30)
     values = model.expected_test_mse(lr * np.array([0.9, 1.0, 1.1]), 8, 30)[:, -1]
     assert values[1] <= values.min()
+
+
+def test_finite_sample_stays_exact_over_long_stable_runs():
+    """D = 16, lr near the edge: rounding must not leak into an antisymmetric part of P.
+
+    Simulated by the homework's SGD itself (the vectorized trainer, 300 run seeds, each with
+    its own N(0, 1) initialization and minibatch stream); 4 standard errors over seeds.
+    """
+    from empirical import least_squares_problem, train_linear_sgd_batched
+    problem = least_squares_problem(0, n_train=2000, n_test=300)
+    model = nqm.FiniteSampleLeastSquaresSGD(problem.X_train, problem.y_train, problem.X_test,
+                                            problem.y_test)
+    expected = model.expected_test_mse([0.6], 64, 100)[0]
+    _, test = train_linear_sgd_batched(problem, [0.6], 64, 100, run_seeds=tuple(range(300)))
+    final = test[:, 0, -1]
+    assert abs(final.mean() - expected[-1]) < 4 * final.std(ddof=1) / np.sqrt(final.size)
