@@ -18,14 +18,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _batch_sizes(text: str) -> list[int]:
+def _int_list(text: str, what: str, low: int) -> list[int]:
+    """Comma-separated integers, each ``>= low``."""
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"batch sizes must be integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"{what} must be integers, got {text!r}") from None
+    if not values or min(values) < low:
+        raise argparse.ArgumentTypeError(f"{what} must be >= {low} and non-empty, got {text!r}")
     return values
+
+
+def _batch_sizes(text: str) -> list[int]:
+    return _int_list(text, "batch sizes", 1)
 
 
 def _numbers(text: str, count: int | None = None) -> list[float]:
@@ -68,17 +73,15 @@ def _grid(text: str):
 
 def _seeds(text: str) -> list[int]:
     """One seed, a comma list, or a range ``a-b`` (inclusive)."""
+    if "-" not in text.strip("-") or "," in text:
+        return _int_list(text, "seeds", 0)
     try:
-        if "-" in text.strip("-") and "," not in text:
-            lo, hi = (int(v) for v in text.split("-"))
-            values = list(range(lo, hi + 1))
-        else:
-            values = [int(v) for v in text.split(",") if v.strip()]
+        lo, hi = (int(v) for v in text.split("-"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"seeds must be N, N,M,... or A-B; got {text!r}") from None
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"seeds must be non-negative and non-empty, got {text!r}")
-    return values
+    if lo < 0 or hi < lo:
+        raise argparse.ArgumentTypeError(f"a seed range A-B needs 0 <= A <= B, got {text!r}")
+    return list(range(lo, hi + 1))
 
 
 def _positive(kind: type):
