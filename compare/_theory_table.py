@@ -6,6 +6,10 @@ import numpy as np
 
 import nqm
 
+DIAGONAL_VARIANTS = {"plain SGD": {}, "momentum 0.9": {"momentum": 0.9},
+                     "preconditioned H^-1/2": {"precondition_power": 0.5}}
+"""The three optimizers of Zhang et al. (2019) compared on the diagonal NQM."""
+
 
 def scalar_table(batch_sizes, *, steps: int, target_loss: float, curvature: float = 1.0,
                  noise_var: float = 1.0, w0_sq: float = 1.0) -> list[dict]:

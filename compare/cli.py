@@ -7,8 +7,9 @@ import json
 import math
 import sys
 from importlib.metadata import version
+from pathlib import Path
 
-from compare._theory_table import diagonal_table, format_rows, scalar_table
+from compare._theory_table import DIAGONAL_VARIANTS, diagonal_table, format_rows, scalar_table
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,7 +122,25 @@ def build_parser() -> argparse.ArgumentParser:
                         help="dimension of the diagonal NQM (default 1000; the paper's 10000 "
                              "gives the same picture in about four minutes)")
     _add_sweep(commands)
+    _add_run(commands)
     return parser
+
+
+def _add_run(commands) -> None:
+    run = commands.add_parser(
+        "run", help="the whole study: three sweeps, theory, fits; writes a report",
+        description="Run the three sweeps (least squares with SGD, the MLP with SGD and with "
+                    "Adam; geometric grid that extends itself), the exact theory and the "
+                    "scaling-rule fits, and write DIR/index.html, DIR/results.json and "
+                    "DIR/figures/. Finished sweeps are kept under DIR/sweeps/, so an "
+                    "interrupted run resumes.")
+    run.add_argument("--out", default="lrbs-report", help="output directory (default lrbs-report)")
+    run.add_argument("--seeds", type=_positive(int), default=5,
+                     help="number of run seeds, 0..K-1 (default 5)")
+    run.add_argument("--quick", action="store_true",
+                     help="fewer batch sizes, resamples and Monte Carlo draws (under 20 s)")
+    run.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    run.add_argument("--quiet", action="store_true", help="no progress messages")
 
 
 def _add_sweep(commands) -> None:
@@ -196,15 +215,28 @@ def _theory(args) -> None:
     print(format_rows(rows, {"batch_size": "B", "lr_horizon": "lr* horizon",
                              "lr_target": "lr* target", "steps_target": "steps",
                              "lr_greedy": "lr* greedy"}))
-    variants = [("plain SGD", {}), ("momentum 0.9", {"momentum": 0.9}),
-                ("preconditioned H^-1/2", {"precondition_power": 0.5})]
-    for label, kwargs in variants:
+    for label, kwargs in DIAGONAL_VARIANTS.items():
         rows, b_crit = diagonal_table(args.batch_sizes, target_loss=args.diagonal_target,
                                       dim=args.dim, **kwargs)
         print(f"\nDiagonal NQM (Zhang et al. 2019, dim={args.dim}), {label}: fewest steps to "
               f"E L = {args.diagonal_target:g}\n")
         print(format_rows(rows, {"batch_size": "B", "lr": "lr*", "steps": "steps"}))
         print(f"critical batch size (steps = 2 x noise-free minimum): {b_crit:.4g}")
+
+
+def _run(args) -> None:
+    from compare._report import run_report
+    if args.device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda: torch sees no CUDA device on this machine")
+    results = run_report(args.out, seeds=args.seeds, quick=args.quick, device=args.device,
+                         progress=not args.quiet)
+    for study in results["studies"].values():
+        print(study["verdict"])
+        if "verdict" in study["steps_to_target"]:
+            print(study["steps_to_target"]["verdict"])
+    print(f"report: {Path(args.out) / 'index.html'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        {"theory": _theory, "sweep": _sweep}[args.command](args)
+        {"theory": _theory, "sweep": _sweep, "run": _run}[args.command](args)
     except (ValueError, OSError) as exc:
         print(f"lrbs {args.command}: error: {exc}", file=sys.stderr)
         return 2

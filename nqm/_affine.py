@@ -68,8 +68,11 @@ def minimize_on_log_scale(objective, low: float, high: float, *, n_grid: int = 9
     best = int(np.nanargmin(np.where(np.isfinite(values), values, np.inf)))
     lo = np.log(grid[max(best - 1, 0)])
     hi = np.log(grid[min(best + 1, n_grid - 1)])
-    res = minimize_scalar(lambda s: float(objective(np.exp(np.array([s])))[0]),
-                          bounds=(lo, hi), method="bounded", options={"xatol": xatol})
+    # an infinite value inside the bracket makes Brent's parabolic step nan; it then takes a
+    # golden-section step instead, which is the wanted behaviour, so the warning is silenced
+    with np.errstate(invalid="ignore"):
+        res = minimize_scalar(lambda s: float(objective(np.exp(np.array([s])))[0]),
+                              bounds=(lo, hi), method="bounded", options={"xatol": xatol})
     if res.fun <= values[best]:
         return float(np.exp(res.x))
     return float(grid[best])

@@ -1,0 +1,223 @@
+"""Weighted log-space fits of the scaling rules to measured optima, bootstrap intervals, AICc."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from compare._rules import RULES, ScalingRule
+
+COMPARED = ("linear", "sqrt", "saturating", "surge")
+"""The rules scored against each other; ``power`` gives the free exponent."""
+
+B_NOISE_RANGE = 100.0
+"""``b_noise`` is fitted within [min(B) / 100, 100 max(B)]: a fit at a bound means the data
+show no turn (the rule reduces to its small- or large-batch limit)."""
+
+
+@dataclass(frozen=True)
+class RuleFit:
+    """One rule fitted to one study.
+
+    Attributes
+    ----------
+    rule : str
+    params : dict of str to float
+        Best-fit parameters.
+    intervals : dict of str to tuple of float
+        95% bootstrap intervals over seeds (equal to the point with one seed).
+    chi2 : float
+        Weighted residual sum of squares in log lr.
+    aicc : float
+        Small-sample Akaike criterion, :math:`n \\log(\\chi^2/n) + 2k + 2k(k+1)/(n-k-1)` with
+        :math:`k` the parameters plus the residual scale; ``inf`` when :math:`n \\le k + 1`.
+    """
+
+    rule: str
+    params: dict
+    intervals: dict
+    chi2: float
+    aicc: float
+
+    def predict(self, batch_sizes) -> np.ndarray:
+        return RULES[self.rule](batch_sizes, *self.params.values())
+
+
+@dataclass(frozen=True)
+class ScalingFit:
+    """Every rule fitted to a study's optima, the free exponent and the verdict.
+
+    Attributes
+    ----------
+    batch_sizes : ndarray, shape (n_b,)
+    lr : ndarray, shape (n_b,)
+        Measured optimum per batch size (the fit's data).
+    log_sd : ndarray, shape (n_b,)
+        Standard deviation of ``log lr`` used as the fit's weight.
+    exponent : float
+        Free power-law exponent :math:`\\alpha` in :math:`\\eta \\propto B^\\alpha`.
+    exponent_interval : tuple of float
+        Its 95% bootstrap interval over seeds.
+    rules : dict of str to RuleFit
+        ``linear``, ``sqrt``, ``saturating``, ``surge`` (and ``power``).
+    preferred : str
+        The compared rule with the lowest AICc.
+    """
+
+    batch_sizes: np.ndarray
+    lr: np.ndarray
+    log_sd: np.ndarray
+    exponent: float
+    exponent_interval: tuple
+    rules: dict = field(default_factory=dict)
+    preferred: str = ""
+
+    def verdict(self, label: str) -> str:
+        """One line: the exponent with its interval, the preferred rule, sqrt against linear."""
+        lo, hi = self.exponent_interval
+        delta = self.rules["linear"].aicc - self.rules["sqrt"].aicc
+        if not np.isfinite(delta):
+            versus = "too few batch sizes to compare square root and linear"
+        elif abs(delta) < 2:
+            versus = f"square root and linear indistinguishable (dAICc {abs(delta):.1f})"
+        elif delta > 0:
+            versus = f"square root preferred over linear (dAICc {delta:.1f})"
+        else:
+            versus = f"linear preferred over square root (dAICc {-delta:.1f})"
+        named = [name for name, a in (("linear", 1.0), ("square root", 0.5)) if lo <= a <= hi]
+        consistent = (f"consistent with {' and '.join(named)}" if named else
+                      "excludes linear (1) and square root (0.5)")
+        return (f"{label}: exponent {self.exponent:.2f} [{lo:.2f}, {hi:.2f}], {consistent}; "
+                f"{self.preferred} fits best (AICc); {versus}")
+
+
+def _aicc(chi2: float, n: int, k: int) -> float:
+    if n - k - 1 <= 0:
+        return float("inf")
+    return float(n * np.log(max(chi2, 1e-300) / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1))
+
+
+def _to_params(rule: ScalingRule, z) -> np.ndarray:
+    return np.array([np.exp(v) if log else v for v, log in zip(z, rule.log_params, strict=True)])
+
+
+def _starts(rule: ScalingRule, log_b: np.ndarray, log_lr: np.ndarray) -> list[np.ndarray]:
+    top = log_lr.max()
+    if rule.name in ("linear", "sqrt", "power"):
+        slope = {"linear": 1.0, "sqrt": 0.5, "power": 0.5}[rule.name]
+        start = [np.mean(log_lr - slope * log_b)] + ([slope] if rule.name == "power" else [])
+        return [np.array(start)]
+    return [np.array([top + 0.5, nb]) for nb in np.linspace(log_b.min() - 1, log_b.max() + 1, 5)]
+
+
+def _fit_one(rule: ScalingRule, log_b, log_lr, sd, starts) -> tuple[np.ndarray, float]:
+    """Minimize the weighted squared log residuals; returns (z, chi2)."""
+    b = np.exp(log_b)
+
+    def residual(z):
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            r = (log_lr - np.log(rule(b, *_to_params(rule, z)))) / sd
+        return np.where(np.isfinite(r), r, 1e6)
+
+    lower, upper = np.full(len(starts[0]), -np.inf), np.full(len(starts[0]), np.inf)
+    if "b_noise" in rule.params:             # unidentifiable far outside the measured range
+        i = rule.params.index("b_noise")
+        lower[i], upper[i] = log_b.min() - np.log(B_NOISE_RANGE), log_b.max() + np.log(B_NOISE_RANGE)
+    best = None
+    for z0 in starts:
+        sol = least_squares(residual, np.clip(z0, lower + 1e-9, upper - 1e-9), bounds=(lower, upper))
+        if best is None or sol.cost < best.cost:
+            best = sol
+    return best.x, float(2.0 * best.cost)
+
+
+def fit_rule(rule: str, batch_sizes, lr, log_sd=None) -> RuleFit:
+    """Fit one rule to optimal learning rates by weighted least squares in ``log lr``.
+
+    Minimizes :math:`\\chi^2 = \\sum_i [\\log \\eta_i - \\log f(B_i; \\theta)]^2 / s_i^2`, the
+    positive parameters fitted as logarithms.
+
+    Parameters
+    ----------
+    rule : {"linear", "sqrt", "power", "saturating", "surge"}
+    batch_sizes : array_like of float, shape (n_b,)
+    lr : array_like of float, shape (n_b,)
+        Measured optima, ``> 0``.
+    log_sd : array_like of float, shape (n_b,), optional
+        Standard deviation of each ``log lr``; equal weights if omitted.
+
+    Returns
+    -------
+    RuleFit
+        Without intervals (see :func:`fit_scaling` for those).
+
+    Examples
+    --------
+    >>> from compare import fit_rule
+    >>> fit = fit_rule("saturating", [1, 4, 16, 64, 256], [0.0099, 0.038, 0.14, 0.39, 0.72])
+    >>> {k: round(v, 1) for k, v in fit.params.items()}
+    {'lr_max': 1.0, 'b_noise': 100.4}
+    """
+    log_b, log_lr, sd = _validate(batch_sizes, lr, log_sd)
+    spec = RULES[rule]
+    z, chi2 = _fit_one(spec, log_b, log_lr, sd, _starts(spec, log_b, log_lr))
+    params = dict(zip(spec.params, (float(p) for p in _to_params(spec, z)), strict=True))
+    return RuleFit(rule, params, {k: (v, v) for k, v in params.items()}, chi2,
+                   _aicc(chi2, log_b.size, len(spec.params) + 1))
+
+
+def _validate(batch_sizes, lr, log_sd):
+    b = np.asarray(batch_sizes, dtype=float)
+    lr = np.asarray(lr, dtype=float)
+    if b.ndim != 1 or lr.shape != b.shape or b.size < 2:
+        raise ValueError(f"need matching 1-d batch_sizes and lr with at least 2 entries, got "
+                         f"shapes {b.shape} and {lr.shape}")
+    if np.any(~np.isfinite(lr) | (lr <= 0)) or np.any(~np.isfinite(b) | (b <= 0)):
+        raise ValueError("batch sizes and learning rates must be finite and > 0")
+    sd = np.ones_like(b) if log_sd is None else np.broadcast_to(np.asarray(log_sd, float), b.shape)
+    if np.any(~np.isfinite(sd) | (sd <= 0)):
+        raise ValueError(f"log_sd must be finite and > 0, got {log_sd!r}")
+    return np.log(b), np.log(lr), sd
+
+
+def fit_scaling(batch_sizes, lr, boot_lr, *, min_log_sd: float = 0.05) -> ScalingFit:
+    """Fit every rule and the free exponent, with bootstrap intervals over seeds.
+
+    Parameters
+    ----------
+    batch_sizes : array_like of float, shape (n_b,)
+    lr : array_like of float, shape (n_b,)
+        Measured optimum per batch size.
+    boot_lr : array_like of float, shape (n_boot, n_b)
+        The optimum re-estimated on bootstrap resamples of the seeds, the *same* resample for
+        every batch size in a row (a run seed is shared across batch sizes). Its spread per
+        batch size weights the fit; each row is refitted for the intervals.
+    min_log_sd : float, default 0.05
+        Floor of the per-batch-size standard deviation of ``log lr``, so a batch size whose
+        seeds agree exactly (or a single seed) does not get unbounded weight.
+
+    Returns
+    -------
+    ScalingFit
+    """
+    boot = np.log(np.asarray(boot_lr, dtype=float))
+    sd = np.sqrt(np.nanvar(boot, axis=0) + min_log_sd**2) if boot.size else min_log_sd
+    log_b, log_lr, sd = _validate(batch_sizes, lr, sd)
+    fits = {}
+    for name in ("power", *COMPARED):
+        point = fit_rule(name, np.exp(log_b), np.exp(log_lr), sd)
+        spec = RULES[name]
+        z_hat = np.array([np.log(v) if log else v
+                          for v, log in zip(point.params.values(), spec.log_params, strict=True)])
+        replicates = np.array([_to_params(spec, _fit_one(spec, log_b, row, sd, [z_hat])[0])
+                               for row in boot if np.all(np.isfinite(row))]).reshape(-1, z_hat.size)
+        intervals = {k: ((float(np.percentile(replicates[:, i], 2.5)),
+                          float(np.percentile(replicates[:, i], 97.5)))
+                         if len(replicates) else (v, v))
+                     for i, (k, v) in enumerate(point.params.items())}
+        fits[name] = RuleFit(name, point.params, intervals, point.chi2, point.aicc)
+    preferred = min(COMPARED, key=lambda k: (fits[k].aicc, fits[k].chi2))
+    return ScalingFit(np.exp(log_b), np.exp(log_lr), sd, fits["power"].params["exponent"],
+                      fits["power"].intervals["exponent"], fits, preferred)

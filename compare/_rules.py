@@ -1,0 +1,155 @@
+r"""Scaling rules: the learning rate as a function of the batch size, each with its parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _batch(batch_sizes) -> np.ndarray:
+    b = np.asarray(batch_sizes, dtype=float)
+    if np.any(~np.isfinite(b) | (b <= 0)):
+        raise ValueError(f"batch sizes must be finite and > 0, got {batch_sizes!r}")
+    return b
+
+
+def linear_rule(batch_sizes, scale):
+    r"""Linear scaling, :math:`\eta(B) = c\,B`.
+
+    ``scale`` is :math:`c`, the learning rate per unit batch size.
+
+    References
+    ----------
+    .. [1] P. Goyal et al., "Accurate, large minibatch SGD: training ImageNet in 1 hour",
+       arXiv:1706.02677 (the linear scaling rule).
+
+    Examples
+    --------
+    >>> from compare import linear_rule
+    >>> print(linear_rule([1, 4, 16], 0.01))
+    [0.01 0.04 0.16]
+    """
+    return scale * _batch(batch_sizes)
+
+
+def sqrt_rule(batch_sizes, scale):
+    r"""Square-root scaling, :math:`\eta(B) = c\,\sqrt{B}`.
+
+    ``scale`` is :math:`c`. Keeps the SGD noise scale :math:`\eta^2/B` fixed, or, for Adam,
+    the update's signal-to-noise ratio.
+
+    References
+    ----------
+    .. [1] A. Krizhevsky, "One weird trick for parallelizing convolutional neural networks",
+       arXiv:1404.5997; S. Malladi et al., "On the SDEs and scaling rules for adaptive
+       gradient algorithms", NeurIPS 2022, arXiv:2205.10287.
+
+    Examples
+    --------
+    >>> from compare import sqrt_rule
+    >>> print(sqrt_rule([1, 4, 16], 0.01))
+    [0.01 0.02 0.04]
+    """
+    return scale * np.sqrt(_batch(batch_sizes))
+
+
+def power_rule(batch_sizes, scale, exponent):
+    r"""Free power law, :math:`\eta(B) = c\,B^{\alpha}`.
+
+    ``scale`` is :math:`c` and ``exponent`` is :math:`\alpha` (1 linear, 1/2 square root).
+
+    Examples
+    --------
+    >>> from compare import power_rule
+    >>> print(power_rule([1, 4, 16], 0.01, 0.5))
+    [0.01 0.02 0.04]
+    """
+    return scale * _batch(batch_sizes) ** exponent
+
+
+def saturating_rule(batch_sizes, lr_max, b_noise):
+    r"""Saturating scaling, :math:`\eta(B) = \eta_{\max} / (1 + B_\mathrm{noise}/B)`.
+
+    ``lr_max`` is :math:`\eta_{\max}`, the noise-free optimum, and ``b_noise`` is
+    :math:`B_\mathrm{noise}`, the gradient noise scale: linear in :math:`B` for
+    :math:`B \ll B_\mathrm{noise}`, flat above it. Derived for SGD on a quadratic with the
+    greedy (one-step) criterion; see :func:`nqm.optimal_lr_greedy`.
+
+    References
+    ----------
+    .. [1] S. McCandlish, J. Kaplan, D. Amodei, "An empirical model of large-batch training",
+       arXiv:1812.06162, Eq. 2.6.
+
+    Examples
+    --------
+    >>> from compare import saturating_rule
+    >>> print(saturating_rule([1, 10, 100], 1.0, 10.0))
+    [0.09090909 0.5        0.90909091]
+    """
+    b = _batch(batch_sizes)
+    return lr_max / (1.0 + b_noise / b)
+
+
+def surge_rule(batch_sizes, lr_max, b_noise):
+    r"""Adam's surge, :math:`\eta(B) = \eta_{\max} / \big(\tfrac12(\sqrt{B_\mathrm{noise}/B} +
+    \sqrt{B/B_\mathrm{noise}})\big)`.
+
+    ``lr_max`` is :math:`\eta_{\max}`, reached at :math:`B = B_\mathrm{noise}` (``b_noise``):
+    the optimum rises as :math:`\sqrt{B}` below it and falls as :math:`1/\sqrt{B}` above it.
+
+    References
+    ----------
+    .. [1] S. Li et al., "Surge phenomenon in optimal learning rate and batch size scaling",
+       NeurIPS 2024, arXiv:2405.14578, Thm. 3.
+
+    Examples
+    --------
+    >>> from compare import surge_rule
+    >>> print(surge_rule([1, 100, 10000], 1.0, 100.0))
+    [0.19801980 1.         0.19801980]
+    """
+    b = _batch(batch_sizes)
+    return lr_max / (0.5 * (np.sqrt(b_noise / b) + np.sqrt(b / b_noise)))
+
+
+@dataclass(frozen=True)
+class ScalingRule:
+    """A named rule and how to fit it in log space.
+
+    Attributes
+    ----------
+    name : str
+        ``"linear"``, ``"sqrt"``, ``"power"``, ``"saturating"`` or ``"surge"``.
+    params : tuple of str
+        Parameter names, in the order ``function`` takes them.
+    formula : str
+        The rule in plain text, for tables.
+    function : callable
+        ``function(batch_sizes, *params) -> lr``.
+    log_params : tuple of bool
+        Which parameters are positive and fitted as their logarithm.
+    """
+
+    name: str
+    params: tuple
+    formula: str
+    function: Callable
+    log_params: tuple
+
+    def __call__(self, batch_sizes, *params):
+        return self.function(batch_sizes, *params)
+
+
+RULES = {
+    "linear": ScalingRule("linear", ("scale",), "c B", linear_rule, (True,)),
+    "sqrt": ScalingRule("sqrt", ("scale",), "c sqrt(B)", sqrt_rule, (True,)),
+    "power": ScalingRule("power", ("scale", "exponent"), "c B^alpha", power_rule, (True, False)),
+    "saturating": ScalingRule("saturating", ("lr_max", "b_noise"), "lr_max / (1 + B_noise/B)",
+                              saturating_rule, (True, True)),
+    "surge": ScalingRule("surge", ("lr_max", "b_noise"),
+                         "lr_max / (0.5 (sqrt(B_noise/B) + sqrt(B/B_noise)))", surge_rule,
+                         (True, True)),
+}
+"""The rules compared on every study, by name."""

@@ -1,0 +1,179 @@
+"""One study = one sweep, its optima under two criteria, the rule fits and the exact theory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import nqm
+from compare._fits import ScalingFit, fit_scaling
+from empirical import Optimum, SweepCell, SweepResult, steps_to_target_optimum, subgrid_argmin
+
+LABELS = {"linear-sgd": "Least squares, SGD", "mlp-sgd": "MLP, SGD",
+          "mlp-adam": "MLP, Adam (warmup + cosine)"}
+FLAT_POINTS = 3
+"""A basin (rates within 5% of the best *excess* loss) is called flat when it holds at least
+this many grid rates: the argmin inside it is then a coin toss, and the interval carries the
+conclusion."""
+
+
+def bootstrap_optima(result: SweepResult, estimator: Callable[[SweepCell, np.ndarray], float], *,
+                     n_boot: int = 200, seed: int = 0) -> np.ndarray:
+    """Re-estimate the optimum of every batch size on bootstrap resamples of the seeds.
+
+    Parameters
+    ----------
+    result : SweepResult
+    estimator : callable
+        ``estimator(cell, seed_indices) -> lr``, the optimum from the runs of the given seeds.
+    n_boot : int, default 200
+    seed : int, default 0
+        Seed of the resampling generator.
+
+    Returns
+    -------
+    ndarray, shape (n_boot, n_b)
+        One resample of seed indices per row, shared by all batch sizes (a run seed is common
+        to every batch size); empty (shape ``(0, n_b)``) with a single seed.
+    """
+    n_seed = len(result.spec.seeds)
+    if n_seed < 2:
+        return np.empty((0, len(result.cells)))
+    picks = np.random.default_rng(seed).integers(0, n_seed, (n_boot, n_seed))
+    return np.array([[estimator(cell, p) for cell in result.cells] for p in picks])
+
+
+def horizon_estimator(window: int) -> Callable[[SweepCell, np.ndarray], float]:
+    """Sub-grid argmin of the seed-mean test loss over the last ``window`` steps."""
+    def estimate(cell: SweepCell, seeds: np.ndarray) -> float:
+        metric = cell.metric(window)[:, seeds]
+        return subgrid_argmin(cell.lrs, np.where(np.isfinite(metric), metric, np.inf).mean(axis=1))
+    return estimate
+
+
+def target_estimator(target: float) -> Callable[[SweepCell, np.ndarray], float]:
+    """The rate that reaches ``target`` test loss in the fewest steps (seed-mean curves)."""
+    def estimate(cell: SweepCell, seeds: np.ndarray) -> float:
+        return steps_to_target_optimum(cell.lrs, cell.test_loss[seeds], target)[0]
+    return estimate
+
+
+@dataclass
+class Theory:
+    """What the exact least-squares theory predicts for a sweep's setting.
+
+    Attributes
+    ----------
+    online_lr : ndarray, shape (n_b,)
+        :meth:`nqm.LeastSquaresSGD.optimal_lr` (fresh samples each step), same steps and window.
+    finite_lr : ndarray, shape (n_b,)
+        :meth:`nqm.FiniteSampleLeastSquaresSGD.optimal_lr` on the sweep's own training set.
+    finite_metric : list of ndarray, shape (n_lr,) each
+        The finite-sample prediction of the measured metric at each grid rate.
+    target_lr, target_steps : ndarray, shape (n_b,)
+        Steps-to-target optimum of :class:`nqm.LeastSquaresSGD` (real-valued step count).
+    curve_batch_sizes, curve_steps : ndarray
+        A dense curve of the optimal steps-to-target for figure 3.
+    critical_batch_size : float
+        Where the optimal step count is twice its large-batch limit :math:`S_{\\min} = 1`.
+    """
+
+    online_lr: np.ndarray
+    finite_lr: np.ndarray
+    finite_metric: list
+    target_lr: np.ndarray
+    target_steps: np.ndarray
+    curve_batch_sizes: np.ndarray
+    curve_steps: np.ndarray
+    critical_batch_size: float
+
+
+def least_squares_theory(result: SweepResult, target: float) -> Theory:
+    """Evaluate :class:`nqm.LeastSquaresSGD` and :class:`nqm.FiniteSampleLeastSquaresSGD`."""
+    spec, problem = result.spec, result.spec.problem()
+    b = np.array([c.batch_size for c in result.cells], dtype=float)
+    online = nqm.LeastSquaresSGD(dim=problem.dim, noise_std=problem.noise_std,
+                                 init_error=2.0 * problem.dim**2)
+    finite = nqm.FiniteSampleLeastSquaresSGD(problem.X_train, problem.y_train, problem.X_test,
+                                             problem.y_test)
+    finite_metric = [finite.expected_test_mse(c.lrs, c.batch_size, spec.steps)[:, -spec.window:]
+                     .mean(axis=1) for c in result.cells]
+    target_lr = np.atleast_1d(online.optimal_lr_target(b, target))
+    curve_b = np.geomspace(1, 4 * b.max(), 40)
+    curve_steps = np.atleast_1d(online.steps_to_target(online.optimal_lr_target(curve_b, target),
+                                                       curve_b, target))
+    # integer step counts: at infinite batch lr = 1/2 solves isotropic least squares in one
+    # step, so S_min = 1 and B_crit is where the optimal (real-valued) count falls to 2
+    b_crit = (float(np.exp(np.interp(np.log(2.0), np.log(curve_steps[::-1]),
+                                     np.log(curve_b[::-1]))))
+              if curve_steps.min() <= 2.0 else np.inf)
+    return Theory(
+        online_lr=np.atleast_1d(online.optimal_lr(b, spec.steps, window=spec.window)),
+        finite_lr=np.array([finite.optimal_lr(int(x), spec.steps, window=spec.window) for x in b]),
+        finite_metric=finite_metric, target_lr=target_lr,
+        target_steps=np.atleast_1d(online.steps_to_target(target_lr, b, target)),
+        curve_batch_sizes=curve_b, curve_steps=curve_steps,
+        critical_batch_size=b_crit)
+
+
+@dataclass
+class Study:
+    """A sweep analysed: optima, flat basins, both criteria's fits, theory where it exists."""
+
+    model: str
+    result: SweepResult
+    optima: list
+    flat: list
+    horizon: ScalingFit
+    target_loss: float
+    target_lr: np.ndarray
+    target_steps: np.ndarray
+    target: ScalingFit
+    theory: Theory | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.model]
+
+    @property
+    def batch_sizes(self) -> np.ndarray:
+        return np.array([o.batch_size for o in self.optima])
+
+
+def _flat(cell: SweepCell, optimum: Optimum) -> bool:
+    lo, hi = optimum.basin
+    return int(np.sum((cell.lrs >= lo) & (cell.lrs <= hi))) >= FLAT_POINTS
+
+
+def default_target(result: SweepResult, optima: list[Optimum]) -> float:
+    """A test loss every batch size reaches: floor + 1.25 x the largest best excess."""
+    floor = result.spec.problem().noise_std ** 2
+    return float(floor + 1.25 * max(o.best_loss - floor for o in optima))
+
+
+def analyze(result: SweepResult, *, n_boot: int = 200, seed: int = 0,
+            target: float | None = None) -> Study:
+    """Optima, bootstrap fits under both criteria, and (least squares) the exact theory."""
+    spec = result.spec
+    optima = result.optima(n_boot=n_boot)
+    b = np.array([o.batch_size for o in optima], dtype=float)
+    horizon = fit_scaling(b, [o.subgrid_lr for o in optima],
+                          bootstrap_optima(result, horizon_estimator(spec.window), n_boot=n_boot,
+                                           seed=seed))
+    target = default_target(result, optima) if target is None else float(target)
+    reached = [steps_to_target_optimum(c.lrs, c.test_loss, target) for c in result.cells]
+    target_lr = np.array([r[0] for r in reached])
+    target_steps = np.array([r[1] for r in reached])
+    boot = bootstrap_optima(result, target_estimator(target), n_boot=n_boot, seed=seed)
+    notes = [f"B={c.batch_size}: {n}" for c in result.cells for n in c.notes]
+    if np.all(np.isfinite(target_lr)):
+        target_fit = fit_scaling(b, target_lr, boot)
+    else:
+        target_fit = None
+        notes.append(f"target {target:.4g} not reached at every batch size")
+    theory = least_squares_theory(result, target) if spec.model == "linear-sgd" else None
+    return Study(spec.model, result, optima, [_flat(c, o) for c, o in zip(result.cells, optima, strict=True)],
+                 horizon, target, target_lr, target_steps, target_fit, theory, notes)
