@@ -162,7 +162,7 @@ def analyze(result: SweepResult, *, n_boot: int = 200, seed: int = 0,
     b = np.array([o.batch_size for o in optima], dtype=float)
     horizon = fit_scaling(b, [o.subgrid_lr for o in optima],
                           bootstrap_optima(result, horizon_estimator(spec.window), n_boot=n_boot,
-                                           seed=seed))
+                                           seed=seed), n_seeds=len(spec.seeds))
     target = default_target(result, optima) if target is None else float(target)
     reached = [steps_to_target_optimum(c.lrs, c.test_loss, target) for c in result.cells]
     target_lr = np.array([r[0] for r in reached])
@@ -170,7 +170,7 @@ def analyze(result: SweepResult, *, n_boot: int = 200, seed: int = 0,
     boot = bootstrap_optima(result, target_estimator(target), n_boot=n_boot, seed=seed)
     notes = [f"B={c.batch_size}: {n}" for c in result.cells for n in c.notes]
     if np.all(np.isfinite(target_lr)):
-        target_fit = fit_scaling(b, target_lr, boot)
+        target_fit = fit_scaling(b, target_lr, boot, n_seeds=len(spec.seeds))
     else:
         target_fit = None
         notes.append(f"target {target:.4g} not reached at every batch size")

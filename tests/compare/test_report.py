@@ -1,0 +1,89 @@
+"""``lrbs run``: results.json's schema, the figures, the self-contained page, theory vs experiment."""
+
+import base64
+import json
+import re
+
+import pytest
+
+from compare.cli import main
+
+RULE_NAMES = {"linear", "sqrt", "saturating", "surge"}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    assert main(["run", "--quick", "--seeds", "2", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _check_fit(block):
+    lo, hi = block["exponent_interval"]
+    assert lo <= block["exponent"] <= hi
+    assert set(block["rules"]) == RULE_NAMES
+    for rule in block["rules"].values():
+        assert set(rule) >= {"params", "intervals", "score", "formula"}
+        for name, value in rule["params"].items():
+            assert value > 0 or name == "exponent"
+            assert rule["intervals"][name][0] <= value <= rule["intervals"][name][1]
+    assert block["preferred"] in RULE_NAMES
+    assert block["verdict"].count("exponent") == 1
+
+
+def test_results_json_schema(report):
+    results = json.loads((report / "results.json").read_text(),
+                         parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert set(results["studies"]) == {"linear-sgd", "mlp-sgd", "mlp-adam"}
+    for study in results["studies"].values():
+        _check_fit(study)
+        _check_fit(study["steps_to_target"])
+        assert [o["batch_size"] for o in study["optima"]] == study["spec"]["batch_sizes"]
+        for o in study["optima"]:
+            assert o["interval"][0] <= o["subgrid_lr"] <= o["interval"][1]
+            assert o["basin"][0] <= o["lr"] <= o["basin"][1]
+    assert results["settings"] == {"seeds": 2, "quick": True, "device": "cpu"}
+    assert {"python", "numpy", "torch"} <= set(results["versions"])
+
+
+def test_least_squares_optima_match_the_exact_theory(report):
+    # the finite-sample theory predicts every measured optimum to within one grid step (1.25x)
+    study = json.loads((report / "results.json").read_text())["studies"]["linear-sgd"]
+    assert all(o["within_one_grid_step"] for o in study["optima"])
+    assert study["theory"]["target_exponent"] > study["theory"]["horizon_exponent"]
+
+
+def test_figures_written_as_png_and_svg(report):
+    results = json.loads((report / "results.json").read_text())
+    assert len(results["figures"]) == 8
+    for paths in results["figures"].values():
+        assert (report / paths["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert b"<svg" in (report / paths["svg"]).read_bytes()[:500]
+
+
+def test_page_is_self_contained(report):
+    page = (report / "index.html").read_text()
+    sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
+    assert len(sources) == 8
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
+    assert "Verdicts" in page and "Provenance" in page
+
+
+def test_rerun_resumes_from_stored_sweeps(report, capsys):
+    # every sweep is on disk: a second run reads them back and gives the same verdicts
+    before = json.loads((report / "results.json").read_text())
+    assert main(["run", "--quick", "--seeds", "2", "--out", str(report), "--quiet"]) == 0
+    after = json.loads((report / "results.json").read_text())
+    assert [s["verdict"] for s in after["studies"].values()] == \
+        [s["verdict"] for s in before["studies"].values()]
+
+
+@pytest.mark.parametrize("argv", [["run", "--seeds", "0"], ["run", "--device", "tpu"],
+                                  ["run", "--seeds", "two"]])
+def test_run_bad_input(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.count("\n") <= 3

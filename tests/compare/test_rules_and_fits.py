@@ -1,0 +1,123 @@
+"""Scaling rules (limits and identities) and the fits (known exponents recovered within their intervals)."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from compare import (
+    RULES,
+    fit_rule,
+    fit_scaling,
+    linear_rule,
+    power_rule,
+    saturating_rule,
+    sqrt_rule,
+    surge_rule,
+)
+from tests.strategies import log_uniform
+
+BATCH = np.array([2, 4, 16, 64, 256, 1024, 2048], dtype=float)
+
+
+@given(b=log_uniform(1.0, 1e5), scale=log_uniform(1e-4, 1.0))
+def test_linear_and_sqrt_are_power_laws(b, scale):
+    assert linear_rule(b, scale) == pytest.approx(power_rule(b, scale, 1.0), rel=1e-12)
+    assert sqrt_rule(b, scale) == pytest.approx(power_rule(b, scale, 0.5), rel=1e-12)
+
+
+@given(lr_max=log_uniform(1e-3, 10.0), b_noise=log_uniform(1.0, 1e4))
+def test_saturating_limits(lr_max, b_noise):
+    # linear far below the noise scale, flat far above it, half-way at B = B_noise
+    small, large = b_noise * 1e-6, b_noise * 1e6
+    assert saturating_rule(small, lr_max, b_noise) == pytest.approx(lr_max * small / b_noise,
+                                                                     rel=1e-5)
+    assert saturating_rule(large, lr_max, b_noise) == pytest.approx(lr_max, rel=1e-5)
+    assert saturating_rule(b_noise, lr_max, b_noise) == pytest.approx(lr_max / 2, rel=1e-12)
+
+
+@given(lr_max=log_uniform(1e-3, 10.0), b_noise=log_uniform(1.0, 1e4), k=log_uniform(1.01, 1e3))
+def test_surge_peaks_at_b_noise_and_is_symmetric_in_log_b(lr_max, b_noise, k):
+    peak = surge_rule(b_noise, lr_max, b_noise)
+    assert peak == pytest.approx(lr_max, rel=1e-12)
+    below, above = surge_rule(b_noise / k, lr_max, b_noise), surge_rule(b_noise * k, lr_max, b_noise)
+    assert below == pytest.approx(above, rel=1e-10)
+    assert below < peak
+    # sqrt(B) rise far below the peak
+    far = b_noise / 1e8
+    assert surge_rule(far, lr_max, b_noise) == pytest.approx(2 * lr_max * np.sqrt(far / b_noise),
+                                                             rel=1e-6)
+
+
+def test_rules_reject_bad_batch_sizes():
+    with pytest.raises(ValueError, match="batch sizes"):
+        linear_rule([0, 2], 1.0)
+
+
+@pytest.mark.parametrize("name,params", [("linear", (0.003,)), ("sqrt", (0.01,)),
+                                         ("power", (0.01, 0.3)),
+                                         ("saturating", (0.5, 120.0)), ("surge", (0.4, 300.0))])
+def test_noise_free_fit_recovers_parameters(name, params):
+    fit = fit_rule(name, BATCH, RULES[name](BATCH, *params))
+    assert np.allclose(list(fit.params.values()), params, rtol=1e-5)
+    assert fit.chi2 < 1e-12
+
+
+def _synthetic(truth, n_seed=5, noise=0.15, seed=0, n_boot=300):
+    """Per-seed optima scattered around ``truth`` in log space, and the seed bootstrap."""
+    rng = np.random.default_rng(seed)
+    log_seeds = np.log(truth)[None] + noise * rng.standard_normal((n_seed, truth.size))
+    picks = rng.integers(0, n_seed, (n_boot, n_seed))
+    return np.exp(log_seeds.mean(axis=0)), np.exp(log_seeds[picks].mean(axis=1))
+
+
+@pytest.mark.parametrize("exponent", [0.2, 0.5, 1.0])
+def test_free_exponent_recovered_within_its_interval(exponent):
+    lr, boot = _synthetic(0.01 * BATCH**exponent)
+    fit = fit_scaling(BATCH, lr, boot, n_seeds=5)
+    lo, hi = fit.exponent_interval
+    assert lo <= exponent <= hi
+    assert hi - lo < 0.1                       # informative, not a blanket interval
+
+
+def test_exponent_interval_coverage_at_five_seeds():
+    # 40 synthetic studies of 5 seeds: the nominal 95% interval must cover the true exponent
+    # in most of them (binomial sd of the rate at 0.95 is 0.034; 0.85 is three sd below)
+    covered = []
+    for seed in range(40):
+        lr, boot = _synthetic(0.01 * BATCH**0.5, seed=100 + seed, n_boot=100)
+        lo, hi = fit_scaling(BATCH, lr, boot, n_seeds=5).exponent_interval
+        covered.append(lo <= 0.5 <= hi)
+    assert np.mean(covered) >= 0.85
+
+
+def test_rule_comparison_picks_the_generating_rule():
+    sat, sat_boot = _synthetic(saturating_rule(BATCH, 0.5, 60.0), noise=0.05)
+    fit = fit_scaling(BATCH, sat, sat_boot, n_seeds=5)
+    assert fit.preferred == "saturating"
+    lo, hi = fit.rules["saturating"].intervals["b_noise"]
+    assert lo <= 60.0 <= hi
+    sq, sq_boot = _synthetic(sqrt_rule(BATCH, 0.01), noise=0.05)
+    fit = fit_scaling(BATCH, sq, sq_boot, n_seeds=5)
+    assert fit.preferred in ("sqrt", "surge")  # surge -> sqrt as B_noise grows past the data
+    assert fit.rules["sqrt"].aicc < fit.rules["linear"].aicc
+    assert "square root preferred over linear" in fit.verdict("test")
+    assert "consistent with square root" in fit.verdict("test")
+
+
+def test_single_seed_gives_point_intervals():
+    fit = fit_scaling(BATCH, 0.01 * BATCH**0.5, np.empty((0, BATCH.size)))
+    assert fit.exponent_interval[0] == fit.exponent_interval[1] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("lr", [[0.1, -0.2, 0.3], [0.1, np.nan, 0.3], [0.1, 0.2]])
+def test_fit_rejects_bad_optima(lr):
+    with pytest.raises(ValueError):
+        fit_rule("linear", [1, 2, 4], lr)
+
+
+@given(st.integers(0, 3))
+def test_too_few_points_for_aicc_is_infinite(extra):
+    b = BATCH[:3 + extra]
+    fit = fit_rule("saturating", b, saturating_rule(b, 0.5, 30.0))
+    assert np.isinf(fit.aicc) == (b.size <= 4)
