@@ -1,8 +1,15 @@
 """Theory over experiment: scaling-rule fits, the study report and the ``lrbs`` command line."""
 
 from compare._double_descent import RiskSimulation, simulate_risk
+from compare._figures import (
+    plot_double_descent,
+    plot_loss_vs_lr,
+    plot_optima,
+    plot_steps_to_target,
+    save_figure,
+)
 from compare._fits import RuleFit, ScalingFit, fit_rule, fit_scaling
-from compare._report import run_report
+from compare._report import diagonal_curves, run_report
 from compare._rules import (
     RULES,
     ScalingRule,
@@ -24,12 +31,18 @@ __all__ = [
     "Theory",
     "analyze",
     "bootstrap_optima",
+    "diagonal_curves",
     "fit_rule",
     "fit_scaling",
     "linear_rule",
+    "plot_double_descent",
+    "plot_loss_vs_lr",
+    "plot_optima",
+    "plot_steps_to_target",
     "power_rule",
     "run_report",
     "saturating_rule",
+    "save_figure",
     "simulate_risk",
     "sqrt_rule",
     "surge_rule",

@@ -35,7 +35,7 @@ def loss_ceiling(study: Study) -> float:
     return 2.0 * float(np.mean([c.initial_loss.mean() for c in study.result.cells]))
 
 
-def loss_vs_lr(study: Study) -> Figure:
+def plot_loss_vs_lr(study: Study) -> Figure:
     """Figure 1: seed-mean test loss against learning rate, one curve per batch size."""
     fig = Figure(figsize=(7.0, 4.4))
     ax = fig.add_subplot()
@@ -78,7 +78,7 @@ def _rule_curves(ax, fit, dense) -> None:
                 label=f"{name}, anchored at B = {anchor_b:g}")
 
 
-def optima_vs_batch(study: Study) -> Figure:
+def plot_optima(study: Study) -> Figure:
     """Figure 2: optimal learning rate against batch size, both criteria, rules and theory."""
     fig = Figure(figsize=(11.0, 4.4))
     b = study.batch_sizes
@@ -115,7 +115,7 @@ def optima_vs_batch(study: Study) -> Figure:
     return fig
 
 
-def steps_to_target(studies: list[Study], diagonal: dict) -> Figure:
+def plot_steps_to_target(studies: list[Study], diagonal: dict) -> Figure:
     """Figure 3: optimal steps to the target against batch size; measured, exact and NQM."""
     fig = Figure(figsize=(11.0, 4.4))
     ax = fig.add_subplot(1, 2, 1)
@@ -159,7 +159,7 @@ def steps_to_target(studies: list[Study], diagonal: dict) -> Figure:
     return fig
 
 
-def double_descent(sim: RiskSimulation) -> Figure:
+def plot_double_descent(sim: RiskSimulation) -> Figure:
     """Figure 4: ridgeless double descent and ridge at its optimal penalty, formula and Monte Carlo."""
     fig = Figure(figsize=(11.0, 4.2))
     d = sim.d

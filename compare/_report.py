@@ -167,10 +167,10 @@ def run_report(out="lrbs-report", *, seeds: int = 5, quick: bool = False, device
     _log(progress, "[5/5] figures and report")
     drawn = {}
     for s in studies:
-        drawn[f"loss_vs_lr_{s.model}"] = figures.loss_vs_lr(s)
-        drawn[f"optimal_lr_{s.model}"] = figures.optima_vs_batch(s)
-    drawn["steps_to_target"] = figures.steps_to_target(studies, diagonal)
-    drawn["double_descent"] = figures.double_descent(sim)
+        drawn[f"loss_vs_lr_{s.model}"] = figures.plot_loss_vs_lr(s)
+        drawn[f"optimal_lr_{s.model}"] = figures.plot_optima(s)
+    drawn["steps_to_target"] = figures.plot_steps_to_target(studies, diagonal)
+    drawn["double_descent"] = figures.plot_double_descent(sim)
     paths = {name: figures.save_figure(fig, fig_dir, name) for name, fig in drawn.items()}
 
     results = dict(

@@ -182,3 +182,25 @@ def ridge_risk_at_optimum() -> tuple[sp.Expr, sp.Expr]:
     lam_star = sigma2 * gamma / r2
     assert sp.simplify(sp.diff(total, lam).subs(lam, lam_star)) == 0
     return lam_star, sp.simplify(total.subs(lam, lam_star))
+
+
+DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_loss,
+               scalar_stationary_loss, scalar_stability_bound, scalar_target_feasibility,
+               scalar_steps_to_target, optimal_lr_greedy, momentum_moment_matrix,
+               momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
+               least_squares_max_stable_lr, ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,
+               ridge_risk, ridge_risk_at_optimum)
+"""Every derivation of this module, in the order the docs show them."""
+
+
+def as_latex(derivation) -> list[str]:
+    """The LaTeX of what ``derivation()`` returns, one string per returned expression.
+
+    Examples
+    --------
+    >>> from nqm import symbolic
+    >>> print(symbolic.as_latex(symbolic.scalar_stability_bound)[0])
+    \\frac{2}{a}
+    """
+    result = derivation()
+    return [sp.latex(expr) for expr in (result if isinstance(result, tuple) else (result,))]

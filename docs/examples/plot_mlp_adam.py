@@ -1,0 +1,27 @@
+"""
+The MLP with Adam, warmup and cosine decay
+==========================================
+
+Adam with betas (0.5, 0.5), coupled weight decay 0.001, ten warmup steps and cosine decay.
+Its loss-vs-learning-rate basin is flat, so the interval, not the argmin, carries the result.
+"""
+
+# %%
+from compare import analyze, plot_loss_vs_lr, plot_optima
+from empirical import LRGrid, SweepSpec, run_sweep
+
+spec = SweepSpec("mlp-adam", (2, 16, 128, 1024), LRGrid(), steps=100, seeds=(0, 1))
+study = analyze(run_sweep(spec, progress=False), n_boot=50)
+fig_loss = plot_loss_vs_lr(study)
+fig_optima = plot_optima(study)
+for o, flat in zip(study.optima, study.flat):
+    print(f"B={o.batch_size:5d}  lr* {o.subgrid_lr:.3f}  basin {o.basin[0]:.3f}-{o.basin[1]:.3f}"
+          f"{'  (flat)' if flat else ''}")
+print(study.horizon.verdict("MLP, Adam"))
+
+# %%
+# Conclusion
+# ----------
+# Many learning rates sit within a few percent of the best loss, so single-seed argmins jump
+# around; with the bootstrap interval the exponent is small and neither linear nor square-root
+# scaling describes a 100-step budget.

@@ -1,0 +1,35 @@
+"""The docs: every gallery example runs and ends with a conclusion; every public name is documented."""
+
+import importlib
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+from matplotlib.figure import Figure
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+EXAMPLES = sorted((DOCS / "examples").glob("plot_*.py"))
+
+
+def test_the_gallery_has_the_six_topics():
+    assert [p.stem for p in EXAMPLES] == ["plot_diagonal_nqm", "plot_double_descent",
+                                          "plot_least_squares", "plot_mlp_adam", "plot_mlp_sgd",
+                                          "plot_scalar_nqm"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_runs_draws_and_concludes(path):
+    namespace = runpy.run_path(str(path), run_name="__main__")
+    assert any(isinstance(v, Figure) for v in namespace.values())
+    text = path.read_text()
+    assert "# %%" in text and re.search(r"# Conclusion\n# -+\n", text)
+
+
+@pytest.mark.parametrize("package", ["nqm", "empirical", "compare"])
+def test_every_public_name_is_in_the_api_reference(package):
+    api = (DOCS / "api.rst").read_text()
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__
+               if f"{package}.{name}" not in api and f"automodule:: {package}.{name}" not in api]
+    assert not missing
