@@ -19,9 +19,13 @@ from compare._rules import (
     sqrt_rule,
     surge_rule,
 )
+from compare._scaling_law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
+from compare._scaling_report import plot_lr_vs_width, plot_scaling_law, run_scaling_law
 from compare._study import Study, Theory, analyze, bootstrap_optima
 
 __all__ = [
+    "Extrapolation",
+    "LawFit",
     "RULES",
     "RiskSimulation",
     "RuleFit",
@@ -32,15 +36,20 @@ __all__ = [
     "analyze",
     "bootstrap_optima",
     "diagonal_curves",
+    "extrapolation_check",
     "fit_rule",
     "fit_scaling",
+    "fit_scaling_law",
     "linear_rule",
     "plot_double_descent",
     "plot_loss_vs_lr",
+    "plot_lr_vs_width",
     "plot_optima",
+    "plot_scaling_law",
     "plot_steps_to_target",
     "power_rule",
     "run_report",
+    "run_scaling_law",
     "saturating_rule",
     "save_figure",
     "simulate_risk",

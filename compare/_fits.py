@@ -183,6 +183,22 @@ def _validate(batch_sizes, lr, log_sd):
     return np.log(b), np.log(lr), sd
 
 
+def bootstrap_interval(z_hat, replicates, n_seeds: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """95% interval ``z_hat -/+ t_{0.975, n-1} * sd(replicates) * sqrt(n / (n - 1))``.
+
+    ``replicates`` (n_boot, k) are the fitted coordinates refitted to bootstrap resamples of
+    ``n_seeds`` seeds. The bootstrap standard error of a mean over n seeds is low by
+    sqrt((n-1)/n), and Student's quantile allows for estimating it from n seeds; without
+    ``n_seeds`` the normal quantile 1.96 is used.
+    """
+    if n_seeds is not None and n_seeds >= 2:
+        quantile = student_t.ppf(0.975, n_seeds - 1) * np.sqrt(n_seeds / (n_seeds - 1))
+    else:
+        quantile = 1.959963984540054
+    half = quantile * np.asarray(replicates).std(axis=0, ddof=1)
+    return np.asarray(z_hat) - half, np.asarray(z_hat) + half
+
+
 def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
                 min_log_sd: float = 0.05) -> ScalingFit:
     """Fit every rule and the free exponent, with intervals from a bootstrap over seeds.
@@ -229,10 +245,6 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
     else:
         sd = min_log_sd
     log_b, log_lr, sd = _validate(batch_sizes, lr, sd)
-    if n_seeds is not None and n_seeds >= 2:
-        quantile = student_t.ppf(0.975, n_seeds - 1) * np.sqrt(n_seeds / (n_seeds - 1))
-    else:
-        quantile = 1.959963984540054
     fits = {}
     for name in ("power", *COMPARED):
         point = fit_rule(name, np.exp(log_b), np.exp(log_lr), sd)
@@ -242,8 +254,8 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
         intervals = {k: (v, v) for k, v in point.params.items()}
         if len(boot) >= 2:
             replicates = np.array([_fit_one(spec, log_b, row, sd, [z_hat])[0] for row in boot])
-            half = quantile * replicates.std(axis=0, ddof=1)
-            lows, highs = _to_params(spec, z_hat - half), _to_params(spec, z_hat + half)
+            lows, highs = (_to_params(spec, z) for z in bootstrap_interval(z_hat, replicates,
+                                                                           n_seeds))
             intervals = {k: (float(lo), float(hi))
                          for k, lo, hi in zip(point.params, lows, highs, strict=True)}
         fits[name] = RuleFit(name, point.params, intervals, point.chi2, point.aicc)

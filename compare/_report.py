@@ -157,14 +157,15 @@ def run_report(out="lrbs-report", *, seeds: int = 5, quick: bool = False, device
     specs = sweep_specs(seeds, quick=quick, device=device)
     studies = []
     for k, spec in enumerate(specs, 1):
-        _log(progress, f"[{k}/5] sweep {spec.model}: {len(spec.batch_sizes)} batch sizes x "
+        _log(progress, f"[{k}/6] sweep {spec.model}: {len(spec.batch_sizes)} batch sizes x "
                        f"{len(spec.seeds)} seeds")
         result = run_sweep(spec, out=_spec_dir(root, spec), progress=None if progress else False)
         studies.append(analyze(result, n_boot=settings["n_boot"]))
-    _log(progress, "[4/5] theory: diagonal NQM and double descent")
+    _log(progress, "[4/6] theory: diagonal NQM and double descent")
     diagonal = diagonal_curves(settings["nqm_dim"], settings["nqm_batch_sizes"])
     sim = simulate_risk(500, settings["mc_ns"], (0.0, 0.04), trials=settings["mc_trials"])
-    _log(progress, "[5/5] figures and report")
+    scaling = _scaling_section(root, quick, progress)
+    _log(progress, "[6/6] figures and report")
     drawn = {}
     for s in studies:
         drawn[f"loss_vs_lr_{s.model}"] = figures.plot_loss_vs_lr(s)
@@ -186,12 +187,32 @@ def run_report(out="lrbs-report", *, seeds: int = 5, quick: bool = False, device
                             ridgeless_median=np.median(sim.ridgeless, axis=-1),
                             ridge_mean=np.mean(sim.ridge, axis=-1), trials=sim.ridgeless.shape[-1]),
         figures={name: {ext: str(p.relative_to(root)) for ext, p in ps.items()}
-                 for name, ps in paths.items()})
+                 for name, ps in paths.items()},
+        scaling_law=({k: v for k, v in scaling.items() if k != "_paths"} if scaling else None))
     results = _finite_or_none(results)
     root.mkdir(parents=True, exist_ok=True)
     (root / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
+    if scaling:
+        paths.update({f"scaling/{k}": v for k, v in scaling["_paths"].items()})
     (root / "index.html").write_text(render_html(results, studies, paths))
     return results
+
+
+SCALING_SEEDS = 3
+"""Seeds of the scaling-law section of ``lrbs run`` (1 with ``--quick``)."""
+
+
+def _scaling_section(root: Path, quick: bool, progress: bool) -> dict | None:
+    """The digits scaling-law study, when the optional ``data`` extra (scikit-learn) is there."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        _log(progress, "[5/6] scaling law: skipped (install the 'data' extra for scikit-learn)")
+        return None
+    from compare._scaling_report import run_scaling_law
+    seeds = 1 if quick else SCALING_SEEDS
+    _log(progress, f"[5/6] scaling law on digits: {seeds} seed(s)")
+    return run_scaling_law(root / "scaling", seeds=seeds, quick=quick, progress=progress)
 
 
 def _versions() -> dict:
@@ -230,6 +251,27 @@ color:#222}table{border-collapse:collapse;margin:.8em 0;font-size:.9em}td,th{bor
 padding:.25em .6em;text-align:right}th{background:#f3f3f3}img{max-width:100%}figure{margin:1em 0}
 figcaption{font-size:.85em;color:#555}.flat{background:#fff4d6}code{background:#f3f3f3;padding:0 .2em}
 .verdict{font-weight:600}"""
+
+
+def _scaling_html(scaling: dict | None, paths: dict) -> str:
+    if scaling is None:
+        return ("<h2>Scaling law on digits</h2><p>Not run: install the <code>data</code> extra "
+                "(scikit-learn) for this section.</p>")
+    from compare._scaling_report import format_law
+    rows = [[r["width"], r["depth"], r["n_params"], _num(r["lr"]), _num(r["on_edge"]),
+             _num(r["test_loss"], 4), _num(r["test_loss_sd"], 2), _num(r["test_accuracy"], 4)]
+            for r in scaling["shapes"]]
+    return "".join([
+        "<h2>Scaling law on digits</h2>",
+        f"<p>Every shape's learning rate tuned over a geometric grid ({len(scaling['spec']['seeds'])}"
+        " seed(s); Adam, early stopping on the validation loss); the loss is the test "
+        "cross-entropy of the best validation checkpoint at the tuned rate.</p>",
+        "<pre>" + html.escape(format_law(scaling)) + "</pre>",
+        _img(paths["scaling/scaling_law"]["png"], "Loss against parameter count with the fitted "
+                                                  "law, its band and the extrapolation check"),
+        _img(paths["scaling/lr_vs_width"]["png"], "Tuned learning rate against width"),
+        _table(["width", "depth", "parameters", "tuned lr", "edge", "test loss", "sd over seeds",
+                "test accuracy"], rows)])
 
 
 def render_html(results: dict, studies: list[Study], paths: dict) -> str:
@@ -315,6 +357,7 @@ def render_html(results: dict, studies: list[Study], paths: dict) -> str:
     parts.append("<h2>Double descent and ridge</h2>")
     parts.append(_img(paths["double_descent"]["png"],
                       "Figure 4: ridgeless and ridge risk, formulas and Monte Carlo"))
+    parts.append(_scaling_html(results.get("scaling_law"), paths))
     parts.append("<h2>Provenance</h2><pre>" + html.escape(json.dumps(
         dict(settings=results["settings"], versions=results["versions"],
              specs={m: st["spec"] for m, st in results["studies"].items()}), indent=1))

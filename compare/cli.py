@@ -123,7 +123,24 @@ def build_parser() -> argparse.ArgumentParser:
                              "gives the same picture in about four minutes)")
     _add_sweep(commands)
     _add_run(commands)
+    _add_scaling_law(commands)
     return parser
+
+
+def _add_scaling_law(commands) -> None:
+    study = commands.add_parser(
+        "scaling-law", help="tune every MLP shape on digits and fit L(N) = E + A N^-alpha",
+        description="For each MLP shape (widths 8-128, depths 1 and 2), tune the learning rate "
+                    "(all rates and seeds of a shape as one batched program, Adam, early "
+                    "stopping on the validation loss), fit L(N) = E + A N^-alpha with "
+                    "bootstrap intervals over seeds, check the extrapolation to the largest "
+                    "shape, and write DIR/scaling_law.json and DIR/figures/. Needs the 'data' "
+                    "extra (scikit-learn). Finished shapes are kept under DIR/runs/.")
+    study.add_argument("--out", default="lrbs-scaling", help="output directory (default lrbs-scaling)")
+    study.add_argument("--seeds", type=_positive(int), default=3,
+                       help="number of run seeds, 0..K-1 (default 3)")
+    study.add_argument("--quick", action="store_true", help="six widths, 300 steps, six rates")
+    study.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_run(commands) -> None:
@@ -239,6 +256,18 @@ def _run(args) -> None:
     print(f"report: {Path(args.out) / 'index.html'}")
 
 
+def _scaling_law(args) -> None:
+    from compare._scaling_report import format_law, run_scaling_law
+    results = run_scaling_law(args.out, seeds=args.seeds, quick=args.quick,
+                              progress=not args.quiet)
+    print(format_rows(results["shapes"], {"width": "width", "depth": "depth",
+                                          "n_params": "params", "lr": "tuned lr",
+                                          "on_edge": "edge", "test_loss": "test loss",
+                                          "test_accuracy": "accuracy"}))
+    print(format_law(results))
+    print(f"results: {Path(args.out) / 'scaling_law.json'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -246,8 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        {"theory": _theory, "sweep": _sweep, "run": _run}[args.command](args)
-    except (ValueError, OSError) as exc:
+        {"theory": _theory, "sweep": _sweep, "run": _run,
+         "scaling-law": _scaling_law}[args.command](args)
+    except (ValueError, OSError, ImportError) as exc:
         print(f"lrbs {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

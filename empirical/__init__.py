@@ -5,29 +5,57 @@ common random numbers; :mod:`empirical.reference` holds the plain per-run loops 
 """
 
 from empirical import reference
+from empirical._digits import (
+    DigitsRuns,
+    DigitsSplit,
+    MLPShape,
+    evaluate_checkpoint,
+    init_mlp_params,
+    load_digits_split,
+    train_digits_batched,
+)
 from empirical._linear import train_linear_sgd_batched
 from empirical._mlp import schedule_factors, train_mlp_batched
 from empirical._optimum import Optimum, find_optimum, steps_to_target_optimum, subgrid_argmin
 from empirical._problems import Problem, least_squares_problem, teacher_mlp_problem
+from empirical._scaling_study import (
+    ScalingRuns,
+    ScalingSpec,
+    ShapeResult,
+    run_scaling_study,
+    tune_shape,
+)
 from empirical._spec import MODELS, LRGrid, SweepSpec
 from empirical._sweep import SweepCell, SweepResult, run_sweep
 
 __all__ = [
-    "MODELS",
+    "DigitsRuns",
+    "DigitsSplit",
     "LRGrid",
+    "MLPShape",
+    "MODELS",
     "Optimum",
     "Problem",
+    "ScalingRuns",
+    "ScalingSpec",
+    "ShapeResult",
     "SweepCell",
     "SweepResult",
     "SweepSpec",
+    "evaluate_checkpoint",
     "find_optimum",
+    "init_mlp_params",
     "least_squares_problem",
+    "load_digits_split",
     "reference",
+    "run_scaling_study",
     "run_sweep",
     "schedule_factors",
     "steps_to_target_optimum",
     "subgrid_argmin",
     "teacher_mlp_problem",
+    "train_digits_batched",
     "train_linear_sgd_batched",
     "train_mlp_batched",
+    "tune_shape",
 ]

@@ -6,9 +6,13 @@ the baseline the benchmarks time. One learning rate, one batch size, one seed pe
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
+from empirical._digits import DigitsSplit, MLPShape
+from empirical._digits import init_mlp_params as _init_digits
 from empirical._problems import Problem
 
 
@@ -99,3 +103,69 @@ def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_s
         with torch.no_grad():
             test_loss[t] = loss_fn(model(X_test), Y_test).item()
     return train_loss, test_loss
+
+
+def train_digits(split: DigitsSplit, shape: MLPShape, lr: float, *, run_seed: int = 0,
+                 optimizer: str = "adam", batch_size: int = 64, max_steps: int = 2000,
+                 eval_every: int = 20, patience: int = 5, dropout: float = 0.0) -> dict:
+    """One run of the scaling-law study: ``torch.nn`` MLP, ``torch.optim``, early stopping.
+
+    The initialization is :func:`empirical.train_digits_batched`'s draw for ``run_seed``
+    copied into ``torch.nn.Linear`` layers, the minibatches come from
+    ``numpy.random.default_rng(run_seed)``; every ``eval_every`` steps the validation loss is
+    measured, an improvement saves a copy of the ``state_dict``, and ``patience`` evaluations
+    without one stop the run, which then reloads its best state.
+
+    Returns
+    -------
+    dict
+        ``best_val_loss``, ``test_loss``, ``test_accuracy``, ``best_step``, ``stopped_at``.
+    """
+    layers = []
+    init = _init_digits(shape, run_seed, torch.Generator().manual_seed(run_seed))
+    sizes = shape.layer_sizes
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        linear = torch.nn.Linear(fan_in, fan_out)
+        with torch.no_grad():
+            linear.weight.copy_(init[2 * i].T)
+            linear.bias.copy_(init[2 * i + 1][0])
+        layers.append(linear)
+        if i < len(sizes) - 2:
+            layers += [torch.nn.ReLU()] + ([torch.nn.Dropout(dropout)] if dropout > 0 else [])
+    model = torch.nn.Sequential(*layers)
+    opt = (torch.optim.Adam(model.parameters(), lr=lr) if optimizer == "adam"
+           else torch.optim.SGD(model.parameters(), lr=lr))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    X, Y = torch.as_tensor(split.X_train), torch.as_tensor(split.y_train)
+    X_val, Y_val = torch.as_tensor(split.X_val), torch.as_tensor(split.y_val)
+    stream = np.random.default_rng(run_seed)
+    best_val, best_state, best_step, waited, stopped_at = float("inf"), None, 0, 0, max_steps
+    for step in range(1, max_steps + 1):
+        model.train()
+        idx = torch.as_tensor(stream.integers(0, len(Y), batch_size))
+        loss = loss_fn(model(X[idx]), Y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % eval_every and step != max_steps:
+            continue
+        model.eval()
+        with torch.no_grad():
+            val = loss_fn(model(X_val), Y_val).item()
+        if np.isfinite(val) and val < best_val:
+            best_val, best_step, waited = val, step, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            waited += 1
+        if waited >= patience or not np.isfinite(val):
+            stopped_at = step
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.as_tensor(split.X_test))
+        test_loss = loss_fn(logits, torch.as_tensor(split.y_test)).item()
+        accuracy = (logits.argmax(-1) == torch.as_tensor(split.y_test)).float().mean().item()
+    return dict(best_val_loss=best_val, test_loss=test_loss if best_state is not None else np.inf,
+                test_accuracy=accuracy, best_step=best_step, stopped_at=stopped_at)

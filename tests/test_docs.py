@@ -15,7 +15,7 @@ EXAMPLES = sorted((DOCS / "examples").glob("plot_*.py"))
 def test_the_gallery_has_the_six_topics():
     assert [p.stem for p in EXAMPLES] == ["plot_diagonal_nqm", "plot_double_descent",
                                           "plot_least_squares", "plot_mlp_adam", "plot_mlp_sgd",
-                                          "plot_scalar_nqm"]
+                                          "plot_scalar_nqm", "plot_scaling_law"]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

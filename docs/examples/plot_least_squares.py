@@ -21,7 +21,7 @@ fig_loss = plot_loss_vs_lr(study)
 # Measured and predicted optima, both criteria
 # --------------------------------------------
 fig_optima = plot_optima(study)
-for o, predicted in zip(study.optima, study.theory.finite_lr):
+for o, predicted in zip(study.optima, study.theory.finite_lr, strict=True):
     print(f"B={o.batch_size:5d}  measured {o.subgrid_lr:.4f}  predicted {predicted:.4f}")
 print(study.horizon.verdict("fixed horizon"))
 print(study.target.verdict("steps to target"))

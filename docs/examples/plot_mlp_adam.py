@@ -14,7 +14,7 @@ spec = SweepSpec("mlp-adam", (2, 16, 128, 1024), LRGrid(), steps=100, seeds=(0, 
 study = analyze(run_sweep(spec, progress=False), n_boot=50)
 fig_loss = plot_loss_vs_lr(study)
 fig_optima = plot_optima(study)
-for o, flat in zip(study.optima, study.flat):
+for o, flat in zip(study.optima, study.flat, strict=True):
     print(f"B={o.batch_size:5d}  lr* {o.subgrid_lr:.3f}  basin {o.basin[0]:.3f}-{o.basin[1]:.3f}"
           f"{'  (flat)' if flat else ''}")
 print(study.horizon.verdict("MLP, Adam"))

@@ -63,12 +63,21 @@ def test_figures_written_as_png_and_svg(report):
 
 def test_page_is_self_contained(report):
     page = (report / "index.html").read_text()
+    scaling = json.loads((report / "results.json").read_text())["scaling_law"]
     sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    assert len(sources) == 8
+    assert len(sources) == 8 + (2 if scaling else 0)
     for src in sources:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
-    assert "Verdicts" in page and "Provenance" in page
+    assert "Verdicts" in page and "Provenance" in page and "Scaling law on digits" in page
+
+
+def test_scaling_law_section(report):
+    pytest.importorskip("sklearn")
+    scaling = json.loads((report / "results.json").read_text())["scaling_law"]
+    assert len(scaling["shapes"]) == 6
+    assert {"E", "A", "alpha"} <= set(scaling["law"])
+    assert scaling["extrapolation"]["n_fitted"] == 4
 
 
 def test_rerun_resumes_from_stored_sweeps(report, capsys):

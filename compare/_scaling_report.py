@@ -1,0 +1,126 @@
+"""``lrbs scaling-law``: the digits study analysed, drawn and written (figures, table, JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from compare._figures import PALETTE, save_figure
+from compare._scaling_law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
+from empirical import LRGrid, ScalingRuns, ScalingSpec, run_scaling_study
+
+QUICK_SPEC = dict(shapes=tuple((w, 1) for w in (8, 16, 32, 64, 128, 256)), max_steps=300,
+                  grid=LRGrid(base=1e-4, ratio=10**0.5, k_min=1, k_max=6))
+"""A smoke-test study: six widths at depth 1, 300 steps at most, six rates half a decade apart."""
+
+
+def scaling_spec(seeds: int, *, quick: bool = False) -> ScalingSpec:
+    """The default study (10 shapes, 16 rates, ``seeds`` seeds) or :data:`QUICK_SPEC`'s."""
+    if not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+    if quick:
+        return ScalingSpec(**{**QUICK_SPEC, "seeds": tuple(range(seeds))})
+    return ScalingSpec(seeds=tuple(range(seeds)))
+
+
+def plot_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> Figure:
+    """Test loss against parameter count: per-seed points, the fit with its band, the check."""
+    fig = Figure(figsize=(6.8, 4.4))
+    ax = fig.add_subplot()
+    n = runs.n_params
+    loss = runs.test_loss
+    depths = sorted({r.shape.depth for r in runs.shapes})
+    for i, depth in enumerate(depths):
+        mask = np.array([r.shape.depth == depth for r in runs.shapes])
+        ax.plot(np.repeat(n[mask], loss.shape[1]), loss[mask].ravel(), ".", color=PALETTE[i],
+                alpha=0.4)
+        ax.plot(n[mask], loss[mask].mean(axis=1), "o", color=PALETTE[i],
+                label=f"depth {depth}, seed mean (dots: seeds)")
+    dense = np.geomspace(n.min() / 1.5, n.max() * 3, 200)
+    lo, hi = fit.band(dense)
+    ax.fill_between(dense, lo, hi, color=PALETTE[3], alpha=0.2, label="95% band over seeds")
+    ax.plot(dense, fit.predict(dense), color=PALETTE[3],
+            label=f"L = {fit.E:.3f} + {fit.A:.3g} N^-{fit.alpha:.2f}")
+    ax.plot(dense, check.fit.predict(dense), "--", color="grey",
+            label=f"fit on the smallest {check.n_fitted}: predicts {check.predicted:.3f} at "
+                  f"N = {check.n_params:.0f} (measured {check.measured:.3f})")
+    ax.axhline(fit.E, color=PALETTE[3], lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters N")
+    ax.set_ylabel("test cross-entropy at the best validation checkpoint")
+    ax.set_title("digits: loss against size, learning rate tuned per shape", fontsize=9)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_lr_vs_width(runs: ScalingRuns) -> Figure:
+    """The tuned learning rate against width, one line per depth (open markers: on the edge)."""
+    fig = Figure(figsize=(5.6, 4.0))
+    ax = fig.add_subplot()
+    for i, depth in enumerate(sorted({r.shape.depth for r in runs.shapes})):
+        rows = [r for r in runs.shapes if r.shape.depth == depth]
+        widths = [r.shape.width for r in rows]
+        ax.plot(widths, [r.lr for r in rows], "o-", color=PALETTE[i], label=f"depth {depth}")
+        edge = [r for r in rows if r.on_edge]
+        ax.plot([r.shape.width for r in edge], [r.lr for r in edge], "o", mfc="white",
+                color=PALETTE[i])
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("width")
+    ax.set_ylabel("tuned learning rate (lowest seed-mean validation loss)")
+    ax.set_title("does the optimal learning rate shift with size?", fontsize=9)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def scaling_table(runs: ScalingRuns) -> list[dict]:
+    """One row per shape: size, tuned rate, edge flag, test loss and accuracy over seeds."""
+    return [dict(width=r.shape.width, depth=r.shape.depth, n_params=r.shape.n_params, lr=r.lr,
+                 on_edge=r.on_edge, test_loss=float(np.mean(r.seed_test_loss)),
+                 test_loss_sd=float(np.std(r.seed_test_loss, ddof=1)) if len(r.seed_test_loss) > 1
+                 else None, test_accuracy=float(np.mean(r.seed_test_accuracy)), notes=list(r.notes))
+            for r in runs.shapes]
+
+
+def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
+                    progress: bool = True, n_boot: int = 200) -> dict:
+    """Run (or resume) the study and write ``scaling_law.json`` and two figures under ``out``."""
+    root = Path(out)
+    spec = scaling_spec(seeds, quick=quick)
+    runs = run_scaling_study(spec, out=root / "runs", progress=progress)
+    fit = fit_scaling_law(runs.n_params, runs.test_loss, n_boot=n_boot)
+    check = extrapolation_check(runs.n_params, runs.test_loss, n_boot=n_boot)
+    paths = {"scaling_law": save_figure(plot_scaling_law(runs, fit, check), root / "figures",
+                                        "scaling_law"),
+             "lr_vs_width": save_figure(plot_lr_vs_width(runs), root / "figures", "lr_vs_width")}
+    law = dict(E=fit.E, A=fit.A, alpha=fit.alpha,
+               intervals={k: list(v) for k, v in fit.intervals.items()})
+    results = dict(spec=spec.to_dict(), version=runs.version, law=law, shapes=scaling_table(runs),
+                   extrapolation=dict(n_fitted=check.n_fitted, n_params=check.n_params,
+                                      predicted=check.predicted, measured=check.measured,
+                                      relative_error=check.relative_error,
+                                      fit=dict(E=check.fit.E, A=check.fit.A,
+                                               alpha=check.fit.alpha)),
+                   figures={k: {e: str(p.relative_to(root)) for e, p in v.items()}
+                            for k, v in paths.items()})
+    (root / "scaling_law.json").write_text(json.dumps(results, indent=1))
+    results["_paths"] = paths
+    return results
+
+
+def format_law(results: dict) -> str:
+    """The fitted law with its intervals and the extrapolation check, two lines."""
+    law, ex = results["law"], results["extrapolation"]
+    iv = law["intervals"]
+    return (f"L(N) = E + A N^-alpha: E = {law['E']:.4f} [{iv['E'][0]:.4f}, {iv['E'][1]:.4f}], "
+            f"A = {law['A']:.3g} [{iv['A'][0]:.3g}, {iv['A'][1]:.3g}], alpha = "
+            f"{law['alpha']:.3f} [{iv['alpha'][0]:.3f}, {iv['alpha'][1]:.3f}]\n"
+            f"extrapolation: fitted on the smallest {ex['n_fitted']} shapes, predicts "
+            f"{ex['predicted']:.4f} at N = {ex['n_params']:.0f}, measured {ex['measured']:.4f} "
+            f"({100 * ex['relative_error']:+.1f}%)")
