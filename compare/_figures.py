@@ -26,7 +26,7 @@ def save_figure(fig: Figure, directory, name: str) -> dict:
     paths = {}
     for ext in ("png", "svg"):
         paths[ext] = directory / f"{name}.{ext}"
-        fig.savefig(paths[ext], dpi=110, bbox_inches="tight")
+        fig.savefig(paths[ext], dpi=110)
     return paths
 
 
@@ -37,7 +37,7 @@ def loss_ceiling(study: Study) -> float:
 
 def plot_loss_vs_lr(study: Study) -> Figure:
     """Figure 1: seed-mean test loss against learning rate, one curve per batch size."""
-    fig = Figure(figsize=(7.0, 4.4))
+    fig = Figure(figsize=(7.0, 4.4), layout="constrained")
     ax = fig.add_subplot()
     ceiling = loss_ceiling(study)
     window = study.result.spec.window
@@ -80,7 +80,7 @@ def _rule_curves(ax, fit, dense) -> None:
 
 def plot_optima(study: Study) -> Figure:
     """Figure 2: optimal learning rate against batch size, both criteria, rules and theory."""
-    fig = Figure(figsize=(11.0, 4.4))
+    fig = Figure(figsize=(11.0, 4.4), layout="constrained")
     b = study.batch_sizes
     dense = np.geomspace(b.min() / 1.5, b.max() * 1.5, 200)
     panels = [("fixed horizon: lowest final test loss", study.horizon,
@@ -117,7 +117,7 @@ def plot_optima(study: Study) -> Figure:
 
 def plot_steps_to_target(studies: list[Study], diagonal: dict) -> Figure:
     """Figure 3: optimal steps to the target against batch size; measured, exact and NQM."""
-    fig = Figure(figsize=(11.0, 4.4))
+    fig = Figure(figsize=(11.0, 4.4), layout="constrained")
     ax = fig.add_subplot(1, 2, 1)
     for i, s in enumerate(studies):
         ax.plot(s.batch_sizes, s.target_steps, "o-", color=PALETTE[i], ms=4,
@@ -161,7 +161,7 @@ def plot_steps_to_target(studies: list[Study], diagonal: dict) -> Figure:
 
 def plot_double_descent(sim: RiskSimulation) -> Figure:
     """Figure 4: ridgeless double descent and ridge at its optimal penalty, formula and Monte Carlo."""
-    fig = Figure(figsize=(11.0, 4.2))
+    fig = Figure(figsize=(11.0, 4.2), layout="constrained")
     d = sim.d
     dense = np.concatenate([np.linspace(sim.ns.min(), d - 2, 200), np.linspace(d + 2, sim.ns.max(),
                                                                                200)])

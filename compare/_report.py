@@ -23,12 +23,12 @@ from compare._study import FLAT_POINTS, Study, analyze
 from compare._theory_table import DIAGONAL_VARIANTS
 from empirical import MODELS, LRGrid, SweepSpec, run_sweep
 
-FULL = dict(batch_sizes=(2, 4, 16, 64, 256, 1024, 2048), n_boot=200, mc_trials=8,
+FULL = dict(batch_sizes=(2, 4, 16, 64, 256, 1024, 2048), seeds=5, n_boot=200, mc_trials=8,
             mc_ns=(100, 200, 300, 400, 450, 475, 525, 550, 600, 700, 850, 1000),
             nqm_dim=100, nqm_batch_sizes=tuple(2**k for k in range(13)))
-QUICK = dict(batch_sizes=(2, 8, 32, 256, 2048), n_boot=50, mc_trials=2,
+QUICK = dict(batch_sizes=(2, 8, 32, 256, 2048), seeds=2, n_boot=50, mc_trials=2,
              mc_ns=(100, 250, 400, 475, 525, 600, 800, 1000),
-             nqm_dim=40, nqm_batch_sizes=tuple(4**k for k in range(7)))
+             nqm_dim=40, nqm_batch_sizes=tuple(4**k for k in range(6)))
 DIAGONAL_TARGET = 0.1
 
 
@@ -128,8 +128,8 @@ def study_json(study: Study) -> dict:
     return out
 
 
-def run_report(out="lrbs-report", *, seeds: int = 5, quick: bool = False, device: str = "cpu",
-               progress: bool = True) -> dict:
+def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = False,
+               device: str = "cpu", progress: bool = True) -> dict:
     """Run the whole study and write ``out/index.html``, ``out/results.json``, ``out/figures/``.
 
     The sweeps are stored under ``out/sweeps/`` as they finish (one directory per spec), so an
@@ -138,8 +138,8 @@ def run_report(out="lrbs-report", *, seeds: int = 5, quick: bool = False, device
     Parameters
     ----------
     out : path-like, default "lrbs-report"
-    seeds : int, default 5
-        Run seeds ``0..seeds-1`` of every sweep.
+    seeds : int, optional
+        Run seeds ``0..seeds-1`` of every sweep; 5 by default, 2 with ``quick``.
     quick : bool, default False
         Fewer batch sizes, bootstrap resamples and Monte Carlo draws, a smaller NQM.
     device : str, default "cpu"
@@ -152,6 +152,7 @@ def run_report(out="lrbs-report", *, seeds: int = 5, quick: bool = False, device
         What ``results.json`` holds.
     """
     settings = QUICK if quick else FULL
+    seeds = settings["seeds"] if seeds is None else seeds
     root = Path(out)
     fig_dir = root / "figures"
     specs = sweep_specs(seeds, quick=quick, device=device)

@@ -28,7 +28,7 @@ def scaling_spec(seeds: int, *, quick: bool = False) -> ScalingSpec:
 
 def plot_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> Figure:
     """Test loss against parameter count: per-seed points, the fit with its band, the check."""
-    fig = Figure(figsize=(6.8, 4.4))
+    fig = Figure(figsize=(6.8, 4.4), layout="constrained")
     ax = fig.add_subplot()
     n = runs.n_params
     loss = runs.test_loss
@@ -60,7 +60,7 @@ def plot_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> Fi
 
 def plot_lr_vs_width(runs: ScalingRuns) -> Figure:
     """The tuned learning rate against width, one line per depth (open markers: on the edge)."""
-    fig = Figure(figsize=(5.6, 4.0))
+    fig = Figure(figsize=(5.6, 4.0), layout="constrained")
     ax = fig.add_subplot()
     for i, depth in enumerate(sorted({r.shape.depth for r in runs.shapes})):
         rows = [r for r in runs.shapes if r.shape.depth == depth]

@@ -152,8 +152,8 @@ def _add_run(commands) -> None:
                     "DIR/figures/. Finished sweeps are kept under DIR/sweeps/, so an "
                     "interrupted run resumes.")
     run.add_argument("--out", default="lrbs-report", help="output directory (default lrbs-report)")
-    run.add_argument("--seeds", type=_positive(int), default=5,
-                     help="number of run seeds, 0..K-1 (default 5)")
+    run.add_argument("--seeds", type=_positive(int), default=None,
+                     help="number of run seeds, 0..K-1 (default 5; 2 with --quick)")
     run.add_argument("--quick", action="store_true",
                      help="fewer batch sizes, resamples and Monte Carlo draws (under 20 s)")
     run.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

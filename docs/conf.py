@@ -1,8 +1,10 @@
-"""Sphinx configuration: API reference from the docstrings, a gallery from docs/examples, and a
-page of the sympy derivations generated from :mod:`nqm.symbolic` at build time."""
+"""Sphinx configuration: a gallery from docs/examples, and two pages generated at build time:
+the API reference (every name of each package's ``__all__``) and the sympy derivations of
+:mod:`nqm.symbolic`."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from pathlib import Path
 
@@ -51,6 +53,7 @@ sphinx_gallery_conf = {
 
 
 def _write_derivations() -> None:
+    """Every derivation of :mod:`nqm.symbolic`, evaluated, as ``derivations.rst``."""
     lines = ["Derivations", "===========", "",
              "Each closed form of :mod:`nqm` derived with sympy by :mod:`nqm.symbolic`; this page is",
              "generated at build time by evaluating every derivation.", ""]
@@ -63,4 +66,26 @@ def _write_derivations() -> None:
     Path(__file__).with_name("derivations.rst").write_text("\n".join(lines))
 
 
+def _write_api() -> None:
+    """One entry per name in each package's ``__all__``, so the reference cannot fall behind."""
+    lines = ["API reference", "=============", "",
+             "Every public name of the three packages, from its docstring.", ""]
+    for package in ("nqm", "empirical", "compare"):
+        module = importlib.import_module(package)
+        lines += [f"``{package}``", "-" * (len(package) + 4), "", f".. automodule:: {package}",
+                  "   :no-members:", ""]
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.ismodule(obj):
+                lines += [f".. automodule:: {obj.__name__}", "   :members:", ""]
+            elif inspect.isclass(obj):
+                lines += [f".. autoclass:: {package}.{name}", "   :members:", ""]
+            elif callable(obj):
+                lines += [f".. autofunction:: {package}.{name}", ""]
+            else:
+                lines += [f".. autodata:: {package}.{name}", "   :annotation:", ""]
+    Path(__file__).with_name("api.rst").write_text("\n".join(lines))
+
+
 _write_derivations()
+_write_api()

@@ -1,6 +1,5 @@
-"""The docs: every gallery example runs and ends with a conclusion; every public name is documented."""
+"""The docs: every gallery example runs, draws and ends with a conclusion (CI also builds the site)."""
 
-import importlib
 import re
 import runpy
 from pathlib import Path
@@ -24,12 +23,3 @@ def test_example_runs_draws_and_concludes(path):
     assert any(isinstance(v, Figure) for v in namespace.values())
     text = path.read_text()
     assert "# %%" in text and re.search(r"# Conclusion\n# -+\n", text)
-
-
-@pytest.mark.parametrize("package", ["nqm", "empirical", "compare"])
-def test_every_public_name_is_in_the_api_reference(package):
-    api = (DOCS / "api.rst").read_text()
-    module = importlib.import_module(package)
-    missing = [name for name in module.__all__
-               if f"{package}.{name}" not in api and f"automodule:: {package}.{name}" not in api]
-    assert not missing
