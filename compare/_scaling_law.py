@@ -70,8 +70,11 @@ def _objective(z, log_n, log_l, delta):
 def _fit(log_n, log_l, starts, delta) -> tuple[np.ndarray, float]:
     best = None
     for z0 in starts:
+        # the objective is O(delta * residual): tight tolerances, or a refit started at the
+        # previous optimum stops at once and the bootstrap intervals collapse
         res = minimize(_objective, z0, args=(log_n, log_l, delta), jac=True, method="L-BFGS-B",
-                       bounds=[(None, None), (None, None), (0.0, 3.0)])
+                       bounds=[(None, None), (None, None), (0.0, 3.0)],
+                       options=dict(ftol=1e-15, gtol=1e-12, maxiter=2000))
         if best is None or res.fun < best.fun:
             best = res
     return best.x, float(best.fun)
