@@ -9,20 +9,16 @@ from empirical._problems import Problem
 
 
 def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int, steps: int, *,
-                             run_seeds=(0,), device: str = "cpu",
-                             chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+                             run_seeds=(0,), device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """All ``lrs`` x ``run_seeds`` runs of :func:`empirical.reference.train_linear_sgd` at once.
 
     Common random numbers, as in the notebook: for one seed, every learning rate starts from
-    the same ``randn(D, D)`` and sees the same minibatch sequence. The minibatch stream is drawn
-    up front (``randint(0, N, (steps, B))`` is the same sequence as ``steps`` calls of
-    ``randint(0, N, B)``), and each step's gradient depends on the batch only through
-    ``G_t = x^T x`` and ``C_t = x^T y``, so the update is the affine map
-    ``W_{t+1} = (I - (2 lr / B) G_t) W_t + (2 lr / B) C_t``: one batched matrix product per
-    step for every (seed, lr) run. Both losses come afterwards from sufficient statistics, not a
-    pass over the data per learning rate: ``mean((X W - Y)^2) = [tr(W^T S W) - 2 tr(W^T C) +
-    ||Y||^2] / (n D)`` with ``S = X^T X`` and ``C = X^T Y`` of the minibatch or of the test set.
-    Time is processed in chunks of ``chunk`` steps so memory stays bounded for long runs.
+    the same ``randn(D, D)`` and sees the same minibatch sequence. Weights carry leading
+    ``(seed, lr)`` axes; each step forms ``x^T x`` and ``x^T y`` once per seed and applies
+    them to every learning rate. Both losses come from sufficient statistics, not a pass over
+    the data per learning rate: ``mean((X W - Y)^2) = [tr(W^T S W) - 2 tr(W^T C) + ||Y||^2] /
+    (n D)`` with ``S = X^T X`` and ``C = X^T Y`` of the minibatch (whose ``S W`` the update
+    needs anyway) or of the test set.
 
     Returns
     -------
@@ -32,41 +28,38 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int, steps: int,
     dev = torch.device(device)
     f64 = dict(dtype=torch.float64, device=dev)
     lrs_t = torch.as_tensor(np.asarray(lrs, dtype=float), **f64)
-    row_sq = (problem.y_train**2).sum(axis=1)                           # ||y_i||^2 per row
+    X = torch.as_tensor(problem.X_train, **f64)
+    Y = torch.as_tensor(problem.y_train, **f64)
     S_test = torch.as_tensor(problem.X_test.T @ problem.X_test, **f64)
     C_test = torch.as_tensor(problem.X_test.T @ problem.y_test, **f64)
     y_test_sq = float((problem.y_test**2).sum())
     n_test_entries = problem.y_test.size
-    d, n, n_seed, n_lr = problem.dim, problem.X_train.shape[0], len(run_seeds), lrs_t.numel()
+    d, n = problem.dim, problem.X_train.shape[0]
 
     streams = [np.random.RandomState(s) for s in run_seeds]
     W = torch.stack([torch.as_tensor(st.randn(d, d), **f64) for st in streams])  # (seed, D, D)
-    W = W[:, None].expand(-1, n_lr, -1, -1).reshape(n_seed * n_lr, d, d)
-    idx = np.stack([st.randint(0, n, (steps, batch_size)) for st in streams], 1)  # (steps, seed, B)
-    rate = (lrs_t * (2.0 / batch_size))[:, None, None]                  # (lr, 1, 1)
-    eye = torch.eye(d, **f64)
-    train_loss = torch.empty((steps, n_seed, n_lr), **f64)
+    W = W[:, None].expand(-1, lrs_t.numel(), -1, -1).clone()                    # (seed, lr, D, D)
+    # the whole minibatch stream up front: randint(0, N, (steps, B)) is the same sequence as
+    # `steps` calls of randint(0, N, B); each step then needs only the batch's x^T x and x^T y
+    gram, cross, y_sq = [], [], []
+    for st in streams:
+        idx = torch.as_tensor(st.randint(0, n, (steps, batch_size)), device=dev)
+        x, y = X[idx], Y[idx]                                      # (steps, B, D)
+        xt = x.transpose(1, 2)
+        gram.append(xt @ x)
+        cross.append(xt @ y)
+        y_sq.append(y.square().sum(dim=(1, 2)))
+    gram, cross = torch.stack(gram, 1)[:, :, None], torch.stack(cross, 1)[:, :, None]
+    y_sq = torch.stack(y_sq, 1)[:, :, None]                        # (steps, seed, 1)
+    rate = (lrs_t * (2.0 / batch_size))[None, :, None, None]
+    train_loss = torch.empty((steps, len(streams), lrs_t.numel()), **f64)
     test_loss = torch.empty_like(train_loss)
-    for t0 in range(0, steps, chunk):
-        t1 = min(t0 + chunk, steps)
-        # gathered in numpy (several times faster than torch's indexing on CPU), then moved
-        x = torch.as_tensor(problem.X_train[idx[t0:t1]], **f64)        # (T, seed, B, D)
-        y = torch.as_tensor(problem.y_train[idx[t0:t1]], **f64)
-        xt = x.transpose(-1, -2)
-        gram = (xt @ x)[:, :, None]                                     # (T, seed, 1, D, D)
-        cross = (xt @ y)[:, :, None]
-        y_sq = torch.as_tensor(row_sq[idx[t0:t1]].sum(axis=-1)[..., None], **f64)  # (T, seed, 1)
-        step_matrix = (eye - rate * gram).reshape(t1 - t0, -1, d, d)    # (T, seed*lr, D, D)
-        shift = (rate * cross).reshape(t1 - t0, -1, d, d)
-        path = torch.empty((t1 - t0 + 1, n_seed * n_lr, d, d), **f64)
-        path[0] = W
-        for t in range(t1 - t0):
-            torch.baddbmm(shift[t], step_matrix[t], path[t], out=path[t + 1])
-        W = path[-1]
-        before = path[:-1].view(t1 - t0, n_seed, n_lr, d, d)
-        after = path[1:].view(t1 - t0, n_seed, n_lr, d, d)
-        train_loss[t0:t1] = ((before * (gram @ before)).sum(dim=(-2, -1))
-                             - 2.0 * (before * cross).sum(dim=(-2, -1)) + y_sq) / (batch_size * d)
-        test_loss[t0:t1] = ((after * (S_test @ after)).sum(dim=(-2, -1))
-                            - 2.0 * (after * C_test).sum(dim=(-2, -1)) + y_test_sq) / n_test_entries
+    entries = batch_size * d
+    for t in range(steps):
+        gram_w = gram[t] @ W                                       # (seed, lr, D, D)
+        train_loss[t] = ((W * gram_w).sum(dim=(2, 3)) - 2.0 * (W * cross[t]).sum(dim=(2, 3))
+                         + y_sq[t]) / entries
+        W = W - rate * (gram_w - cross[t])
+        test_loss[t] = ((W * (S_test @ W)).sum(dim=(2, 3)) - 2.0 * (W * C_test).sum(dim=(2, 3))
+                        + y_test_sq) / n_test_entries
     return (train_loss.permute(1, 2, 0).cpu().numpy(), test_loss.permute(1, 2, 0).cpu().numpy())
