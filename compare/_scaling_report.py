@@ -17,13 +17,15 @@ QUICK_SPEC = dict(shapes=tuple((w, 1) for w in (8, 16, 32, 64, 128, 256)), max_s
 """A smoke-test study: six widths at depth 1, 300 steps at most, six rates half a decade apart."""
 
 
-def scaling_spec(seeds: int, *, quick: bool = False) -> ScalingSpec:
-    """The default study (10 shapes, 16 rates, ``seeds`` seeds) or :data:`QUICK_SPEC`'s."""
+def scaling_spec(seeds: int, *, quick: bool = False, **options) -> ScalingSpec:
+    """The default study (10 shapes, 16 rates, ``seeds`` seeds) or :data:`QUICK_SPEC`'s.
+
+    ``options`` (``optimizer``, ``dropout``, ...) override :class:`empirical.ScalingSpec`'s fields.
+    """
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
-    if quick:
-        return ScalingSpec(**{**QUICK_SPEC, "seeds": tuple(range(seeds))})
-    return ScalingSpec(seeds=tuple(range(seeds)))
+    return ScalingSpec(**{**(QUICK_SPEC if quick else {}), **options,
+                          "seeds": tuple(range(seeds))})
 
 
 def plot_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> Figure:
@@ -89,10 +91,13 @@ def scaling_table(runs: ScalingRuns) -> list[dict]:
 
 
 def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
-                    progress: bool = True, n_boot: int = 200) -> dict:
-    """Run (or resume) the study and write ``scaling_law.json`` and two figures under ``out``."""
+                    progress: bool = True, n_boot: int = 200, **options) -> dict:
+    """Run (or resume) the study; write ``scaling_law.json``, ``scaling_law.md`` and two figures.
+
+    ``options`` go to :func:`scaling_spec` (for example ``optimizer="sgd"``, ``dropout=0.1``).
+    """
     root = Path(out)
-    spec = scaling_spec(seeds, quick=quick)
+    spec = scaling_spec(seeds, quick=quick, **options)
     runs = run_scaling_study(spec, out=root / "runs", progress=progress)
     fit = fit_scaling_law(runs.n_params, runs.test_loss, n_boot=n_boot)
     check = extrapolation_check(runs.n_params, runs.test_loss, n_boot=n_boot)
@@ -110,8 +115,21 @@ def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
                    figures={k: {e: str(p.relative_to(root)) for e, p in v.items()}
                             for k, v in paths.items()})
     (root / "scaling_law.json").write_text(json.dumps(results, indent=1))
+    (root / "scaling_law.md").write_text(markdown_table(results))
     results["_paths"] = paths
     return results
+
+
+def markdown_table(results: dict) -> str:
+    """The per-shape table and the law, as Markdown."""
+    lines = ["| width | depth | parameters | tuned lr | on edge | test loss | sd over seeds | "
+             "test accuracy |", "|---:|---:|---:|---:|---|---:|---:|---:|"]
+    for r in results["shapes"]:
+        sd = "" if r["test_loss_sd"] is None else f"{r['test_loss_sd']:.4f}"
+        lines.append(f"| {r['width']} | {r['depth']} | {r['n_params']} | {r['lr']:.3g} | "
+                     f"{'yes' if r['on_edge'] else 'no'} | {r['test_loss']:.4f} | {sd} | "
+                     f"{r['test_accuracy']:.4f} |")
+    return "\n".join(lines) + "\n\n" + format_law(results).replace("\n", "\n\n") + "\n"
 
 
 def format_law(results: dict) -> str:

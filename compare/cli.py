@@ -140,6 +140,9 @@ def _add_scaling_law(commands) -> None:
     study.add_argument("--seeds", type=_positive(int), default=3,
                        help="number of run seeds, 0..K-1 (default 3)")
     study.add_argument("--quick", action="store_true", help="six widths, 300 steps, six rates")
+    study.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    study.add_argument("--dropout", type=float, default=0.0,
+                       help="dropout on the hidden layers while training (default 0)")
     study.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -258,8 +261,11 @@ def _run(args) -> None:
 
 def _scaling_law(args) -> None:
     from compare._scaling_report import format_law, run_scaling_law
+    if not 0 <= args.dropout < 1:
+        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
     results = run_scaling_law(args.out, seeds=args.seeds, quick=args.quick,
-                              progress=not args.quiet)
+                              progress=not args.quiet, optimizer=args.optimizer,
+                              dropout=args.dropout)
     print(format_rows(results["shapes"], {"width": "width", "depth": "depth",
                                           "n_params": "params", "lr": "tuned lr",
                                           "on_edge": "edge", "test_loss": "test loss",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from empirical._adam import adam_update_
 from empirical._spec import LRGrid
 
 ADAM_BETAS = (0.9, 0.999)
@@ -250,11 +251,8 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
         with torch.no_grad():
             for p, g, m, v in zip(params, grads, first, second, strict=True):
                 lr_now = rate[live].view((-1,) + (1,) * (p.dim() - 1))
-                if optimizer == "adam":           # torch.optim.Adam's arithmetic, op for op
-                    m.lerp_(g, 1 - ADAM_BETAS[0])
-                    v.mul_(ADAM_BETAS[1]).addcmul_(g, g, value=1 - ADAM_BETAS[1])
-                    denom = (v.sqrt() / math.sqrt(1 - ADAM_BETAS[1] ** step)).add_(ADAM_EPS)
-                    p.sub_(lr_now / (1 - ADAM_BETAS[0] ** step) * m / denom)
+                if optimizer == "adam":
+                    adam_update_(p, g, m, v, lr_now, step, ADAM_BETAS, ADAM_EPS)
                 else:
                     p.sub_(lr_now * g)
             if step % eval_every and step != max_steps:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
+from empirical._adam import adam_update_
 from empirical._problems import Problem
 from empirical.reference import adam_schedule, init_mlp
 
@@ -93,12 +92,8 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
                           (d_out.transpose(-1, -2) @ hidden).flatten(-2), d_out.sum(-2)], dim=-1)
         rate = lr_t * factors[t]
         if optimizer == "adam":
-            step = t + 1
-            grad = grad + weight_decay * theta
-            first.lerp_(grad, 1 - ADAM_BETAS[0])
-            second.mul_(ADAM_BETAS[1]).addcmul_(grad, grad, value=1 - ADAM_BETAS[1])
-            denom = (second.sqrt() / math.sqrt(1 - ADAM_BETAS[1] ** step)).add_(ADAM_EPS)
-            theta.sub_(rate / (1 - ADAM_BETAS[0] ** step) * first / denom)
+            adam_update_(theta, grad + weight_decay * theta, first, second, rate, t + 1,
+                         ADAM_BETAS, ADAM_EPS)
         else:
             theta.sub_(rate * grad)
         # test set: the first layer of every run as one GEMM, (n_test, D) @ (D, seed*lr*D)

@@ -68,10 +68,17 @@ def test_scaling_law_command(tmp_path, capsys):
     assert results["extrapolation"]["n_fitted"] == 4
     for paths in results["figures"].values():
         assert (tmp_path / paths["png"]).exists() and (tmp_path / paths["svg"]).exists()
+    assert (tmp_path / "scaling_law.md").read_text().count("\n| ") == 6
 
 
-@pytest.mark.parametrize("argv", [["scaling-law", "--seeds", "0"], ["scaling-law", "--bogus"]])
+@pytest.mark.parametrize("argv", [["scaling-law", "--seeds", "0"], ["scaling-law", "--bogus"],
+                                  ["scaling-law", "--optimizer", "rmsprop"]])
 def test_scaling_law_bad_input(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+
+
+def test_scaling_law_bad_dropout_is_one_line(capsys):
+    assert main(["scaling-law", "--dropout", "1.5", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
