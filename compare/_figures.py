@@ -19,6 +19,16 @@ RULE_STYLES = {"linear": ("#000000", ":"), "sqrt": ("#000000", "--"),
                "power": ("#009E73", "-.")}
 
 
+def label_axes(ax, xlabel: str, ylabel: str, title: str, *, legend_size: float = 7,
+               legend_columns: int = 1) -> None:
+    """The finishing every panel gets: axis labels, a small title, a light grid, the legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=legend_size, ncol=legend_columns)
+
+
 def save_figure(fig: Figure, directory, name: str) -> dict:
     """Write ``name.png`` and ``name.svg`` under ``directory``; returns both paths."""
     directory = Path(directory)
@@ -54,13 +64,10 @@ def plot_loss_vs_lr(study: Study) -> Figure:
                     color=colour)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel(f"test MSE, mean of last {window} step(s) and seeds")
     extra = ("; dashed: exact finite-sample theory" if study.theory is not None else "")
-    ax.set_title(f"{study.label}: loss vs learning rate\n(stars: sub-grid optimum; values above "
-                 f"{ceiling:.3g} and diverged runs drawn at {ceiling:.3g}{extra})", fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(True, which="both", alpha=0.25)
+    label_axes(ax, "learning rate", f"test MSE, mean of last {window} step(s) and seeds",
+               f"{study.label}: loss vs learning rate\n(stars: sub-grid optimum; values above "
+               f"{ceiling:.3g} and diverged runs drawn at {ceiling:.3g}{extra})", legend_columns=2)
     return fig
 
 
@@ -107,11 +114,8 @@ def plot_optima(study: Study) -> Figure:
                         label="exact theory, online")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_xlabel("batch size B")
-        ax.set_ylabel("optimal learning rate")
-        ax.set_title(f"{study.label}\n{title}", fontsize=9)
-        ax.grid(True, which="both", alpha=0.25)
-        ax.legend(fontsize=6.5)
+        label_axes(ax, "batch size B", "optimal learning rate",
+                   f"{study.label}\n{title}", legend_size=6.5)
     return fig
 
 
@@ -131,12 +135,9 @@ def plot_steps_to_target(studies: list[Study], diagonal: dict) -> Figure:
                            label=f"least squares theory: B_crit = {th.critical_batch_size:.0f}")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("batch size B")
-    ax.set_ylabel("steps to reach the target (best learning rate)")
-    ax.set_title("measured: steps fall as 1/B, then flatten\n(dotted: critical batch size)",
-                 fontsize=9)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=6.5)
+    label_axes(ax, "batch size B", "steps to reach the target (best learning rate)",
+               "measured: steps fall as 1/B, then flatten\n(dotted: critical batch size)",
+               legend_size=6.5)
 
     ax = fig.add_subplot(1, 2, 2)
     b = diagonal["batch_sizes"]
@@ -149,13 +150,9 @@ def plot_steps_to_target(studies: list[Study], diagonal: dict) -> Figure:
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_ylim(bottom=min(c["steps"].min() for c in diagonal["curves"].values()) / 2)
-    ax.set_xlabel("batch size B")
-    ax.set_ylabel("optimal steps to target")
-    ax.set_title(f"diagonal NQM (Zhang et al. 2019, dim {diagonal['dim']}), target "
-                 f"{diagonal['target']:g}\nnoise-dominated (1/B), then curvature-dominated (flat)",
-                 fontsize=9)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7)
+    label_axes(ax, "batch size B", "optimal steps to target",
+               f"diagonal NQM (Zhang et al. 2019, dim {diagonal['dim']}), target "
+               f"{diagonal['target']:g}\nnoise-dominated (1/B), then curvature-dominated (flat)")
     return fig
 
 
@@ -176,12 +173,10 @@ def plot_double_descent(sim: RiskSimulation) -> Figure:
     ax.axvspan(d - 1, d + 1, color="grey", alpha=0.3)
     ax.set_yscale("log")
     ax.set_ylim(1e-3, 1e2)
-    ax.set_xlabel(f"samples n (d = {d} features; grey: singular band, risk infinite)")
-    ax.set_ylabel("excess risk ||w_hat - w*||^2")
-    ax.set_title("min-norm least squares: double descent\n(sigma = 0: zero risk for n > d + 1, "
-                 "below the log axis)", fontsize=9)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7)
+    label_axes(ax, f"samples n (d = {d} features; grey: singular band, risk infinite)",
+               "excess risk ||w_hat - w*||^2",
+               "min-norm least squares: double descent\n(sigma = 0: zero risk for n > d + 1, "
+               "below the log axis)")
 
     ax = fig.add_subplot(1, 2, 2)
     for i, var in enumerate(sim.noise_vars):
@@ -196,9 +191,6 @@ def plot_double_descent(sim: RiskSimulation) -> Figure:
                 label="ridge Monte Carlo mean")
     ax.set_yscale("log")
     ax.set_ylim(1e-2, 1e1)
-    ax.set_xlabel(f"samples n (d = {d})")
-    ax.set_ylabel("excess risk")
-    ax.set_title("optimal ridge removes the peak", fontsize=9)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7)
+    label_axes(ax, f"samples n (d = {d})", "excess risk",
+               "optimal ridge removes the peak")
     return fig

@@ -86,6 +86,19 @@ def _start_grid(log_l) -> list[np.ndarray]:
             for e in (low - 3.0, low - 1.0, low - 0.3) for alpha in (0.1, 0.4, 1.0)]
 
 
+def _sizes_and_losses(n_params, losses) -> tuple[np.ndarray, np.ndarray]:
+    """Validated parameter counts (n_size,) and losses as (n_size, n_seed)."""
+    n = np.asarray(n_params, dtype=float)
+    L = np.asarray(losses, dtype=float)
+    L = L[:, None] if L.ndim == 1 else L
+    if n.ndim != 1 or L.shape[0] != n.size or n.size < 3:
+        raise ValueError(f"need at least 3 sizes with one loss row each, got n_params of shape "
+                         f"{n.shape} and losses of shape {np.shape(losses)}")
+    if np.any(~np.isfinite(n) | (n <= 0)) or np.any(~np.isfinite(L) | (L <= 0)):
+        raise ValueError("parameter counts and losses must be finite and > 0")
+    return n, L
+
+
 def fit_scaling_law(n_params, losses, *, n_boot: int = 200, seed: int = 0,
                     delta: float = HUBER_DELTA) -> LawFit:
     r"""Fit :math:`L(N) = E + A N^{-\alpha}` to per-size losses, with intervals over seeds.
@@ -126,14 +139,7 @@ def fit_scaling_law(n_params, losses, *, n_boot: int = 200, seed: int = 0,
     >>> round(fit.E, 3), round(fit.A, 1), round(fit.alpha, 3)
     (0.5, 40.0, 0.6)
     """
-    n = np.asarray(n_params, dtype=float)
-    L = np.asarray(losses, dtype=float)
-    L = L[:, None] if L.ndim == 1 else L
-    if n.ndim != 1 or L.shape[0] != n.size or n.size < 3:
-        raise ValueError(f"need at least 3 sizes with one loss row each, got n_params of shape "
-                         f"{n.shape} and losses of shape {np.shape(losses)}")
-    if np.any(~np.isfinite(n) | (n <= 0)) or np.any(~np.isfinite(L) | (L <= 0)):
-        raise ValueError("parameter counts and losses must be finite and > 0")
+    n, L = _sizes_and_losses(n_params, losses)
     log_n = np.log(n)
     z_hat, objective = _fit(log_n, np.log(L.mean(axis=1)), _start_grid(np.log(L)), delta)
     n_seed = L.shape[1]
@@ -188,9 +194,7 @@ def extrapolation_check(n_params, losses, *, fraction: float = 2 / 3, **kwargs) 
     >>> check.n_fitted, abs(check.relative_error) < 1e-3
     (4, True)
     """
-    n = np.asarray(n_params, dtype=float)
-    L = np.asarray(losses, dtype=float)
-    L = L[:, None] if L.ndim == 1 else L
+    n, L = _sizes_and_losses(n_params, losses)
     order = np.argsort(n)
     k = int(round(fraction * n.size))
     if not 3 <= k < n.size:

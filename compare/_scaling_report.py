@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from compare._figures import PALETTE, save_figure
+from compare._figures import PALETTE, label_axes, save_figure
 from compare._scaling_law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
 from empirical import LRGrid, ScalingRuns, ScalingSpec, run_scaling_study
 
@@ -52,11 +52,8 @@ def plot_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> Fi
     ax.axhline(fit.E, color=PALETTE[3], lw=0.8, ls=":")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("parameters N")
-    ax.set_ylabel("test cross-entropy at the best validation checkpoint")
-    ax.set_title("digits: loss against size, learning rate tuned per shape", fontsize=9)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7)
+    label_axes(ax, "parameters N", "test cross-entropy at the best validation checkpoint",
+               "digits: loss against size, learning rate tuned per shape")
     return fig
 
 
@@ -73,11 +70,8 @@ def plot_lr_vs_width(runs: ScalingRuns) -> Figure:
                 color=PALETTE[i])
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("width")
-    ax.set_ylabel("tuned learning rate (lowest seed-mean validation loss)")
-    ax.set_title("does the optimal learning rate shift with size?", fontsize=9)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8)
+    label_axes(ax, "width", "tuned learning rate (lowest seed-mean validation loss)",
+               "does the optimal learning rate shift with size?", legend_size=8)
     return fig
 
 
