@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
 import html
 import json
 import platform
@@ -18,6 +17,7 @@ import nqm
 from compare import _figures as figures
 from compare._double_descent import simulate_risk
 from compare._fits import COMPARED, ScalingFit, fit_rule
+from compare._paths import spec_directory
 from compare._rules import RULES
 from compare._study import FLAT_POINTS, Study, analyze
 from compare._theory_table import DIAGONAL_VARIANTS
@@ -44,11 +44,6 @@ def sweep_specs(seeds: int, *, quick: bool = False, device: str = "cpu") -> list
     sizes = (QUICK if quick else FULL)["batch_sizes"]
     return [SweepSpec(model, sizes, LRGrid(), steps=100, seeds=tuple(range(seeds)), device=device)
             for model in MODELS]
-
-
-def _spec_dir(root: Path, spec: SweepSpec) -> Path:
-    digest = hashlib.sha1(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
-    return root / "sweeps" / f"{spec.model}-{digest}"
 
 
 def diagonal_curves(dim: int, batch_sizes, target: float = DIAGONAL_TARGET) -> dict:
@@ -160,7 +155,8 @@ def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = Fal
     for k, spec in enumerate(specs, 1):
         _log(progress, f"[{k}/6] sweep {spec.model}: {len(spec.batch_sizes)} batch sizes x "
                        f"{len(spec.seeds)} seeds")
-        result = run_sweep(spec, out=_spec_dir(root, spec), progress=None if progress else False)
+        result = run_sweep(spec, out=spec_directory(root / "sweeps", spec.model, spec.to_dict()),
+                           progress=None if progress else False)
         studies.append(analyze(result, n_boot=settings["n_boot"]))
     _log(progress, "[4/6] theory: diagonal NQM and double descent")
     diagonal = diagonal_curves(settings["nqm_dim"], settings["nqm_batch_sizes"])

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from compare._figures import PALETTE, label_axes, save_figure
+from compare._paths import spec_directory
 from compare._scaling_law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
 from empirical import LRGrid, ScalingRuns, ScalingSpec, run_scaling_study
 
@@ -92,7 +93,8 @@ def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
     """
     root = Path(out)
     spec = scaling_spec(seeds, quick=quick, **options)
-    runs = run_scaling_study(spec, out=root / "runs", progress=progress)
+    runs = run_scaling_study(spec, out=spec_directory(root / "runs", "digits", spec.to_dict()),
+                             progress=progress)
     fit = fit_scaling_law(runs.n_params, runs.test_loss, n_boot=n_boot)
     check = extrapolation_check(runs.n_params, runs.test_loss, n_boot=n_boot)
     paths = {"scaling_law": save_figure(plot_scaling_law(runs, fit, check), root / "figures",

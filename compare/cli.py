@@ -135,7 +135,8 @@ def _add_scaling_law(commands) -> None:
                     "stopping on the validation loss), fit L(N) = E + A N^-alpha with "
                     "bootstrap intervals over seeds, check the extrapolation to the largest "
                     "shape, and write DIR/scaling_law.json and DIR/figures/. Needs the 'data' "
-                    "extra (scikit-learn). Finished shapes are kept under DIR/runs/.")
+                    "extra (scikit-learn). Finished shapes are kept under DIR/runs/ (one directory "
+                    "per setting), so an interrupted run resumes.")
     study.add_argument("--out", default="lrbs-scaling", help="output directory (default lrbs-scaling)")
     study.add_argument("--seeds", type=_positive(int), default=3,
                        help="number of run seeds, 0..K-1 (default 3)")

@@ -1,0 +1,17 @@
+"""Where stored runs live: one directory per spec, so runs of different settings never collide."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+
+def spec_directory(root, name: str, spec: dict) -> Path:
+    """``root/name-<digest>``, the digest a hash of the spec's JSON (stable across sessions).
+
+    A rerun with the same spec finds and resumes its directory; a different spec (another
+    seed count, ``--quick``) gets its own instead of being refused by the one on disk.
+    """
+    digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+    return Path(root) / f"{name}-{digest}"
