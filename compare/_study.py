@@ -120,7 +120,31 @@ def least_squares_theory(result: SweepResult, target: float) -> Theory:
 
 @dataclass
 class Study:
-    """A sweep analysed: optima, flat basins, both criteria's fits, theory where it exists."""
+    """A sweep analysed: optima, flat basins, both criteria's fits, theory where it exists.
+
+    Attributes
+    ----------
+    model : str
+    result : SweepResult
+        The raw curves.
+    optima : list of Optimum, length n_b
+        Fixed-horizon optimum per batch size (metric: mean test loss over the last ``window``
+        steps).
+    flat : list of bool, length n_b
+        The basin holds at least :data:`FLAT_POINTS` grid rates.
+    horizon : ScalingFit
+        The rules fitted to the fixed-horizon sub-grid optima.
+    target_loss : float
+        The steps-to-target criterion's test loss.
+    target_lr, target_steps : ndarray, shape (n_b,)
+        The rate reaching ``target_loss`` in the fewest steps, and that step count.
+    target : ScalingFit or None
+        The rules fitted to ``target_lr`` (``None`` if some batch size never reaches it).
+    theory : Theory or None
+        The exact least-squares theory (the ``linear-sgd`` model only).
+    notes : list of str
+        Grid extensions and anything the analysis had to skip.
+    """
 
     model: str
     result: SweepResult
@@ -156,7 +180,22 @@ def default_target(result: SweepResult, optima: list[Optimum]) -> float:
 
 def analyze(result: SweepResult, *, n_boot: int = 200, seed: int = 0,
             target: float | None = None) -> Study:
-    """Optima, bootstrap fits under both criteria, and (least squares) the exact theory."""
+    """Optima, bootstrap fits under both criteria, and (least squares) the exact theory.
+
+    Parameters
+    ----------
+    result : SweepResult
+    n_boot : int, default 200
+        Bootstrap resamples of the seeds, for the optimum intervals and the fits.
+    seed : int, default 0
+        Seed of the resampling.
+    target : float, optional
+        Test loss of the steps-to-target criterion; by default :func:`default_target`.
+
+    Returns
+    -------
+    Study
+    """
     spec = result.spec
     optima = result.optima(n_boot=n_boot)
     b = np.array([o.batch_size for o in optima], dtype=float)

@@ -262,8 +262,6 @@ def _run(args) -> None:
 
 def _scaling_law(args) -> None:
     from compare._scaling_report import format_law, run_scaling_law
-    if not 0 <= args.dropout < 1:
-        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
     results = run_scaling_law(args.out, seeds=args.seeds, quick=args.quick,
                               progress=not args.quiet, optimizer=args.optimizer,
                               dropout=args.dropout)

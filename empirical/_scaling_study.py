@@ -66,6 +66,10 @@ class ScalingSpec:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"ScalingSpec.{name} must be an integer >= 1, got {value!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"ScalingSpec.dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.grid, LRGrid):
+            raise TypeError(f"ScalingSpec.grid must be an LRGrid, got {type(self.grid).__name__}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"ScalingSpec.optimizer must be 'adam' or 'sgd', got "
                              f"{self.optimizer!r}")
