@@ -137,14 +137,20 @@ def _add_scaling_law(commands) -> None:
                     "shape, and write DIR/scaling_law.json and DIR/figures/. Needs the 'data' "
                     "extra (scikit-learn). Finished shapes are kept under DIR/runs/ (one directory "
                     "per setting), so an interrupted run resumes.")
-    study.add_argument("--out", default="lrbs-scaling", help="output directory (default lrbs-scaling)")
-    study.add_argument("--seeds", type=_positive(int), default=3,
-                       help="number of run seeds, 0..K-1 (default 3)")
-    study.add_argument("--quick", action="store_true", help="six widths, 300 steps, six rates")
+    _add_study_options(study, out="lrbs-scaling", seeds=3, seeds_help="default 3",
+                       quick_help="six widths, 300 steps, six rates")
     study.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     study.add_argument("--dropout", type=float, default=0.0,
                        help="dropout on the hidden layers while training (default 0)")
-    study.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_study_options(parser, *, out: str, seeds, seeds_help: str, quick_help: str) -> None:
+    """--out, --seeds, --quick and --quiet, shared by the commands that run a whole study."""
+    parser.add_argument("--out", default=out, help=f"output directory (default {out})")
+    parser.add_argument("--seeds", type=_positive(int), default=seeds,
+                        help=f"number of run seeds, 0..K-1 ({seeds_help})")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--quiet", action="store_true", help="no progress messages")
 
 
 def _add_run(commands) -> None:
@@ -153,15 +159,12 @@ def _add_run(commands) -> None:
         description="Run the three sweeps (least squares with SGD, the MLP with SGD and with "
                     "Adam; geometric grid that extends itself), the exact theory and the "
                     "scaling-rule fits, and write DIR/index.html, DIR/results.json and "
-                    "DIR/figures/. Finished sweeps are kept under DIR/sweeps/, so an "
-                    "interrupted run resumes.")
-    run.add_argument("--out", default="lrbs-report", help="output directory (default lrbs-report)")
-    run.add_argument("--seeds", type=_positive(int), default=None,
-                     help="number of run seeds, 0..K-1 (default 5; 2 with --quick)")
-    run.add_argument("--quick", action="store_true",
-                     help="fewer batch sizes, resamples and Monte Carlo draws (under 20 s)")
+                    "DIR/figures/, with a section for the digits scaling law when the 'data' "
+                    "extra is installed. Finished runs are kept under DIR/sweeps/ and "
+                    "DIR/scaling/runs/, so an interrupted run resumes.")
+    _add_study_options(run, out="lrbs-report", seeds=None, seeds_help="default 5; 2 with --quick",
+                       quick_help="fewer batch sizes, resamples and Monte Carlo draws (under 20 s)")
     run.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    run.add_argument("--quiet", action="store_true", help="no progress messages")
 
 
 def _add_sweep(commands) -> None:
