@@ -2,18 +2,23 @@
 
 The homework grids: 7 batch sizes x 32 learning rates (1e-3 * 1.25**k) x 100 steps, one
 seed, for each model; once with ``run_sweep`` (all rates of a batch size in one batched
-program) and once with the notebook-style loops of ``empirical.reference``. Then all three
-sweeps with 5 seeds together. Each measurement runs in a fresh process, so its peak resident
-memory (``ru_maxrss``, which includes the ~0.4 GiB of an imported torch) is its own; a
-tiny warm-up run before the clock starts keeps import and first-call costs out of both sides.
+program, the least-squares batch sizes in lock step) and once with the notebook-style loops
+of ``empirical.reference``. Then all three sweeps with 5 seeds together. Each measurement
+runs in a fresh process, so its peak resident memory (``ru_maxrss``, which includes the
+~0.4 GiB of an imported torch) is its own; a tiny warm-up run before the clock starts keeps
+import and first-call costs out of both sides. Shared virtual machines are noisy, so every
+measurement is repeated (``--repeats``, fresh processes each time) and the best time is
+reported, with the median beside it; the ratio is best against best.
 
-Run by hand: ``python benchmarks/bench_sweeps.py``.
+Run by hand: ``python benchmarks/bench_sweeps.py [--repeats N]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing as mp
 import resource
+import statistics
 import time
 
 BATCH_SIZES = (2, 4, 16, 64, 256, 1024, 2048)
@@ -46,26 +51,40 @@ def _child(queue, target, args, warmup):
     queue.put((wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20))
 
 
-def measure(target, args, warmup) -> tuple[float, float]:
-    """(wall seconds, peak resident GiB) of ``target(*args)`` in a fresh process."""
+def measure(target, args, warmup, repeats: int) -> tuple[float, float, float]:
+    """(best wall seconds, median wall seconds, peak resident GiB) of ``target(*args)``,
+    each of ``repeats`` runs in a fresh process."""
     ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(queue, target, args, warmup))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+    walls, peaks = [], []
+    for _ in range(repeats):
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_child, args=(queue, target, args, warmup))
+        proc.start()
+        wall, peak = queue.get()
+        proc.join()
+        walls.append(wall)
+        peaks.append(peak)
+    return min(walls), statistics.median(walls), max(peaks)
 
 
 def main() -> None:
-    print(f"{'sweep (7 x 32 x 100 steps, 1 seed)':<36}{'vectorized':>12}{'reference':>12}"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="fresh-process runs per measurement (default 3)")
+    repeats = parser.parse_args().repeats
+    print(f"{'sweep (7 x 32 x 100 steps, 1 seed)':<36}{'vectorized':>20}{'reference':>20}"
           f"{'ratio':>8}{'peak GiB':>10}")
+    print(f"{'':<36}{'best (median)':>20}{'best (median)':>20}")
     for model in MODELS:
-        t_vec, mem = measure(_vectorized, ((model,), (0,)), ((model,), (0,), (2,), 1, 12))
-        t_ref, _ = measure(_reference, (model,), (model, (2,), 1, 12))
-        print(f"{model:<36}{t_vec:>11.2f}s{t_ref:>11.2f}s{t_ref / t_vec:>7.0f}x{mem:>10.2f}")
-    t_all, mem = measure(_vectorized, (MODELS, (0, 1, 2, 3, 4)), (MODELS, (0,), (2,), 1, 12))
-    print(f"{'all three, seeds 0-4, vectorized':<36}{t_all:>11.2f}s{'':>12}{'':>8}{mem:>10.2f}")
+        vec, vec_med, mem = measure(_vectorized, ((model,), (0,)), ((model,), (0,), (2,), 1, 12),
+                                    repeats)
+        ref, ref_med, _ = measure(_reference, (model,), (model, (2,), 1, 12), repeats)
+        print(f"{model:<36}{f'{vec:.3f} s ({vec_med:.3f})':>20}{f'{ref:.2f} s ({ref_med:.2f})':>20}"
+              f"{ref / vec:>7.0f}x{mem:>10.2f}")
+    vec, vec_med, mem = measure(_vectorized, (MODELS, (0, 1, 2, 3, 4)), (MODELS, (0,), (2,), 1, 12),
+                                repeats)
+    print(f"{'all three, seeds 0-4, vectorized':<36}{f'{vec:.2f} s ({vec_med:.2f})':>20}{'':>20}"
+          f"{'':>8}{mem:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -32,19 +32,37 @@ def schedule_factors(steps: int, warmup: int = 10) -> np.ndarray:
     return factors
 
 
+class _Layers:
+    """Views of one flat buffer as the two layers of every run, each block contiguous.
+
+    The buffer holds ``W1`` of all runs, then ``b1``, ``W2`` and ``b2``, so a gradient is
+    written block by block straight into it (``out=``) and an optimizer updates it as one
+    tensor. Weights are ``(run, out, in)`` as in ``torch.nn.Linear``; biases are columns
+    ``(run, out, 1)``, ready to broadcast against activations laid out ``(run, feature,
+    example)``.
+    """
+
+    def __init__(self, flat: torch.Tensor, runs: int, dim: int):
+        w1, b1, w2, b2 = torch.split(flat, [runs * dim * dim, runs * dim] * 2)
+        self.w1, self.w2 = w1.view(runs, dim, dim), w2.view(runs, dim, dim)
+        self.b1, self.b2 = b1.view(runs, dim, 1), b2.view(runs, dim, 1)
+
+
 def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
                       optimizer: str = "sgd", weight_decay: float = 0.001,
                       device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """All ``lrs`` x ``run_seeds`` runs of :func:`empirical.reference.train_mlp` at once.
 
-    The parameters of every run live in one float32 buffer of shape ``(seed, lr, P)``, viewed
-    as the two layers' weights and biases; the forward and backward passes of the two-layer
-    ReLU network are written out as batched matrix products, and SGD or Adam
-    (``torch.optim.Adam``'s update with coupled L2 weight decay, under the warmup + cosine
-    schedule) updates the whole buffer at once. For one seed every learning rate starts from
-    the same initialization and sees the same minibatches (common random numbers); the
-    minibatch stream is drawn up front (``randint(0, N, (steps, B))`` is the same sequence as
-    ``steps`` calls of ``randint(0, N, B)``).
+    The forward and backward passes of the two-layer ReLU network are written out by hand,
+    with activations laid out ``(run, feature, example)``: every product is then a matrix
+    product whose long side is the batch (the first layer of one seed's rates is a single
+    GEMM against the shared minibatch), which runs an order of magnitude faster than the
+    ``(example, feature)`` layout's many 4 x 4 products. The parameters of every run live in
+    one float32 buffer; SGD or Adam (``torch.optim.Adam``'s update with coupled L2 weight
+    decay, under the warmup + cosine schedule) updates it at once. For one seed every
+    learning rate starts from the same initialization and sees the same minibatches (common
+    random numbers); the minibatch stream is drawn up front (``randint(0, N, (steps, B))`` is
+    the same sequence as ``steps`` calls of ``randint(0, N, B)``).
 
     Returns
     -------
@@ -57,50 +75,74 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     f32 = dict(dtype=torch.float32, device=dev)
     n_seed, lr_values = len(run_seeds), np.asarray(lrs, dtype=float)
     n_lr, d = lr_values.size, problem.dim
+    runs = n_seed * n_lr
     X = torch.as_tensor(problem.X_train, **f32)
     Y = torch.as_tensor(problem.y_train, **f32)
-    X_test = torch.as_tensor(problem.X_test, **f32)
-    Y_test = torch.as_tensor(problem.y_test, **f32)
-    n_test = X_test.shape[0]
+    X_test_t = torch.as_tensor(problem.X_test.T, **f32).contiguous()    # (D, n_test)
+    Y_test_t = torch.as_tensor(problem.y_test.T, **f32).contiguous()
+    n_test = X_test_t.shape[1]
 
-    models = [init_mlp(d, s) for s in run_seeds]
-    theta = torch.stack([torch.cat([p.detach().reshape(-1) for p in m.parameters()])
-                         for m in models]).to(dev)                      # (seed, P)
-    theta = theta[:, None].expand(-1, n_lr, -1).clone()                 # (seed, lr, P)
-    sizes = [d * d, d, d * d, d]                                        # W1, b1, W2, b2
-    w1, b1, w2, b2 = (v.view(n_seed, n_lr, d, d) if v.shape[-1] == d * d else v[..., None, :]
-                      for v in torch.split(theta, sizes, dim=-1))
+    # every minibatch up front, transposed to (step, seed, D, B)
     idx = torch.as_tensor(np.stack([np.random.RandomState(s).randint(0, X.shape[0],
                                                                      (steps, batch_size))
                                     for s in run_seeds], axis=1), device=dev)  # (steps, seed, B)
-    lr_t = torch.as_tensor(lr_values, **f32)[None, :, None]
-    factors = schedule_factors(steps) if optimizer == "adam" else np.ones(steps)
+    x_t = X[idx].transpose(-1, -2).contiguous()
+    y_t = Y[idx].transpose(-1, -2).contiguous().view(steps, n_seed, 1, d, batch_size)
+
+    theta = torch.empty(runs * 2 * d * (d + 1), **f32)
+    grad = torch.empty_like(theta)
+    params, grads = _Layers(theta, runs, d), _Layers(grad, runs, d)
+    for s, seed in enumerate(run_seeds):                 # one initialization per seed
+        first_layer, _, second_layer = init_mlp(d, seed)
+        for layer, w, b in ((first_layer, params.w1, params.b1), (second_layer, params.w2, params.b2)):
+            w[s * n_lr:(s + 1) * n_lr] = layer.weight.detach()
+            b[s * n_lr:(s + 1) * n_lr] = layer.bias.detach()[:, None]
+    # the first layer of one seed's rates is one stack of weights against the shared minibatch
+    w1_by_seed, b1_by_seed = params.w1.view(n_seed, n_lr * d, d), params.b1.view(n_seed, -1, 1)
+    grad_w1_by_seed, grad_b1_by_seed = grads.w1.view(n_seed, n_lr * d, d), grads.b1.view(n_seed, -1, 1)
+    # one learning rate per parameter entry, in the buffer's block layout
+    per_run = torch.as_tensor(np.tile(lr_values, n_seed), **f32)
+    lr_flat = torch.cat([per_run.repeat_interleave(n) for n in (d * d, d, d * d, d)])
+    factors = schedule_factors(steps) if optimizer == "adam" else None
     if optimizer == "adam":
         first, second = torch.zeros_like(theta), torch.zeros_like(theta)
+        decayed = torch.empty_like(theta)
+    threshold_backward = torch.ops.aten.threshold_backward.grad_input
     scale = 2.0 / (batch_size * d)                                       # MSELoss' mean
-    train_loss = torch.empty((steps, n_seed, n_lr), **f32)
-    test_loss = torch.empty_like(train_loss)
+    train_sq = torch.empty((steps, runs, 1, 1), **f32)
+    test_sq = torch.empty_like(train_sq)
+    # activations preallocated: a fresh megabyte-sized tensor per op costs page faults
+    hidden, diff, d_pre = (torch.empty((runs, d, batch_size), **f32) for _ in range(3))
+    hidden_test = torch.empty((runs * d, n_test), **f32)
+    diff_test = torch.empty((runs, d, n_test), **f32)
     for t in range(steps):
-        x, y = X[idx[t]][:, None], Y[idx[t]][:, None]                   # (seed, 1, B, D)
-        pre = x @ w1.transpose(-1, -2) + b1
-        hidden = pre.clamp(min=0)
-        diff = hidden @ w2.transpose(-1, -2) + b2 - y
-        train_loss[t] = diff.square().mean(dim=(-2, -1))
-        d_out = diff * scale
-        d_pre = (d_out @ w2) * (pre > 0)
-        grad = torch.cat([(d_pre.transpose(-1, -2) @ x).flatten(-2), d_pre.sum(-2),
-                          (d_out.transpose(-1, -2) @ hidden).flatten(-2), d_out.sum(-2)], dim=-1)
-        rate = lr_t * factors[t]
+        x = x_t[t]                                                       # (seed, D, B)
+        torch.baddbmm(b1_by_seed, w1_by_seed, x, out=hidden.view(n_seed, n_lr * d, batch_size))
+        hidden.clamp_(min=0)
+        torch.baddbmm(params.b2, params.w2, hidden, out=diff)          # (run, D, B)
+        diff.view(n_seed, n_lr, d, batch_size).sub_(y_t[t])
+        flat = diff.view(runs, 1, -1)
+        torch.bmm(flat, flat.transpose(1, 2), out=train_sq[t])
+        d_out = diff.mul_(scale)
+        torch.sum(d_out, dim=-1, keepdim=True, out=grads.b2)
+        torch.bmm(d_out, hidden.transpose(1, 2), out=grads.w2)
+        torch.bmm(params.w2.transpose(1, 2), d_out, out=d_pre)
+        threshold_backward(d_pre, hidden, 0, grad_input=d_pre)
+        d_pre_by_seed = d_pre.view(n_seed, n_lr * d, batch_size)
+        torch.sum(d_pre_by_seed, dim=-1, keepdim=True, out=grad_b1_by_seed)
+        torch.bmm(d_pre_by_seed, x.transpose(1, 2), out=grad_w1_by_seed)
         if optimizer == "adam":
-            adam_update_(theta, grad + weight_decay * theta, first, second, rate, t + 1,
-                         ADAM_BETAS, ADAM_EPS)
+            torch.add(grad, theta, alpha=weight_decay, out=decayed)
+            adam_update_(theta, decayed, first, second, lr_flat * factors[t], t + 1, ADAM_BETAS,
+                         ADAM_EPS)
         else:
-            theta.sub_(rate * grad)
-        # test set: the first layer of every run as one GEMM, (n_test, D) @ (D, seed*lr*D)
-        hidden_test = (X_test @ w1.permute(3, 0, 1, 2).reshape(d, -1)).view(
-            n_test, n_seed * n_lr, d).add_(b1.reshape(-1, d)).clamp_(min=0)
-        test_out = torch.bmm(hidden_test.transpose(0, 1), w2.reshape(-1, d, d).transpose(1, 2))
-        test_loss[t] = (test_out + b2.reshape(-1, 1, d) - Y_test).square().mean(
-            dim=(-2, -1)).view(n_seed, n_lr)
-    return (train_loss.permute(1, 2, 0).double().cpu().numpy(),
-            test_loss.permute(1, 2, 0).double().cpu().numpy())
+            theta.addcmul_(lr_flat, grad, value=-1.0)
+        # the test set: the first layer of every run as one GEMM against the shared inputs
+        torch.addmm(params.b1.view(-1, 1), params.w1.view(-1, d), X_test_t, out=hidden_test)
+        torch.baddbmm(params.b2, params.w2, hidden_test.clamp_(min=0).view(runs, d, n_test),
+                      out=diff_test)
+        flat_test = diff_test.sub_(Y_test_t).view(runs, 1, -1)
+        torch.bmm(flat_test, flat_test.transpose(1, 2), out=test_sq[t])
+    train_loss = train_sq.view(steps, n_seed, n_lr).double() / (batch_size * d)
+    test_loss = test_sq.view(steps, n_seed, n_lr).double() / (n_test * d)
+    return (train_loss.permute(1, 2, 0).cpu().numpy(), test_loss.permute(1, 2, 0).cpu().numpy())

@@ -21,6 +21,10 @@ from empirical._spec import LRGrid, SweepSpec
 from empirical.reference import init_mlp
 
 INDEX = "sweep.json"
+# least-squares batch sizes train in lock step while steps x seeds x (batch size + n_lr x dim)
+# summed over the group stays below this: a few seconds of work, the most an interrupted
+# sweep can lose
+_LOCKSTEP_WORK = 2**23
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,20 +152,41 @@ def _initial_test_loss(spec: SweepSpec, problem: Problem, seed: int) -> float:
         return float(torch.mean((out - torch.as_tensor(problem.y_test, dtype=torch.float32)) ** 2))
 
 
-def _train(spec: SweepSpec, problem: Problem, lrs: np.ndarray, batch_size: int):
+def _train(spec: SweepSpec, problem: Problem, lrs: np.ndarray, batch_sizes) -> list:
+    """``(train_loss, test_loss)`` of every batch size; least squares in one lock-step program."""
     kwargs = dict(run_seeds=spec.seeds, device=spec.device)
     if spec.model == "linear-sgd":
-        return train_linear_sgd_batched(problem, lrs, batch_size, spec.steps, **kwargs)
-    return train_mlp_batched(problem, lrs, batch_size, spec.steps,
-                             optimizer=spec.model.split("-")[1],
-                             weight_decay=spec.weight_decay, **kwargs)
+        train, test = train_linear_sgd_batched(problem, lrs, list(batch_sizes), spec.steps, **kwargs)
+        return list(zip(train, test, strict=True))
+    return [train_mlp_batched(problem, lrs, b, spec.steps, optimizer=spec.model.split("-")[1],
+                              weight_decay=spec.weight_decay, **kwargs) for b in batch_sizes]
 
 
-def _run_cell(spec: SweepSpec, problem: Problem, batch_size: int) -> SweepCell:
-    """Train one batch size; on an LRGrid, extend while the optimum sits on an edge."""
+def _lockstep_groups(spec: SweepSpec, dim: int, batch_sizes) -> list[list[int]]:
+    """The batch sizes trained together: all least-squares cells whose work fits a budget.
+
+    A group is written to disk only when it finishes, so the budget bounds what an
+    interruption loses (a few seconds); the MLP trainers take one batch size at a time.
+    """
+    if spec.model != "linear-sgd":
+        return [[b] for b in batch_sizes]
+    n_lr = spec.initial_lrs().size
+    groups, work = [], _LOCKSTEP_WORK
+    for b in batch_sizes:
+        cost = spec.steps * len(spec.seeds) * (b + n_lr * dim)     # rows gathered + weights
+        if work + cost > _LOCKSTEP_WORK:
+            groups.append([])
+            work = 0
+        groups[-1].append(b)
+        work += cost
+    return groups
+
+
+def _finish_cell(spec: SweepSpec, problem: Problem, batch_size: int, lrs: np.ndarray,
+                 train: np.ndarray, test: np.ndarray) -> SweepCell:
+    """One batch size's cell from its first runs; on an LRGrid, extend while the optimum sits
+    on an edge."""
     initial = np.array([_initial_test_loss(spec, problem, s) for s in spec.seeds])
-    lrs = spec.initial_lrs()
-    train, test = _train(spec, problem, lrs, batch_size)
     notes = []
     if spec.extendable:
         grid: LRGrid = spec.lrs
@@ -180,7 +205,7 @@ def _run_cell(spec: SweepSpec, problem: Problem, batch_size: int) -> SweepCell:
             else:
                 break
             new_lrs = grid.base * grid.ratio ** new_k.astype(float)
-            new_train, new_test = _train(spec, problem, new_lrs, batch_size)
+            [(new_train, new_test)] = _train(spec, problem, new_lrs, [batch_size])
             side = "down" if best == 0 else "up"
             order = np.argsort(np.concatenate([lrs, new_lrs]))
             lrs = np.concatenate([lrs, new_lrs])[order]
@@ -236,12 +261,20 @@ def run_sweep(spec: SweepSpec, *, out=None, progress=None) -> SweepResult:
             raise ValueError(f"out={str(out)!r} exists and is not a directory")
     problem = spec.problem()
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    cells = []
-    bar = tqdm(spec.batch_sizes, desc=f"sweep {spec.model}", unit="batch size",
-               disable=not show, delay=2.0 if progress is None else 0.0, leave=False)
-    for b in bar:
-        cell = done.get(b) or _run_cell(spec, problem, b)
-        cells.append(cell)
-        if out is not None and b not in done:
-            SweepResult(spec, tuple(cells)).save(out)
-    return SweepResult(spec, tuple(cells))
+    cells = dict(done)
+
+    def result() -> SweepResult:
+        return SweepResult(spec, tuple(cells[b] for b in spec.batch_sizes if b in cells))
+
+    pending = [b for b in spec.batch_sizes if b not in done]
+    with tqdm(total=len(spec.batch_sizes), initial=len(done), desc=f"sweep {spec.model}",
+              unit="batch size", disable=not show, delay=2.0 if progress is None else 0.0,
+              leave=False) as bar:
+        for group in _lockstep_groups(spec, problem.dim, pending):
+            lrs = spec.initial_lrs()
+            for b, (train, test) in zip(group, _train(spec, problem, lrs, group), strict=True):
+                cells[b] = _finish_cell(spec, problem, b, lrs, train, test)
+                if out is not None:
+                    result().save(out)
+                bar.update(1)
+    return result()

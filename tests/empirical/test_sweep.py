@@ -102,21 +102,21 @@ def test_save_load_and_resume(tmp_path, monkeypatch):
     assert SweepResult.load(tmp_path / "saved") == full
 
     calls = []
-    original = sweep_module._run_cell
+    original = sweep_module._train
 
-    def interrupted(spec_, problem, b):
+    def interrupted(spec_, problem, lrs, batch_sizes):
         if len(calls) == 2:
             raise KeyboardInterrupt
-        calls.append(b)
-        return original(spec_, problem, b)
+        calls.extend(batch_sizes)
+        return original(spec_, problem, lrs, batch_sizes)
 
-    monkeypatch.setattr(sweep_module, "_run_cell", interrupted)
+    monkeypatch.setattr(sweep_module, "_train", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(spec, out=tmp_path / "run", progress=False)
     assert [c.batch_size for c in SweepResult.load(tmp_path / "run").cells] == [2, 8]
     calls.clear()
-    monkeypatch.setattr(sweep_module, "_run_cell",
-                        lambda s, p, b: calls.append(b) or original(s, p, b))
+    monkeypatch.setattr(sweep_module, "_train",
+                        lambda s, p, lrs, bs: calls.extend(bs) or original(s, p, lrs, bs))
     resumed = run_sweep(spec, out=tmp_path / "run", progress=False)
     assert calls == [32] and resumed == full                    # nothing finished recomputed
 
@@ -127,3 +127,35 @@ def test_save_load_and_resume(tmp_path, monkeypatch):
     (tmp_path / "broken" / "sweep.json").write_text("{not json")
     with pytest.raises(ValueError, match="cannot read"):
         SweepResult.load(tmp_path / "broken")
+
+
+def test_least_squares_lock_step_groups_resume(tmp_path, monkeypatch):
+    """Least-squares batch sizes train in lock step, in groups bounded by their work; each
+    group is saved when it finishes and a rerun trains only the groups that did not."""
+    spec = SweepSpec("linear-sgd", [2, 8, 32, 128], [0.003, 0.01, 0.03, 0.1], seeds=(0, 1),
+                     **SMALL)
+    full = run_sweep(spec, progress=False)
+    # work per batch size B: steps x seeds x (B + n_lr x dim); a budget that holds [2, 8] only
+    monkeypatch.setattr(sweep_module, "_LOCKSTEP_WORK", spec.steps * 2 * (2 + 8 + 2 * 4 * 16))
+    assert sweep_module._lockstep_groups(spec, 16, spec.batch_sizes) == [[2, 8], [32], [128]]
+    calls = []
+    original = sweep_module._train
+
+    def interrupted(spec_, problem, lrs, batch_sizes):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(list(batch_sizes))
+        return original(spec_, problem, lrs, batch_sizes)
+
+    monkeypatch.setattr(sweep_module, "_train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, out=tmp_path, progress=False)
+    assert [c.batch_size for c in SweepResult.load(tmp_path).cells] == [2, 8]
+    calls.clear()
+    monkeypatch.setattr(sweep_module, "_train",
+                        lambda s, p, lrs, bs: calls.append(list(bs)) or original(s, p, lrs, bs))
+    resumed = run_sweep(spec, out=tmp_path, progress=False)
+    assert calls == [[32], [128]]
+    for got, want in zip(resumed.cells, full.cells, strict=True):  # grouping changes no number
+        np.testing.assert_allclose(got.test_loss, want.test_loss, rtol=1e-12)
+        np.testing.assert_allclose(got.train_loss, want.train_loss, rtol=1e-12)
