@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from empirical._problems import Problem
+from empirical._threads import numpy_blas_single_threaded
 
 # Minibatches are gathered block by block into one reused buffer of about this size: a block
 # is a few large operations, stays in cache, and the memory is not fresh each time (a first
@@ -78,6 +79,7 @@ def _stream_statistics(statistics: _MinibatchStatistics, stream_indices: np.ndar
         previous = b
 
 
+@numpy_blas_single_threaded
 def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[int], steps: int,
                              *, run_seeds=(0,), device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """All ``lrs`` x ``run_seeds`` runs of :func:`empirical.reference.train_linear_sgd` at once.
@@ -114,9 +116,10 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
 
     Returns
     -------
-    train_loss, test_loss : ndarray, shape (n_seed, n_lr, steps), or (n_b, n_seed, n_lr, steps) when ``batch_size`` is a sequence
+    train_loss, test_loss : ndarray, shape (n_seed, n_lr, steps) or (n_b, n_seed, n_lr, steps)
         Minibatch loss before each step and test loss after it, float64; ``inf``/``nan``
-        kept where a run diverged.
+        kept where a run diverged. The leading batch-size axis is there when
+        ``batch_size`` is a sequence.
     """
     batch_sizes = np.atleast_1d(np.asarray(batch_size, dtype=int))
     dev = torch.device(device)
@@ -124,10 +127,12 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
     lr_values = np.asarray(lrs, dtype=float)
     n_b, n_seed, n_lr, d = batch_sizes.size, len(run_seeds), lr_values.size, problem.dim
     n_group, n_run = n_b * n_seed, n_b * n_seed * n_lr              # group: (batch size, seed)
+    x_test = torch.as_tensor(problem.X_test, **f64)
     # rotate the inputs into the eigenbasis of the test set's X^T X once: x Q, so the minibatch
-    # statistics come out as Q^T S Q and C^T Q directly
-    eigvals, basis = np.linalg.eigh(problem.X_test.T @ problem.X_test)
-    statistics = _MinibatchStatistics(torch.as_tensor(problem.X_train @ basis, **f64),
+    # statistics come out as Q^T S Q and C^T Q directly. (All linear algebra here is torch's:
+    # numpy's BLAS threads spin after each call and would compete with torch's for the cores.)
+    eigvals, basis = torch.linalg.eigh(x_test.T @ x_test)
+    statistics = _MinibatchStatistics(torch.as_tensor(problem.X_train, **f64) @ basis,
                                       torch.as_tensor(problem.y_train, **f64),
                                       int(batch_sizes.max()), steps)
     state = torch.empty((n_group, n_lr * d, d), **f64)
@@ -135,15 +140,15 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
     y_sq = torch.empty((n_group, steps), **f64)
     for s, seed in enumerate(run_seeds):
         stream = np.random.RandomState(seed)                           # np.random.seed(seed)
-        w0_t = torch.as_tensor(stream.randn(d, d).T @ basis, **f64)
+        w0_t = torch.as_tensor(stream.randn(d, d), **f64).T @ basis
         state[s::n_seed] = w0_t.repeat(n_lr, 1)
         # every batch size's minibatches are consecutive pieces of one index stream
         stream_indices = stream.randint(0, problem.X_train.shape[0], steps * int(batch_sizes.max()))
         groups = slice(s, None, n_seed)
         _stream_statistics(statistics, stream_indices, batch_sizes,
                            (gram[groups], cross_t[groups], y_sq[groups]))
-    cross_test_t = torch.as_tensor(problem.y_test.T @ (problem.X_test @ basis), **f64)
-    sqrt_eig = torch.as_tensor(np.sqrt(np.clip(eigvals, 0.0, None)), **f64)
+    cross_test_t = torch.as_tensor(problem.y_test, **f64).T @ (x_test @ basis)
+    sqrt_eig = eigvals.clamp(min=0.0).sqrt()
     y_sq_test = float((problem.y_test**2).sum())
     # the step size 2 lr / B of every row of the stacked weights, as the loop forms it
     rate = torch.as_tensor(np.repeat(2.0 / batch_sizes, n_seed)[:, None, None]

@@ -7,6 +7,7 @@ import torch
 
 from empirical._adam import adam_update_
 from empirical._problems import Problem
+from empirical._threads import numpy_blas_single_threaded
 from empirical.reference import adam_schedule, init_mlp
 
 ADAM_BETAS = (0.5, 0.5)
@@ -48,6 +49,7 @@ class _Layers:
         self.b1, self.b2 = b1.view(runs, dim, 1), b2.view(runs, dim, 1)
 
 
+@numpy_blas_single_threaded
 def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
                       optimizer: str = "sgd", weight_decay: float = 0.001,
                       device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ from empirical._mlp import train_mlp_batched
 from empirical._optimum import Optimum, find_optimum
 from empirical._problems import Problem
 from empirical._spec import LRGrid, SweepSpec
+from empirical._threads import numpy_blas_single_threaded
 from empirical.reference import init_mlp
 
 INDEX = "sweep.json"
@@ -218,6 +219,7 @@ def _finish_cell(spec: SweepSpec, problem: Problem, batch_size: int, lrs: np.nda
     return SweepCell(batch_size, lrs, train, test, initial, tuple(notes))
 
 
+@numpy_blas_single_threaded
 def run_sweep(spec: SweepSpec, *, out=None, progress=None) -> SweepResult:
     """Train every (batch size, learning rate, seed) of ``spec``; all rates of one batch size at once.
 
