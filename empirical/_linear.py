@@ -162,12 +162,16 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
     quad_train, lin_train, quad_test, lin_test = (torch.empty((steps, n_run), **f64)
                                                   for _ in range(4))
     cross_by_step = cross_t.transpose(0, 1)
+    # views per step taken once: indexing in the loop would cost more than the arithmetic
+    states, resids = path.unbind(0), resid.unbind(0)
+    resid_blocks = resid.view(block, n_group, n_lr, d, d).unbind(0)
+    grams, crosses = gram.transpose(0, 1).unbind(0), cross_by_step[:, :, None].unbind(0)
     for t0 in range(0, steps, block):
         n, span = min(block, steps - t0), slice(t0, min(t0 + block, steps))
         for k in range(n):
-            torch.bmm(path[k], gram[:, t0 + k], out=resid[k])              # M S~ - C~^T
-            resid[k].view(n_group, n_lr, d, d).sub_(cross_by_step[t0 + k, :, None])
-            torch.addcmul(path[k], rate, resid[k], value=-1.0, out=path[k + 1])
+            torch.bmm(states[k], grams[t0 + k], out=resids[k])             # M S~ - C~^T
+            resid_blocks[k].sub_(crosses[t0 + k])
+            torch.addcmul(states[k], rate, resids[k], value=-1.0, out=states[k + 1])
         before, after = path[:n].view(n * n_run, d * d), path[1:n + 1].view(n * n_run, d * d)
         # train: <M, M S~ - C~^T> and <M, C~^T> before each step
         torch.bmm(before.unsqueeze(1), resid[:n].view(n * n_run, d * d, 1),

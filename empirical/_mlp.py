@@ -113,38 +113,43 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     scale = 2.0 / (batch_size * d)                                       # MSELoss' mean
     train_sq = torch.empty((steps, runs, 1, 1), **f32)
     test_sq = torch.empty_like(train_sq)
-    # activations preallocated: a fresh megabyte-sized tensor per op costs page faults
+    # activations preallocated (a fresh megabyte-sized tensor per op costs page faults), and
+    # every view the loop needs taken once (indexing in the loop costs more than small ops)
     hidden, diff, d_pre = (torch.empty((runs, d, batch_size), **f32) for _ in range(3))
+    hidden_by_seed, d_pre_by_seed = (v.view(n_seed, n_lr * d, batch_size) for v in (hidden, d_pre))
+    diff_by_seed, diff_flat = diff.view(n_seed, n_lr, d, batch_size), diff.view(runs, 1, -1)
     hidden_test = torch.empty((runs * d, n_test), **f32)
+    hidden_test_by_run = hidden_test.view(runs, d, n_test)
     diff_test = torch.empty((runs, d, n_test), **f32)
-    for t in range(steps):
-        x = x_t[t]                                                       # (seed, D, B)
-        torch.baddbmm(b1_by_seed, w1_by_seed, x, out=hidden.view(n_seed, n_lr * d, batch_size))
+    diff_test_flat = diff_test.view(runs, 1, -1)
+    w1_all, b1_all, w2_t = params.w1.view(-1, d), params.b1.view(-1, 1), params.w2.transpose(1, 2)
+    rates = (lr_flat * torch.as_tensor(factors, **f32)[:, None]).unbind(0) if factors is not None else None
+    for t, (x, y, train_t, test_t) in enumerate(zip(x_t.unbind(0), y_t.unbind(0),
+                                                    train_sq.unbind(0), test_sq.unbind(0),
+                                                    strict=True)):
+        torch.baddbmm(b1_by_seed, w1_by_seed, x, out=hidden_by_seed)    # x: (seed, D, B)
         hidden.clamp_(min=0)
         torch.baddbmm(params.b2, params.w2, hidden, out=diff)          # (run, D, B)
-        diff.view(n_seed, n_lr, d, batch_size).sub_(y_t[t])
-        flat = diff.view(runs, 1, -1)
-        torch.bmm(flat, flat.transpose(1, 2), out=train_sq[t])
+        diff_by_seed.sub_(y)
+        torch.bmm(diff_flat, diff_flat.transpose(1, 2), out=train_t)
         d_out = diff.mul_(scale)
         torch.sum(d_out, dim=-1, keepdim=True, out=grads.b2)
         torch.bmm(d_out, hidden.transpose(1, 2), out=grads.w2)
-        torch.bmm(params.w2.transpose(1, 2), d_out, out=d_pre)
+        torch.bmm(w2_t, d_out, out=d_pre)
         threshold_backward(d_pre, hidden, 0, grad_input=d_pre)
-        d_pre_by_seed = d_pre.view(n_seed, n_lr * d, batch_size)
         torch.sum(d_pre_by_seed, dim=-1, keepdim=True, out=grad_b1_by_seed)
         torch.bmm(d_pre_by_seed, x.transpose(1, 2), out=grad_w1_by_seed)
         if optimizer == "adam":
             torch.add(grad, theta, alpha=weight_decay, out=decayed)
-            adam_update_(theta, decayed, first, second, lr_flat * factors[t], t + 1, ADAM_BETAS,
-                         ADAM_EPS)
+            adam_update_(theta, decayed, first, second, rates[t], t + 1, ADAM_BETAS, ADAM_EPS)
         else:
             theta.addcmul_(lr_flat, grad, value=-1.0)
         # the test set: the first layer of every run as one GEMM against the shared inputs
-        torch.addmm(params.b1.view(-1, 1), params.w1.view(-1, d), X_test_t, out=hidden_test)
-        torch.baddbmm(params.b2, params.w2, hidden_test.clamp_(min=0).view(runs, d, n_test),
-                      out=diff_test)
-        flat_test = diff_test.sub_(Y_test_t).view(runs, 1, -1)
-        torch.bmm(flat_test, flat_test.transpose(1, 2), out=test_sq[t])
+        torch.addmm(b1_all, w1_all, X_test_t, out=hidden_test)
+        hidden_test.clamp_(min=0)
+        torch.baddbmm(params.b2, params.w2, hidden_test_by_run, out=diff_test)
+        diff_test.sub_(Y_test_t)
+        torch.bmm(diff_test_flat, diff_test_flat.transpose(1, 2), out=test_t)
     train_loss = train_sq.view(steps, n_seed, n_lr).double() / (batch_size * d)
     test_loss = test_sq.view(steps, n_seed, n_lr).double() / (n_test * d)
     return (train_loss.permute(1, 2, 0).cpu().numpy(), test_loss.permute(1, 2, 0).cpu().numpy())
