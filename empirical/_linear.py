@@ -14,7 +14,7 @@ from empirical._threads import numpy_blas_single_threaded
 # is a few large operations, stays in cache, and the memory is not fresh each time (a first
 # touch costs a page fault, some 0.3 ms per megabyte on our virtual machines).
 _GATHER_BYTES = 4 * 2**20
-_PATH_BYTES = 2**20
+_PATH_BYTES = 2 * 2**20
 
 
 class _MinibatchStatistics:
