@@ -105,10 +105,10 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     # one learning rate per parameter entry, in the buffer's block layout
     per_run = torch.as_tensor(np.tile(lr_values, n_seed), **f32)
     lr_flat = torch.cat([per_run.repeat_interleave(n) for n in (d * d, d, d * d, d)])
-    factors = schedule_factors(steps) if optimizer == "adam" else None
     if optimizer == "adam":
-        first, second = torch.zeros_like(theta), torch.zeros_like(theta)
-        decayed = torch.empty_like(theta)
+        first, second, decayed = (torch.zeros_like(theta) for _ in range(3))
+        # the scheduled rate of every parameter entry at every step
+        rates = (lr_flat * torch.as_tensor(schedule_factors(steps), **f32)[:, None]).unbind(0)
     threshold_backward = torch.ops.aten.threshold_backward.grad_input
     scale = 2.0 / (batch_size * d)                                       # MSELoss' mean
     train_sq = torch.empty((steps, runs, 1, 1), **f32)
@@ -123,7 +123,6 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     diff_test = torch.empty((runs, d, n_test), **f32)
     diff_test_flat = diff_test.view(runs, 1, -1)
     w1_all, b1_all, w2_t = params.w1.view(-1, d), params.b1.view(-1, 1), params.w2.transpose(1, 2)
-    rates = (lr_flat * torch.as_tensor(factors, **f32)[:, None]).unbind(0) if factors is not None else None
     for t, (x, y, train_t, test_t) in enumerate(zip(x_t.unbind(0), y_t.unbind(0),
                                                     train_sq.unbind(0), test_sq.unbind(0),
                                                     strict=True)):
