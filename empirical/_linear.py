@@ -138,13 +138,15 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
     statistics = _MinibatchStatistics(torch.as_tensor(problem.X_train, **f64) @ basis,
                                       torch.as_tensor(problem.y_train, **f64),
                                       int(batch_sizes.max()), steps)
-    state = torch.empty((n_group, n_lr * d, d), **f64)
+    # the states of a block of steps (path[k]: before step t0 + k) and their residuals
+    block = int(np.clip(_PATH_BYTES // (n_run * d * d * 8), 1, steps))
+    path = torch.empty((block + 1, n_group, n_lr * d, d), **f64)
     gram, cross_t = (torch.empty((n_group, steps, d, d), **f64) for _ in range(2))
     y_sq = torch.empty((n_group, steps), **f64)
     for s, seed in enumerate(run_seeds):
         stream = np.random.RandomState(seed)                           # np.random.seed(seed)
         w0_t = torch.as_tensor(stream.randn(d, d), **f64).T @ basis
-        state[s::n_seed] = w0_t.repeat(n_lr, 1)
+        path[0, s::n_seed] = w0_t.repeat(n_lr, 1)
         # every batch size's minibatches are consecutive pieces of one index stream
         stream_indices = stream.randint(0, problem.X_train.shape[0], steps * int(batch_sizes.max()))
         groups = slice(s, None, n_seed)
@@ -156,10 +158,6 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
     rate = torch.as_tensor(np.repeat(2.0 / batch_sizes, n_seed)[:, None, None]
                            * np.repeat(lr_values, d)[None, :, None], **f64)   # (group, lr*D, 1)
 
-    # the states of a block of steps (path[k]: before step t0 + k) and their residuals
-    block = int(np.clip(_PATH_BYTES // (n_run * d * d * 8), 1, steps))
-    path = torch.empty((block + 1, n_group, n_lr * d, d), **f64)
-    path[0] = state
     resid = torch.empty((block, n_group, n_lr * d, d), **f64)
     quad_train, lin_train, quad_test = (torch.empty((steps, n_run), **f64) for _ in range(3))
     cross_by_step = cross_t.transpose(0, 1)
