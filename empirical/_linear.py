@@ -13,15 +13,14 @@ from empirical._threads import numpy_blas_single_threaded
 # Minibatches are gathered block by block into one reused buffer of about this size: a block
 # is a few large operations, stays in cache, and the memory is not fresh each time (a first
 # touch costs a page fault, some 0.3 ms per megabyte on our virtual machines).
-_GATHER_BYTES = 4 * 2**20
-_PATH_BYTES = 2 * 2**20
+_GATHER_BYTES = 2 * 2**20
 
 
 class _MinibatchStatistics:
-    """``x^T x``, ``y^T x`` and ``sum(y^2)`` of minibatches of rows ``[x, y]``.
+    """``x^T [x, y]`` and ``sum(y^2)`` of minibatches of rows ``[x, y]``.
 
     The rows are gathered block by block of steps into one reused buffer; one product
-    ``[x y]^T x`` per minibatch gives both ``x^T x`` and ``y^T x``.
+    ``x^T [x y]`` per minibatch gives both ``x^T x`` and ``x^T y``.
     """
 
     def __init__(self, x, y, max_batch_size: int, steps: int):
@@ -33,9 +32,9 @@ class _MinibatchStatistics:
                                   device=x.device)
         self.y_buffer = torch.empty(block * max_batch_size, dtype=x.dtype, device=x.device)
 
-    def __call__(self, indices: np.ndarray, gram, cross_t, y_sq) -> None:
-        """Write the statistics of the minibatches ``indices`` (steps, B) into ``gram``,
-        ``cross_t`` (steps, D, D: ``x^T x`` and ``y^T x``) and ``y_sq`` (steps,)."""
+    def __call__(self, indices: np.ndarray, moments, y_sq) -> None:
+        """Write the statistics of the minibatches ``indices`` (steps, B) into ``moments``
+        (steps, D, 2D: ``[x^T x, x^T y]``) and ``y_sq`` (steps,)."""
         d = self.dim
         steps, batch_size = indices.shape
         idx = torch.as_tensor(indices.reshape(-1), device=self.rows.device)
@@ -45,9 +44,7 @@ class _MinibatchStatistics:
             rows = idx[lo * batch_size:(lo + n) * batch_size]
             z = torch.index_select(self.rows, 0, rows, out=self.buffer[:n * batch_size])
             z = z.view(n, batch_size, 2 * d)
-            z_t = z.transpose(1, 2)
-            torch.bmm(z_t[:, :d], z[..., :d], out=gram[lo:lo + n])
-            torch.bmm(z_t[:, d:], z[..., :d], out=cross_t[lo:lo + n])
+            torch.bmm(z[..., :d].transpose(1, 2), z, out=moments[lo:lo + n])
             y_rows = torch.index_select(self.y_row_sq, 0, rows, out=self.y_buffer[:n * batch_size])
             torch.sum(y_rows.view(n, batch_size), dim=1, out=y_sq[lo:lo + n])
 
@@ -60,10 +57,10 @@ def _stream_statistics(statistics: _MinibatchStatistics, stream_indices: np.ndar
     the same stream of indices, so where ``B`` is a multiple ``m B'`` of a smaller batch size,
     a minibatch of ``B`` is ``m`` consecutive minibatches of ``B'``: their statistics are summed
     instead of gathered again, and the rows gathered come to ``steps x max(B)``, not
-    ``steps x sum(B)``. ``out`` holds ``gram``, ``cross_t`` and ``y_sq``, indexed by batch
-    size first.
+    ``steps x sum(B)``. ``out`` holds ``moments`` and ``y_sq`` (see
+    :class:`_MinibatchStatistics`), indexed by batch size first.
     """
-    steps = out[2].shape[1]
+    steps = out[-1].shape[1]
     previous = None
     for b in np.argsort(batch_sizes, kind="stable"):
         size, known = int(batch_sizes[b]), 0
@@ -91,19 +88,24 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
     ``S = x^T x`` and ``C = x^T y``, computed up front, so every run of every batch size is
     the same update ``W <- W - (2 lr / B)(S W - C)`` of a ``D x D`` matrix.
 
-    The runs' weights are kept transposed and rotated into the eigenbasis ``Q`` of the test
-    set's ``X^T X = Q diag(lambda) Q^T``, as ``M = W^T Q`` stacked run after run: a step is then
-    one matrix product per (batch size, seed), and both losses are inner products of ``M``
-    with small matrices or with the step's residual,
+    The weights are rotated into the eigenbasis ``Q`` of the test set's
+    ``X^T X = Q diag(lambda) Q^T``, as ``V = Q^T W``, and the runs of one (batch size, seed)
+    sit side by side as the columns of one ``D x (D n_lr)`` matrix, so a step is one matrix
+    product ``S~ V`` per (batch size, seed), with :math:`\tilde S = Q^T S Q` and
+    :math:`\tilde C = Q^T C`. Both losses are sums of elementwise products,
 
     .. math::
 
-        \|x W - y\|^2 = \langle M, M \tilde S - 2 \tilde C^T \rangle + \|y\|^2,
+        \|x W - y\|^2 = \langle V, \tilde S V - 2 \tilde C \rangle + \|y\|^2,
+        \qquad
+        \|X_{test} W - y_{test}\|^2 = \langle V, \Lambda V - 2 \tilde C_{test} \rangle
+        + \|y_{test}\|^2,
 
-    with :math:`\tilde S = Q^T S Q` and :math:`\tilde C = Q^T C` of the minibatch, and
-    :math:`\tilde S = \operatorname{diag}(\lambda)` for the test set, so there is no pass
-    over the data per learning rate and no matrix product for the test loss. Both are taken
-    block by block of steps, over the stored states.
+    so every state is kept beside its products :math:`V \circ (\tilde S V - 2 \tilde C)` and
+    :math:`V \circ V`, and one product with the constant matrix
+    :math:`\begin{pmatrix} 1 & 0 & 0 \\ 0 & \lambda & -2 \tilde C_{test} \end{pmatrix}`
+    sums them into the train loss before the step and the test loss after the previous one:
+    there is no pass over the data per learning rate and no matrix product per loss.
 
     The numbers equal the per-run loop's to rounding (``1e-10`` relative is tested, diverging
     runs included) and do not depend on which batch sizes train together.
@@ -125,72 +127,66 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
         ``batch_size`` is a sequence.
     """
     batch_sizes = np.atleast_1d(np.asarray(batch_size, dtype=int))
-    dev = torch.device(device)
-    f64 = dict(dtype=torch.float64, device=dev)
+    f64 = dict(dtype=torch.float64, device=torch.device(device))
     lr_values = np.asarray(lrs, dtype=float)
     n_b, n_seed, n_lr, d = batch_sizes.size, len(run_seeds), lr_values.size, problem.dim
-    n_group, n_run = n_b * n_seed, n_b * n_seed * n_lr              # group: (batch size, seed)
+    n_group = n_b * n_seed                                       # group: (batch size, seed)
     x_test = torch.as_tensor(problem.X_test, **f64)
     # rotate the inputs into the eigenbasis of the test set's X^T X once: x Q, so the minibatch
-    # statistics come out as Q^T S Q and C^T Q directly. (All linear algebra here is torch's:
+    # statistics come out as Q^T S Q and Q^T C directly. (All linear algebra here is torch's:
     # numpy's BLAS threads spin after each call and would compete with torch's for the cores.)
     eigvals, basis = torch.linalg.eigh(x_test.T @ x_test)
     statistics = _MinibatchStatistics(torch.as_tensor(problem.X_train, **f64) @ basis,
                                       torch.as_tensor(problem.y_train, **f64),
                                       int(batch_sizes.max()), steps)
-    # the states of a block of steps (path[k]: before step t0 + k) and their residuals
-    block = int(np.clip(_PATH_BYTES // (n_run * d * d * 8), 1, steps))
-    path = torch.empty((block + 1, n_group, n_lr * d, d), **f64)
-    gram, cross_t = (torch.empty((n_group, steps, d, d), **f64) for _ in range(2))
+    moments = torch.empty((n_group, steps, d, 2 * d), **f64)         # [S~, C~] per step
     y_sq = torch.empty((n_group, steps), **f64)
+    # two alternating states, each [V o (S~ V - 2 C~), V o V, V]: the rows of a slot are the
+    # entries (i, j) of the D x D weights, its columns the learning rates
+    work = torch.empty((2, n_group, 3, d, d, n_lr), **f64)
     for s, seed in enumerate(run_seeds):
         stream = np.random.RandomState(seed)                           # np.random.seed(seed)
-        w0_t = torch.as_tensor(stream.randn(d, d), **f64).T @ basis
-        path[0, s::n_seed] = w0_t.repeat(n_lr, 1)
+        w0 = torch.as_tensor(stream.randn(d, d), **f64)
+        work[0, s::n_seed, 2] = (basis.T @ w0).unsqueeze(-1)
         # every batch size's minibatches are consecutive pieces of one index stream
         stream_indices = stream.randint(0, problem.X_train.shape[0], steps * int(batch_sizes.max()))
         groups = slice(s, None, n_seed)
-        _stream_statistics(statistics, stream_indices, batch_sizes,
-                           (gram[groups], cross_t[groups], y_sq[groups]))
-    shift_test = -2.0 * torch.as_tensor(problem.y_test, **f64).T @ (x_test @ basis)  # -2 C~_test^T
-    y_sq_test = float((problem.y_test**2).sum())
-    # the step size 2 lr / B of every row of the stacked weights, as the loop forms it
+        _stream_statistics(statistics, stream_indices, batch_sizes, (moments[groups], y_sq[groups]))
+    c_test = basis.T @ (x_test.T @ torch.as_tensor(problem.y_test, **f64))
+    loss_matrix = torch.zeros((n_group, 2, 3, d * d), **f64)
+    loss_matrix[:, 0, 0] = 1.0
+    loss_matrix[:, 1, 1] = eigvals.repeat_interleave(d)
+    loss_matrix[:, 1, 2] = -2.0 * c_test.reshape(-1)
+    loss_matrix = loss_matrix.view(n_group, 2, 3 * d * d)
+    # the step size 2 lr / B of every column, as the loop forms it
     rate = torch.as_tensor(np.repeat(2.0 / batch_sizes, n_seed)[:, None, None]
-                           * np.repeat(lr_values, d)[None, :, None], **f64)   # (group, lr*D, 1)
+                           * np.tile(lr_values, d)[None, None, :], **f64)   # (group, 1, D*lr)
 
-    resid = torch.empty((block, n_group, n_lr * d, d), **f64)
-    quad_train, lin_train, quad_test = (torch.empty((steps, n_run), **f64) for _ in range(3))
-    cross_by_step = cross_t.transpose(0, 1)
+    resid = torch.empty((n_group, d, d * n_lr), **f64)
+    resid_4d = resid.view(n_group, d, d, n_lr)
+    losses = torch.empty((steps + 1, n_group, 2, n_lr), **f64)
     # views per step taken once: indexing in the loop would cost more than the arithmetic
-    states, resids = path.unbind(0), resid.unbind(0)
-    resid_blocks = resid.view(block, n_group, n_lr, d, d).unbind(0)
-    grams, crosses = gram.transpose(0, 1).unbind(0), cross_by_step[:, :, None].unbind(0)
-    for t0 in range(0, steps, block):
-        n, span = min(block, steps - t0), slice(t0, min(t0 + block, steps))
-        for k in range(n):
-            torch.bmm(states[k], grams[t0 + k], out=resids[k])             # M S~ - C~^T
-            resid_blocks[k].sub_(crosses[t0 + k])
-            torch.addcmul(states[k], rate, resids[k], value=-1.0, out=states[k + 1])
-        before, after = path[:n].view(n * n_run, d * d), path[1:n + 1].view(n * n_run, d * d)
-        # train: <M, M S~ - C~^T> and <M, C~^T> before each step
-        torch.bmm(before.unsqueeze(1), resid[:n].view(n * n_run, d * d, 1),
-                  out=quad_train[span].view(-1, 1, 1))
-        torch.bmm(before.view(n * n_group, n_lr, d * d),
-                  cross_by_step[span].reshape(n * n_group, d * d, 1),
-                  out=lin_train[span].view(n * n_group, n_lr, 1))
-        # test, after each step: <M, M diag(lambda) - 2 C~_test^T>
-        target = torch.addcmul(shift_test, path[1:n + 1].unflatten(2, (n_lr, d)), eigvals,
-                               out=resid[:n].unflatten(2, (n_lr, d)))
-        torch.bmm(after.unsqueeze(1), target.view(n * n_run, d * d, 1),
-                  out=quad_test[span].view(-1, 1, 1))
-        path[0] = path[n]
+    grams = moments[..., :d].transpose(0, 1).unbind(0)
+    crosses = moments[..., d:].unsqueeze(-1).transpose(0, 1).unbind(0)     # (group, D, D, 1)
+    slots = [(w[:, 0], w[:, 1], w[:, 2], w[:, 2].reshape(n_group, d, d * n_lr),
+              w.view(n_group, 3 * d * d, n_lr)) for w in work.unbind(0)]
+    for t, out in enumerate(losses.unbind(0)):
+        prod_resid, prod_self, state, state_2d, stacked = slots[t % 2]
+        if t < steps:
+            torch.bmm(grams[t], state_2d, out=resid)                      # S~ V
+            resid_4d.sub_(crosses[t])
+            torch.addcmul(state_2d, rate, resid, value=-1.0, out=slots[(t + 1) % 2][3])
+            resid_4d.sub_(crosses[t])                                     # S~ V - 2 C~
+            torch.mul(state, resid_4d, out=prod_resid)
+        else:                                                # after the last step: test only
+            prod_resid.zero_()
+        torch.mul(state, state, out=prod_self)
+        torch.bmm(loss_matrix, stacked, out=out)
 
-    # <M, M S~> - 2 <M, C~^T> = <M, M S~ - C~^T> - <M, C~^T>
     shape = (steps, n_b, n_seed, n_lr)
     sizes = torch.as_tensor(batch_sizes * d, **f64).view(1, n_b, 1, 1)
-    train = (quad_train.view(shape) - lin_train.view(shape)
-             + y_sq.T.reshape(steps, n_b, n_seed, 1)) / sizes
-    test = (quad_test.view(shape) + y_sq_test) / problem.y_test.size
+    train = (losses[:steps, :, 0] + y_sq.T.unsqueeze(-1)).view(shape) / sizes
+    test = (losses[1:, :, 1].reshape(shape) + float((problem.y_test**2).sum())) / problem.y_test.size
     train, test = (x.permute(1, 2, 3, 0).cpu().numpy() for x in (train, test))
     if np.ndim(batch_size) == 0:
         return train[0], test[0]

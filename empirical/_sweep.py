@@ -184,10 +184,9 @@ def _lockstep_groups(spec: SweepSpec, dim: int, batch_sizes) -> list[list[int]]:
 
 
 def _finish_cell(spec: SweepSpec, problem: Problem, batch_size: int, lrs: np.ndarray,
-                 train: np.ndarray, test: np.ndarray) -> SweepCell:
+                 train: np.ndarray, test: np.ndarray, initial: np.ndarray) -> SweepCell:
     """One batch size's cell from its first runs; on an LRGrid, extend while the optimum sits
     on an edge."""
-    initial = np.array([_initial_test_loss(spec, problem, s) for s in spec.seeds])
     notes = []
     if spec.extendable:
         grid: LRGrid = spec.lrs
@@ -269,13 +268,14 @@ def run_sweep(spec: SweepSpec, *, out=None, progress=None) -> SweepResult:
         return SweepResult(spec, tuple(cells[b] for b in spec.batch_sizes if b in cells))
 
     pending = [b for b in spec.batch_sizes if b not in done]
+    initial_loss = np.array([_initial_test_loss(spec, problem, s) for s in spec.seeds])
     with tqdm(total=len(spec.batch_sizes), initial=len(done), desc=f"sweep {spec.model}",
               unit="batch size", disable=not show, delay=2.0 if progress is None else 0.0,
               leave=False) as bar:
         for group in _lockstep_groups(spec, problem.dim, pending):
             lrs = spec.initial_lrs()
             for b, (train, test) in zip(group, _train(spec, problem, lrs, group), strict=True):
-                cells[b] = _finish_cell(spec, problem, b, lrs, train, test)
+                cells[b] = _finish_cell(spec, problem, b, lrs, train, test, initial_loss)
                 if out is not None:
                     result().save(out)
                 bar.update(1)
