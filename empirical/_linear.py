@@ -101,11 +101,13 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
         \|X_{test} W - y_{test}\|^2 = \langle V, \Lambda V - 2 \tilde C_{test} \rangle
         + \|y_{test}\|^2,
 
-    so every state is kept beside its products :math:`V \circ (\tilde S V - 2 \tilde C)` and
-    :math:`V \circ V`, and one product with the constant matrix
-    :math:`\begin{pmatrix} 1 & 0 & 0 \\ 0 & \lambda & -2 \tilde C_{test} \end{pmatrix}`
-    sums them into the train loss before the step and the test loss after the previous one:
-    there is no pass over the data per learning rate and no matrix product per loss.
+    with :math:`\tilde C_{test} = Q^T X_{test}^T y_{test}`. So every state is kept beside its
+    products :math:`V \circ (\tilde S V - 2 \tilde C)` and :math:`V \circ V` (the entries
+    ``(i, j)`` as rows, the runs as columns), and one product with the constant matrix
+    :math:`\begin{pmatrix} 1 & 0 & 0 \\ 0 & \lambda_i & -2 \tilde C_{test} \end{pmatrix}`
+    sums them into the train loss before the step and the test loss after the previous one,
+    for every run at once: no pass over the data per learning rate, one small product per
+    step for both losses.
 
     The numbers equal the per-run loop's to rounding (``1e-10`` relative is tested, diverging
     runs included) and do not depend on which batch sizes train together.
