@@ -185,8 +185,8 @@ def _lockstep_groups(spec: SweepSpec, dim: int, batch_sizes) -> list[list[int]]:
 
 def _finish_cell(spec: SweepSpec, problem: Problem, batch_size: int, lrs: np.ndarray,
                  train: np.ndarray, test: np.ndarray, initial: np.ndarray) -> SweepCell:
-    """One batch size's cell from its first runs; on an LRGrid, extend while the optimum sits
-    on an edge."""
+    """One batch size's cell from its first runs (``initial``: each seed's initial test loss);
+    on an LRGrid, extend while the optimum sits on an edge."""
     notes = []
     if spec.extendable:
         grid: LRGrid = spec.lrs
