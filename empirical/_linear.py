@@ -101,13 +101,15 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
         \|X_{test} W - y_{test}\|^2 = \langle V, \Lambda V - 2 \tilde C_{test} \rangle
         + \|y_{test}\|^2,
 
-    with :math:`\tilde C_{test} = Q^T X_{test}^T y_{test}`. So every state is kept beside its
-    products :math:`V \circ (\tilde S V - 2 \tilde C)` and :math:`V \circ V` (the entries
-    ``(i, j)`` as rows, the runs as columns), and one product with the constant matrix
-    :math:`\begin{pmatrix} 1 & 0 & 0 \\ 0 & \lambda_i & -2 \tilde C_{test} \end{pmatrix}`
-    sums them into the train loss before the step and the test loss after the previous one,
-    for every run at once: no pass over the data per learning rate, one small product per
-    step for both losses.
+    with :math:`\tilde C_{test} = Q^T X_{test}^T y_{test}`. The notebook records both after
+    the update, the minibatch loss on the step's own minibatch: so every state :math:`V_{t+1}`
+    is kept beside its products :math:`V_{t+1} \circ (\tilde S_t V_{t+1} - 2 \tilde C_t)`
+    (with the statistics of the minibatch that made it) and :math:`V_{t+1} \circ V_{t+1}`
+    (the entries ``(i, j)`` as rows, the runs as columns), and one product with the constant
+    matrix :math:`\begin{pmatrix} 1 & 0 & 0 \\ 0 & \lambda_i & -2 \tilde C_{test} \end{pmatrix}`
+    sums them into both losses, for every run at once: no pass over the data per learning
+    rate, two products ``S~ V`` per step (one for the update, one for the loss) and one small
+    product for both losses.
 
     The numbers equal the per-run loop's to rounding (``1e-10`` relative is tested, diverging
     runs included) and do not depend on which batch sizes train together.
@@ -124,8 +126,8 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
     Returns
     -------
     train_loss, test_loss : ndarray, shape (n_seed, n_lr, steps) or (n_b, n_seed, n_lr, steps)
-        Minibatch loss before each step and test loss after it, float64; ``inf``/``nan``
-        kept where a run diverged. The leading batch-size axis is there when
+        After each update, as the notebook records them: the loss on that step's minibatch
+        and the test loss; float64, ``inf``/``nan`` kept where a run diverged. The leading batch-size axis is there when
         ``batch_size`` is a sequence.
     """
     batch_sizes = np.atleast_1d(np.asarray(batch_size, dtype=int))
@@ -174,20 +176,22 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
               w.view(n_group, 3 * d * d, n_lr)) for w in work.unbind(0)]
     for t, out in enumerate(losses.unbind(0)):
         prod_resid, prod_self, state, state_2d, stacked = slots[t % 2]
+        if t > 0:                     # the minibatch loss after step t - 1, on its minibatch
+            torch.bmm(grams[t - 1], state_2d, out=resid)
+            resid_4d.sub_(crosses[t - 1], alpha=2.0)                      # S~ V - 2 C~
+            torch.mul(state, resid_4d, out=prod_resid)
+        else:                                              # the initial state: test loss only
+            prod_resid.zero_()
+        torch.mul(state, state, out=prod_self)
+        torch.bmm(loss_matrix, stacked, out=out)
         if t < steps:
             torch.bmm(grams[t], state_2d, out=resid)                      # S~ V
             resid_4d.sub_(crosses[t])
             torch.addcmul(state_2d, rate, resid, value=-1.0, out=slots[(t + 1) % 2][3])
-            resid_4d.sub_(crosses[t])                                     # S~ V - 2 C~
-            torch.mul(state, resid_4d, out=prod_resid)
-        else:                                                # after the last step: test only
-            prod_resid.zero_()
-        torch.mul(state, state, out=prod_self)
-        torch.bmm(loss_matrix, stacked, out=out)
 
     shape = (steps, n_b, n_seed, n_lr)
     sizes = torch.as_tensor(batch_sizes * d, **f64).view(1, n_b, 1, 1)
-    train = (losses[:steps, :, 0] + y_sq.T.unsqueeze(-1)).view(shape) / sizes
+    train = (losses[1:, :, 0] + y_sq.T.unsqueeze(-1)).view(shape) / sizes
     test = (losses[1:, :, 1].reshape(shape) + float((problem.y_test**2).sum())) / problem.y_test.size
     train, test = (x.permute(1, 2, 3, 0).cpu().numpy() for x in (train, test))
     if np.ndim(batch_size) == 0:

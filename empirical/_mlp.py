@@ -52,7 +52,8 @@ class _Layers:
 @numpy_blas_single_threaded
 def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
                       optimizer: str = "sgd", weight_decay: float = 0.001,
-                      device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+                      device: str = "cpu", dtype: torch.dtype = torch.float32,
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """All ``lrs`` x ``run_seeds`` runs of :func:`empirical.reference.train_mlp` at once.
 
     The forward and backward passes of the two-layer ReLU network are written out by hand,
@@ -60,21 +61,26 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     product whose long side is the batch (the first layer of one seed's rates is a single
     GEMM against the shared minibatch), which runs an order of magnitude faster than the
     ``(example, feature)`` layout's many 4 x 4 products. The parameters of every run live in
-    one float32 buffer; SGD or Adam (``torch.optim.Adam``'s update with coupled L2 weight
+    one buffer (float32, as the notebook's model, unless ``dtype`` says otherwise); SGD or Adam (``torch.optim.Adam``'s update with coupled L2 weight
     decay, under the warmup + cosine schedule) updates it at once. For one seed every
     learning rate starts from the same initialization and sees the same minibatches (common
     random numbers); the minibatch stream is drawn up front (``randint(0, N, (steps, B))`` is
     the same sequence as ``steps`` calls of ``randint(0, N, B)``).
 
+    ``dtype=torch.float64`` runs the same arithmetic in double precision (the initialization
+    is still drawn in float32, as the notebook draws it, then cast): it equals the reference
+    loop run in float64 to ``1e-9``, which separates the arithmetic from float32 rounding.
+
     Returns
     -------
     train_loss, test_loss : ndarray, shape (n_seed, n_lr, steps)
-        Minibatch loss before each step and test loss after it; ``inf``/``nan`` kept.
+        After each update, as the notebook records them: the loss on that step's minibatch
+        and the test loss; ``inf``/``nan`` kept.
     """
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     dev = torch.device(device)
-    f32 = dict(dtype=torch.float32, device=dev)
+    f32 = dict(dtype=dtype, device=dev)
     n_seed, lr_values = len(run_seeds), np.asarray(lrs, dtype=float)
     n_lr, d = lr_values.size, problem.dim
     runs = n_seed * n_lr
@@ -123,14 +129,17 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     diff_test = torch.empty((runs, d, n_test), **f32)
     diff_test_flat = diff_test.view(runs, 1, -1)
     w1_all, b1_all, w2_t = params.w1.view(-1, d), params.b1.view(-1, 1), params.w2.transpose(1, 2)
-    for t, (x, y, train_t, test_t) in enumerate(zip(x_t.unbind(0), y_t.unbind(0),
-                                                    train_sq.unbind(0), test_sq.unbind(0),
-                                                    strict=True)):
+    def forward(x, y):
+        """Residuals ``W2 relu(W1 x + b1) + b2 - y`` of every run on its seed's minibatch."""
         torch.baddbmm(b1_by_seed, w1_by_seed, x, out=hidden_by_seed)    # x: (seed, D, B)
         hidden.clamp_(min=0)
         torch.baddbmm(params.b2, params.w2, hidden, out=diff)          # (run, D, B)
         diff_by_seed.sub_(y)
-        torch.bmm(diff_flat, diff_flat.transpose(1, 2), out=train_t)
+
+    for t, (x, y, train_t, test_t) in enumerate(zip(x_t.unbind(0), y_t.unbind(0),
+                                                    train_sq.unbind(0), test_sq.unbind(0),
+                                                    strict=True)):
+        forward(x, y)
         d_out = diff.mul_(scale)
         torch.sum(d_out, dim=-1, keepdim=True, out=grads.b2)
         torch.bmm(d_out, hidden.transpose(1, 2), out=grads.w2)
@@ -143,12 +152,16 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
             adam_update_(theta, decayed, first, second, rates[t], t + 1, ADAM_BETAS, ADAM_EPS)
         else:
             theta.addcmul_(lr_flat, grad, value=-1.0)
-        # the test set: the first layer of every run as one GEMM against the shared inputs
+        # after the update, as the notebook records them: the test loss, the first layer of
+        # every run as one GEMM against the shared inputs ...
         torch.addmm(b1_all, w1_all, X_test_t, out=hidden_test)
         hidden_test.clamp_(min=0)
         torch.baddbmm(params.b2, params.w2, hidden_test_by_run, out=diff_test)
         diff_test.sub_(Y_test_t)
         torch.bmm(diff_test_flat, diff_test_flat.transpose(1, 2), out=test_t)
+        # ... and the loss on the same minibatch
+        forward(x, y)
+        torch.bmm(diff_flat, diff_flat.transpose(1, 2), out=train_t)
     train_loss = train_sq.view(steps, n_seed, n_lr).double() / (batch_size * d)
     test_loss = test_sq.view(steps, n_seed, n_lr).double() / (n_test * d)
     return (train_loss.permute(1, 2, 0).cpu().numpy(), test_loss.permute(1, 2, 0).cpu().numpy())

@@ -49,9 +49,10 @@ def least_squares_problem(seed: int = 0, *, n_train: int = 10_000, dim: int = 16
                           noise_std: float = 5.0, n_test: int = 1000) -> Problem:
     """The notebook's linear regression: ``y = X W* + sigma eps`` with ``W*`` of shape (D, D).
 
-    Drawn from the legacy numpy stream of ``np.random.seed(seed)`` in this order:
-    ``X_train = randn(N, D)``, ``W* = randn(D, D)``, ``eps_train = randn(N, D)``,
-    ``X_test = randn(n_test, D)``, ``eps_test = randn(n_test, D)``; float64.
+    Drawn from the legacy numpy stream of ``np.random.seed(seed)`` in the notebook's order:
+    ``X_train = randn(N, D)``, ``X_test = randn(n_test, D)``, ``W* = randn(D, D)``,
+    ``eps_train = randn(N, D)``, ``eps_test = randn(n_test, D)``; float64. With the defaults
+    and seed 0 every array equals the notebook's, bit for bit.
 
     Notes
     -----
@@ -69,9 +70,9 @@ def least_squares_problem(seed: int = 0, *, n_train: int = 10_000, dim: int = 16
     _check_sizes(n_train, dim, n_test, noise_std, seed)
     stream = np.random.RandomState(seed)          # the stream np.random.seed(seed) gives
     X = stream.randn(n_train, dim)
+    X_test = stream.randn(n_test, dim)
     w_star = stream.randn(dim, dim)
     y = X @ w_star + noise_std * stream.randn(n_train, dim)
-    X_test = stream.randn(n_test, dim)
     y_test = X_test @ w_star + noise_std * stream.randn(n_test, dim)
     return Problem(X, y, X_test, y_test, float(noise_std), int(seed))
 
@@ -80,10 +81,11 @@ def teacher_mlp_problem(seed: int = 0, *, n_train: int = 10_000, dim: int = 4,
                         noise_std: float = 2.0, n_test: int = 1000) -> Problem:
     """The notebook's teacher network: ``y = relu(X W1) W2 + sigma eps``, ``W1, W2`` of shape (D, D).
 
-    Drawn from the legacy numpy stream of ``np.random.seed(seed)`` in this order:
-    ``X_train = randn(N, D)``, ``W1 = randn(D, D)``, ``W2 = randn(D, D)``,
-    ``eps_train = randn(N, D)``, ``X_test = randn(n_test, D)``, ``eps_test = randn(n_test, D)``.
-    Stored in float64; the MLP trainers cast to float32 as the notebook's torch model does.
+    Drawn from the legacy numpy stream of ``np.random.seed(seed)`` in the notebook's order:
+    ``X_train = randn(N, D)``, ``X_test = randn(n_test, D)``, ``W1 = randn(D, D)``,
+    ``W2 = randn(D, D)``, ``eps_train = randn(N, D)``, ``eps_test = randn(n_test, D)``.
+    Stored in float64 (with the defaults and seed 0, the notebook's arrays bit for bit); the
+    MLP trainers cast to float32 as the notebook's torch model does.
 
     Examples
     --------
@@ -95,12 +97,13 @@ def teacher_mlp_problem(seed: int = 0, *, n_train: int = 10_000, dim: int = 4,
     _check_sizes(n_train, dim, n_test, noise_std, seed)
     stream = np.random.RandomState(seed)
     X = stream.randn(n_train, dim)
-    w1, w2 = stream.randn(dim, dim), stream.randn(dim, dim)
+    X_test = stream.randn(n_test, dim)
+    w1 = stream.randn(dim, dim)
+    w2 = stream.randn(dim, dim)
 
     def teacher(inputs):
-        return np.maximum(inputs @ w1, 0.0) @ w2
+        return np.maximum(0, inputs @ w1) @ w2
 
     y = teacher(X) + noise_std * stream.randn(n_train, dim)
-    X_test = stream.randn(n_test, dim)
     y_test = teacher(X_test) + noise_std * stream.randn(n_test, dim)
     return Problem(X, y, X_test, y_test, float(noise_std), int(seed))

@@ -38,7 +38,8 @@ class SweepCell:
     lrs : ndarray, shape (n_lr,)
         Increasing learning rates (after any extension of the grid).
     train_loss, test_loss : ndarray, shape (n_seed, n_lr, steps)
-        Minibatch loss before each step and test loss after it; ``inf``/``nan`` kept.
+        After each update, as the notebook records them: the loss on that step's minibatch
+        and the test loss; ``inf``/``nan`` kept.
     initial_loss : ndarray, shape (n_seed,)
         Test loss of each seed's initialization.
     notes : tuple of str

@@ -24,42 +24,50 @@ def _perturbed_init(monkeypatch):
     monkeypatch.setattr(reference, "init_mlp", init)
 
 
+def assert_matches_reference(got, want, jitter):
+    """``got`` equals the reference curve ``want`` to float32 rounding.
+
+    1e-5 relative, unless the reference itself moves more than that when started one ulp away
+    (``jitter``): then float32 rounding is amplified (ReLU patterns switch) and no two float32
+    implementations agree better than that sensitivity.
+    """
+    finite = np.isfinite(want)
+    assert (np.isfinite(got) == finite).all()                      # diverges where it does
+    both = finite & np.isfinite(jitter)
+    sensitivity = np.max(np.abs(jitter[both] - want[both]) / np.abs(want[both]), initial=0.0)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=max(1e-5, 10 * sensitivity))
+
+
 @pytest.mark.parametrize("optimizer,steps", [("sgd", 60), ("adam", 40)])
 @pytest.mark.parametrize("batch_size", [2, 64])
 def test_parity_with_torch_optim(optimizer, steps, batch_size, monkeypatch):
+    """Both curves (minibatch loss and test loss after each update) of every run."""
     seeds = (0, 1)
-    _, test = train_mlp_batched(PROBLEM, LRS, batch_size, steps, run_seeds=seeds,
-                                optimizer=optimizer)
+    curves = train_mlp_batched(PROBLEM, LRS, batch_size, steps, run_seeds=seeds,
+                               optimizer=optimizer)
     references = {(s, lr): reference.train_mlp(PROBLEM, lr, batch_size, steps, run_seed=s,
-                                               optimizer=optimizer)[1]
+                                               optimizer=optimizer)
                   for s in seeds for lr in LRS}
     _perturbed_init(monkeypatch)
     for i, seed in enumerate(seeds):
         for j, lr in enumerate(LRS):
-            want = references[seed, lr]
-            finite = np.isfinite(want)
-            assert (np.isfinite(test[i, j]) == finite).all()          # diverges where it does
-            # 1e-5 relative, unless the reference itself moves more than that when started one
-            # ulp away: then float32 rounding is amplified (ReLU patterns switch) and no two
-            # float32 implementations agree better than that sensitivity.
             jitter = reference.train_mlp(PROBLEM, lr, batch_size, steps, run_seed=seed,
-                                         optimizer=optimizer)[1]
-            both = finite & np.isfinite(jitter)
-            sensitivity = np.max(np.abs(jitter[both] - want[both]) / np.abs(want[both]),
-                                 initial=0.0)
-            got = test[i, j][finite]
-            np.testing.assert_allclose(got, want[finite], rtol=max(1e-5, 10 * sensitivity))
+                                         optimizer=optimizer)
+            for got, want, moved in zip(curves, references[seed, lr], jitter, strict=True):
+                assert_matches_reference(got[i, j], want, moved)
     if optimizer == "sgd":
+        test = curves[1]
         assert np.isnan(test[:, -1, -1]).all() and np.isfinite(test[:, :2, -1]).all()
 
 
 def test_stable_cells_agree_to_1e5():
     """Where the dynamics are not chaotic, the agreement is 1e-5 without any allowance."""
     for optimizer in ("sgd", "adam"):
-        _, test = train_mlp_batched(PROBLEM, [0.01, 0.1], 16, 50, optimizer=optimizer)
+        curves = train_mlp_batched(PROBLEM, [0.01, 0.1], 16, 50, optimizer=optimizer)
         for j, lr in enumerate([0.01, 0.1]):
-            want = reference.train_mlp(PROBLEM, lr, 16, 50, optimizer=optimizer)[1]
-            np.testing.assert_allclose(test[0, j], want, rtol=1e-5)
+            wanted = reference.train_mlp(PROBLEM, lr, 16, 50, optimizer=optimizer)
+            for got, want in zip(curves, wanted, strict=True):
+                np.testing.assert_allclose(got[0, j], want, rtol=1e-5)
 
 
 def test_schedule_is_torchs():
