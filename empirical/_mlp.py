@@ -61,8 +61,9 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     product whose long side is the batch (the first layer of one seed's rates is a single
     GEMM against the shared minibatch), which runs an order of magnitude faster than the
     ``(example, feature)`` layout's many 4 x 4 products. The parameters of every run live in
-    one buffer (float32, as the notebook's model, unless ``dtype`` says otherwise); SGD or Adam (``torch.optim.Adam``'s update with coupled L2 weight
-    decay, under the warmup + cosine schedule) updates it at once. For one seed every
+    one buffer (float32, as in the notebook's model, unless ``dtype`` says otherwise); SGD or
+    Adam (``torch.optim.Adam``'s update with coupled L2 weight decay, under the warmup +
+    cosine schedule) updates it at once. For one seed every
     learning rate starts from the same initialization and sees the same minibatches (common
     random numbers); the minibatch stream is drawn up front (``randint(0, N, (steps, B))`` is
     the same sequence as ``steps`` calls of ``randint(0, N, B)``).

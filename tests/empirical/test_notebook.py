@@ -21,8 +21,7 @@ curves (the torch MLP) to 1e-5.
 import numpy as np
 import pytest
 
-from empirical import (least_squares_problem, reference, teacher_mlp_problem,
-                       train_linear_sgd_batched, train_mlp_batched)
+from empirical import least_squares_problem, reference, teacher_mlp_problem, train_linear_sgd_batched, train_mlp_batched
 
 STEPS = [0, 1, 9, 49, 99]
 
