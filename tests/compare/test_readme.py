@@ -1,0 +1,60 @@
+"""The README's result sections are the numbers of the run they claim to come from."""
+
+import copy
+import json
+
+import pytest
+
+from compare._readme import README, RESULTS, answer_section, render_readme, scaling_law_section
+from compare._report import FULL, sweep_specs
+
+
+@pytest.fixture(scope="module")
+def results():
+    return json.loads(RESULTS.read_text())
+
+
+def test_readme_sections_are_written_from_docs_results(results):
+    readme = README.read_text()
+    assert render_readme(readme, results) == readme, (
+        "README.md's result sections differ from docs/results.json: run "
+        "`python -m compare._readme lrbs-report` after `lrbs run`")
+
+
+def test_docs_results_is_a_full_run_of_todays_specs(results):
+    """The stored run is ``lrbs run`` with today's defaults, not a quick or stale one."""
+    assert results["settings"]["quick"] is False
+    assert results["settings"]["seeds"] == FULL["seeds"]
+    for spec in sweep_specs(FULL["seeds"]):
+        assert results["studies"][spec.model]["spec"] == spec.to_dict()
+
+
+def test_sentences_follow_the_numbers(results):
+    """Change a number and the sentence about it changes: nothing in them is typed by hand."""
+    changed = copy.deepcopy(results)
+    changed["studies"]["mlp-sgd"]["exponent_interval"] = [0.3, 0.6]
+    assert "5 of 6 intervals exclude both" in answer_section(changed).replace("\n", " ")
+    changed["studies"]["linear-sgd"]["optima"][0]["within_one_grid_step"] = False
+    assert "puts 6 of 7 measured optima" in answer_section(changed).replace("\n", " ")
+    shapes = changed["scaling_law"]["shapes"]
+    for shape, lr in zip((s for s in shapes if s["depth"] == 1), [5e-3, 4e-3, 3e-3, 2e-3, 1e-3],
+                         strict=True):
+        shape["lr"] = lr
+    assert "The tuned rate falls with width" in scaling_law_section(changed).replace("\n", " ")
+
+
+@pytest.mark.parametrize("model", ["linear-sgd", "mlp-sgd", "mlp-adam"])
+def test_docs_results_are_what_the_code_measures_today(results, model):
+    """Rerun each sweep of ``lrbs run`` (a few seconds): the stored optima are today's.
+
+    Guards against a README stated on data or trainers that have since changed (the MLPs in
+    float32: 1e-6 relative, for another machine's rounding).
+    """
+    from empirical import run_sweep
+    [spec] = [s for s in sweep_specs(FULL["seeds"]) if s.model == model]
+    stored = results["studies"][model]["optima"]
+    measured = run_sweep(spec, progress=False).optima(n_boot=2)
+    assert [o.batch_size for o in measured] == [o["batch_size"] for o in stored]
+    for o, want in zip(measured, stored, strict=True):
+        assert o.subgrid_lr == pytest.approx(want["subgrid_lr"], rel=1e-6)
+        assert o.best_loss == pytest.approx(want["best_loss"], rel=1e-6)
