@@ -18,5 +18,11 @@ print(study.horizon.verdict("MLP, SGD"))
 # %%
 # Conclusion
 # ----------
-# As for least squares, the fixed-horizon optimum grows much more slowly than linearly, and the
-# saturating rule describes it better than either pure power law.
+# Computed from the fit above.
+lo, hi = study.horizon.exponent_interval
+named = [name for name, a in (("linear", 1.0), ("square root", 0.5)) if lo <= a <= hi]
+print(f"With {len(spec.seeds)} seeds the fixed-horizon exponent is {study.horizon.exponent:.2f} "
+      f"[{lo:.2f}, {hi:.2f}]: "
+      + (f"{' and '.join(named)} scaling cannot be excluded" if named
+         else "both linear and square-root scaling are excluded")
+      + f"; the {study.horizon.preferred} rule has the lowest AICc.")
