@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import nqm
 from compare._double_descent import RiskSimulation
 from compare._rules import RULES
 from compare._study import Study
+from empirical import atomic_write_bytes
 
 # Okabe & Ito's colour-blind-safe palette
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -36,7 +38,9 @@ def save_figure(fig: Figure, directory, name: str) -> dict:
     paths = {}
     for ext in ("png", "svg"):
         paths[ext] = directory / f"{name}.{ext}"
-        fig.savefig(paths[ext], dpi=110)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=ext, dpi=110)
+        atomic_write_bytes(paths[ext], buffer.getvalue())
     return paths
 
 
@@ -160,8 +164,9 @@ def plot_double_descent(sim: RiskSimulation) -> Figure:
     """Figure 4: ridgeless double descent and ridge at its optimal penalty, formula and Monte Carlo."""
     fig = Figure(figsize=(11.0, 4.2), layout="constrained")
     d = sim.d
-    dense = np.concatenate([np.linspace(sim.ns.min(), d - 2, 200), np.linspace(d + 2, sim.ns.max(),
-                                                                               200)])
+    # every sample count on each side of the interpolation threshold (the formula is exact
+    # for whole n only; at n = d - 1, d, d + 1 the variance is infinite)
+    dense = np.concatenate([np.arange(sim.ns.min(), d - 1), np.arange(d + 2, sim.ns.max() + 1)])
     ax = fig.add_subplot(1, 2, 1)
     for i, var in enumerate(sim.noise_vars):
         theory = nqm.ridgeless_risk(dense, d, noise_var=var).total

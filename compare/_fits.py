@@ -161,6 +161,8 @@ def fit_rule(rule: str, batch_sizes, lr, log_sd=None) -> RuleFit:
     >>> {k: round(v, 1) for k, v in fit.params.items()}
     {'lr_max': 1.0, 'b_noise': 100.4}
     """
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
     log_b, log_lr, sd = _validate(batch_sizes, lr, log_sd)
     spec = RULES[rule]
     z, chi2 = _fit_one(spec, log_b, log_lr, sd, _starts(spec, log_b, log_lr))

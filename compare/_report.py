@@ -21,7 +21,16 @@ from compare._paths import spec_directory
 from compare._rules import RULES
 from compare._study import FLAT_POINTS, Study, analyze
 from compare._theory_table import DIAGONAL_VARIANTS
-from empirical import MODELS, LRGrid, SweepSpec, run_sweep
+from empirical import (
+    MODELS,
+    LRGrid,
+    SweepSpec,
+    atomic_write_bytes,
+    atomic_write_json,
+    locked_directory,
+    run_sweep,
+    strict_json,
+)
 
 FULL = dict(batch_sizes=(2, 4, 16, 64, 256, 1024, 2048), seeds=5, n_boot=200, mc_trials=8,
             mc_ns=(100, 200, 300, 400, 450, 475, 525, 550, 600, 700, 850, 1000),
@@ -37,12 +46,26 @@ def _log(progress: bool, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def sweep_specs(seeds: int, *, quick: bool = False, device: str = "cpu") -> list[SweepSpec]:
-    """The three sweeps of the study: geometric grid 1e-3 * 1.25^k that extends itself."""
-    if not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+def seed_tuple(seeds) -> tuple[int, ...]:
+    """Run seeds from a count ``K`` (seeds ``0..K-1``) or an explicit sequence of seeds."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int | tuple | list | range):
+        raise ValueError(f"seeds must be a count or a list of seeds, got {seeds!r}")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"seeds must be a positive count, got {seeds!r}")
+        return tuple(range(seeds))
+    if not seeds:
+        raise ValueError("seeds must not be empty")
+    return tuple(seeds)
+
+
+def sweep_specs(seeds, *, quick: bool = False, device: str = "cpu") -> list[SweepSpec]:
+    """The three sweeps of the study: geometric grid 1e-3 * 1.25^k that extends itself.
+
+    ``seeds`` is a count ``K`` (seeds ``0..K-1``) or a sequence of seeds.
+    """
     sizes = (QUICK if quick else FULL)["batch_sizes"]
-    return [SweepSpec(model, sizes, LRGrid(), steps=100, seeds=tuple(range(seeds)), device=device)
+    return [SweepSpec(model, sizes, LRGrid(), steps=100, seeds=seed_tuple(seeds), device=device)
             for model in MODELS]
 
 
@@ -56,22 +79,6 @@ def diagonal_curves(dim: int, batch_sizes, target: float = DIAGONAL_TARGET) -> d
         curves[name] = dict(lr=np.atleast_1d(best.lr), steps=np.ceil(np.atleast_1d(best.steps)),
                             critical_batch_size=model.critical_batch_size(target, **kwargs))
     return dict(dim=dim, target=target, batch_sizes=b, curves=curves)
-
-
-def _finite_or_none(value):
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_or_none(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _finite_or_none(value.tolist())
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    return value
 
 
 def _fit_json(fit: ScalingFit | None, label: str) -> dict | None:
@@ -133,8 +140,10 @@ def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = Fal
     Parameters
     ----------
     out : path-like, default "lrbs-report"
-    seeds : int, optional
-        Run seeds ``0..seeds-1`` of every sweep; 5 by default, 2 with ``quick``.
+        Locked against other writers while the study runs.
+    seeds : int or sequence of int, optional
+        Run seeds of every sweep: a count ``K`` (seeds ``0..K-1``) or the seeds themselves;
+        5 by default, 2 with ``quick``.
     quick : bool, default False
         Fewer batch sizes, bootstrap resamples and Monte Carlo draws, a smaller NQM.
     device : str, default "cpu"
@@ -147,10 +156,16 @@ def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = Fal
         What ``results.json`` holds.
     """
     settings = QUICK if quick else FULL
-    seeds = settings["seeds"] if seeds is None else seeds
-    root = Path(out)
+    specs = sweep_specs(settings["seeds"] if seeds is None else seeds, quick=quick, device=device)
+    for spec in specs:
+        spec.check_memory()
+    with locked_directory(out) as root:
+        return _write_report(root, specs, settings, quick, device, progress)
+
+
+def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: bool, device: str,
+                  progress: bool) -> dict:
     fig_dir = root / "figures"
-    specs = sweep_specs(seeds, quick=quick, device=device)
     studies = []
     for k, spec in enumerate(specs, 1):
         _log(progress, f"[{k}/6] sweep {spec.model}: {len(spec.batch_sizes)} batch sizes x "
@@ -174,7 +189,7 @@ def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = Fal
     results = dict(
         lrbs_version=version("lrbs"), created=datetime.datetime.now(datetime.UTC).isoformat(
             timespec="seconds"),
-        settings=dict(seeds=seeds, quick=quick, device=device),
+        settings=dict(seeds=list(specs[0].seeds), quick=quick, device=device),
         versions=_versions(),
         studies={s.model: study_json(s) for s in studies},
         diagonal_nqm=dict(dim=diagonal["dim"], target=diagonal["target"],
@@ -186,12 +201,11 @@ def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = Fal
         figures={name: {ext: str(p.relative_to(root)) for ext, p in ps.items()}
                  for name, ps in paths.items()},
         scaling_law=({k: v for k, v in scaling.items() if k != "_paths"} if scaling else None))
-    results = _finite_or_none(results)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
+    results = strict_json(results)
+    atomic_write_json(root / "results.json", results)
     if scaling:
         paths.update({f"scaling/{k}": v for k, v in scaling["_paths"].items()})
-    (root / "index.html").write_text(render_html(results, studies, paths))
+    atomic_write_bytes(root / "index.html", render_html(results, studies, paths).encode())
     return results
 
 
@@ -277,7 +291,7 @@ def render_html(results: dict, studies: list[Study], paths: dict) -> str:
              f"</title><style>{CSS}</style></head><body>",
              "<h1>How should the learning rate scale with the batch size?</h1>",
              f"<p>lrbs {results['lrbs_version']}, {results['created']}; seeds "
-             f"0&ndash;{results['settings']['seeds'] - 1}"
+             f"{', '.join(str(s) for s in results['settings']['seeds'])}"
              f"{' (quick run)' if results['settings']['quick'] else ''}. Every optimum is the "
              "sub-grid minimum of the seed-mean metric; intervals are 95% bootstrap intervals "
              "over seeds; rules are fitted in log space weighted by that spread, compared by "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,22 +10,28 @@ from matplotlib.figure import Figure
 from compare._figures import PALETTE, label_axes, save_figure
 from compare._paths import spec_directory
 from compare._scaling_law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
-from empirical import LRGrid, ScalingRuns, ScalingSpec, run_scaling_study
+from empirical import (
+    LRGrid,
+    ScalingRuns,
+    ScalingSpec,
+    atomic_write_bytes,
+    atomic_write_json,
+    run_scaling_study,
+)
 
 QUICK_SPEC = dict(shapes=tuple((w, 1) for w in (8, 16, 32, 64, 128, 256)), max_steps=300,
                   grid=LRGrid(base=1e-4, ratio=10**0.5, k_min=1, k_max=6))
 """A smoke-test study: six widths at depth 1, 300 steps at most, six rates half a decade apart."""
 
 
-def scaling_spec(seeds: int, *, quick: bool = False, **options) -> ScalingSpec:
-    """The default study (10 shapes, 16 rates, ``seeds`` seeds) or :data:`QUICK_SPEC`'s.
+def scaling_spec(seeds, *, quick: bool = False, **options) -> ScalingSpec:
+    """The default study (10 shapes, 16 rates) or :data:`QUICK_SPEC`'s, with ``seeds``.
 
-    ``options`` (``optimizer``, ``dropout``, ...) override :class:`empirical.ScalingSpec`'s fields.
+    ``seeds`` is a count ``K`` (seeds ``0..K-1``) or a sequence of seeds; ``options``
+    (``optimizer``, ``dropout``, ...) override :class:`empirical.ScalingSpec`'s fields.
     """
-    if not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
-    return ScalingSpec(**{**(QUICK_SPEC if quick else {}), **options,
-                          "seeds": tuple(range(seeds))})
+    from compare._report import seed_tuple
+    return ScalingSpec(**{**(QUICK_SPEC if quick else {}), **options, "seeds": seed_tuple(seeds)})
 
 
 def plot_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> Figure:
@@ -110,8 +115,8 @@ def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
                                                alpha=check.fit.alpha)),
                    figures={k: {e: str(p.relative_to(root)) for e, p in v.items()}
                             for k, v in paths.items()})
-    (root / "scaling_law.json").write_text(json.dumps(results, indent=1))
-    (root / "scaling_law.md").write_text(markdown_table(results))
+    atomic_write_json(root / "scaling_law.json", results)
+    atomic_write_bytes(root / "scaling_law.md", markdown_table(results).encode())
     results["_paths"] = paths
     return results
 

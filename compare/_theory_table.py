@@ -38,18 +38,24 @@ def diagonal_table(batch_sizes, *, target_loss: float, dim: int, momentum: float
 
 def format_rows(rows: list[dict], columns: dict[str, str]) -> str:
     """A plain fixed-width table; ``columns`` maps row keys to headers."""
-    cells = [[_fmt(row[key]) for key in columns] for row in rows]
+    cells = [[format_number(row[key]) for key in columns] for row in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(columns.values())]
     lines = ["  ".join(h.rjust(w) for h, w in zip(columns.values(), widths, strict=True))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(cell, widths, strict=True)) for cell in cells]
     return "\n".join(lines)
 
 
-def _fmt(value) -> str:
+def format_number(value) -> str:
+    """A table entry for people: four significant digits, whole numbers below 10^15 in full,
+    ``yes``/``no`` for booleans, ``inf``/``nan`` spelled out."""
     if isinstance(value, str):
         return value
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
     if isinstance(value, int | np.integer):
-        return str(value)
-    if np.isfinite(value) and float(value).is_integer() and abs(value) >= 1:
+        return str(value) if abs(value) < 10**15 else f"{float(value):.4g}"
+    if value is None:
+        return "-"
+    if np.isfinite(value) and float(value).is_integer() and 1 <= abs(value) < 10**15:
         return f"{int(value)}"
     return f"{value:.4g}"

@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import os
+import shlex
 import sys
+import warnings
 from importlib.metadata import version
 from pathlib import Path
 
-from compare._theory_table import DIAGONAL_VARIANTS, diagonal_table, format_rows, scalar_table
+from compare._theory_table import (
+    DIAGONAL_VARIANTS,
+    diagonal_table,
+    format_rows,
+    scalar_table,
+)
+from compare._theory_table import format_number as _fmt
+from empirical._threads import THREADS_ENV
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help, except where there is none to show."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -72,8 +94,22 @@ def _grid(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+MAX_SEEDS = 10_000
+SEEDS_HELP = "run seeds: N, N,M,... or A-B (inclusive)"
+
+
 def _seeds(text: str) -> list[int]:
-    """One seed, a comma list, or a range ``a-b`` (inclusive)."""
+    """One seed, a comma list, or a range ``a-b`` (inclusive); at most :data:`MAX_SEEDS`."""
+    seeds = _seed_list(text)
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must not repeat, got {text!r}")
+    if len(seeds) > MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_SEEDS} seeds, got {len(seeds)} from "
+                                         f"{text!r}")
+    return seeds
+
+
+def _seed_list(text: str) -> list[int]:
     if "-" not in text.strip("-") or "," in text:
         return _int_list(text, "seeds", 0)
     try:
@@ -82,7 +118,21 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"seeds must be N, N,M,... or A-B; got {text!r}") from None
     if lo < 0 or hi < lo:
         raise argparse.ArgumentTypeError(f"a seed range A-B needs 0 <= A <= B, got {text!r}")
+    if hi - lo >= MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_SEEDS} seeds, got {hi - lo + 1} from "
+                                         f"{text!r}")
     return list(range(lo, hi + 1))
+
+
+def _nonnegative(text: str) -> float:
+    """A finite number ``>= 0``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
 
 
 def _positive(kind: type):
@@ -99,6 +149,13 @@ def _positive(kind: type):
     return parse
 
 
+def _threads_option(parser) -> None:
+    parser.add_argument("--threads", type=_positive(int), default=None, metavar="N",
+                        help="torch intra-op threads for training (default: $LRBS_THREADS, "
+                             "else 1: one thread per process avoids oversubscribing shared "
+                             "cores, see the README)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lrbs", description="How should the learning rate scale with the batch size?")
@@ -109,18 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Optimal learning rates of the scalar noisy quadratic model (a = 1, "
                     "sigma^2 = 1, w0^2 = 1) under three criteria, and the diagonal NQM of "
                     "Zhang et al. (2019): optimal steps to a target loss and the critical "
-                    "batch size, plain, with momentum 0.9 and with H^-1/2 preconditioning.")
+                    "batch size, plain, with momentum 0.9 and with H^-1/2 preconditioning. "
+                    "Writes no files.")
     theory.add_argument("--batch-sizes", type=_batch_sizes,
-                        default=_batch_sizes("1,4,16,64,256,1024,4096"))
+                        default=_batch_sizes("1,4,16,64,256,1024,4096"), metavar="B1,B2,...",
+                        help="batch sizes of the tables")
     theory.add_argument("--steps", type=_positive(int), default=100,
-                        help="fixed horizon of the scalar model (default 100)")
+                        help="fixed horizon of the scalar model")
     theory.add_argument("--target", type=_positive(float), default=0.01,
-                        help="target loss of the scalar model, below 0.5 (default 0.01)")
+                        help="target loss of the scalar model, below its initial loss 0.5")
     theory.add_argument("--diagonal-target", type=_positive(float), default=0.1,
-                        help="target loss of the diagonal NQM (default 0.1)")
+                        help="target loss of the diagonal NQM, below its initial loss")
     theory.add_argument("--dim", type=_positive(int), default=1000,
-                        help="dimension of the diagonal NQM (default 1000; the paper's 10000 "
-                             "gives the same picture in about four minutes)")
+                        help="dimension of the diagonal NQM (the paper's 10000 gives the same "
+                             "picture in about four minutes)")
+    _threads_option(theory)
     _add_sweep(commands)
     _add_run(commands)
     _add_scaling_law(commands)
@@ -137,20 +197,30 @@ def _add_scaling_law(commands) -> None:
                     "shape, and write DIR/scaling_law.json and DIR/figures/. Needs the 'data' "
                     "extra (scikit-learn). Finished shapes are kept under DIR/runs/ (one directory "
                     "per setting), so an interrupted run resumes.")
-    _add_study_options(study, out="lrbs-scaling", seeds=3, seeds_help="default 3",
+    _add_study_options(study, out="lrbs-scaling", seeds_default="0-2 (0 with --quick)",
                        quick_help="six widths, 300 steps, six rates")
-    study.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    study.add_argument("--dropout", type=float, default=0.0,
-                       help="dropout on the hidden layers while training (default 0)")
+    study.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                       help="optimizer of every run")
+    study.add_argument("--dropout", type=_dropout, default=0.0,
+                       help="dropout on the hidden layers while training, in [0, 1)")
 
 
-def _add_study_options(parser, *, out: str, seeds, seeds_help: str, quick_help: str) -> None:
-    """--out, --seeds, --quick and --quiet, shared by the commands that run a whole study."""
-    parser.add_argument("--out", default=out, help=f"output directory (default {out})")
-    parser.add_argument("--seeds", type=_positive(int), default=seeds,
-                        help=f"number of run seeds, 0..K-1 ({seeds_help})")
+def _dropout(text: str) -> float:
+    value = _nonnegative(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"dropout must be in [0, 1), got {text!r}")
+    return value
+
+
+def _add_study_options(parser, *, out: str, seeds_default: str, quick_help: str) -> None:
+    """--out, --seeds, --quick, --quiet and --threads, shared by the commands that run a study."""
+    parser.add_argument("--out", default=out, metavar="DIR",
+                        help="output directory, locked while the study runs")
+    parser.add_argument("--seeds", type=_seeds, default=None,
+                        help=f"{SEEDS_HELP} (default {seeds_default})")
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
+    _threads_option(parser)
 
 
 def _add_run(commands) -> None:
@@ -162,9 +232,11 @@ def _add_run(commands) -> None:
                     "DIR/figures/, with a section for the digits scaling law when the 'data' "
                     "extra is installed. Finished runs are kept under DIR/sweeps/ and "
                     "DIR/scaling/runs/, so an interrupted run resumes.")
-    _add_study_options(run, out="lrbs-report", seeds=None, seeds_help="default 5; 2 with --quick",
-                       quick_help="fewer batch sizes, resamples and Monte Carlo draws (under 20 s)")
-    run.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    _add_study_options(run, out="lrbs-report", seeds_default="0-4; 0-1 with --quick",
+                       quick_help="fewer batch sizes, resamples and Monte Carlo draws (about "
+                                  "30 s)")
+    run.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                     help="torch device of the sweeps")
 
 
 def _add_sweep(commands) -> None:
@@ -173,65 +245,97 @@ def _add_sweep(commands) -> None:
         "sweep", help="train a learning-rate x batch-size sweep and print the optimum per batch size",
         description="Train every (batch size, learning rate, seed), all rates of one batch size as "
                     "one batched program, and print the optimum per batch size: grid argmin, "
-                    "sub-grid estimate, basin (excess loss above the noise floor within 5%% of "
+                    "sub-grid estimate, basin (excess loss above the noise floor within 5% of "
                     "the best), bootstrap interval over seeds, best loss and an edge flag.")
-    sweep.add_argument("model", choices=MODELS)
-    sweep.add_argument("--batch-sizes", type=_batch_sizes,
-                       default=_batch_sizes("2,4,16,64,256,1024,2048"))
+    sweep.add_argument("model", choices=MODELS, help="the problem and optimizer")
+    sweep.add_argument("--batch-sizes", type=_batch_sizes, metavar="B1,B2,...",
+                       default=_batch_sizes("2,4,16,64,256,1024,2048"), help="batch sizes")
     lrs = sweep.add_mutually_exclusive_group()
-    lrs.add_argument("--lrs", type=_lr_list, metavar="V1,V2,...", help="explicit learning rates")
+    lrs.add_argument("--lrs", type=_lr_list, metavar="V1,V2,...",
+                     help="explicit learning rates, > 0, no repeats (used in increasing order)")
     lrs.add_argument("--logspace", type=_logspace, metavar="START,STOP,NUM",
                      help="as numpy.logspace; write --logspace=-3,0,32 for a negative START")
     lrs.add_argument("--grid", type=_grid, metavar="BASE,RATIO,KMIN,KMAX",
                      help="geometric grid BASE*RATIO**k, extended until optima are interior "
                           "(default 0.001,1.25,0,31)")
-    sweep.add_argument("--steps", type=_positive(int), default=100)
-    sweep.add_argument("--seeds", type=_seeds, default=[0], help="N, N,M,... or A-B (default 0)")
+    sweep.add_argument("--steps", type=_positive(int), default=100, help="steps of every run")
+    sweep.add_argument("--seeds", type=_seeds, default=[0], help=SEEDS_HELP + " (default 0)")
     sweep.add_argument("--window", type=_positive(int), default=1,
-                       help="metric: mean test loss over the last K steps (default 1)")
-    sweep.add_argument("--weight-decay", type=float, default=0.001,
-                       help="Adam's coupled L2 weight decay (default 0.001; the notebook used 0.01)")
-    sweep.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    sweep.add_argument("--out", help="results directory: written as it goes, resumed on rerun")
-    sweep.add_argument("--json", help="write the optima and raw metric to this JSON file")
+                       help="metric: mean test loss over the last K steps")
+    sweep.add_argument("--weight-decay", type=_nonnegative, default=None,
+                       help="mlp-adam only: Adam's coupled L2 weight decay (default 0.001, the "
+                            "question's; the notebook's code used 0.01)")
+    sweep.add_argument("--device", default="cpu", help="torch device: cpu, cuda[:N] or mps")
+    sweep.add_argument("--out", metavar="DIR",
+                       help="results directory: written as it goes, locked, resumed on rerun")
+    sweep.add_argument("--json", metavar="FILE",
+                       help="write the optima and raw metric to this JSON file (strict JSON: "
+                            "null where a run diverged)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    _threads_option(sweep)
+
+
+def _check_output_file(path: str) -> Path:
+    """Fail before any work if ``path`` cannot be written."""
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise ValueError(f"--json {path!r} is a directory")
+    if not parent.is_dir():
+        raise ValueError(f"--json {path!r}: folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"--json {path!r}: folder {str(parent)!r} is not writable")
+    return target
 
 
 def _sweep(args) -> None:
-    from empirical import LRGrid, SweepSpec, run_sweep
+    from empirical import LRGrid, SweepSpec, atomic_write_json, run_sweep
+    json_path = _check_output_file(args.json) if args.json else None
     lrs = args.lrs or args.logspace or args.grid or LRGrid()
     spec = SweepSpec(args.model, args.batch_sizes, lrs, steps=args.steps, seeds=tuple(args.seeds),
                      window=args.window, weight_decay=args.weight_decay, device=args.device)
     result = run_sweep(spec, out=args.out, progress=False if args.quiet else None)
     optima = result.optima()
     rows = [dict(batch_size=o.batch_size, lr=o.lr, subgrid=o.subgrid_lr,
-                 basin=f"[{o.basin[0]:.3g}, {o.basin[1]:.3g}]",
-                 interval=f"[{o.interval[0]:.3g}, {o.interval[1]:.3g}]", loss=o.best_loss,
-                 edge="EDGE" if o.on_edge else "") for o in optima]
+                 basin=f"[{_fmt(o.basin[0])}, {_fmt(o.basin[1])}]",
+                 interval=f"[{_fmt(o.interval[0])}, {_fmt(o.interval[1])}]", loss=o.best_loss,
+                 edge=o.on_edge) for o in optima]
     print(f"{spec.model}: optimum per batch size (metric: mean test loss over the last "
-          f"{spec.window} step(s), seeds {list(spec.seeds)})")
+          f"{spec.window} step(s), seeds {', '.join(map(str, spec.seeds))})")
     print(format_rows(rows, {"batch_size": "B", "lr": "lr*", "subgrid": "sub-grid lr*",
                              "basin": "basin (5% excess)", "interval": "95% over seeds",
-                             "loss": "best loss", "edge": "edge"}))
+                             "loss": "best loss", "edge": "on edge"}))
     for cell in result.cells:
         for note in cell.notes:
             print(f"B={cell.batch_size}: {note}")
-    if args.json:
-        cells = []
-        for cell, o in zip(result.cells, optima, strict=True):
-            cells.append({"batch_size": cell.batch_size, "lr": cell.lrs.tolist(),
-                          "metric": cell.metric(spec.window).tolist(),
-                          "diverged": cell.diverged.tolist(), "optimal_lr": o.lr,
-                          "subgrid_lr": o.subgrid_lr, "basin": list(o.basin),
-                          "interval": list(o.interval), "on_edge": o.on_edge})
-        with open(args.json, "w") as fh:
-            json.dump({"spec": spec.to_dict(), "version": result.version, "cells": cells}, fh,
-                      indent=1)
+        diverged, collapsed = cell.diverged.mean(), cell.collapsed.all()
+        if collapsed:
+            print(f"B={cell.batch_size}: every run diverged or ended above its initial loss; "
+                  "its optimum is not meaningful")
+        elif diverged:
+            print(f"B={cell.batch_size}: {100 * diverged:.0f}% of runs diverged")
+    if json_path is not None:
+        cells = [{"batch_size": cell.batch_size, "lr": cell.lrs, "metric": cell.metric(spec.window),
+                  "diverged": cell.diverged, "optimal_lr": o.lr, "subgrid_lr": o.subgrid_lr,
+                  "basin": o.basin, "interval": o.interval, "on_edge": o.on_edge}
+                 for cell, o in zip(result.cells, optima, strict=True)]
+        atomic_write_json(json_path, {
+            "spec": spec.to_dict(), "version": result.version,
+            "null": "a metric is null where its run diverged (see 'diverged')", "cells": cells})
+    written = [f"results in {args.out}"] if args.out else []
+    written += [f"optima in {args.json}"] if args.json else []
+    print(f"wrote {' and '.join(written)}" if written else
+          "wrote no files (--out DIR keeps the runs, --json FILE the optima)")
 
 
 def _theory(args) -> None:
+    import nqm
     if args.target >= 0.5:
-        raise ValueError(f"--target must be below the initial loss 0.5, got {args.target}")
+        raise ValueError(f"--target must be below the initial loss 0.5, got {args.target:g}")
+    diagonal = nqm.DiagonalNQM.zhang2019(dim=args.dim)          # checks dim against memory
+    if args.diagonal_target >= diagonal.initial_loss:
+        raise ValueError(f"--diagonal-target must be below the diagonal NQM's initial loss "
+                         f"{diagonal.initial_loss:.4g}, got {args.diagonal_target:g}")
     print(f"Scalar NQM (a=1, sigma^2=1, w0^2=1): optimal lr per batch size\n"
           f"  horizon: minimizes E L after {args.steps} steps;  target: reaches "
           f"E L = {args.target:g} in the fewest steps;  greedy: best single step\n")
@@ -245,7 +349,8 @@ def _theory(args) -> None:
         print(f"\nDiagonal NQM (Zhang et al. 2019, dim={args.dim}), {label}: fewest steps to "
               f"E L = {args.diagonal_target:g}\n")
         print(format_rows(rows, {"batch_size": "B", "lr": "lr*", "steps": "steps"}))
-        print(f"critical batch size (steps = 2 x noise-free minimum): {b_crit:.4g}")
+        print(f"critical batch size (steps = 2 x noise-free minimum): {_fmt(b_crit)}")
+    print("\nwrote no files")
 
 
 def _run(args) -> None:
@@ -260,35 +365,67 @@ def _run(args) -> None:
         print(study["verdict"])
         if "verdict" in study["steps_to_target"]:
             print(study["steps_to_target"]["verdict"])
-    print(f"report: {Path(args.out) / 'index.html'}")
+    print(f"wrote the report {Path(args.out) / 'index.html'}, its results.json and figures/, "
+          f"and the runs under {Path(args.out) / 'sweeps'}")
 
 
 def _scaling_law(args) -> None:
     from compare._scaling_report import format_law, run_scaling_law
-    results = run_scaling_law(args.out, seeds=args.seeds, quick=args.quick,
+    seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
+    results = run_scaling_law(args.out, seeds=seeds, quick=args.quick,
                               progress=not args.quiet, optimizer=args.optimizer,
                               dropout=args.dropout)
     print(format_rows(results["shapes"], {"width": "width", "depth": "depth",
                                           "n_params": "params", "lr": "tuned lr",
-                                          "on_edge": "edge", "test_loss": "test loss",
+                                          "on_edge": "on edge", "test_loss": "test loss",
                                           "test_accuracy": "accuracy"}))
     print(format_law(results))
-    print(f"results: {Path(args.out) / 'scaling_law.json'}")
+    print(f"wrote {Path(args.out) / 'scaling_law.json'}, scaling_law.md and figures/, and the "
+          f"runs under {Path(args.out) / 'runs'}")
+
+
+COMMANDS = {"theory": _theory, "sweep": _sweep, "run": _run, "scaling-law": _scaling_law}
+
+
+def _interrupted(args, argv: list[str]) -> str:
+    """The one line said on Ctrl-C: what was kept and how to resume."""
+    again = "lrbs " + " ".join(shlex.quote(a) for a in argv)
+    out = getattr(args, "out", None)
+    if args.command == "theory":
+        return "interrupted; nothing was written"
+    if out is None:
+        return "interrupted; nothing was kept (--out DIR keeps finished batch sizes)"
+    return f"interrupted; finished work is kept in {out}; resume with: {again}"
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    try:
-        {"theory": _theory, "sweep": _sweep, "run": _run,
-         "scaling-law": _scaling_law}[args.command](args)
-    except (ValueError, OSError, ImportError) as exc:
-        print(f"lrbs {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    if args.threads is not None:
+        os.environ[THREADS_ENV] = str(args.threads)
+    prefix = f"lrbs {args.command}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = lambda message, *_, **__: print(
+            f"{prefix}: warning: {message}", file=sys.stderr)
+        try:
+            COMMANDS[args.command](args)
+        except KeyboardInterrupt:
+            print(f"{prefix}: {_interrupted(args, argv)}", file=sys.stderr)
+            return 130
+        except (ValueError, OSError, ImportError) as exc:
+            print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -26,9 +26,17 @@ from empirical._scaling_study import (
     tune_shape,
 )
 from empirical._spec import MODELS, LRGrid, SweepSpec
+from empirical._store import (
+    DamagedFileError,
+    atomic_write_bytes,
+    atomic_write_json,
+    locked_directory,
+    strict_json,
+)
 from empirical._sweep import SweepCell, SweepResult, run_sweep
 
 __all__ = [
+    "DamagedFileError",
     "DigitsRuns",
     "DigitsSplit",
     "LRGrid",
@@ -42,16 +50,20 @@ __all__ = [
     "SweepCell",
     "SweepResult",
     "SweepSpec",
+    "atomic_write_bytes",
+    "atomic_write_json",
     "evaluate_checkpoint",
     "find_optimum",
     "init_mlp_params",
     "least_squares_problem",
     "load_digits_split",
+    "locked_directory",
     "reference",
     "run_scaling_study",
     "run_sweep",
     "schedule_factors",
     "steps_to_target_optimum",
+    "strict_json",
     "subgrid_argmin",
     "teacher_mlp_problem",
     "train_digits_batched",

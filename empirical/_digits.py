@@ -16,6 +16,7 @@ import torch
 
 from empirical._adam import adam_update_
 from empirical._spec import LRGrid
+from empirical._threads import bounded_threads
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -177,6 +178,7 @@ def _cross_entropy(logits, labels) -> torch.Tensor:
     return (torch.logsumexp(logits, -1) - logits.gather(-1, labels[..., None])[..., 0]).mean(-1)
 
 
+@bounded_threads
 def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=(0,),
                          optimizer: str = "adam", batch_size: int = 64, max_steps: int = 2000,
                          eval_every: int = 20, patience: int = 5, dropout: float = 0.0

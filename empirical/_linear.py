@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from empirical._problems import Problem
-from empirical._threads import numpy_blas_single_threaded
+from empirical._spec import check_run_args
+from empirical._threads import bounded_threads
 
 # Minibatches are gathered block by block into one reused buffer of about this size: a block
 # is a few large operations, stays in cache, and the memory is not fresh each time (a first
@@ -76,7 +77,7 @@ def _stream_statistics(statistics: _MinibatchStatistics, stream_indices: np.ndar
         previous = b
 
 
-@numpy_blas_single_threaded
+@bounded_threads
 def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[int], steps: int,
                              *, run_seeds=(0,), device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     r"""All ``lrs`` x ``run_seeds`` runs of :func:`empirical.reference.train_linear_sgd` at once.
@@ -130,9 +131,8 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
         and the test loss; float64, ``inf``/``nan`` kept where a run diverged. The leading batch-size axis is there when
         ``batch_size`` is a sequence.
     """
-    batch_sizes = np.atleast_1d(np.asarray(batch_size, dtype=int))
+    lr_values, batch_sizes = check_run_args(lrs, batch_size, steps)
     f64 = dict(dtype=torch.float64, device=torch.device(device))
-    lr_values = np.asarray(lrs, dtype=float)
     n_b, n_seed, n_lr, d = batch_sizes.size, len(run_seeds), lr_values.size, problem.dim
     n_group = n_b * n_seed                                       # group: (batch size, seed)
     x_test = torch.as_tensor(problem.X_test, **f64)

@@ -7,7 +7,8 @@ import torch
 
 from empirical._adam import adam_update_
 from empirical._problems import Problem
-from empirical._threads import numpy_blas_single_threaded
+from empirical._spec import check_run_args
+from empirical._threads import bounded_threads
 from empirical.reference import adam_schedule, init_mlp
 
 ADAM_BETAS = (0.5, 0.5)
@@ -49,7 +50,7 @@ class _Layers:
         self.b1, self.b2 = b1.view(runs, dim, 1), b2.view(runs, dim, 1)
 
 
-@numpy_blas_single_threaded
+@bounded_threads
 def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
                       optimizer: str = "sgd", weight_decay: float = 0.001,
                       device: str = "cpu", dtype: torch.dtype = torch.float32,
@@ -80,9 +81,10 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     """
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    lr_values, _ = check_run_args(lrs, batch_size, steps)
     dev = torch.device(device)
     f32 = dict(dtype=dtype, device=dev)
-    n_seed, lr_values = len(run_seeds), np.asarray(lrs, dtype=float)
+    n_seed = len(run_seeds)
     n_lr, d = lr_values.size, problem.dim
     runs = n_seed * n_lr
     X = torch.as_tensor(problem.X_train, **f32)

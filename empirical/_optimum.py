@@ -94,6 +94,12 @@ def find_optimum(batch_size: int, lrs, metric, *, floor: float = 0.0, tolerance:
     seed : int, default 0
         Seed of the bootstrap's generator.
 
+    Raises
+    ------
+    ValueError
+        The rates are not increasing, finite and positive, the metric's shape does not match,
+        or no run has a finite metric (every run diverged).
+
     Examples
     --------
     >>> import numpy as np
@@ -105,7 +111,17 @@ def find_optimum(batch_size: int, lrs, metric, *, floor: float = 0.0, tolerance:
     (0.1, False)
     """
     lrs = np.asarray(lrs, dtype=float)
-    metric = np.asarray(metric, dtype=float).reshape(lrs.size, -1)
+    if lrs.ndim != 1 or lrs.size == 0 or not np.all(np.isfinite(lrs) & (lrs > 0)) \
+            or np.any(np.diff(lrs) <= 0):
+        raise ValueError(f"lrs must be increasing, finite and > 0, got {lrs!r}")
+    metric = np.asarray(metric, dtype=float)
+    if metric.ndim not in (1, 2) or metric.shape[0] != lrs.size:
+        raise ValueError(f"metric must have shape (n_lr, n_seed) with n_lr={lrs.size}, got "
+                         f"{metric.shape}")
+    metric = metric.reshape(lrs.size, -1)
+    if not np.isfinite(metric).any():
+        raise ValueError(f"every run diverged at batch size {batch_size}: the metric is not "
+                         "finite at any learning rate; try smaller rates")
     mean = _finite(metric).mean(axis=1)
     best = int(np.argmin(mean))
     subgrid = subgrid_argmin(lrs, mean)

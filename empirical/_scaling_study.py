@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -19,8 +18,19 @@ from empirical._digits import (
     train_digits_batched,
 )
 from empirical._spec import LRGrid
+from empirical._store import (
+    DamagedFileError,
+    atomic_write_json,
+    load_arrays,
+    locked_directory,
+    read_json,
+    save_arrays,
+)
+from empirical._threads import bounded_threads
 
 INDEX = "scaling.json"
+FORMAT = 2
+"""Version of the on-disk layout: 2 adds checksums."""
 
 
 @dataclass(frozen=True)
@@ -186,56 +196,91 @@ def tune_shape(spec: ScalingSpec, split, shape: MLPShape) -> ShapeResult:
     return ShapeResult(result.runs, tuple(notes))
 
 
-def _save_shape(directory: Path, result: ShapeResult) -> str:
+_RUN_ARRAYS = ("lrs", "best_val_loss", "test_loss", "test_accuracy", "best_step", "stopped_at")
+
+
+def _save_shape(directory: Path, result: ShapeResult) -> dict:
+    """Write one shape's runs; return its index entry (with the file's checksum)."""
     name = f"shape_w{result.shape.width}_d{result.shape.depth}.npz"
-    tmp = directory / (name + ".tmp.npz")
-    r = result.runs
-    np.savez(tmp, lrs=r.lrs, best_val_loss=r.best_val_loss, test_loss=r.test_loss,
-             test_accuracy=r.test_accuracy, best_step=r.best_step, stopped_at=r.stopped_at)
-    os.replace(tmp, directory / name)
-    return name
+    checksum = save_arrays(directory / name, **{k: getattr(result.runs, k) for k in _RUN_ARRAYS})
+    return dict(shape=[result.shape.width, result.shape.depth], file=name, sha256=checksum,
+                notes=list(result.notes))
 
 
-def _load_shape(directory: Path, entry: dict) -> ShapeResult:
-    with np.load(directory / entry["file"], allow_pickle=False) as data:
-        runs = DigitsRuns(MLPShape(*entry["shape"]), data["lrs"], data["best_val_loss"],
-                          data["test_loss"], data["test_accuracy"], data["best_step"],
-                          data["stopped_at"])
-    return ShapeResult(runs, tuple(entry["notes"]))
+def _load_shape(directory: Path, entry: dict, spec: ScalingSpec) -> ShapeResult:
+    """A shape written by :func:`_save_shape`, verified against its entry and the spec."""
+    try:
+        shape, path = MLPShape(*(int(v) for v in entry["shape"])), directory / str(entry["file"])
+        checksum, notes = str(entry["sha256"]), tuple(str(n) for n in entry["notes"])
+    except (KeyError, TypeError, ValueError):
+        raise DamagedFileError(f"{str(directory / INDEX)!r} has a malformed shape entry "
+                               f"{entry!r}") from None
+    data = load_arrays(path, checksum, _RUN_ARRAYS)
+    lrs = data["lrs"]
+    if (shape not in spec.shapes or lrs.ndim != 1 or lrs.size == 0
+            or any(data[k].shape != (len(spec.seeds), lrs.size) for k in _RUN_ARRAYS[1:])):
+        raise DamagedFileError(f"{str(path)!r} does not hold runs of shape {shape} with "
+                               f"{len(spec.seeds)} seeds")
+    return ShapeResult(DigitsRuns(shape, *(data[k] for k in _RUN_ARRAYS)), notes)
 
 
+def _finished_shapes(directory: Path, spec: ScalingSpec) -> dict:
+    """Verified shapes a previous run left: (width, depth) -> (result, index entry)."""
+    if not (directory / INDEX).exists():
+        return {}
+    index = read_json(directory / INDEX)
+    if index.get("spec") != spec.to_dict():
+        raise ValueError(f"{str(directory)!r} holds a scaling study with a different spec; "
+                         "use another directory")
+    if index.get("format") != FORMAT:
+        warnings.warn(f"{str(directory / INDEX)!r} was written by an older lrbs; its shapes are "
+                      "retrained", RuntimeWarning, stacklevel=3)
+        return {}
+    done = {}
+    for entry in index.get("shapes", []):
+        try:
+            result = _load_shape(directory, entry, spec)
+        except DamagedFileError as exc:
+            warnings.warn(f"{exc}; that shape is retrained", RuntimeWarning, stacklevel=3)
+            continue
+        done[(result.shape.width, result.shape.depth)] = (result, entry)
+    return done
+
+
+@bounded_threads
 def run_scaling_study(spec: ScalingSpec = ScalingSpec(), *, out=None,
                       progress: bool = False) -> ScalingRuns:
     """Tune every shape of ``spec`` (all rates and seeds of a shape as one batched program).
 
-    With ``out``, each finished shape is written there (``scaling.json`` + one ``.npz`` per
-    shape) and a rerun on the same directory resumes, retraining nothing finished; a directory
-    written by a different spec is refused.
+    With ``out``, each finished shape is written there (``scaling.json`` + one checksummed
+    ``.npz`` per shape, atomically, only the new shape each time) while the directory is
+    locked_directory against other writers, and a rerun on the same directory resumes, retraining
+    nothing finished; a directory written by a different spec is refused, and a damaged shape
+    file is retrained with a warning that names it.
     """
-    directory = Path(out) if out is not None else None
-    done: dict = {}
-    if directory is not None and (directory / INDEX).exists():
-        index = json.loads((directory / INDEX).read_text())
-        if index["spec"] != spec.to_dict():
-            raise ValueError(f"{str(directory)!r} holds a scaling study with a different spec; "
-                             "use another directory")
-        done = {tuple(e["shape"]): _load_shape(directory, e) for e in index["shapes"]}
+    if out is None:
+        return _run_study(spec, None, {}, progress)
+    with locked_directory(out) as directory:
+        return _run_study(spec, directory, _finished_shapes(directory, spec), progress)
+
+
+def _run_study(spec: ScalingSpec, directory: Path | None, done: dict, progress: bool):
     split = load_digits_split(spec.split_seed)
-    results, entries = [], []
+    results, entries = [], {}
     iterator = spec.shapes
     if progress:
         from tqdm.auto import tqdm
         iterator = tqdm(spec.shapes, desc="scaling law", unit="shape", leave=False)
     for shape in iterator:
         key = (shape.width, shape.depth)
-        result = done.get(key) or tune_shape(spec, split, shape)
+        if key in done:
+            result, entries[key] = done[key]
+        else:
+            result = tune_shape(spec, split, shape)
+            if directory is not None:
+                entries[key] = _save_shape(directory, result)
+                atomic_write_json(directory / INDEX, dict(
+                    format=FORMAT, spec=spec.to_dict(), version=version("lrbs"),
+                    shapes=[entries[k] for k in sorted(entries)]))
         results.append(result)
-        if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
-            entries.append(dict(shape=list(key), file=_save_shape(directory, result),
-                                notes=list(result.notes)))
-            tmp = directory / (INDEX + ".tmp")
-            tmp.write_text(json.dumps(dict(spec=spec.to_dict(), version=version("lrbs"),
-                                           shapes=entries), indent=1))
-            os.replace(tmp, directory / INDEX)
     return ScalingRuns(spec, tuple(results))

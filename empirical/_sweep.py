@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -18,10 +19,20 @@ from empirical._mlp import train_mlp_batched
 from empirical._optimum import Optimum, find_optimum
 from empirical._problems import Problem
 from empirical._spec import LRGrid, SweepSpec
-from empirical._threads import numpy_blas_single_threaded
+from empirical._store import (
+    DamagedFileError,
+    atomic_write_json,
+    load_arrays,
+    locked_directory,
+    read_json,
+    save_arrays,
+)
+from empirical._threads import bounded_threads
 from empirical.reference import init_mlp
 
 INDEX = "sweep.json"
+FORMAT = 2
+"""Version of the on-disk layout: 2 adds checksums, and each cell's batch size and spec hash."""
 # least-squares batch sizes train in lock step while steps x seeds x (batch size + n_lr x dim)
 # summed over the group stays below this: a few seconds of work, the most an interrupted
 # sweep can lose
@@ -76,17 +87,59 @@ class SweepCell:
                 and all(np.array_equal(getattr(self, k), getattr(other, k), equal_nan=True)
                         for k in ("lrs", "train_loss", "test_loss", "initial_loss")))
 
-    def _save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, lrs=self.lrs, train_loss=self.train_loss, test_loss=self.test_loss,
-                 initial_loss=self.initial_loss)
-        os.replace(tmp, path)
+    def _save(self, path: Path, spec_hash: str) -> str:
+        """Write the cell (with its batch size and spec hash); return the file's checksum."""
+        return save_arrays(path, lrs=self.lrs, train_loss=self.train_loss,
+                           test_loss=self.test_loss, initial_loss=self.initial_loss,
+                           batch_size=np.array(self.batch_size), spec_hash=np.array(spec_hash))
 
     @classmethod
-    def _load(cls, path: Path, batch_size: int, notes) -> SweepCell:
-        with np.load(path, allow_pickle=False) as data:
-            return cls(batch_size, *(data[k] for k in ("lrs", "train_loss", "test_loss",
-                                                        "initial_loss")), notes=tuple(notes))
+    def _load(cls, directory: Path, entry: dict, spec: SweepSpec) -> SweepCell:
+        """A cell written by :meth:`_save`, checked against its index entry and the spec."""
+        try:
+            path, batch_size = directory / str(entry["file"]), int(entry["batch_size"])
+            checksum, notes = str(entry["sha256"]), tuple(str(n) for n in entry["notes"])
+        except (KeyError, TypeError, ValueError):
+            raise DamagedFileError(f"{str(directory / INDEX)!r} has a malformed cell entry "
+                                   f"{entry!r}") from None
+        data = load_arrays(path, checksum, ("lrs", "train_loss", "test_loss", "initial_loss",
+                                            "batch_size", "spec_hash"))
+        lrs, train, test, initial = (data[k] for k in ("lrs", "train_loss", "test_loss",
+                                                       "initial_loss"))
+        n_seed, n_lr = len(spec.seeds), lrs.size
+
+        def damaged(why: str) -> DamagedFileError:
+            return DamagedFileError(f"{str(path)!r} {why}")
+
+        if int(data["batch_size"]) != batch_size or batch_size not in spec.batch_sizes:
+            raise damaged(f"holds batch size {int(data['batch_size'])}, its index says "
+                          f"{batch_size}")
+        if str(data["spec_hash"]) != spec_hash(spec):
+            raise damaged("was written by a different sweep spec")
+        if (lrs.ndim != 1 or not np.all(np.isfinite(lrs)) or np.any(np.diff(lrs) <= 0)
+                or not _rates_belong(spec, lrs)):
+            raise damaged("holds learning rates that are not this spec's")
+        if (train.shape != (n_seed, n_lr, spec.steps) or test.shape != train.shape
+                or initial.shape != (n_seed,)):
+            raise damaged(f"holds curves of shape {train.shape}, expected "
+                          f"{(n_seed, n_lr, spec.steps)}")
+        return cls(batch_size, lrs, train, test, initial, notes)
+
+
+def spec_hash(spec: SweepSpec) -> str:
+    """SHA-256 of the spec's canonical JSON: what every stored cell is checked against."""
+    return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def _rates_belong(spec: SweepSpec, lrs: np.ndarray) -> bool:
+    """The rates are the spec's own list, or points of its grid that include the initial ones."""
+    if not isinstance(spec.lrs, LRGrid):
+        return lrs.shape == (len(spec.lrs),) and np.allclose(lrs, spec.lrs, rtol=1e-12, atol=0)
+    k = np.log(lrs / spec.lrs.base) / np.log(spec.lrs.ratio)
+    initial = spec.lrs.values()
+    return bool(np.allclose(k, np.round(k), rtol=0, atol=1e-6)
+                and np.all(np.isin(np.round(np.log(initial / spec.lrs.base)
+                                            / np.log(spec.lrs.ratio)), np.round(k))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,31 +170,54 @@ class SweepResult:
         return self.spec == other.spec and self.cells == other.cells
 
     def save(self, directory) -> None:
-        """Write ``sweep.json`` (spec, version, seeds, cell index) and one ``.npz`` per cell."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        for c in self.cells:
-            c._save(directory / f"cell_B{c.batch_size}.npz")
-        index = {"spec": self.spec.to_dict(), "version": self.version,
-                 "seeds": list(self.spec.seeds),
-                 "cells": [{"batch_size": c.batch_size, "file": f"cell_B{c.batch_size}.npz",
-                            "notes": list(c.notes)} for c in self.cells]}
-        tmp = directory / (INDEX + ".tmp")
-        tmp.write_text(json.dumps(index, indent=1))
-        os.replace(tmp, directory / INDEX)
+        """Write ``sweep.json`` (spec, version, seeds, cell index with checksums) and one
+        ``.npz`` per cell, atomically, holding the directory's lock while writing."""
+        with locked_directory(directory) as directory:
+            _write_index(directory, self.spec, {c.batch_size: (c, _cell_file(c), c._save(
+                directory / _cell_file(c), spec_hash(self.spec))) for c in self.cells},
+                self.version)
 
     @classmethod
     def load(cls, directory) -> SweepResult:
-        """Read a directory written by :meth:`save` (or by an interrupted :func:`run_sweep`)."""
+        """Read a directory written by :meth:`save` (or by an interrupted :func:`run_sweep`).
+
+        Every cell is verified (checksum, batch size, spec, rates and shapes).
+
+        Raises
+        ------
+        ValueError
+            The directory holds no sweep, or a file in it is damaged (the message names it).
+        """
         directory = Path(directory)
-        try:
-            index = json.loads((directory / INDEX).read_text())
-            spec = SweepSpec.from_dict(index["spec"])
-            cells = tuple(SweepCell._load(directory / entry["file"], entry["batch_size"],
-                                          entry["notes"]) for entry in index["cells"])
-        except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"cannot read sweep results from {str(directory)!r}: {exc}") from exc
-        return cls(spec, cells, index.get("version", "unknown"))
+        spec, entries, version_ = _read_index(directory)
+        cells = tuple(SweepCell._load(directory, entry, spec) for entry in entries)
+        return cls(spec, cells, version_)
+
+
+def _cell_file(cell: SweepCell) -> str:
+    return f"cell_B{cell.batch_size}.npz"
+
+
+def _write_index(directory: Path, spec: SweepSpec, saved: dict, version_: str) -> None:
+    """``saved`` maps batch size to (cell, file name, checksum)."""
+    cells = [dict(batch_size=b, file=name, sha256=checksum, notes=list(cell.notes))
+             for b, (cell, name, checksum) in sorted(saved.items())]
+    atomic_write_json(directory / INDEX, dict(format=FORMAT, spec=spec.to_dict(),
+                                              spec_hash=spec_hash(spec), version=version_,
+                                              seeds=list(spec.seeds), cells=cells))
+
+
+def _read_index(directory: Path) -> tuple[SweepSpec, list, str]:
+    index = read_json(directory / INDEX)
+    try:
+        spec = SweepSpec.from_dict(index["spec"])
+        entries = list(index["cells"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DamagedFileError(f"{str(directory / INDEX)!r} is not a sweep index: {exc}") from None
+    if index.get("format") != FORMAT:
+        raise DamagedFileError(f"{str(directory / INDEX)!r} was written by an older lrbs "
+                               f"(format {index.get('format', 1)}, this one reads {FORMAT})")
+    return spec, entries, str(index.get("version", "unknown"))
 
 
 def _initial_test_loss(spec: SweepSpec, problem: Problem, seed: int) -> float:
@@ -160,8 +236,9 @@ def _train(spec: SweepSpec, problem: Problem, lrs: np.ndarray, batch_sizes) -> l
     if spec.model == "linear-sgd":
         train, test = train_linear_sgd_batched(problem, lrs, list(batch_sizes), spec.steps, **kwargs)
         return list(zip(train, test, strict=True))
-    return [train_mlp_batched(problem, lrs, b, spec.steps, optimizer=spec.model.split("-")[1],
-                              weight_decay=spec.weight_decay, **kwargs) for b in batch_sizes]
+    if spec.model == "mlp-adam":
+        kwargs.update(optimizer="adam", weight_decay=spec.weight_decay)
+    return [train_mlp_batched(problem, lrs, b, spec.steps, **kwargs) for b in batch_sizes]
 
 
 def _lockstep_groups(spec: SweepSpec, dim: int, batch_sizes) -> list[list[int]]:
@@ -219,7 +296,7 @@ def _finish_cell(spec: SweepSpec, problem: Problem, batch_size: int, lrs: np.nda
     return SweepCell(batch_size, lrs, train, test, initial, tuple(notes))
 
 
-@numpy_blas_single_threaded
+@bounded_threads
 def run_sweep(spec: SweepSpec, *, out=None, progress=None) -> SweepResult:
     """Train every (batch size, learning rate, seed) of ``spec``; all rates of one batch size at once.
 
@@ -249,35 +326,64 @@ def run_sweep(spec: SweepSpec, *, out=None, progress=None) -> SweepResult:
     """
     if not isinstance(spec, SweepSpec):
         raise TypeError(f"spec must be a SweepSpec, got {type(spec).__name__}")
-    done: dict[int, SweepCell] = {}
-    if out is not None:
-        out = Path(out)
-        if (out / INDEX).exists():
-            previous = SweepResult.load(out)
-            if previous.spec != spec:
-                diff = [k for k, v in spec.to_dict().items() if previous.spec.to_dict()[k] != v]
-                raise ValueError(f"{str(out)!r} holds a sweep with a different spec (fields "
-                                 f"{', '.join(diff)} differ); use another directory")
-            done = {c.batch_size: c for c in previous.cells}
-        elif out.exists() and not out.is_dir():
-            raise ValueError(f"out={str(out)!r} exists and is not a directory")
+    spec.check_memory()
+    if out is None:
+        return _run(spec, None, {}, progress)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out={str(out)!r} exists and is not a directory")
+    with locked_directory(out):
+        return _run(spec, out, _finished_cells(out, spec), progress)
+
+
+def _finished_cells(out: Path, spec: SweepSpec) -> dict:
+    """The cells a previous run left in ``out``, verified: batch size -> (cell, file, checksum).
+
+    A different spec is refused; a damaged cell, or a folder written by an older lrbs, is
+    recomputed with a warning that names the file.
+    """
+    if not (out / INDEX).exists():
+        return {}
+    index = read_json(out / INDEX)
+    if index.get("format") != FORMAT:
+        warnings.warn(f"{str(out / INDEX)!r} was written by an older lrbs (format "
+                      f"{index.get('format', 1)}); its cells are recomputed", RuntimeWarning,
+                      stacklevel=3)
+        return {}
+    previous, entries, _ = _read_index(out)
+    if previous != spec:
+        diff = [k for k, v in spec.to_dict().items() if previous.to_dict()[k] != v]
+        raise ValueError(f"{str(out)!r} holds a sweep with a different spec (fields "
+                         f"{', '.join(diff)} differ); use another directory")
+    done = {}
+    for entry in entries:
+        try:
+            cell = SweepCell._load(out, entry, spec)
+        except DamagedFileError as exc:
+            warnings.warn(f"{exc}; that batch size is recomputed", RuntimeWarning, stacklevel=3)
+            continue
+        done[cell.batch_size] = (cell, entry["file"], entry["sha256"])
+    return done
+
+
+def _run(spec: SweepSpec, out: Path | None, done: dict, progress) -> SweepResult:
     problem = spec.problem()
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    cells = dict(done)
-
-    def result() -> SweepResult:
-        return SweepResult(spec, tuple(cells[b] for b in spec.batch_sizes if b in cells))
-
-    pending = [b for b in spec.batch_sizes if b not in done]
+    saved = dict(done)
+    cells = {b: cell for b, (cell, _, _) in done.items()}
+    pending = [b for b in spec.batch_sizes if b not in cells]
     initial_loss = np.array([_initial_test_loss(spec, problem, s) for s in spec.seeds])
-    with tqdm(total=len(spec.batch_sizes), initial=len(done), desc=f"sweep {spec.model}",
+    digest = spec_hash(spec)
+    with tqdm(total=len(spec.batch_sizes), initial=len(cells), desc=f"sweep {spec.model}",
               unit="batch size", disable=not show, delay=2.0 if progress is None else 0.0,
               leave=False) as bar:
         for group in _lockstep_groups(spec, problem.dim, pending):
             lrs = spec.initial_lrs()
             for b, (train, test) in zip(group, _train(spec, problem, lrs, group), strict=True):
-                cells[b] = _finish_cell(spec, problem, b, lrs, train, test, initial_loss)
-                if out is not None:
-                    result().save(out)
+                cell = cells[b] = _finish_cell(spec, problem, b, lrs, train, test, initial_loss)
+                if out is not None:            # only the new cell is written, then the index
+                    name = _cell_file(cell)
+                    saved[b] = (cell, name, cell._save(out / name, digest))
+                    _write_index(out, spec, saved, version("lrbs"))
                 bar.update(1)
-    return result()
+    return SweepResult(spec, tuple(cells[b] for b in spec.batch_sizes))

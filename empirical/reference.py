@@ -14,6 +14,7 @@ import torch
 from empirical._digits import DigitsSplit, MLPShape
 from empirical._digits import init_mlp_params as _init_digits
 from empirical._problems import Problem
+from empirical._spec import check_run_args
 
 
 def train_linear_sgd(problem: Problem, lr: float, batch_size: int, steps: int, *,
@@ -33,6 +34,7 @@ def train_linear_sgd(problem: Problem, lr: float, batch_size: int, steps: int, *
         Minibatch loss and test loss after each update; ``inf``/``nan`` kept where the run
         diverged.
     """
+    check_run_args([lr], [batch_size], steps)
     stream = np.random.RandomState(run_seed)
     X, y = problem.X_train, problem.y_train
     w = stream.randn(problem.dim, problem.dim)
@@ -88,6 +90,7 @@ def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_s
     train_loss, test_loss : ndarray, shape (steps,)
         Minibatch loss and test loss after each update.
     """
+    check_run_args([lr], [batch_size], steps)
     stream = np.random.RandomState(run_seed)
     model = init_mlp(problem.dim, run_seed).to(dtype)
     X, Y, X_test, Y_test = (torch.as_tensor(a, dtype=dtype) for a in

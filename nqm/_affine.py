@@ -46,7 +46,7 @@ def affine_first_passage(log_rate, drive, m0, target):
     log_rate, drive, m0, target = np.broadcast_arrays(
         *map(np.asarray, (log_rate, drive, m0, target)))
     m_inf = affine_fixed_point(log_rate, drive)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # inf steps: never
         t = np.log((target - m_inf) / (m0 - m_inf)) / log_rate
     t = np.where(np.isneginf(log_rate), 1.0, t)
     t = np.where(target > m_inf, t, np.inf)

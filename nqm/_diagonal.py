@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -10,6 +11,9 @@ from scipy.optimize import brentq
 
 from nqm._affine import affine_moment, minimize_on_log_scale
 from nqm._validation import as_float_array, nonnegative, positive, scalar_or_array, steps_array
+
+_BYTES_PER_COORDINATE = 4096
+"""Working memory of one coordinate with momentum: about 30 powers of a 4x4 float64 matrix."""
 
 
 class OptimalSteps(NamedTuple):
@@ -108,8 +112,12 @@ class DiagonalNQM:
         dim : int, default 10_000
             Number of coordinates.
         """
-        if not isinstance(dim, int | np.integer) or dim < 1:
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        need = dim * _BYTES_PER_COORDINATE
+        if need > 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"):
+            raise ValueError(f"dim={dim} needs about {need / 2**30:.3g} GiB for the momentum "
+                             "moments, more than this machine has; use a smaller dim")
         h = 1.0 / np.arange(1, dim + 1)
         return cls(curvatures=h, noise_var=h, w0_sq=np.ones(dim))
 
@@ -319,6 +327,11 @@ class DiagonalNQM:
             :math:`B_\mathrm{crit}` (``1.0`` if even :math:`B = 1` needs at most
             :math:`2 S_\min` steps).
 
+        Raises
+        ------
+        ValueError
+            If ``target_loss`` is not below the initial loss, or not reachable without noise.
+
         References
         ----------
         .. [1] S. McCandlish et al., "An empirical model of large-batch training",
@@ -327,6 +340,9 @@ class DiagonalNQM:
         kwargs = dict(momentum=momentum, precondition_power=precondition_power,
                       max_steps=max_steps)
         target = float(positive("target_loss", target_loss))
+        if target >= self.initial_loss:
+            raise ValueError(f"target_loss={target:g} is not below the initial loss "
+                             f"{self.initial_loss:.4g}: every batch size reaches it at step 0")
         s_min = self.optimal_steps_to_target(np.inf, target, **kwargs).steps
         if not np.isfinite(s_min):
             raise ValueError(f"target_loss={target} is not reachable within max_steps={max_steps}"

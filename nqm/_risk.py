@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nqm._validation import nonnegative, positive, scalar_or_array
+from nqm._validation import nonnegative, positive, scalar_or_array, whole_array
 
 
 class RiskDecomposition(NamedTuple):
@@ -17,8 +17,13 @@ class RiskDecomposition(NamedTuple):
     total: float | np.ndarray
 
 
-def _sizes(n, d):
-    n, d = positive("n", n), positive("d", d)
+def _sizes(n, d, *, whole: bool = False):
+    """Sample and feature counts, ``> 0``; whole numbers ``>= 1`` for the finite-sample formula
+    (the asymptotic ones take any ratio ``d / n``)."""
+    if whole:
+        n, d = whole_array("n", n, low=1), whole_array("d", d, low=1)
+    else:
+        n, d = positive("n", n), positive("d", d)
     return np.broadcast_arrays(n, d)
 
 
@@ -71,7 +76,7 @@ def ridgeless_risk(n, d, *, noise_var, signal=1.0) -> RiskDecomposition:
     >>> print(risk.total.round(4))
     [0.5408    inf 0.0201]
     """
-    n, d = _sizes(n, d)
+    n, d = _sizes(n, d, whole=True)
     noise_var = nonnegative("noise_var", noise_var)
     signal = nonnegative("signal", signal)
     under, over = d < n - 1, d > n + 1

@@ -20,9 +20,11 @@ from nqm._validation import nonnegative, positive, scalar_or_array, steps_array
 
 
 def _log_rate(lr, curvature):
-    """``log (1 - lr a)^2`` computed as ``2 log|1 - lr a|`` (accurate for small ``lr a``)."""
-    with np.errstate(divide="ignore"):
-        return 2.0 * np.log(np.abs(1.0 - lr * curvature))
+    """``log (1 - lr a)^2``: ``2 log1p(-lr a)`` below ``1/a`` (accurate for tiny ``lr a``),
+    ``2 log(lr a - 1)`` above."""
+    k = np.asarray(lr * curvature, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2.0 * np.where(k < 1.0, np.log1p(-np.minimum(k, 1.0)), np.log(np.abs(k - 1.0)))
 
 
 def _moments(lr, batch_size, curvature, noise_var):
@@ -257,7 +259,8 @@ def optimal_lr_horizon(batch_size, steps, *, curvature, noise_var, w0_sq):
         def objective(lr):
             log_rate, drive = _moments(lr, b, a, s2)
             return affine_moment(log_rate, drive, m0, t)
-        return minimize_on_log_scale(objective, 1e-9 / a, 1.0 / a)
+        # the optimum shrinks like log(T)/(a T) for long horizons: search down to 1e-9/(a T)
+        return minimize_on_log_scale(objective, 1e-9 / (a * t), 1.0 / a)
 
     return scalar_or_array(np.vectorize(solve, otypes=[float])(
         batch_size, steps, curvature, noise_var, w0_sq))
@@ -408,9 +411,11 @@ def optimal_lr_target(batch_size, target_loss, *, curvature, noise_var, w0_sq):
         batch_size, target_loss, curvature=curvature, noise_var=noise_var))
 
     def solve(b, target, a, s2, m0, lr_feas):
+        scale = 2.0 * target / a            # second moments in units of the target's, so that
+                                            # a tiny target's rates (lr^2 underflows) still work
         def objective(lr):
-            log_rate, drive = _moments(lr, b, a, s2)
-            return affine_first_passage(log_rate, drive, m0, 2.0 * target / a)
+            drive = lr * (lr / scale) * s2 / b
+            return affine_first_passage(_log_rate(lr, a), drive, m0 / scale, 1.0)
         high = min(1.0 / a, lr_feas)
         return minimize_on_log_scale(objective, 1e-9 * high, high)
 

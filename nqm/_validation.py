@@ -49,12 +49,26 @@ def nonnegative(name: str, value) -> np.ndarray:
     return as_float_array(name, value, low=0.0, strict=False)
 
 
+MAX_STEPS = 2**53
+"""Step counts must stay below this: integers beyond it are not exact in float64."""
+
+
 def steps_array(name: str, value) -> np.ndarray:
-    """Integer array of step counts, each ``>= 0``."""
+    """Integer array of step counts, each ``>= 0`` and below :data:`MAX_STEPS`."""
     arr = nonnegative(name, value)
     if (arr != np.round(arr)).any():
         raise ValueError(f"{name} must be whole numbers of steps, got {_show(value)}")
+    if (arr >= MAX_STEPS).any():
+        raise ValueError(f"{name} must be below 2^53, got {_show(value)}")
     return arr.astype(np.int64)
+
+
+def whole_array(name: str, value, *, low: int) -> np.ndarray:
+    """Integer array of counts (samples, dimensions), each ``>= low``."""
+    arr = as_float_array(name, value, low=low, strict=False)
+    if (arr != np.round(arr)).any():
+        raise ValueError(f"{name} must be whole numbers, got {_show(value)}")
+    return arr
 
 
 def scalar_or_array(result: np.ndarray):

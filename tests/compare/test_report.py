@@ -14,7 +14,7 @@ RULE_NAMES = {"linear", "sqrt", "saturating", "surge"}
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    assert main(["run", "--quick", "--seeds", "2", "--out", str(out), "--quiet"]) == 0
+    assert main(["run", "--quick", "--seeds", "0-1", "--out", str(out), "--quiet"]) == 0
     return out
 
 
@@ -42,7 +42,7 @@ def test_results_json_schema(report):
         for o in study["optima"]:
             assert o["interval"][0] <= o["subgrid_lr"] <= o["interval"][1]
             assert o["basin"][0] <= o["lr"] <= o["basin"][1]
-    assert results["settings"] == {"seeds": 2, "quick": True, "device": "cpu"}
+    assert results["settings"] == {"seeds": [0, 1], "quick": True, "device": "cpu"}
     assert {"python", "numpy", "torch"} <= set(results["versions"])
 
 
@@ -83,13 +83,13 @@ def test_scaling_law_section(report):
 def test_rerun_resumes_from_stored_sweeps(report, capsys):
     # every sweep is on disk: a second run reads them back and gives the same verdicts
     before = json.loads((report / "results.json").read_text())
-    assert main(["run", "--quick", "--seeds", "2", "--out", str(report), "--quiet"]) == 0
+    assert main(["run", "--quick", "--seeds", "0-1", "--out", str(report), "--quiet"]) == 0
     after = json.loads((report / "results.json").read_text())
     assert [s["verdict"] for s in after["studies"].values()] == \
         [s["verdict"] for s in before["studies"].values()]
 
 
-@pytest.mark.parametrize("argv", [["run", "--seeds", "0"], ["run", "--device", "tpu"],
+@pytest.mark.parametrize("argv", [["run", "--seeds", "1-0"], ["run", "--device", "tpu"],
                                   ["run", "--seeds", "two"]])
 def test_run_bad_input(argv, capsys):
     with pytest.raises(SystemExit) as exc:

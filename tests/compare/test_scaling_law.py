@@ -59,7 +59,7 @@ def test_fit_rejects_bad_input(n, losses):
 
 def test_scaling_law_command(tmp_path, capsys):
     pytest.importorskip("sklearn")
-    assert main(["scaling-law", "--quick", "--seeds", "1", "--out", str(tmp_path), "--quiet"]) == 0
+    assert main(["scaling-law", "--quick", "--seeds", "0", "--out", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "L(N) = E + A N^-alpha" in out and "extrapolation" in out
     results = json.loads((tmp_path / "scaling_law.json").read_text())
@@ -71,7 +71,7 @@ def test_scaling_law_command(tmp_path, capsys):
     assert (tmp_path / "scaling_law.md").read_text().count("\n| ") == 6
 
 
-@pytest.mark.parametrize("argv", [["scaling-law", "--seeds", "0"], ["scaling-law", "--bogus"],
+@pytest.mark.parametrize("argv", [["scaling-law", "--seeds", "-1"], ["scaling-law", "--bogus"],
                                   ["scaling-law", "--optimizer", "rmsprop"]])
 def test_scaling_law_bad_input(argv, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -80,7 +80,9 @@ def test_scaling_law_bad_input(argv, capsys):
 
 
 def test_scaling_law_bad_dropout_is_one_line(capsys):
-    assert main(["scaling-law", "--dropout", "1.5", "--quiet"]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["scaling-law", "--dropout", "1.5", "--quiet"])
+    assert exc.value.code == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
 
 

@@ -125,7 +125,7 @@ def test_save_load_and_resume(tmp_path, monkeypatch):
                   out=tmp_path / "run")
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "sweep.json").write_text("{not json")
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ValueError, match="sweep.json.* is not valid JSON"):
         SweepResult.load(tmp_path / "broken")
 
 

@@ -1,0 +1,152 @@
+"""Results on disk: atomic writes, checksummed arrays, strict JSON and one writer per folder.
+
+Every file is written to a unique temporary name in its folder and renamed over the target,
+so a reader sees the old file or the new one, never part of one, and two writers never share
+a temporary name. Array files (``.npz``, never pickle) are listed in their folder's JSON index
+with a SHA-256 checksum, verified on load. A running sweep or study holds an exclusive lock on
+its output folder (``.lock``, ``fcntl.flock``: released by the kernel when the process dies).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+LOCK = ".lock"
+
+
+class DamagedFileError(ValueError):
+    """A results file that is missing, truncated, changed or of the wrong shape."""
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a unique temporary file and an atomic rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def strict_json(value):
+    """``value`` with numpy types made plain and every non-finite float made ``None``.
+
+    JSON has no ``NaN`` or ``Infinity``: every other parser rejects them. Files that can hold a
+    diverged run say so in a field beside the numbers.
+    """
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return strict_json(value.tolist())
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def atomic_write_json(path, value) -> None:
+    """Strict JSON (:func:`strict_json`), written atomically."""
+    text = json.dumps(strict_json(value), indent=1, allow_nan=False)
+    atomic_write_bytes(path, text.encode())
+
+
+def read_json(path) -> dict:
+    """A JSON index, or :class:`DamagedFileError` naming the file."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise DamagedFileError(f"{str(path)!r} cannot be read: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DamagedFileError(f"{str(path)!r} is not valid JSON ({exc})") from None
+
+
+def save_arrays(path, **arrays) -> str:
+    """Write ``arrays`` as an ``.npz`` atomically; return its SHA-256 for the index."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = buffer.getvalue()
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_arrays(path, checksum: str | None, names) -> dict:
+    """The arrays ``names`` of an ``.npz`` written by :func:`save_arrays`, verified.
+
+    Raises
+    ------
+    DamagedFileError
+        The file is missing or unreadable, its checksum differs from the index's, or it is
+        not an ``.npz`` holding ``names``. The message names the file.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DamagedFileError(f"{str(path)!r} cannot be read: {exc.strerror}") from None
+    if checksum is not None and hashlib.sha256(data).hexdigest() != checksum:
+        raise DamagedFileError(f"{str(path)!r} does not match the checksum in its index "
+                               "(truncated, or changed since it was written)")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {name: npz[name] for name in names}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise DamagedFileError(f"{str(path)!r} is not a results file of lrbs "
+                               f"({type(exc).__name__})") from None
+
+
+@contextlib.contextmanager
+def locked_directory(directory):
+    """Hold the output folder ``directory`` (created if needed) for this process.
+
+    Raises
+    ------
+    ValueError
+        Another process holds it; the message gives that process's id.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            fh.seek(0)
+            owner = fh.read().strip()
+            raise ValueError(f"{str(directory)!r} is in use by another lrbs process"
+                             f"{f' (pid {owner})' if owner else ''}; wait for it to finish "
+                             "or choose another output directory") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield directory
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
