@@ -25,7 +25,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     """Every option's default in its help, except where there is none to show."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False) or "default" in (action.help or ""):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 
@@ -68,6 +68,10 @@ def _numbers(text: str, count: int | None = None) -> list[float]:
     return values
 
 
+MAX_RATES = 10_000
+"""Learning rates per batch size the command line accepts (a grid of 32 is the homework's)."""
+
+
 def _lr_list(text: str) -> list[float]:
     values = _numbers(text)
     if min(values) <= 0:
@@ -80,6 +84,8 @@ def _logspace(text: str):
     start, stop, num = _numbers(text, 3)
     if num < 1 or num != int(num):
         raise argparse.ArgumentTypeError(f"NUM must be a positive integer, got {text!r}")
+    if num > MAX_RATES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_RATES} rates, got NUM={num:g}")
     return list(np.logspace(start, stop, int(num)))
 
 
@@ -88,6 +94,9 @@ def _grid(text: str):
     base, ratio, k_min, k_max = _numbers(text, 4)
     if k_min != int(k_min) or k_max != int(k_max):
         raise argparse.ArgumentTypeError(f"KMIN and KMAX must be integers, got {text!r}")
+    if k_max - k_min >= MAX_RATES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_RATES} rates, got "
+                                         f"{k_max - k_min + 1:g} from {text!r}")
     try:
         return LRGrid(base, ratio, int(k_min), int(k_max))
     except ValueError as exc:

@@ -145,6 +145,11 @@ class SweepSpec:
     def extendable(self) -> bool:
         return self.extend and isinstance(self.lrs, LRGrid)
 
+    def _n_initial_lrs(self) -> int:
+        if isinstance(self.lrs, LRGrid):
+            return self.lrs.k_max - self.lrs.k_min + 1
+        return len(self.lrs)
+
     def initial_lrs(self) -> np.ndarray:
         return self.lrs.values() if isinstance(self.lrs, LRGrid) else np.asarray(self.lrs)
 
@@ -162,8 +167,8 @@ class SweepSpec:
         one batch size.
         """
         n_b, n_seed, steps = len(self.batch_sizes), len(self.seeds), self.steps
-        n_lr = self.initial_lrs().size + (self.max_extensions * self.extension_points
-                                          if self.extendable else 0)
+        n_lr = self._n_initial_lrs() + (self.max_extensions * self.extension_points
+                                        if self.extendable else 0)
         dim = 16 if self.model == "linear-sgd" else 4
         biggest = max(self.batch_sizes)
         curves = 2 * n_b * n_seed * n_lr * steps * 8
@@ -188,7 +193,7 @@ class SweepSpec:
         if need > have:
             raise ValueError(
                 f"this sweep needs about {need / 2**30:.3g} GiB ({len(self.batch_sizes)} batch "
-                f"sizes x {len(self.seeds)} seeds x {self.initial_lrs().size} rates x "
+                f"sizes x {len(self.seeds)} seeds x {self._n_initial_lrs()} rates x "
                 f"{self.steps} steps), more than the {have / 2**30:.3g} GiB this machine can "
                 "give it; use fewer seeds, steps, rates or a smaller batch size")
 

@@ -159,3 +159,14 @@ def test_least_squares_lock_step_groups_resume(tmp_path, monkeypatch):
     for got, want in zip(resumed.cells, full.cells, strict=True):  # grouping changes no number
         np.testing.assert_allclose(got.test_loss, want.test_loss, rtol=1e-12)
         np.testing.assert_allclose(got.train_loss, want.train_loss, rtol=1e-12)
+
+
+def test_rates_in_any_order_give_the_same_sweep():
+    """Explicit rates are used in increasing order, whatever order they were given in."""
+    shuffled = SweepSpec("linear-sgd", [4, 64], [0.1, 0.003, 0.3, 0.01, 0.03], steps=30,
+                         n_train=500)
+    ordered = SweepSpec("linear-sgd", [4, 64], [0.003, 0.01, 0.03, 0.1, 0.3], steps=30,
+                        n_train=500)
+    assert shuffled == ordered
+    a, b = run_sweep(shuffled, progress=False), run_sweep(ordered, progress=False)
+    assert a == b and [o.subgrid_lr for o in a.optima()] == [o.subgrid_lr for o in b.optima()]
