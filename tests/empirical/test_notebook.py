@@ -62,28 +62,28 @@ ADAM_TEST = [17.25153923034668, 17.18123435974121, 15.396531105041504, 5.0981965
              4.535594463348389]
 
 
-def _check_entries(array, first, last):
-    np.testing.assert_allclose(array[0, :3], first, rtol=1e-13)
-    np.testing.assert_allclose(array[-1, -1], last, rtol=1e-13)
+NOTEBOOK_DATA = {
+    # problem: (shape of X_train, noise std, {array: (first three entries, last entry)})
+    "least squares": (least_squares_problem, (10_000, 16), 5.0, {
+        "X_train": (LS_X_TRAIN_FIRST, LS_X_TRAIN_LAST), "X_test": (LS_X_TEST_FIRST, LS_X_TEST_LAST),
+        "y_train": (LS_Y_TRAIN_FIRST, LS_Y_TRAIN_LAST), "y_test": (LS_Y_TEST_FIRST, LS_Y_TEST_LAST)}),
+    "teacher MLP": (teacher_mlp_problem, (10_000, 4), 2.0, {
+        "X_train": (MLP_X_TRAIN_FIRST, MLP_X_TRAIN_LAST),
+        "X_test": (MLP_X_TEST_FIRST, MLP_X_TEST_LAST),
+        "y_train": (MLP_Y_TRAIN_FIRST, MLP_Y_TRAIN_LAST),
+        "y_test": (MLP_Y_TEST_FIRST, MLP_Y_TEST_LAST)}),
+}
 
 
-def test_least_squares_data_are_the_notebooks():
-    problem = least_squares_problem(0)
-    assert problem.X_train.shape == (10_000, 16) and problem.X_test.shape == (1000, 16)
-    assert problem.noise_std == 5.0
-    _check_entries(problem.X_train, LS_X_TRAIN_FIRST, LS_X_TRAIN_LAST)
-    _check_entries(problem.X_test, LS_X_TEST_FIRST, LS_X_TEST_LAST)
-    _check_entries(problem.y_train, LS_Y_TRAIN_FIRST, LS_Y_TRAIN_LAST)
-    _check_entries(problem.y_test, LS_Y_TEST_FIRST, LS_Y_TEST_LAST)
-
-
-def test_teacher_mlp_data_are_the_notebooks():
-    problem = teacher_mlp_problem(0)
-    assert problem.X_train.shape == (10_000, 4) and problem.noise_std == 2.0
-    _check_entries(problem.X_train, MLP_X_TRAIN_FIRST, MLP_X_TRAIN_LAST)
-    _check_entries(problem.X_test, MLP_X_TEST_FIRST, MLP_X_TEST_LAST)
-    _check_entries(problem.y_train, MLP_Y_TRAIN_FIRST, MLP_Y_TRAIN_LAST)
-    _check_entries(problem.y_test, MLP_Y_TEST_FIRST, MLP_Y_TEST_LAST)
+@pytest.mark.parametrize("name", NOTEBOOK_DATA)
+def test_data_are_the_notebooks(name):
+    make, shape, noise_std, entries = NOTEBOOK_DATA[name]
+    problem = make(0)
+    assert problem.X_train.shape == shape and problem.X_test.shape == (1000, shape[1])
+    assert problem.noise_std == noise_std
+    for array, (first, last) in entries.items():
+        np.testing.assert_allclose(getattr(problem, array)[0, :3], first, rtol=1e-13)
+        np.testing.assert_allclose(getattr(problem, array)[-1, -1], last, rtol=1e-13)
 
 
 def test_notebook_quirk_init_is_first_rows_of_x_train():
