@@ -163,6 +163,12 @@ def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = Fal
         return _write_report(root, specs, settings, quick, device, progress)
 
 
+def _relative(paths: dict, root: Path) -> dict:
+    """Figure paths (name -> extension -> path) relative to the report's folder."""
+    return {name: {ext: str(p.relative_to(root)) for ext, p in ps.items()}
+            for name, ps in paths.items()}
+
+
 def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: bool, device: str,
                   progress: bool) -> dict:
     fig_dir = root / "figures"
@@ -198,9 +204,9 @@ def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: boo
         double_descent=dict(d=sim.d, n=sim.ns, noise_vars=list(sim.noise_vars),
                             ridgeless_median=np.median(sim.ridgeless, axis=-1),
                             ridge_mean=np.mean(sim.ridge, axis=-1), trials=sim.ridgeless.shape[-1]),
-        figures={name: {ext: str(p.relative_to(root)) for ext, p in ps.items()}
-                 for name, ps in paths.items()},
-        scaling_law=({k: v for k, v in scaling.items() if k != "_paths"} if scaling else None))
+        figures=_relative(paths, root),
+        scaling_law=(dict({k: v for k, v in scaling.items() if k != "_paths"},
+                          figures=_relative(scaling["_paths"], root)) if scaling else None))
     results = strict_json(results)
     atomic_write_json(root / "results.json", results)
     if scaling:

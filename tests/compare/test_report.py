@@ -78,6 +78,8 @@ def test_scaling_law_section(report):
     assert len(scaling["shapes"]) == 6
     assert {"E", "A", "alpha"} <= set(scaling["law"])
     assert scaling["extrapolation"]["n_fitted"] == 4
+    for paths in scaling["figures"].values():                 # relative to results.json
+        assert all((report / p).is_file() for p in paths.values())
 
 
 def test_rerun_resumes_from_stored_sweeps(report, capsys):
