@@ -9,7 +9,7 @@ from compare._figures import (
     save_figure,
 )
 from compare._fits import RuleFit, ScalingFit, fit_rule, fit_scaling
-from compare._report import diagonal_curves, run_report
+from compare._report import diagonal_curves, results_schema, run_report
 from compare._rules import (
     RULES,
     ScalingRule,
@@ -48,6 +48,7 @@ __all__ = [
     "plot_scaling_law",
     "plot_steps_to_target",
     "power_rule",
+    "results_schema",
     "run_report",
     "run_scaling_law",
     "saturating_rule",

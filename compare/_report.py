@@ -8,6 +8,7 @@ import html
 import json
 import platform
 import sys
+from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
 
@@ -87,9 +88,11 @@ def _fit_json(fit: ScalingFit | None, label: str) -> dict | None:
     return dict(exponent=fit.exponent, exponent_interval=list(fit.exponent_interval),
                 rules={name: dict(formula=RULES[name].formula, params=fit.rules[name].params,
                                   intervals={k: list(v) for k, v in fit.rules[name].intervals.items()},
-                                  score=fit.rules[name].aicc, chi2=fit.rules[name].chi2)
-                       for name in COMPARED},
-                score="AICc (lower is better)", preferred=fit.preferred, verdict=fit.verdict(label))
+                                  score=fit.rules[name].aicc, chi2=fit.rules[name].chi2,
+                                  compared=name in COMPARED)
+                       for name in ("power", *COMPARED)},
+                score_name="AICc (lower is better)", preferred=fit.preferred,
+                verdict=fit.verdict(label))
 
 
 def _theory_exponent(batch_sizes, lr) -> float:
@@ -161,6 +164,19 @@ def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = Fal
         spec.check_memory()
     with locked_directory(out) as root:
         return _write_report(root, specs, settings, quick, device, progress)
+
+
+def results_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of ``results.json``, every field described.
+
+    Examples
+    --------
+    >>> from compare import results_schema
+    >>> results_schema()["title"]
+    'results.json of lrbs run'
+    """
+    return json.loads(resources.files("compare").joinpath("schemas/results.schema.json")
+                      .read_text())
 
 
 def _relative(paths: dict, root: Path) -> dict:
@@ -348,7 +364,7 @@ def render_html(results: dict, studies: list[Study], paths: dict) -> str:
         rules = [[name, html.escape(r["formula"]),
                   ", ".join(f"{k} = {_num(v)} [{_num(r['intervals'][k][0])}, "
                             f"{_num(r['intervals'][k][1])}]" for k, v in r["params"].items()),
-                  _num(r["score"], 4)] for name, r in st["rules"].items()]
+                  _num(r["score"], 4)] for name, r in st["rules"].items() if r["compared"]]
         parts.append("<h3>Rules, fixed horizon</h3>" + _table(["rule", "formula", "parameters",
                                                               "AICc"], rules))
         for note in st["notes"]:

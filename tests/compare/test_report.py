@@ -18,10 +18,28 @@ def report(tmp_path_factory):
     return out
 
 
+def test_results_json_validates_against_the_shipped_schema(report):
+    """Every field of a real run is described by the schema (no field it does not know)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from compare import results_schema
+    from compare._readme import RESULTS
+    schema = results_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for results in (json.loads((report / "results.json").read_text()),
+                    json.loads(RESULTS.read_text())):
+        jsonschema.validate(results, schema, cls=jsonschema.Draft202012Validator)
+    broken = json.loads((report / "results.json").read_text())
+    broken["studies"]["mlp-sgd"]["surprise"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema, cls=jsonschema.Draft202012Validator)
+
+
 def _check_fit(block):
     lo, hi = block["exponent_interval"]
     assert lo <= block["exponent"] <= hi
-    assert set(block["rules"]) == RULE_NAMES
+    assert set(block["rules"]) == RULE_NAMES | {"power"}
+    assert {n for n, r in block["rules"].items() if r["compared"]} == RULE_NAMES
+    assert block["rules"]["power"]["params"]["exponent"] == block["exponent"]
     for rule in block["rules"].values():
         assert set(rule) >= {"params", "intervals", "score", "formula"}
         for name, value in rule["params"].items():
