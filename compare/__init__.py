@@ -20,7 +20,12 @@ from compare._rules import (
     surge_rule,
 )
 from compare._scaling_law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
-from compare._scaling_report import plot_lr_vs_width, plot_scaling_law, run_scaling_law
+from compare._scaling_report import (
+    plot_lr_vs_width,
+    plot_scaling_law,
+    run_scaling_law,
+    scaling_spec,
+)
 from compare._study import Study, Theory, analyze, bootstrap_optima
 
 __all__ = [
@@ -53,6 +58,7 @@ __all__ = [
     "run_scaling_law",
     "saturating_rule",
     "save_figure",
+    "scaling_spec",
     "simulate_risk",
     "sqrt_rule",
     "surge_rule",

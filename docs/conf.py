@@ -14,8 +14,10 @@ from nqm import symbolic
 
 project = "lrbs"
 author = "the lrbs developers"
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.mathjax", "sphinx.ext.viewcode", "numpydoc",
-              "sphinx_gallery.gen_gallery"]
+# math renders offline: sphinx-mathjax-offline (from the package index) copies MathJax into
+# _static/ and points mathjax_path at it, so no page loads a script from a CDN
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.mathjax", "sphinx-mathjax-offline",
+              "sphinx.ext.viewcode", "numpydoc", "sphinx_gallery.gen_gallery"]
 numpydoc_show_class_members = False
 numpydoc_validation_checks: set = set()
 autodoc_default_options = {"members": True, "inherited-members": False}
@@ -42,8 +44,24 @@ def figure_scraper(block, block_vars, gallery_conf):
     return figure_rst(paths, gallery_conf["src_dir"])
 
 
+class ReadingOrder:
+    """The gallery in reading order: the scalar model first, then what builds on it."""
+
+    ORDER = ("plot_scalar_nqm.py", "plot_diagonal_nqm.py", "plot_least_squares.py",
+             "plot_mlp_sgd.py", "plot_mlp_adam.py", "plot_scaling_law.py",
+             "plot_double_descent.py")
+
+    def __init__(self, src_dir):
+        self.src_dir = src_dir
+
+    def __call__(self, filename: str) -> int:
+        return self.ORDER.index(filename)
+
+
 sphinx_gallery_conf = {
     "examples_dirs": "examples",
+    "within_subsection_order": ReadingOrder,
+    "capture_repr": (),                  # only what an example prints, no stray object reprs
     "gallery_dirs": "auto_examples",
     "filename_pattern": "/plot_",
     "image_scrapers": (figure_scraper,),

@@ -10,8 +10,13 @@ study (six widths, one seed, 300 steps); ``lrbs scaling-law`` runs the full one.
 """
 
 # %%
-from compare import extrapolation_check, fit_scaling_law, plot_lr_vs_width, plot_scaling_law
-from compare._scaling_report import scaling_spec
+from compare import (
+    extrapolation_check,
+    fit_scaling_law,
+    plot_lr_vs_width,
+    plot_scaling_law,
+    scaling_spec,
+)
 from empirical import run_scaling_study
 
 runs = run_scaling_study(scaling_spec(1, quick=True))
