@@ -99,6 +99,19 @@ def _theory_exponent(batch_sizes, lr) -> float:
     return fit_rule("power", batch_sizes, lr).params["exponent"]
 
 
+QUICK_MARK = "provisional (--quick run): "
+"""Prefix of every verdict of a ``--quick`` run: fewer batch sizes, seeds and resamples than
+the full study, whose verdicts it can contradict."""
+
+
+def _provisional(study: dict) -> dict:
+    """Mark every verdict of a study provisional (a ``--quick`` run)."""
+    study["verdict"] = QUICK_MARK + study["verdict"]
+    if "verdict" in study["steps_to_target"]:
+        study["steps_to_target"]["verdict"] = QUICK_MARK + study["steps_to_target"]["verdict"]
+    return study
+
+
 def study_json(study: Study) -> dict:
     """The machine-readable summary of one study (``results.json``'s ``studies[model]``)."""
     ratio = study.result.spec.lrs.ratio if isinstance(study.result.spec.lrs, LRGrid) else None
@@ -213,7 +226,8 @@ def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: boo
             timespec="seconds"),
         settings=dict(seeds=list(specs[0].seeds), quick=quick, device=device),
         versions=_versions(),
-        studies={s.model: study_json(s) for s in studies},
+        studies={s.model: _provisional(study_json(s)) if quick else study_json(s)
+                 for s in studies},
         diagonal_nqm=dict(dim=diagonal["dim"], target=diagonal["target"],
                           batch_sizes=diagonal["batch_sizes"],
                           curves=diagonal["curves"]),

@@ -18,6 +18,13 @@ def report(tmp_path_factory):
     return out
 
 
+def test_quick_verdicts_are_provisional(report, capsys):
+    results = json.loads((report / "results.json").read_text())
+    verdicts = [v for s in results["studies"].values()
+                for v in (s["verdict"], s["steps_to_target"].get("verdict")) if v]
+    assert verdicts and all(v.startswith("provisional (--quick run): ") for v in verdicts)
+
+
 def test_results_json_validates_against_the_shipped_schema(report):
     """Every field of a real run is described by the schema (no field it does not know)."""
     jsonschema = pytest.importorskip("jsonschema")
