@@ -8,7 +8,7 @@ Examples
 --------
 >>> from nqm import symbolic
 >>> symbolic.scalar_stationary_loss()
--eta*sigma2/(2*B*(a*eta - 2))
+-eta*sigma^2/(2*B*(a*eta - 2))
 >>> symbolic.scalar_stability_bound()
 2/a
 """
@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import sympy as sp
 
+# named as they are written, so that they print and render as sigma^2, w_0^2, w^2, r^2
 eta, a, sigma2, B, w0sq, wsq, t, target = sp.symbols(
-    "eta a sigma2 B w0sq wsq t target", positive=True)
-D, gamma, lam, r2, n, d = sp.symbols("D gamma lambda r2 n d", positive=True)
+    "eta a sigma^2 B w_0^2 w^2 t target", positive=True)
+D, gamma, lam, r2, n, d = sp.symbols("D gamma lambda r^2 n d", positive=True)
 m = sp.Function("m")
 _k = sp.Symbol("k", integer=True, nonnegative=True)
 
