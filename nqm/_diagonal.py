@@ -17,7 +17,12 @@ _BYTES_PER_COORDINATE = 4096
 
 
 class OptimalSteps(NamedTuple):
-    """Result of :meth:`DiagonalNQM.optimal_steps_to_target`."""
+    """Result of :meth:`DiagonalNQM.optimal_steps_to_target`.
+
+    See Also
+    --------
+    nqm.DiagonalNQM.optimal_steps_to_target : Returns one.
+    """
 
     lr: float | np.ndarray
     """The learning rate that reaches the target in the fewest steps."""
@@ -65,6 +70,11 @@ class DiagonalNQM:
         Per-example gradient-noise variances :math:`c_i \ge 0` (the diagonal of C).
     w0_sq : array_like of float, shape (dim,)
         Initial second moments :math:`\mathbb{E} w_{0,i}^2 \ge 0`.
+
+    See Also
+    --------
+    nqm.scalar_expected_loss : One coordinate without momentum or preconditioning.
+    nqm.optimal_lr_target : The scalar model's steps-to-target optimum.
 
     References
     ----------

@@ -50,6 +50,11 @@ class FiniteSampleLeastSquaresSGD:
     X_test : array_like of float, shape (n_test, dim)
     y_test : array_like of float, shape (n_test,) or (n_test, n_out)
 
+    See Also
+    --------
+    nqm.LeastSquaresSGD : Fresh samples at every step.
+    empirical.train_linear_sgd_batched : The sweep it predicts.
+
     Notes
     -----
     Exact in expectation over the minibatch indices for the given data (and, with

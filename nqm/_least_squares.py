@@ -40,6 +40,11 @@ class LeastSquaresSGD:
         :math:`e_0 = \mathbb{E}\lVert W_0 - W^\star\rVert_F^2 \ge 0`; ``2 * dim**2`` for the
         notebook's independent :math:`N(0, 1)` draws of :math:`W_0` and :math:`W^\star`.
 
+    See Also
+    --------
+    nqm.FiniteSampleLeastSquaresSGD : The same dynamics on a given finite training set.
+    nqm.scalar_expected_loss : The scalar model it reduces to per direction.
+
     Notes
     -----
     Assumes fresh samples every step (the online limit of a large training set). On a finite

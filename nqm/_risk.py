@@ -10,7 +10,13 @@ from nqm._validation import nonnegative, positive, scalar_or_array, whole_array
 
 
 class RiskDecomposition(NamedTuple):
-    """Excess test risk ``E||w_hat - w*||^2`` split into bias and variance."""
+    """Excess test risk ``E||w_hat - w*||^2`` split into bias and variance.
+
+    See Also
+    --------
+    nqm.ridgeless_risk : Returns one.
+    nqm.ridge_risk : Returns one.
+    """
 
     bias: float | np.ndarray
     variance: float | np.ndarray
@@ -61,6 +67,11 @@ def ridgeless_risk(n, d, *, noise_var, signal=1.0) -> RiskDecomposition:
     -------
     RiskDecomposition
         ``(bias, variance, total)``, broadcast over the arguments.
+
+    See Also
+    --------
+    nqm.ridge_risk : The risk with a ridge penalty.
+    nqm.optimal_ridge_lambda : The penalty that removes the peak.
 
     References
     ----------
@@ -131,6 +142,10 @@ def mp_stieltjes(z, gamma):
     m, dm : float or ndarray
         :math:`m(z)` and :math:`m'(z)`, both positive.
 
+    See Also
+    --------
+    nqm.ridge_risk : The risk written with it.
+
     References
     ----------
     .. [1] Z. Bai, J. Silverstein, *Spectral Analysis of Large Dimensional Random Matrices*,
@@ -186,6 +201,12 @@ def ridge_risk(n, d, lam, *, noise_var, signal=1.0) -> RiskDecomposition:
     RiskDecomposition
         ``(bias, variance, total)``.
 
+    See Also
+    --------
+    nqm.ridgeless_risk : The exact finite-sample risk without penalty.
+    nqm.optimal_ridge_lambda : The penalty minimizing it.
+    nqm.mp_stieltjes : The transform it is written with.
+
     References
     ----------
     .. [1] E. Dobriban, S. Wager, "High-dimensional asymptotics of prediction: ridge regression
@@ -228,6 +249,10 @@ def optimal_ridge_lambda(n, d, *, noise_var, signal=1.0):
     (:func:`nqm.symbolic.ridge_risk_at_optimum`); ``n``, ``d`` give :math:`\gamma = d/n`,
     ``noise_var`` is :math:`\sigma^2`, ``signal`` is :math:`r^2 > 0`. With
     ``noise_var = 0`` the optimum is ``0`` (ridgeless).
+
+    See Also
+    --------
+    nqm.ridge_risk : The risk it minimizes.
 
     References
     ----------

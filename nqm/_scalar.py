@@ -64,6 +64,12 @@ def scalar_expected_loss(lr, batch_size, steps, *, curvature, noise_var, w0_sq):
     float or ndarray
         :math:`\mathbb{E} L_t`, broadcast over all arguments.
 
+    See Also
+    --------
+    nqm.scalar_stationary_loss : Its limit as the steps grow.
+    nqm.steps_to_target : The steps at which it reaches a target.
+    nqm.optimal_lr_horizon : The rate minimizing it at a fixed step.
+
     Notes
     -----
     Assumes the gradient noise is independent across steps and of the iterate, with mean zero.
@@ -121,6 +127,11 @@ def scalar_stationary_loss(lr, batch_size, *, curvature, noise_var):
         :math:`L_\infty`, the fixed point of the moment recursion
         (:func:`nqm.symbolic.scalar_stationary_loss`).
 
+    See Also
+    --------
+    nqm.scalar_expected_loss : The loss at every step.
+    nqm.scalar_max_feasible_lr : The largest rate whose stationary loss is below a target.
+
     References
     ----------
     .. [1] G. Zhang et al., "Which algorithmic choices matter at which batch sizes? Insights
@@ -147,6 +158,11 @@ def scalar_max_stable_lr(*, curvature):
 
     For :math:`\eta \ge 2/a` the moment recursion's rate :math:`(1-\eta a)^2 \ge 1`
     and the expected loss grows without bound (:func:`nqm.symbolic.scalar_stability_bound`).
+
+    See Also
+    --------
+    nqm.scalar_expected_loss : Diverges above this rate.
+    nqm.DiagonalNQM.max_stable_lr : The bound with momentum and preconditioning.
 
     Examples
     --------
@@ -180,6 +196,11 @@ def optimal_lr_greedy(batch_size, *, curvature, noise_var, w_sq):
     Returns
     -------
     float or ndarray
+
+    See Also
+    --------
+    nqm.optimal_lr_horizon : Equal to it for a one-step horizon.
+    nqm.optimal_lr_target : The steps-to-target criterion.
 
     References
     ----------
@@ -233,6 +254,12 @@ def optimal_lr_horizon(batch_size, steps, *, curvature, noise_var, w0_sq):
     Returns
     -------
     float or ndarray
+
+    See Also
+    --------
+    nqm.optimal_lr_target : The fewest-steps-to-a-target criterion.
+    nqm.optimal_lr_greedy : The one-step optimum.
+    nqm.scalar_expected_loss : The loss it minimizes.
 
     References
     ----------
@@ -298,6 +325,11 @@ def steps_to_target(lr, batch_size, target_loss, *, curvature, noise_var, w0_sq)
     -------
     float or ndarray
 
+    See Also
+    --------
+    nqm.optimal_lr_target : The rate that minimizes it.
+    nqm.scalar_expected_loss : The loss it solves for.
+
     References
     ----------
     .. [1] G. Zhang et al., "Which algorithmic choices matter at which batch sizes? Insights
@@ -335,6 +367,11 @@ def scalar_max_feasible_lr(batch_size, target_loss, *, curvature, noise_var):
     ``curvature`` and :math:`\sigma^2` is ``noise_var``. It rises linearly in :math:`B`
     while :math:`2 a B L^\star \ll \sigma^2` and saturates at the stability bound
     :math:`2/a`.
+
+    See Also
+    --------
+    nqm.optimal_lr_target : Bounded above by it.
+    nqm.scalar_stationary_loss : The loss it bounds.
 
     Examples
     --------
@@ -384,6 +421,12 @@ def optimal_lr_target(batch_size, target_loss, *, curvature, noise_var, w0_sq):
     ------
     ValueError
         If ``target_loss`` is not below the initial loss (every rate reaches it at step 0).
+
+    See Also
+    --------
+    nqm.optimal_lr_horizon : The fixed-horizon criterion.
+    nqm.steps_to_target : The steps it minimizes.
+    nqm.scalar_max_feasible_lr : Its upper bound.
 
     References
     ----------

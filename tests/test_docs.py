@@ -23,3 +23,14 @@ def test_example_runs_draws_and_concludes(path):
     assert any(isinstance(v, Figure) for v in namespace.values())
     text = path.read_text()
     assert "# %%" in text and re.search(r"# Conclusion\n# -+\n", text)
+
+
+def test_every_formula_of_nqm_points_to_its_relatives():
+    """DESIGN: every public function or class of nqm has a numpydoc "See Also" section."""
+    import inspect
+
+    import nqm
+    missing = [name for name in nqm.__all__
+               if (inspect.isfunction(getattr(nqm, name)) or inspect.isclass(getattr(nqm, name)))
+               and "See Also\n--------" not in (inspect.getdoc(getattr(nqm, name)) or "")]
+    assert not missing
