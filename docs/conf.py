@@ -21,7 +21,8 @@ extensions = ["sphinx.ext.autodoc", "sphinx.ext.mathjax", "sphinx-mathjax-offlin
 numpydoc_show_class_members = False
 numpydoc_validation_checks: set = set()
 autodoc_default_options = {"members": True, "inherited-members": False}
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
+html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
 exclude_patterns = ["_build", "examples", "auto_examples/*.ipynb", "auto_examples/*.py"]
 suppress_warnings = ["config.cache"]
 
