@@ -16,12 +16,13 @@ wherever the dynamics amplify rounding, so the MLP check has two tiers:
   differences of 1e-16 per step grow to order one), no bound: the count of such cells is;
 - float32 (what the sweeps run): 1e-5 relative, or 10x the reference's float32 sensitivity
   (its change under a one-ulp change of its initialization, or its distance from its own
-  float64 run, whichever is larger); or, in a few cells that a sum cancelling to nearly zero
-  makes sensitive to the summation order alone (Adam divides each gradient component by its
-  recent magnitude, so such a component is updated by a full step in the direction its
-  rounding decides), within the vectorized run's own float32 rounding error. The float64
-  tier shows these differences are rounding, not arithmetic; the count of such cells is
-  bounded below and they are listed on failure.
+  float64 run, whichever is larger). A few cells are sensitive to the order of summation
+  alone (Adam divides each gradient component by its recent magnitude, so a component whose
+  sum over the minibatch cancels to nearly zero is updated by a full step in the direction
+  its rounding decides): there the same rate trained alone by the same trainer must meet
+  1e-5, so that only the batched kernels' order of summation differs, and the float64 tier
+  shows the arithmetic is the loop's; the count of such cells is bounded and they are listed
+  on failure.
 """
 
 import numpy as np
@@ -124,10 +125,14 @@ def test_mlp_every_cell(model, monkeypatch):
                               zip(nudged, want32, want64, strict=True))
             if error32 <= 10 * sensitivity:
                 continue
-            own_rounding = max(_max_relative(g, e) for g, e in zip(got32, got64, strict=True))
-            assert error32 <= 2 * own_rounding + 1e-5, (
-                f"{where}: float32 {error32:.2e}, sensitivity {sensitivity:.2e}, "
-                f"own rounding {own_rounding:.2e}")
+            # the same rate trained alone by the same trainer meets the 1e-5 tolerance: what
+            # differs in the batch is only the batched kernels' order of summation
+            alone = train_mlp_batched(problem, [lr], cell.batch_size, STEPS, optimizer=optimizer,
+                                      weight_decay=spec.weight_decay)
+            for g, w in zip((alone[0][0, 0], alone[1][0, 0]), want32, strict=True):
+                finite = np.isfinite(w)
+                assert _same_divergence(g, w), f"{where}: alone, diverges where the loop does not"
+                np.testing.assert_allclose(g[finite], w[finite], rtol=1e-5, err_msg=where)
             rounding_only.append(f"{where} ({error32:.1e})")
     assert len(rounding_only) <= 0.05 * n_cells, rounding_only
     assert len(chaotic) <= 0.05 * n_cells, chaotic
