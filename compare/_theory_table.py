@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+from tqdm.auto import tqdm
 
 import nqm
 
@@ -26,14 +29,25 @@ def scalar_table(batch_sizes, *, steps: int, target_loss: float, curvature: floa
 
 
 def diagonal_table(batch_sizes, *, target_loss: float, dim: int, momentum: float = 0.0,
-                   precondition_power: float = 0.0) -> tuple[list[dict], float]:
-    """Rows of the diagonal NQM's optimal steps-to-target and rate, and the critical batch size."""
+                   precondition_power: float = 0.0,
+                   progress: str | None = None) -> tuple[list[dict], float]:
+    """Rows of the diagonal NQM's optimal steps-to-target and rate, and the critical batch size.
+
+    ``progress`` labels a progress bar over the batch sizes (and the critical batch size) on
+    stderr, shown on a terminal once the table has taken two seconds; none by default.
+    """
     model = nqm.DiagonalNQM.zhang2019(dim=dim)
     kwargs = dict(momentum=momentum, precondition_power=precondition_power)
-    best = model.optimal_steps_to_target(batch_sizes, target_loss, **kwargs)
-    rows = [dict(batch_size=int(b), lr=lr, steps=np.ceil(s))
-            for b, lr, s in zip(batch_sizes, best.lr, best.steps, strict=True)]
-    return rows, model.critical_batch_size(target_loss, **kwargs)
+    rows = []
+    with tqdm(total=len(batch_sizes) + 1, desc=progress, unit="step", leave=False, delay=2.0,
+              disable=progress is None or not sys.stderr.isatty()) as bar:
+        for b in batch_sizes:
+            best = model.optimal_steps_to_target(b, target_loss, **kwargs)
+            rows.append(dict(batch_size=int(b), lr=best.lr, steps=np.ceil(best.steps)))
+            bar.update(1)
+        critical = model.critical_batch_size(target_loss, **kwargs)
+        bar.update(1)
+    return rows, critical
 
 
 def format_rows(rows: list[dict], columns: dict[str, str]) -> str:

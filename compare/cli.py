@@ -354,7 +354,7 @@ def _theory(args) -> None:
                              "lr_greedy": "lr* greedy"}))
     for label, kwargs in DIAGONAL_VARIANTS.items():
         rows, b_crit = diagonal_table(args.batch_sizes, target_loss=args.diagonal_target,
-                                      dim=args.dim, **kwargs)
+                                      dim=args.dim, progress=f"diagonal NQM, {label}", **kwargs)
         print(f"\nDiagonal NQM (Zhang et al. 2019, dim={args.dim}), {label}: fewest steps to "
               f"E L = {args.diagonal_target:g}\n")
         print(format_rows(rows, {"batch_size": "B", "lr": "lr*", "steps": "steps"}))
