@@ -1,5 +1,6 @@
 """Theory over experiment: scaling-rule fits, the study report and the ``lrbs`` command line."""
 
+from compare._answer import conclusions, scaling_law_conclusions
 from compare._double_descent import RiskSimulation, simulate_risk
 from compare._figures import (
     plot_double_descent,
@@ -9,11 +10,12 @@ from compare._figures import (
     save_figure,
 )
 from compare._fits import RuleFit, ScalingFit, fit_rule, fit_scaling
-from compare._report import diagonal_curves, results_schema, run_report
+from compare._report import diagonal_curves, results_schema, run_report, summarize
 from compare._rules import (
     RULES,
     ScalingRule,
     linear_rule,
+    logarithmic_rule,
     power_rule,
     saturating_rule,
     sqrt_rule,
@@ -25,6 +27,7 @@ from compare._scaling_report import (
     plot_scaling_law,
     run_scaling_law,
     scaling_spec,
+    summarize_scaling_law,
 )
 from compare._study import Study, Theory, analyze, bootstrap_optima
 
@@ -40,12 +43,14 @@ __all__ = [
     "Theory",
     "analyze",
     "bootstrap_optima",
+    "conclusions",
     "diagonal_curves",
     "extrapolation_check",
     "fit_rule",
     "fit_scaling",
     "fit_scaling_law",
     "linear_rule",
+    "logarithmic_rule",
     "plot_double_descent",
     "plot_loss_vs_lr",
     "plot_lr_vs_width",
@@ -58,8 +63,11 @@ __all__ = [
     "run_scaling_law",
     "saturating_rule",
     "save_figure",
+    "scaling_law_conclusions",
     "scaling_spec",
     "simulate_risk",
     "sqrt_rule",
+    "summarize",
+    "summarize_scaling_law",
     "surge_rule",
 ]

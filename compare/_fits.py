@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -10,12 +10,21 @@ from scipy.stats import t as student_t
 
 from compare._rules import RULES, ScalingRule
 
-COMPARED = ("linear", "sqrt", "saturating", "surge")
-"""The rules scored against each other; ``power`` gives the free exponent."""
+COMPARED = ("linear", "sqrt", "power", "logarithmic", "saturating", "surge")
+"""Every rule fitted, drawn and scored against the others by AICc (``power`` also gives the
+free exponent)."""
+
+TIE = 2.0
+"""Rules whose AICc lies within this of the lowest are tied with it: a difference under 2 is
+no evidence for either (Burnham & Anderson, *Model Selection and Multimodel Inference*, 2002,
+Sec. 2.6)."""
 
 B_NOISE_RANGE = 100.0
-"""``b_noise`` is fitted within [min(B) / 100, 100 max(B)]: a fit at a bound means the data
-show no turn (the rule reduces to its small- or large-batch limit)."""
+"""A batch-size parameter (``b_noise``, ``b0``) is fitted within [min(B) / 100, 100 max(B)]: a
+fit at a bound means the data show no turn (the rule reduces to its small- or large-batch
+limit)."""
+
+_BATCH_PARAMS = ("b_noise", "b0")
 
 
 @dataclass(frozen=True)
@@ -62,9 +71,21 @@ class ScalingFit:
     exponent_interval : tuple of float
         Its 95% bootstrap interval over seeds.
     rules : dict of str to RuleFit
-        ``linear``, ``sqrt``, ``saturating``, ``surge`` (and ``power``).
+        Every rule of :data:`COMPARED`.
     preferred : str
-        The compared rule with the lowest AICc.
+        The rule with the lowest AICc.
+    tied : tuple of str
+        Every rule within :data:`TIE` of the lowest AICc, ``preferred`` first: the rules the
+        data cannot tell apart.
+    local_exponents : ndarray, shape (n_b - 1,)
+        :math:`\\Delta\\log\\eta / \\Delta\\log B` between neighbouring batch sizes: the
+        exponent where the curve is not one power law.
+    local_intervals : ndarray, shape (n_b - 1, 2)
+        Their 95% bootstrap intervals over seeds (equal to the point with one seed).
+    growth : float
+        ``lr[-1] / lr[0]``: how much the optimum grows over the measured batch sizes.
+    growth_interval : tuple of float
+        Its 95% bootstrap interval over seeds.
     """
 
     batch_sizes: np.ndarray
@@ -72,11 +93,17 @@ class ScalingFit:
     log_sd: np.ndarray
     exponent: float
     exponent_interval: tuple
-    rules: dict = field(default_factory=dict)
-    preferred: str = ""
+    rules: dict
+    preferred: str
+    tied: tuple
+    local_exponents: np.ndarray
+    local_intervals: np.ndarray
+    growth: float
+    growth_interval: tuple
 
     def verdict(self, label: str) -> str:
-        """One line: the exponent with its interval, the preferred rule, sqrt against linear."""
+        """One line: the exponent with its interval, the best rules (ties named), sqrt against
+        linear."""
         lo, hi = self.exponent_interval
         delta = self.rules["linear"].aicc - self.rules["sqrt"].aicc
         if not np.isfinite(delta):
@@ -90,8 +117,13 @@ class ScalingFit:
         named = [name for name, a in (("linear", 1.0), ("square root", 0.5)) if lo <= a <= hi]
         consistent = (f"consistent with {' and '.join(named)}" if named else
                       "excludes linear (1) and square root (0.5)")
+        if len(self.tied) > 1:
+            best = (f"{', '.join(self.tied[:-1])} and {self.tied[-1]} tie for the best fit "
+                    f"(AICc within {TIE:g})")
+        else:
+            best = f"{self.preferred} fits best (AICc)"
         return (f"{label}: exponent {self.exponent:.2f} [{lo:.2f}, {hi:.2f}], {consistent}; "
-                f"{self.preferred} fits best (AICc); {versus}")
+                f"{best}; {versus}")
 
 
 def _aicc(chi2: float, n: int, k: int) -> float:
@@ -110,7 +142,11 @@ def _starts(rule: ScalingRule, log_b: np.ndarray, log_lr: np.ndarray) -> list[np
         slope = {"linear": 1.0, "sqrt": 0.5, "power": 0.5}[rule.name]
         start = [np.mean(log_lr - slope * log_b)] + ([slope] if rule.name == "power" else [])
         return [np.array(start)]
-    return [np.array([top + 0.5, nb]) for nb in np.linspace(log_b.min() - 1, log_b.max() + 1, 5)]
+    turns = np.linspace(log_b.min() - 1, log_b.max() + 1, 5)
+    if rule.name == "logarithmic":
+        return [np.array([np.mean(log_lr - np.log(np.log1p(np.exp(log_b - nb)))), nb])
+                for nb in turns]
+    return [np.array([top + 0.5, nb]) for nb in turns]
 
 
 def _fit_one(rule: ScalingRule, log_b, log_lr, sd, starts) -> tuple[np.ndarray, float]:
@@ -123,9 +159,10 @@ def _fit_one(rule: ScalingRule, log_b, log_lr, sd, starts) -> tuple[np.ndarray, 
         return np.where(np.isfinite(r), r, 1e6)
 
     lower, upper = np.full(len(starts[0]), -np.inf), np.full(len(starts[0]), np.inf)
-    if "b_noise" in rule.params:             # unidentifiable far outside the measured range
-        i = rule.params.index("b_noise")
-        lower[i], upper[i] = log_b.min() - np.log(B_NOISE_RANGE), log_b.max() + np.log(B_NOISE_RANGE)
+    for i, name in enumerate(rule.params):   # unidentifiable far outside the measured range
+        if name in _BATCH_PARAMS:
+            lower[i] = log_b.min() - np.log(B_NOISE_RANGE)
+            upper[i] = log_b.max() + np.log(B_NOISE_RANGE)
     best = None
     for z0 in starts:
         sol = least_squares(residual, np.clip(z0, lower + 1e-9, upper - 1e-9), bounds=(lower, upper))
@@ -142,7 +179,7 @@ def fit_rule(rule: str, batch_sizes, lr, log_sd=None) -> RuleFit:
 
     Parameters
     ----------
-    rule : {"linear", "sqrt", "power", "saturating", "surge"}
+    rule : {"linear", "sqrt", "power", "logarithmic", "saturating", "surge"}
     batch_sizes : array_like of float, shape (n_b,)
     lr : array_like of float, shape (n_b,)
         Measured optima, ``> 0``.
@@ -153,6 +190,11 @@ def fit_rule(rule: str, batch_sizes, lr, log_sd=None) -> RuleFit:
     -------
     RuleFit
         Without intervals (see :func:`fit_scaling` for those).
+
+    See Also
+    --------
+    fit_scaling : Every rule with bootstrap intervals, local exponents and the AICc verdict.
+    compare.RULES : The rules by name, with the meaning of each parameter.
 
     Examples
     --------
@@ -235,6 +277,12 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
     Returns
     -------
     ScalingFit
+
+    See Also
+    --------
+    fit_rule : One rule, no intervals.
+    compare.analyze : A sweep's optima under both criteria, fitted with this.
+    compare.bootstrap_optima : The ``boot_lr`` rows of a sweep.
     """
     boot = np.log(np.asarray(boot_lr, dtype=float))
     boot = boot[np.all(np.isfinite(boot), axis=1)] if boot.size else boot
@@ -248,7 +296,7 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
         sd = min_log_sd
     log_b, log_lr, sd = _validate(batch_sizes, lr, sd)
     fits = {}
-    for name in ("power", *COMPARED):
+    for name in COMPARED:
         point = fit_rule(name, np.exp(log_b), np.exp(log_lr), sd)
         spec = RULES[name]
         z_hat = np.array([np.log(v) if log else v
@@ -261,6 +309,18 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
             intervals = {k: (float(lo), float(hi))
                          for k, lo, hi in zip(point.params, lows, highs, strict=True)}
         fits[name] = RuleFit(name, point.params, intervals, point.chi2, point.aicc)
-    preferred = min(COMPARED, key=lambda k: (fits[k].aicc, fits[k].chi2))
+    ranked = sorted(COMPARED, key=lambda k: (fits[k].aicc, fits[k].chi2))
+    best = fits[ranked[0]].aicc
+    tied = tuple(k for k in ranked if fits[k].aicc - best < TIE) if np.isfinite(best) else ()
+    local = np.diff(log_lr) / np.diff(log_b)
+    growth = log_lr[-1] - log_lr[0]
+    if len(boot) >= 2:
+        local_intervals = np.column_stack(bootstrap_interval(
+            local, np.diff(boot, axis=1) / np.diff(log_b), n_seeds))
+        growth_interval = bootstrap_interval(growth, boot[:, -1] - boot[:, 0], n_seeds)
+    else:
+        local_intervals, growth_interval = np.column_stack([local, local]), (growth, growth)
     return ScalingFit(np.exp(log_b), np.exp(log_lr), sd, fits["power"].params["exponent"],
-                      fits["power"].intervals["exponent"], fits, preferred)
+                      fits["power"].intervals["exponent"], fits, ranked[0], tied or ranked[:1],
+                      local, local_intervals, float(np.exp(growth)),
+                      tuple(float(v) for v in np.exp(growth_interval)))

@@ -7,7 +7,9 @@ import datetime
 import html
 import json
 import platform
+import subprocess
 import sys
+import time
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
@@ -16,6 +18,7 @@ import numpy as np
 
 import nqm
 from compare import _figures as figures
+from compare._answer import QUICK_MARK, conclusions, diagonal_sentence
 from compare._double_descent import simulate_risk
 from compare._fits import COMPARED, ScalingFit, fit_rule
 from compare._paths import spec_directory
@@ -85,64 +88,95 @@ def diagonal_curves(dim: int, batch_sizes, target: float = DIAGONAL_TARGET) -> d
 def _fit_json(fit: ScalingFit | None, label: str) -> dict | None:
     if fit is None:
         return None
-    return dict(exponent=fit.exponent, exponent_interval=list(fit.exponent_interval),
-                rules={name: dict(formula=RULES[name].formula, params=fit.rules[name].params,
-                                  intervals={k: list(v) for k, v in fit.rules[name].intervals.items()},
-                                  score=fit.rules[name].aicc, chi2=fit.rules[name].chi2,
-                                  compared=name in COMPARED)
-                       for name in ("power", *COMPARED)},
-                score_name="AICc (lower is better)", preferred=fit.preferred,
-                verdict=fit.verdict(label))
+    b = [int(round(v)) for v in fit.batch_sizes]
+    return dict(
+        batch_sizes=b, lr=fit.lr, exponent=fit.exponent,
+        exponent_interval=list(fit.exponent_interval),
+        local_exponents=[dict(batch_sizes=[b[i], b[i + 1]], exponent=e, interval=list(iv))
+                         for i, (e, iv) in enumerate(zip(fit.local_exponents,
+                                                         fit.local_intervals, strict=True))],
+        growth=fit.growth, growth_interval=list(fit.growth_interval),
+        rules={name: dict(formula=RULES[name].formula, params=fit.rules[name].params,
+                          meanings=list(RULES[name].meanings),
+                          intervals={k: list(v) for k, v in fit.rules[name].intervals.items()},
+                          score=fit.rules[name].aicc, chi2=fit.rules[name].chi2)
+               for name in COMPARED},
+        score_name="AICc (lower is better)", preferred=fit.preferred, tied=list(fit.tied),
+        verdict=fit.verdict(label))
 
 
 def _theory_exponent(batch_sizes, lr) -> float:
     return fit_rule("power", batch_sizes, lr).params["exponent"]
 
 
-QUICK_MARK = "provisional (--quick run): "
-"""Prefix of every verdict of a ``--quick`` run: fewer batch sizes, seeds and resamples than
-the full study, whose verdicts it can contradict."""
+def _inside(value: float, interval) -> bool:
+    return bool(interval[0] <= value <= interval[1])
 
 
-def _provisional(study: dict) -> dict:
-    """Mark every verdict of a study provisional (a ``--quick`` run)."""
-    study["verdict"] = QUICK_MARK + study["verdict"]
-    if "verdict" in study["steps_to_target"]:
-        study["steps_to_target"]["verdict"] = QUICK_MARK + study["steps_to_target"]["verdict"]
-    return study
+def summarize(study: Study, *, quick: bool = False) -> dict:
+    """The machine-readable summary of one study (``results.json``'s ``studies[model]``).
 
+    Parameters
+    ----------
+    study : Study
+    quick : bool, default False
+        A ``--quick`` run: every verdict and conclusion is marked provisional.
 
-def study_json(study: Study) -> dict:
-    """The machine-readable summary of one study (``results.json``'s ``studies[model]``)."""
-    ratio = study.result.spec.lrs.ratio if isinstance(study.result.spec.lrs, LRGrid) else None
+    Returns
+    -------
+    dict
+        The spec, the optima under both criteria with their intervals, every rule's fit, the
+        local exponents, the exact theory through the same estimators (least squares) and the
+        ``conclusions``: the sentences of :func:`conclusions`. Its schema is
+        :func:`results_schema`'s ``$defs/study``.
+
+    See Also
+    --------
+    conclusions : The sentences, from this summary.
+    run_report : Writes one per study into ``results.json``.
+    """
     optima = []
+    th = study.theory
     for i, (o, flat) in enumerate(zip(study.optima, study.flat, strict=True)):
         row = dict(batch_size=o.batch_size, lr=o.lr, subgrid_lr=o.subgrid_lr,
                    interval=list(o.interval), basin=list(o.basin), flat=flat, on_edge=o.on_edge,
                    best_loss=o.best_loss, robust_lr=o.robust_lr, seed_lrs=o.seed_lrs)
-        if study.theory is not None:
-            predicted = study.theory.finite_lr[i]
-            row.update(theory_lr=predicted, theory_online_lr=study.theory.online_lr[i],
-                       measured_over_predicted=o.subgrid_lr / predicted,
-                       within_one_grid_step=(bool(abs(np.log(o.subgrid_lr / predicted))
-                                                  <= np.log(ratio)) if ratio else None))
+        if th is not None:
+            row.update(theory_lr=th.finite_lr[i], theory_online_lr=th.online_lr[i],
+                       theory_same_estimator=th.horizon_same_estimator[i],
+                       theory_inside_interval=_inside(th.horizon_same_estimator[i], o.interval))
         optima.append(row)
-    target = dict(target_loss=study.target_loss,
-                  optima=[dict(batch_size=int(b), lr=lr, steps=s) for b, lr, s in
-                          zip(study.batch_sizes, study.target_lr, study.target_steps, strict=True)])
+    target_rows = []
+    for i, b in enumerate(study.batch_sizes):
+        row = dict(batch_size=int(b), lr=study.target_lr[i], steps=study.target_steps[i],
+                   interval=list(study.target_interval[i]),
+                   steps_interval=list(study.target_steps_interval[i]))
+        if th is not None:
+            row.update(theory_same_estimator=th.target_same_estimator[i],
+                       theory_steps_same_estimator=th.target_steps_same_estimator[i],
+                       theory_inside_interval=_inside(th.target_same_estimator[i],
+                                                      study.target_interval[i]))
+        target_rows.append(row)
+    target = dict(target_loss=study.target_loss, optima=target_rows)
     if study.target is not None:
         target.update(_fit_json(study.target, f"{study.label}, steps to target"))
     out = dict(label=study.label, spec=study.result.spec.to_dict(), criterion=(
         f"mean test loss over the last {study.result.spec.window} step(s), seed-mean, "
         f"{study.result.spec.steps} steps"), optima=optima,
         **_fit_json(study.horizon, study.label), steps_to_target=target, notes=study.notes)
-    if study.theory is not None:
-        th = study.theory
+    if th is not None:
         out["theory"] = dict(
             horizon_exponent=_theory_exponent(study.batch_sizes, th.finite_lr),
             target_exponent=_theory_exponent(study.batch_sizes, th.target_lr),
             target_lr=th.target_lr, target_steps=th.target_steps,
-            critical_batch_size=th.critical_batch_size)
+            critical_batch_size=th.critical_batch_size,
+            horizon_inside=sum(o["theory_inside_interval"] for o in optima),
+            target_inside=sum(o["theory_inside_interval"] for o in target_rows))
+    if quick:
+        out["verdict"] = QUICK_MARK + out["verdict"]
+        if "verdict" in target:
+            target["verdict"] = QUICK_MARK + target["verdict"]
+    out["conclusions"] = conclusions(strict_json(out), quick=quick)
     return out
 
 
@@ -201,12 +235,13 @@ def _relative(paths: dict, root: Path) -> dict:
 def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: bool, device: str,
                   progress: bool) -> dict:
     fig_dir = root / "figures"
-    studies = []
+    started = time.perf_counter()
+    studies, sweep_dirs = [], {}
     for k, spec in enumerate(specs, 1):
         _log(progress, f"[{k}/6] sweep {spec.model}: {len(spec.batch_sizes)} batch sizes x "
                        f"{len(spec.seeds)} seeds")
-        result = run_sweep(spec, out=spec_directory(root / "sweeps", spec.model, spec.to_dict()),
-                           progress=None if progress else False)
+        sweep_dirs[spec.model] = spec_directory(root / "sweeps", spec.model, spec.to_dict())
+        result = run_sweep(spec, out=sweep_dirs[spec.model], progress=None if progress else False)
         studies.append(analyze(result, n_boot=settings["n_boot"]))
     _log(progress, "[4/6] theory: diagonal NQM and double descent")
     diagonal = diagonal_curves(settings["nqm_dim"], settings["nqm_batch_sizes"])
@@ -224,10 +259,12 @@ def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: boo
     results = dict(
         lrbs_version=version("lrbs"), created=datetime.datetime.now(datetime.UTC).isoformat(
             timespec="seconds"),
-        settings=dict(seeds=list(specs[0].seeds), quick=quick, device=device),
+        settings=dict(seeds=list(specs[0].seeds), quick=quick, device=device,
+                      n_boot=settings["n_boot"]),
         versions=_versions(),
-        studies={s.model: _provisional(study_json(s)) if quick else study_json(s)
-                 for s in studies},
+        provenance=dict(git_commit=_git_commit(), run_seconds=time.perf_counter() - started),
+        studies={s.model: dict(summarize(s, quick=quick), sweep_directory=str(
+            sweep_dirs[s.model].relative_to(root))) for s in studies},
         diagonal_nqm=dict(dim=diagonal["dim"], target=diagonal["target"],
                           batch_sizes=diagonal["batch_sizes"],
                           curves=diagonal["curves"]),
@@ -262,6 +299,21 @@ def _scaling_section(root: Path, quick: bool, progress: bool) -> dict | None:
     return run_scaling_law(root / "scaling", seeds=seeds, quick=quick, progress=progress)
 
 
+def _git_commit() -> str | None:
+    """The commit of the lrbs checkout that ran, ``+dirty`` with local changes; ``None`` when
+    lrbs is not installed from a git checkout (or git is missing)."""
+    source = Path(__file__).resolve().parent.parent
+    try:
+        def git(*args):
+            return subprocess.run(["git", *args], cwd=source, capture_output=True, text=True,
+                                  timeout=10, check=True).stdout.strip()
+        commit = git("rev-parse", "HEAD")
+        return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no")
+                         else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def _versions() -> dict:
     import matplotlib
     import scipy
@@ -294,119 +346,265 @@ def _table(headers, rows) -> str:
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;
-color:#222}table{border-collapse:collapse;margin:.8em 0;font-size:.9em}td,th{border:1px solid #ccc;
-padding:.25em .6em;text-align:right}th{background:#f3f3f3}img{max-width:100%}figure{margin:1em 0}
-figcaption{font-size:.85em;color:#555}.flat{background:#fff4d6}code{background:#f3f3f3;padding:0 .2em}
-.verdict{font-weight:600}"""
+color:#222;line-height:1.45}table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f3f3f3}
+td:first-child{text-align:left}img{max-width:100%}figure{margin:1em 0}
+figcaption{font-size:.9em;color:#444}.flat{background:#fff4d6}code{background:#f3f3f3;padding:0 .2em}
+.answer li{margin:.35em 0}.quick{background:#fde2e1;padding:.5em 1em;border-left:4px solid #c00}
+nav ol{columns:2}"""
+
+SETUP = (
+    ("Least squares, SGD", "linear-sgd",
+     "The homework's linear regression: y = X W* + sigma eps with D = 16 inputs and outputs, "
+     "sigma = 5 (so the test-loss floor is 25), 10,000 training and 1,000 test points, "
+     "plain minibatch SGD on the mean squared error for 100 steps from a random "
+     "initialization. The exact finite-sample theory (nqm.FiniteSampleLeastSquaresSGD) "
+     "predicts every curve."),
+    ("MLP, SGD", "mlp-sgd",
+     "The homework's teacher network y = relu(X W1) W2 + sigma eps (D = 4, sigma = 2, floor 4) "
+     "learned by a two-layer ReLU student of width 4 with plain minibatch SGD, 100 steps."),
+    ("MLP, Adam (warmup + cosine)", "mlp-adam",
+     "The same teacher and student, trained with Adam (L2 weight decay 0.001) under 10 steps "
+     "of linear warmup and a cosine decay to zero at step 100."),
+)
+
+REFERENCES = (
+    "P. Goyal et al., Accurate, large minibatch SGD: training ImageNet in 1 hour, "
+    "arXiv:1706.02677 (linear scaling).",
+    "A. Krizhevsky, One weird trick for parallelizing convolutional neural networks, "
+    "arXiv:1404.5997; S. Malladi et al., On the SDEs and scaling rules for adaptive gradient "
+    "algorithms, NeurIPS 2022 (square-root scaling).",
+    "S. McCandlish, J. Kaplan, D. Amodei, An empirical model of large-batch training, "
+    "arXiv:1812.06162 (saturating rule, critical batch size).",
+    "G. Zhang et al., Which algorithmic choices matter at which batch sizes? Insights from a "
+    "noisy quadratic model, NeurIPS 2019, arXiv:1907.04164 (the NQM, logarithmic fixed-horizon "
+    "optimum).",
+    "S. Li et al., Surge phenomenon in optimal learning rate and batch size scaling, "
+    "NeurIPS 2024, arXiv:2405.14578 (Adam's surge).",
+    "T. Hastie, A. Montanari, S. Rosset, R. Tibshirani, Surprises in high-dimensional ridgeless "
+    "least squares interpolation, Ann. Statist. 2022 (double descent, ridge).",
+    "J. Hoffmann et al., Training compute-optimal large language models, arXiv:2203.15556 "
+    "(the scaling-law fit).",
+    "K. P. Burnham, D. R. Anderson, Model Selection and Multimodel Inference, 2002 (AICc, "
+    "differences under 2).",
+)
 
 
-def _scaling_html(scaling: dict | None, paths: dict) -> str:
+def _img(path: Path, caption: str, svg: str | None = None) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    link = f' (<a href="{html.escape(svg)}">SVG</a>)' if svg else ""
+    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+            f'<figcaption>{html.escape(caption)}{link}</figcaption></figure>')
+
+
+def _num(v, digits: int = 3) -> str:
+    if v is None:
+        return "&ndash;"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.{digits}g}"
+
+
+def _interval(iv, digits: int = 3) -> str:
+    return f"[{_num(iv[0], digits)}, {_num(iv[1], digits)}]"
+
+
+def _table(headers, rows) -> str:
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+class _Figures:
+    """Numbers the page's figures in order of appearance, each with its SVG linked."""
+
+    def __init__(self, paths: dict, root_paths: dict):
+        self.paths, self.root_paths, self.count = paths, root_paths, 0
+
+    def __call__(self, name: str, caption: str) -> str:
+        self.count += 1
+        svg = self.root_paths.get(name, {}).get("svg")
+        return _img(self.paths[name]["png"], f"Figure {self.count}. {caption}", svg)
+
+
+def _scaling_html(scaling: dict | None, figure) -> str:
     if scaling is None:
-        return ("<h2>Scaling law on digits</h2><p>Not run: install the <code>data</code> extra "
+        return ("<h2 id='scaling-law'>Scaling law on digits</h2><p>Not run: install the <code>data</code> extra "
                 "(scikit-learn) for this section.</p>")
-    from compare._scaling_report import format_law
     rows = [[r["width"], r["depth"], r["n_params"], _num(r["lr"]), _num(r["on_edge"]),
              _num(r["test_loss"], 4), _num(r["test_loss_sd"], 2), _num(r["test_accuracy"], 4)]
             for r in scaling["shapes"]]
     return "".join([
-        "<h2>Scaling law on digits</h2>",
+        "<h2 id='scaling-law'>Scaling law on digits</h2>",
         f"<p>Every shape's learning rate tuned over a geometric grid ({len(scaling['spec']['seeds'])}"
         " seed(s); Adam, early stopping on the validation loss); the loss is the test "
         "cross-entropy of the best validation checkpoint at the tuned rate.</p>",
-        "<pre>" + html.escape(format_law(scaling)) + "</pre>",
-        _img(paths["scaling/scaling_law"]["png"], "Loss against parameter count with the fitted "
-                                                  "law, its band and the extrapolation check"),
-        _img(paths["scaling/lr_vs_width"]["png"], "Tuned learning rate against width"),
+        "<ul class='answer'>" + "".join(f"<li>{html.escape(line)}</li>"
+                                        for line in scaling["conclusions"]) + "</ul>",
+        figure("scaling/scaling_law", "Test loss against parameter count with the fitted law, "
+                                      "its band and the extrapolation check."),
+        figure("scaling/lr_vs_width", "Tuned learning rate against width."),
         _table(["width", "depth", "parameters", "tuned lr", "edge", "test loss", "sd over seeds",
                 "test accuracy"], rows)])
 
 
+def _rules_table(fit: dict) -> str:
+    best = min(r["score"] for r in fit["rules"].values() if r["score"] is not None)
+    rows = []
+    for name, r in sorted(fit["rules"].items(), key=lambda kv: (kv[1]["score"] is None,
+                                                                kv[1]["score"] or 0)):
+        params = "<br>".join(f"{k} = {_num(v)} {_interval(r['intervals'][k])}: {html.escape(m)}"
+                             for (k, v), m in zip(r["params"].items(), r["meanings"], strict=True))
+        delta = None if r["score"] is None else r["score"] - best
+        rows.append([name + (" (tied)" if name in fit["tied"] and len(fit["tied"]) > 1 else ""),
+                     html.escape(r["formula"]), params, _num(delta, 2)])
+    return _table(["rule", "formula", "parameters [95% interval]: meaning",
+                   "&Delta;AICc (under 2: tie)"], rows)
+
+
+def _local_table(fit: dict) -> str:
+    rows = [[f"{e['batch_sizes'][0]} &rarr; {e['batch_sizes'][1]}", _num(e["exponent"], 2),
+             _interval(e["interval"], 2), _num(4.0 ** e["exponent"], 3)]
+            for e in fit["local_exponents"]]
+    return _table(["batch sizes", "local exponent", "95% interval", "lr multiplier per 4x B"],
+                  rows)
+
+
+def _study_html(s: Study, st: dict, figure) -> str:
+    parts = [f"<h2 id='{s.model}'>{html.escape(s.label)}</h2>",
+             f"<p>Fixed-horizon criterion: {html.escape(st['criterion'])}. Steps-to-target "
+             f"criterion: the fewest steps for the seed-mean test loss to reach "
+             f"{_num(st['steps_to_target']['target_loss'])}.</p>",
+             figure(f"loss_vs_lr_{s.model}", f"{s.label}: test loss against learning rate."),
+             figure(f"optimal_lr_{s.model}",
+                    f"{s.label}: optimal learning rate against batch size, both criteria.")]
+    theory = s.theory is not None
+    headers = ["B", "lr* (grid)", "lr* (sub-grid)", "95% interval", "basin (5% of excess)",
+               "flat", "on edge", "best loss"]
+    if theory:
+        headers += ["theory, same estimator", "inside interval", "theory, continuous argmin"]
+    rows = []
+    for o in st["optima"]:
+        row = [o["batch_size"], _num(o["lr"]), _num(o["subgrid_lr"]), _interval(o["interval"]),
+               _interval(o["basin"]), _num(o["flat"]), _num(o["on_edge"]), _num(o["best_loss"], 4)]
+        if theory:
+            row += [_num(o["theory_same_estimator"]), _num(o["theory_inside_interval"]),
+                    _num(o["theory_lr"])]
+        rows.append(row)
+    parts += ["<h3>Fixed horizon: optima</h3>", _table(headers, rows)]
+    flat = [o["batch_size"] for o in st["optima"] if o["flat"]]
+    if flat:
+        parts.append(f"<p class='flat'>Flat basin at B = {', '.join(map(str, flat))}: at least "
+                     f"{FLAT_POINTS} grid rates lie within 5% of the best excess loss, so the "
+                     "argmin within it is close to arbitrary; read the interval, not the "
+                     "argmin.</p>")
+    parts += ["<h3>Fixed horizon: local exponents and rules</h3>", _local_table(st),
+              _rules_table(st)]
+    tgt = st["steps_to_target"]
+    headers = ["B", "lr*", "95% interval", "steps", "95% interval"]
+    if theory:
+        headers += ["theory lr*, same estimator", "theory steps", "inside interval"]
+    rows = []
+    for o in tgt["optima"]:
+        row = [o["batch_size"], _num(o["lr"]), _interval(o["interval"]), _num(o["steps"]),
+               _interval(o["steps_interval"])]
+        if theory:
+            row += [_num(o["theory_same_estimator"]), _num(o["theory_steps_same_estimator"]),
+                    _num(o["theory_inside_interval"])]
+        rows.append(row)
+    parts += ["<h3>Steps to target: optima</h3>", _table(headers, rows)]
+    if "rules" in tgt:
+        parts += ["<h3>Steps to target: local exponents and rules</h3>", _local_table(tgt),
+                  _rules_table(tgt)]
+    parts += [f"<p>Note: {html.escape(note)}</p>" for note in st["notes"]]
+    return "".join(parts)
+
+
+def _provenance(results: dict) -> str:
+    settings, versions, prov = results["settings"], results["versions"], results["provenance"]
+    rows = [["git commit", html.escape(str(prov["git_commit"]))],
+            ["run time", f"{prov['run_seconds']:.0f} s"],
+            ["seeds", ", ".join(map(str, settings["seeds"]))],
+            ["bootstrap resamples", settings["n_boot"]],
+            ["quick run", _num(settings["quick"])], ["device", html.escape(settings["device"])]]
+    rows += [[k, html.escape(v)] for k, v in versions.items()]
+    return "<h2 id='provenance'>Provenance</h2>" + _table(["", ""], rows)
+
+
 def render_html(results: dict, studies: list[Study], paths: dict) -> str:
-    """One self-contained page (figures embedded as PNG data) from ``results.json``'s content."""
+    """One self-contained page (figures embedded as PNG data) from ``results.json``'s content.
+
+    The answer comes first, one list of computed sentences per study; then the setup, each
+    study's figures and tables, the theory, the files and the provenance.
+    """
+    figure = _Figures(paths, {**results["figures"], **{
+        f"scaling/{k}": v for k, v in ((results.get("scaling_law") or {}).get("figures") or {})
+        .items()}})
+    quick = results["settings"]["quick"]
+    toc = [("answer", "The answer"), ("setup", "Setup"),
+           *((s.model, s.label) for s in studies), ("criterion", "The criterion decides"),
+           ("double-descent", "Double descent and ridge"), ("scaling-law", "Scaling law on digits"),
+           ("files", "Files"), ("references", "References"), ("provenance", "Provenance")]
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>lrbs report"
              f"</title><style>{CSS}</style></head><body>",
-             "<h1>How should the learning rate scale with the batch size?</h1>",
-             f"<p>lrbs {results['lrbs_version']}, {results['created']}; seeds "
-             f"{', '.join(str(s) for s in results['settings']['seeds'])}"
-             f"{' (quick run)' if results['settings']['quick'] else ''}. Every optimum is the "
-             "sub-grid minimum of the seed-mean metric; intervals are 95% bootstrap intervals "
-             "over seeds; rules are fitted in log space weighted by that spread, compared by "
-             "AICc (lower is better).</p>", "<h2>Verdicts</h2>"]
-    rows = []
-    for st in results["studies"].values():
-        tgt = st["steps_to_target"]
-        rows.append([st["label"], "fixed horizon", _num(st["exponent"], 2),
-                     f"[{_num(st['exponent_interval'][0], 2)}, {_num(st['exponent_interval'][1], 2)}]",
-                     st["preferred"], html.escape(st["verdict"])])
-        if "exponent" in tgt:
-            rows.append([st["label"], "steps to target", _num(tgt["exponent"], 2),
-                         f"[{_num(tgt['exponent_interval'][0], 2)}, "
-                         f"{_num(tgt['exponent_interval'][1], 2)}]", tgt["preferred"],
-                         html.escape(tgt["verdict"])])
-    parts.append(_table(["study", "criterion", "exponent", "95% interval", "best rule", "verdict"],
-                        rows))
+             "<h1>How should the learning rate scale with the batch size?</h1>"]
+    if quick:
+        parts.append("<p class='quick'>A <code>--quick</code> run: fewer batch sizes, seeds and "
+                     "resamples than the full study. Every sentence below is provisional; the "
+                     "full <code>lrbs run</code> can contradict it.</p>")
+    parts.append("<h2 id='answer'>The answer</h2><p>Per study and criterion, computed from the "
+                 "tables below. Intervals are 95% over run seeds (bootstrap, Student's "
+                 "quantile for fitted quantities); the exact theory has no interval.</p>")
     for s in studies:
         st = results["studies"][s.model]
-        parts.append(f"<h2>{html.escape(s.label)}</h2><p class='verdict'>{html.escape(st['verdict'])}"
-                     f"</p><p>Criterion: {html.escape(st['criterion'])}.</p>")
-        parts.append(_img(paths[f"loss_vs_lr_{s.model}"]["png"],
-                          f"Figure 1 ({s.label}): test loss against learning rate"))
-        parts.append(_img(paths[f"optimal_lr_{s.model}"]["png"],
-                          f"Figure 2 ({s.label}): optimal learning rate against batch size"))
-        theory = s.theory is not None
-        headers = ["B", "lr* (grid)", "lr* (sub-grid)", "95% interval", "basin (5% of excess)",
-                   "flat", "edge", "best loss"]
-        if theory:
-            headers += ["theory lr*", "measured / predicted", "within one grid step"]
-        rows = []
-        for o in st["optima"]:
-            row = [o["batch_size"], _num(o["lr"]), _num(o["subgrid_lr"]),
-                   f"[{_num(o['interval'][0])}, {_num(o['interval'][1])}]",
-                   f"[{_num(o['basin'][0])}, {_num(o['basin'][1])}]", _num(o["flat"]),
-                   _num(o["on_edge"]), _num(o["best_loss"], 4)]
-            if theory:
-                row += [_num(o["theory_lr"]), _num(o["measured_over_predicted"]),
-                        _num(o["within_one_grid_step"])]
-            rows.append(row)
-        parts.append(_table(headers, rows))
-        flat = [o["batch_size"] for o in st["optima"] if o["flat"]]
-        if flat:
-            parts.append(f"<p class='flat'>Flat basin at B = {', '.join(map(str, flat))}: at least "
-                         f"{FLAT_POINTS} grid rates lie within 5% of the best excess loss, so the "
-                         "argmin within it is close to arbitrary; read the interval, not the "
-                         "argmin.</p>")
-        rules = [[name, html.escape(r["formula"]),
-                  ", ".join(f"{k} = {_num(v)} [{_num(r['intervals'][k][0])}, "
-                            f"{_num(r['intervals'][k][1])}]" for k, v in r["params"].items()),
-                  _num(r["score"], 4)] for name, r in st["rules"].items() if r["compared"]]
-        parts.append("<h3>Rules, fixed horizon</h3>" + _table(["rule", "formula", "parameters",
-                                                              "AICc"], rules))
-        for note in st["notes"]:
-            parts.append(f"<p>Note: {html.escape(note)}</p>")
-    parts.append("<h2>The criterion decides the exponent</h2>")
+        parts.append(f"<h3>{html.escape(s.label)}</h3><ul class='answer'>" + "".join(
+            f"<li>{html.escape(line)}</li>" for line in st["conclusions"]) + "</ul>")
+    parts.append("<nav><h2>Contents</h2><ol>" + "".join(
+        f"<li><a href='#{a}'>{html.escape(t)}</a></li>" for a, t in toc) + "</ol></nav>")
+    parts.append("<h2 id='setup'>Setup</h2><p>Each sweep trains every learning rate of a "
+                 "geometric grid (1.25x apart, extended until the optimum is interior) at each "
+                 "batch size, with the same seeds at every batch size. An optimum is the "
+                 "sub-grid vertex (a quadratic in log lr around the argmin) of the seed-mean "
+                 "metric; rules are fitted in log space weighted by the optima's spread over "
+                 "seeds and compared by AICc.</p><ul>" + "".join(
+                     f"<li><a href='#{m}'>{html.escape(label)}</a>: {html.escape(text)}</li>"
+                     for label, m, text in SETUP if m in results["studies"]) + "</ul>")
+    for s in studies:
+        parts.append(_study_html(s, results["studies"][s.model], figure))
+    parts.append("<h2 id='criterion'>The criterion decides the exponent</h2>")
     rows = []
     for st in results["studies"].values():
-        tgt = st["steps_to_target"]
-        th = st.get("theory", {})
-        rows.append([st["label"], _num(st["exponent"], 2), _num(tgt.get("exponent"), 2),
+        tgt, th = st["steps_to_target"], st.get("theory", {})
+        rows.append([st["label"], f"{_num(st['exponent'], 2)} {_interval(st['exponent_interval'], 2)}",
+                     f"{_num(tgt.get('exponent'), 2)} "
+                     f"{_interval(tgt['exponent_interval'], 2) if 'exponent' in tgt else ''}",
                      _num(th.get("horizon_exponent"), 2), _num(th.get("target_exponent"), 2)])
     parts.append(_table(["study", "measured, fixed horizon", "measured, steps to target",
                          "exact theory, fixed horizon", "exact theory, steps to target"], rows))
-    parts.append("<p>With a fixed step budget the optimum trades the noise floor against "
-                 "progress and grows only slowly with B; to reach a target loss in the fewest "
-                 "steps the optimum grows about linearly with B until the curvature (stability) "
-                 "limit caps it. The exact least-squares theory predicts both.</p>")
-    parts.append(_img(paths["steps_to_target"]["png"],
-                      "Figure 3: steps to target against batch size, measured and theory"))
+    parts.append(figure("steps_to_target", "Fewest steps to the target against batch size: "
+                        "measured (95% intervals over seeds), the exact least-squares theory "
+                        "and the diagonal noisy quadratic model."))
     diag = results["diagonal_nqm"]
-    parts.append(_table(["diagonal NQM optimizer", "critical batch size"],
-                        [[k, _num(v["critical_batch_size"])] for k, v in diag["curves"].items()]))
-    parts.append("<h2>Double descent and ridge</h2>")
-    parts.append(_img(paths["double_descent"]["png"],
-                      "Figure 4: ridgeless and ridge risk, formulas and Monte Carlo"))
-    parts.append(_scaling_html(results.get("scaling_law"), paths))
-    parts.append("<h2>Provenance</h2><pre>" + html.escape(json.dumps(
-        dict(settings=results["settings"], versions=results["versions"],
-             specs={m: st["spec"] for m, st in results["studies"].items()}), indent=1))
-                 + "</pre></body></html>")
+    parts.append(_table(["diagonal NQM optimizer", "critical batch size", "steps at B = "
+                         f"{_num(diag['batch_sizes'][0])}", f"steps at B = "
+                         f"{_num(diag['batch_sizes'][-1])}"],
+                        [[k, _num(v["critical_batch_size"]), _num(v["steps"][0]),
+                          _num(v["steps"][-1])] for k, v in diag["curves"].items()]))
+    parts.append(f"<p>{html.escape(diagonal_sentence(diag))}</p>")
+    parts.append("<h2 id='double-descent'>Double descent and ridge</h2>")
+    parts.append(figure("double_descent", "Ridgeless and ridge risk: formulas and Monte Carlo."))
+    parts.append(_scaling_html(results.get("scaling_law"), figure))
+    files = [("results.json", "results.json"), *(
+        (f"{name} (SVG)", p["svg"]) for name, p in results["figures"].items()), *(
+        (f"raw sweep, {st['label']}", st["sweep_directory"]) for st in results["studies"].values()
+        if "sweep_directory" in st)]
+    parts.append("<h2 id='files'>Files</h2><p>Relative to this page; <code>results.json</code> "
+                 "is described by <code>compare.results_schema()</code>.</p><ul>" + "".join(
+                     f"<li><a href='{html.escape(p)}'>{html.escape(t)}</a></li>"
+                     for t, p in files) + "</ul>")
+    parts.append("<h2 id='references'>References</h2><ol>" + "".join(
+        f"<li>{html.escape(r)}</li>" for r in REFERENCES) + "</ol>")
+    parts.append(_provenance(results) + "</body></html>")
     return "\n".join(parts)

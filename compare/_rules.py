@@ -69,6 +69,40 @@ def power_rule(batch_sizes, scale, exponent):
     return scale * _batch(batch_sizes) ** exponent
 
 
+def logarithmic_rule(batch_sizes, scale, b0):
+    r"""Logarithmic scaling, :math:`\eta(B) = c\,\ln(1 + B/B_0)`.
+
+    The fixed-step-budget optimum of the noisy quadratic model: with a horizon of :math:`T`
+    steps on curvature :math:`a` (noise :math:`\sigma^2`, initial :math:`\mathbb{E}w_0^2 =
+    w_0^2`), minimizing :math:`\tfrac a2[w_0^2 e^{-2a\eta T} + \eta\sigma^2/(2aB)]` gives
+    :math:`\eta^\star = c\ln(B/B_0)` with :math:`c = 1/(2aT)` and :math:`B_0 =
+    \sigma^2/(4a^2Tw_0^2)` (derived in :func:`nqm.symbolic.fixed_horizon_optimal_lr`). The
+    ``1 +`` keeps the rule positive below :math:`B_0`, where it turns linear
+    (:math:`\eta \approx cB/B_0`); above :math:`B_0` the rate grows by :math:`c\ln 4` per
+    quadrupling of the batch, whatever the batch size.
+
+    ``scale`` is :math:`c` (the rate gained per e-fold of :math:`B`), ``b0`` is :math:`B_0`.
+
+    See Also
+    --------
+    nqm.optimal_lr_horizon : The exact fixed-horizon optimum this rule approximates.
+    saturating_rule : The steps-to-target counterpart (linear, then flat).
+
+    References
+    ----------
+    .. [1] G. Zhang et al., "Which algorithmic choices matter at which batch sizes? Insights
+       from a noisy quadratic model", NeurIPS 2019, arXiv:1907.04164, Sec. 3.
+
+    Examples
+    --------
+    >>> from compare import logarithmic_rule
+    >>> print(logarithmic_rule([1, 4, 16], 0.01, 1.0))
+    [0.00693147 0.01609438 0.02833213]
+    """
+    b = _batch(batch_sizes)
+    return scale * np.log1p(b / b0)
+
+
 def saturating_rule(batch_sizes, lr_max, b_noise):
     r"""Saturating scaling, :math:`\eta(B) = \eta_{\max} / (1 + B_\mathrm{noise}/B)`.
 
@@ -121,9 +155,12 @@ class ScalingRule:
     Attributes
     ----------
     name : str
-        ``"linear"``, ``"sqrt"``, ``"power"``, ``"saturating"`` or ``"surge"``.
+        ``"linear"``, ``"sqrt"``, ``"power"``, ``"logarithmic"``, ``"saturating"`` or
+        ``"surge"``.
     params : tuple of str
         Parameter names, in the order ``function`` takes them.
+    meanings : tuple of str
+        What each parameter means, in the same order.
     formula : str
         The rule in plain text, for tables.
     function : callable
@@ -134,6 +171,7 @@ class ScalingRule:
 
     name: str
     params: tuple
+    meanings: tuple
     formula: str
     function: Callable
     log_params: tuple
@@ -143,12 +181,23 @@ class ScalingRule:
 
 
 RULES = {
-    "linear": ScalingRule("linear", ("scale",), "c B", linear_rule, (True,)),
-    "sqrt": ScalingRule("sqrt", ("scale",), "c sqrt(B)", sqrt_rule, (True,)),
-    "power": ScalingRule("power", ("scale", "exponent"), "c B^alpha", power_rule, (True, False)),
-    "saturating": ScalingRule("saturating", ("lr_max", "b_noise"), "lr_max / (1 + B_noise/B)",
-                              saturating_rule, (True, True)),
+    "linear": ScalingRule("linear", ("scale",), ("learning rate per unit batch size",), "c B",
+                          linear_rule, (True,)),
+    "sqrt": ScalingRule("sqrt", ("scale",), ("learning rate at B = 1",), "c sqrt(B)", sqrt_rule,
+                        (True,)),
+    "power": ScalingRule("power", ("scale", "exponent"),
+                         ("learning rate at B = 1", "the free exponent alpha"), "c B^alpha",
+                         power_rule, (True, False)),
+    "logarithmic": ScalingRule("logarithmic", ("scale", "b0"),
+                               ("rate gained per e-fold of B, 1/(2 a T) in the NQM",
+                                "batch size where linear growth turns logarithmic"),
+                               "c ln(1 + B/B0)", logarithmic_rule, (True, True)),
+    "saturating": ScalingRule("saturating", ("lr_max", "b_noise"),
+                              ("the large-batch (noise-free) optimum",
+                               "gradient noise scale: where the rate reaches lr_max / 2"),
+                              "lr_max / (1 + B_noise/B)", saturating_rule, (True, True)),
     "surge": ScalingRule("surge", ("lr_max", "b_noise"),
+                         ("the peak rate", "the batch size of the peak"),
                          "lr_max / (0.5 (sqrt(B_noise/B) + sqrt(B/B_noise)))", surge_rule,
                          (True, True)),
 }

@@ -13,6 +13,10 @@ from compare._fits import bootstrap_interval
 HUBER_DELTA = 1e-3
 
 
+ALPHA_BOUNDS = (0.0, 3.0)
+"""The exponent is fitted within these bounds; a fit at a bound has no exponent to report."""
+
+
 @dataclass(frozen=True)
 class LawFit:
     r"""A fitted :math:`L(N) = E + A N^{-\alpha}`.
@@ -34,6 +38,11 @@ class LawFit:
     objective: float
     replicates: np.ndarray = field(default=None, compare=False, repr=False)
     n_seeds: int = 1
+
+    @property
+    def alpha_at_bound(self) -> bool:
+        """The exponent sits at a bound of :data:`ALPHA_BOUNDS`: the data set no exponent."""
+        return bool(np.isclose(self.alpha, ALPHA_BOUNDS, atol=1e-6).any())
 
     def predict(self, n_params) -> np.ndarray:
         return self.E + self.A * np.asarray(n_params, dtype=float) ** -self.alpha
@@ -73,7 +82,7 @@ def _fit(log_n, log_l, starts, delta) -> tuple[np.ndarray, float]:
         # the objective is O(delta * residual): tight tolerances, or a refit started at the
         # previous optimum stops at once and the bootstrap intervals collapse
         res = minimize(_objective, z0, args=(log_n, log_l, delta), jac=True, method="L-BFGS-B",
-                       bounds=[(None, None), (None, None), (0.0, 3.0)],
+                       bounds=[(None, None), (None, None), ALPHA_BOUNDS],
                        options=dict(ftol=1e-15, gtol=1e-12, maxiter=2000))
         if best is None or res.fun < best.fun:
             best = res

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from compare._answer import scaling_law_conclusions
 from compare._figures import PALETTE, label_axes, save_figure
 from compare._paths import spec_directory
 from compare._scaling_law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
@@ -17,6 +18,7 @@ from empirical import (
     atomic_write_bytes,
     atomic_write_json,
     run_scaling_study,
+    strict_json,
 )
 
 QUICK_SPEC = dict(shapes=tuple((w, 1) for w in (8, 16, 32, 64, 128, 256)), max_steps=300,
@@ -90,6 +92,34 @@ def scaling_table(runs: ScalingRuns) -> list[dict]:
             for r in runs.shapes]
 
 
+def summarize_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> dict:
+    """The law, the extrapolation check, one row per shape and the sentences they support.
+
+    Returns
+    -------
+    dict
+        ``law`` (E, A, alpha, their intervals, the seed count, whether alpha sits at a bound),
+        ``extrapolation``, ``shapes`` (:func:`scaling_table`) and ``conclusions``
+        (:func:`compare.scaling_law_conclusions` of the rest); ``results.json``'s
+        ``scaling_law`` holds this and the spec.
+
+    See Also
+    --------
+    scaling_law_conclusions : The sentences, from this summary.
+    fit_scaling_law, extrapolation_check : The fits it reports.
+    """
+    law = dict(E=fit.E, A=fit.A, alpha=fit.alpha, n_seeds=fit.n_seeds,
+               alpha_at_bound=fit.alpha_at_bound,
+               intervals={k: list(v) for k, v in fit.intervals.items()})
+    summary = dict(law=law, shapes=scaling_table(runs),
+                   extrapolation=dict(n_fitted=check.n_fitted, n_params=check.n_params,
+                                      predicted=check.predicted, measured=check.measured,
+                                      relative_error=check.relative_error,
+                                      fit=dict(E=check.fit.E, A=check.fit.A,
+                                               alpha=check.fit.alpha)))
+    return dict(summary, conclusions=scaling_law_conclusions(strict_json(summary)))
+
+
 def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
                     progress: bool = True, n_boot: int = 200, **options) -> dict:
     """Run (or resume) the study; write ``scaling_law.json``, ``scaling_law.md`` and two figures.
@@ -105,14 +135,8 @@ def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
     paths = {"scaling_law": save_figure(plot_scaling_law(runs, fit, check), root / "figures",
                                         "scaling_law"),
              "lr_vs_width": save_figure(plot_lr_vs_width(runs), root / "figures", "lr_vs_width")}
-    law = dict(E=fit.E, A=fit.A, alpha=fit.alpha,
-               intervals={k: list(v) for k, v in fit.intervals.items()})
-    results = dict(spec=spec.to_dict(), version=runs.version, law=law, shapes=scaling_table(runs),
-                   extrapolation=dict(n_fitted=check.n_fitted, n_params=check.n_params,
-                                      predicted=check.predicted, measured=check.measured,
-                                      relative_error=check.relative_error,
-                                      fit=dict(E=check.fit.E, A=check.fit.A,
-                                               alpha=check.fit.alpha)),
+    results = dict(spec=spec.to_dict(), version=runs.version,
+                   **summarize_scaling_law(runs, fit, check),
                    figures={k: {e: str(p.relative_to(root)) for e, p in v.items()}
                             for k, v in paths.items()})
     atomic_write_json(root / "scaling_law.json", results)
@@ -130,16 +154,4 @@ def markdown_table(results: dict) -> str:
         lines.append(f"| {r['width']} | {r['depth']} | {r['n_params']} | {r['lr']:.3g} | "
                      f"{'yes' if r['on_edge'] else 'no'} | {r['test_loss']:.4f} | {sd} | "
                      f"{r['test_accuracy']:.4f} |")
-    return "\n".join(lines) + "\n\n" + format_law(results).replace("\n", "\n\n") + "\n"
-
-
-def format_law(results: dict) -> str:
-    """The fitted law with its intervals and the extrapolation check, two lines."""
-    law, ex = results["law"], results["extrapolation"]
-    iv = law["intervals"]
-    return (f"L(N) = E + A N^-alpha: E = {law['E']:.4f} [{iv['E'][0]:.4f}, {iv['E'][1]:.4f}], "
-            f"A = {law['A']:.3g} [{iv['A'][0]:.3g}, {iv['A'][1]:.3g}], alpha = "
-            f"{law['alpha']:.3f} [{iv['alpha'][0]:.3f}, {iv['alpha'][1]:.3f}]\n"
-            f"extrapolation: fitted on the smallest {ex['n_fitted']} shapes, predicts "
-            f"{ex['predicted']:.4f} at N = {ex['n_params']:.0f}, measured {ex['measured']:.4f} "
-            f"({100 * ex['relative_error']:+.1f}%)")
+    return "\n".join(lines) + "\n\n" + "\n\n".join(results["conclusions"]) + "\n"

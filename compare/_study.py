@@ -34,9 +34,15 @@ def bootstrap_optima(result: SweepResult, estimator: Callable[[SweepCell, np.nda
 
     Returns
     -------
-    ndarray, shape (n_boot, n_b)
+    ndarray, shape (n_boot, n_b) or (n_boot, n_b, k)
         One resample of seed indices per row, shared by all batch sizes (a run seed is common
-        to every batch size); empty (shape ``(0, n_b)``) with a single seed.
+        to every batch size), the last axis for an estimator that returns ``k`` values; empty
+        (``n_boot`` = 0) with a single seed.
+
+    See Also
+    --------
+    compare.fit_scaling : Fits the rules with these rows as its bootstrap.
+    empirical.find_optimum : The per-batch-size optimum and its own interval.
     """
     n_seed = len(result.spec.seeds)
     if n_seed < 2:
@@ -53,16 +59,35 @@ def horizon_estimator(window: int) -> Callable[[SweepCell, np.ndarray], float]:
     return estimate
 
 
-def target_estimator(target: float) -> Callable[[SweepCell, np.ndarray], float]:
-    """The rate that reaches ``target`` test loss in the fewest steps (seed-mean curves)."""
-    def estimate(cell: SweepCell, seeds: np.ndarray) -> float:
-        return steps_to_target_optimum(cell.lrs, cell.test_loss[seeds], target)[0]
+def target_estimator(target: float) -> Callable[[SweepCell, np.ndarray], tuple[float, float]]:
+    """(rate, steps): the rate that reaches ``target`` test loss in the fewest steps, seed-mean."""
+    def estimate(cell: SweepCell, seeds: np.ndarray) -> tuple[float, float]:
+        return steps_to_target_optimum(cell.lrs, cell.test_loss[seeds], target)
     return estimate
+
+
+def percentile_interval(boot: np.ndarray) -> np.ndarray:
+    """95% percentile intervals (n_b, 2) of bootstrap rows (n_boot, n_b), in log space.
+
+    The kind :func:`empirical.find_optimum` gives the fixed-horizon optimum; non-finite
+    resamples (the target not reached) widen the interval to infinity.
+    """
+    with np.errstate(invalid="ignore"):
+        logs = np.log(np.where(np.isfinite(boot), boot, np.inf))
+        bounds = np.percentile(logs, [2.5, 97.5], axis=0)      # inf - inf interpolates to nan
+    return np.exp(np.where(np.isnan(bounds), np.inf, bounds)).T
 
 
 @dataclass
 class Theory:
     """What the exact least-squares theory predicts for a sweep's setting.
+
+    The measured optima come from estimators on a grid (a quadratic sub-grid vertex for the
+    fixed horizon, the fewest-steps grid rate for the target); ``*_same_estimator`` puts the
+    finite-sample theory's expected curves through the *same* estimators on the *same* grid,
+    so that measured and predicted differ only by the sweep's sampling noise. The continuous
+    argmins (``finite_lr``, ``online_lr``, ``target_lr``) are shown beside them: their gap to
+    the measurement includes the estimators' own bias.
 
     Attributes
     ----------
@@ -72,6 +97,12 @@ class Theory:
         :meth:`nqm.FiniteSampleLeastSquaresSGD.optimal_lr` on the sweep's own training set.
     finite_metric : list of ndarray, shape (n_lr,) each
         The finite-sample prediction of the measured metric at each grid rate.
+    horizon_same_estimator : ndarray, shape (n_b,)
+        :func:`empirical.subgrid_argmin` of ``finite_metric``: the fixed-horizon prediction
+        through the measurement's estimator.
+    target_same_estimator, target_steps_same_estimator : ndarray, shape (n_b,)
+        :func:`empirical.steps_to_target_optimum` of the finite-sample expected test curves on
+        the grid: rate and (integer) steps.
     target_lr, target_steps : ndarray, shape (n_b,)
         Steps-to-target optimum of :class:`nqm.LeastSquaresSGD` (real-valued step count).
     curve_batch_sizes, curve_steps : ndarray
@@ -83,6 +114,9 @@ class Theory:
     online_lr: np.ndarray
     finite_lr: np.ndarray
     finite_metric: list
+    horizon_same_estimator: np.ndarray
+    target_same_estimator: np.ndarray
+    target_steps_same_estimator: np.ndarray
     target_lr: np.ndarray
     target_steps: np.ndarray
     curve_batch_sizes: np.ndarray
@@ -98,8 +132,11 @@ def least_squares_theory(result: SweepResult, target: float) -> Theory:
                                  init_error=2.0 * problem.dim**2)
     finite = nqm.FiniteSampleLeastSquaresSGD(problem.X_train, problem.y_train, problem.X_test,
                                              problem.y_test)
-    finite_metric = [finite.expected_test_mse(c.lrs, c.batch_size, spec.steps)[:, -spec.window:]
-                     .mean(axis=1) for c in result.cells]
+    curves = [finite.expected_test_mse(c.lrs, c.batch_size, spec.steps)[:, 1:]
+              for c in result.cells]                    # (n_lr, steps): after each update
+    finite_metric = [c[:, -spec.window:].mean(axis=1) for c in curves]
+    same_target = np.array([steps_to_target_optimum(cell.lrs, c[None], target)
+                            for cell, c in zip(result.cells, curves, strict=True)])
     target_lr = np.atleast_1d(online.optimal_lr_target(b, target))
     curve_b = np.geomspace(1, 4 * b.max(), 40)
     curve_steps = np.atleast_1d(online.steps_to_target(online.optimal_lr_target(curve_b, target),
@@ -112,7 +149,11 @@ def least_squares_theory(result: SweepResult, target: float) -> Theory:
     return Theory(
         online_lr=np.atleast_1d(online.optimal_lr(b, spec.steps, window=spec.window)),
         finite_lr=np.array([finite.optimal_lr(int(x), spec.steps, window=spec.window) for x in b]),
-        finite_metric=finite_metric, target_lr=target_lr,
+        finite_metric=finite_metric,
+        horizon_same_estimator=np.array([subgrid_argmin(c.lrs, m) for c, m in
+                                         zip(result.cells, finite_metric, strict=True)]),
+        target_same_estimator=same_target[:, 0], target_steps_same_estimator=same_target[:, 1],
+        target_lr=target_lr,
         target_steps=np.atleast_1d(online.steps_to_target(target_lr, b, target)),
         curve_batch_sizes=curve_b, curve_steps=curve_steps,
         critical_batch_size=b_crit)
@@ -138,6 +179,9 @@ class Study:
         The steps-to-target criterion's test loss.
     target_lr, target_steps : ndarray, shape (n_b,)
         The rate reaching ``target_loss`` in the fewest steps, and that step count.
+    target_interval, target_steps_interval : ndarray, shape (n_b, 2)
+        Their 95% percentile intervals over bootstrap resamples of the seeds (the kind of
+        interval ``optima`` have); infinite where some resample never reaches the target.
     target : ScalingFit or None
         The rules fitted to ``target_lr`` (``None`` if some batch size never reaches it).
     theory : Theory or None
@@ -154,6 +198,8 @@ class Study:
     target_loss: float
     target_lr: np.ndarray
     target_steps: np.ndarray
+    target_interval: np.ndarray
+    target_steps_interval: np.ndarray
     target: ScalingFit
     theory: Theory | None = None
     notes: list = field(default_factory=list)
@@ -207,12 +253,19 @@ def analyze(result: SweepResult, *, n_boot: int = 200, seed: int = 0,
     target_lr = np.array([r[0] for r in reached])
     target_steps = np.array([r[1] for r in reached])
     boot = bootstrap_optima(result, target_estimator(target), n_boot=n_boot, seed=seed)
+    if len(boot):
+        target_interval, steps_interval = (percentile_interval(boot[..., k]) for k in (0, 1))
+    else:
+        target_interval, steps_interval = (np.column_stack([v, v]) for v in (target_lr,
+                                                                               target_steps))
     notes = [f"B={c.batch_size}: {n}" for c in result.cells for n in c.notes]
     if np.all(np.isfinite(target_lr)):
-        target_fit = fit_scaling(b, target_lr, boot, n_seeds=len(spec.seeds))
+        target_fit = fit_scaling(b, target_lr, boot[..., 0] if len(boot) else boot,
+                                 n_seeds=len(spec.seeds))
     else:
         target_fit = None
         notes.append(f"target {target:.4g} not reached at every batch size")
     theory = least_squares_theory(result, target) if spec.model == "linear-sgd" else None
     return Study(spec.model, result, optima, [_flat(c, o) for c, o in zip(result.cells, optima, strict=True)],
-                 horizon, target, target_lr, target_steps, target_fit, theory, notes)
+                 horizon, target, target_lr, target_steps, target_interval, steps_interval,
+                 target_fit, theory, notes)

@@ -379,7 +379,7 @@ def _run(args) -> None:
 
 
 def _scaling_law(args) -> None:
-    from compare._scaling_report import format_law, run_scaling_law
+    from compare._scaling_report import run_scaling_law
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     results = run_scaling_law(args.out, seeds=seeds, quick=args.quick,
                               progress=not args.quiet, optimizer=args.optimizer,
@@ -388,7 +388,7 @@ def _scaling_law(args) -> None:
                                           "n_params": "params", "lr": "tuned lr",
                                           "on_edge": "on edge", "test_loss": "test loss",
                                           "test_accuracy": "accuracy"}))
-    print(format_law(results))
+    print("\n".join(results["conclusions"]))
     print(f"wrote {Path(args.out) / 'scaling_law.json'}, scaling_law.md and figures/, and the "
           f"runs under {Path(args.out) / 'runs'}")
 

@@ -21,25 +21,22 @@ fig_loss = plot_loss_vs_lr(study)
 # Measured and predicted optima, both criteria
 # --------------------------------------------
 fig_optima = plot_optima(study)
-for o, predicted in zip(study.optima, study.theory.finite_lr, strict=True):
-    print(f"B={o.batch_size:5d}  measured {o.subgrid_lr:.4f}  predicted {predicted:.4f}")
+theory = study.theory
+for o, same, exact in zip(study.optima, theory.horizon_same_estimator, theory.finite_lr,
+                          strict=True):
+    print(f"B={o.batch_size:5d}  measured {o.subgrid_lr:.4f} [{o.interval[0]:.4f}, "
+          f"{o.interval[1]:.4f}]  theory through the same estimator {same:.4f}  "
+          f"theory's continuous argmin {exact:.4f}")
 print(study.horizon.verdict("fixed horizon"))
 print(study.target.verdict("steps to target"))
 
 # %%
 # Conclusion
 # ----------
-# Computed from the numbers above: how close the theory comes, and what each criterion's
-# exponent says.
-import numpy as np  # noqa: E402
+# Every sentence computed from the study by :func:`compare.conclusions` (the report's own
+# sentences): how close the theory comes through the measurement's own estimator, and what
+# each criterion's scaling says.
+from compare import conclusions, summarize  # noqa: E402
 
-ratio = np.array([o.subgrid_lr for o in study.optima]) / study.theory.finite_lr
-within = np.abs(np.log(ratio)) <= np.log(spec.lrs.ratio)
-print(f"The theory lands within one grid step ({spec.lrs.ratio}x) of {within.sum()} of "
-      f"{within.size} measured optima (measured / predicted {ratio.min():.2f} to "
-      f"{ratio.max():.2f}).")
-print(f"Fixed budget: exponent {study.horizon.exponent:.2f} "
-      f"[{study.horizon.exponent_interval[0]:.2f}, {study.horizon.exponent_interval[1]:.2f}]; "
-      f"steps to target: {study.target.exponent:.2f} [{study.target.exponent_interval[0]:.2f}, "
-      f"{study.target.exponent_interval[1]:.2f}] ({len(spec.seeds)} seeds, so the intervals "
-      "are wide). The same sweep gives two scaling rules, depending on the question asked.")
+for sentence in conclusions(summarize(study)):
+    print(sentence, end="\n\n")

@@ -22,11 +22,12 @@ print(study.horizon.verdict("MLP, Adam"))
 # %%
 # Conclusion
 # ----------
-# Computed from the numbers above.
-lo, hi = study.horizon.exponent_interval
+# Computed from the numbers above: the flat basins, then the report's own sentences
+# (:func:`compare.conclusions`).
+from compare import conclusions, summarize  # noqa: E402
+
 print(f"{sum(study.flat)} of {len(study.flat)} batch sizes have a flat basin (at least three grid "
-      f"rates within 5% of the best excess loss), where the argmin is a coin toss. The "
-      f"fixed-horizon exponent is {study.horizon.exponent:.2f} [{lo:.2f}, {hi:.2f}] over "
-      f"{len(spec.seeds)} seeds; linear scaling (1) is "
-      f"{'inside' if lo <= 1 <= hi else 'outside'} that interval, square root (0.5) "
-      f"{'inside' if lo <= 0.5 <= hi else 'outside'}.")
+      "rates within 5% of the best excess loss), where the argmin is a coin toss and the "
+      "interval carries the result.")
+for sentence in conclusions(summarize(study)):
+    print(sentence, end="\n\n")

@@ -18,11 +18,9 @@ print(study.horizon.verdict("MLP, SGD"))
 # %%
 # Conclusion
 # ----------
-# Computed from the fit above.
-lo, hi = study.horizon.exponent_interval
-named = [name for name, a in (("linear", 1.0), ("square root", 0.5)) if lo <= a <= hi]
-print(f"With {len(spec.seeds)} seeds the fixed-horizon exponent is {study.horizon.exponent:.2f} "
-      f"[{lo:.2f}, {hi:.2f}]: "
-      + (f"{' and '.join(named)} scaling cannot be excluded" if named
-         else "both linear and square-root scaling are excluded")
-      + f"; the {study.horizon.preferred} rule has the lowest AICc.")
+# Every sentence computed from the study by :func:`compare.conclusions` (the report's own
+# sentences), so it cannot disagree with the numbers and the figure above.
+from compare import conclusions, summarize  # noqa: E402
+
+for sentence in conclusions(summarize(study)):
+    print(sentence, end="\n\n")

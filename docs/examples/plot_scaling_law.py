@@ -15,7 +15,9 @@ from compare import (
     fit_scaling_law,
     plot_lr_vs_width,
     plot_scaling_law,
+    scaling_law_conclusions,
     scaling_spec,
+    summarize_scaling_law,
 )
 from empirical import run_scaling_study
 
@@ -34,8 +36,8 @@ fig_lr = plot_lr_vs_width(runs)
 # %%
 # Conclusion
 # ----------
-# Tuning the learning rate per shape matters: the tuned rate falls as the network widens
-# (Adam's optimum shrinks with width), so one rate for all shapes would bias the smaller or the
-# larger end of the curve. With one seed and 300 steps the law is only indicative; the full
-# study's bootstrap intervals over seeds say how far to trust the exponent and the
-# extrapolation.
+# Every sentence computed from the numbers above by :func:`compare.scaling_law_conclusions`
+# (the report's own sentences): whether the exponent is identified at all, how the
+# extrapolation fares, and where the tuned rate moves with width.
+for sentence in scaling_law_conclusions(summarize_scaling_law(runs, fit, check)):
+    print(sentence, end="\n\n")

@@ -1,0 +1,279 @@
+"""The answer in sentences, computed from a study's summary and nothing else.
+
+Every sentence the report, the gallery and the README state about a study comes from
+:func:`conclusions`, written from the numbers of :func:`summarize` (``results.json``'s
+``studies[model]``) that are printed beside it, so that prose and figures cannot disagree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+QUICK_MARK = "provisional (--quick run): "
+"""Prefix of every verdict and conclusion of a ``--quick`` run: fewer batch sizes, seeds and
+resamples than the full study, whose verdicts it can contradict."""
+
+
+def _g(value: float) -> str:
+    """Three significant digits, as every number of a conclusion is written."""
+    return f"{value:.3g}"
+
+
+def _iv(interval) -> str:
+    return f"[{_g(interval[0])}, {_g(interval[1])}]"
+
+
+def _overlap(a, b) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def _span(values) -> str:
+    lo, hi = _g(min(values)), _g(max(values))
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def _rule_text(fit: dict) -> str:
+    tied = fit["tied"]
+    rule = fit["rules"][tied[0]]
+    params = "; ".join(f"{name} = {_g(value)} {_iv(rule['intervals'][name])}, {meaning}"
+                       for (name, value), meaning in zip(rule["params"].items(), rule["meanings"],
+                                                         strict=True))
+    if len(tied) > 1:
+        return (f"By AICc, {', '.join(tied[:-1])} and {tied[-1]} tie (within 2, no evidence "
+                f"for either); {tied[0]}, lowest: {rule['formula']} with {params}.")
+    return f"By AICc, {tied[0]} explains the optima best: {rule['formula']} with {params}."
+
+
+def _shape_text(fit: dict) -> str:
+    """Whether one power law describes the curve, decided by the local exponents' intervals."""
+    local = fit["local_exponents"]
+    first, last = local[0], local[-1]
+    if len(local) > 1 and not _overlap(first["interval"], last["interval"]):
+        trend = "falls" if last["exponent"] < first["exponent"] else "rises"
+        return (f"The local exponent {trend} from {_g(first['exponent'])} "
+                f"{_iv(first['interval'])} (B = {first['batch_sizes'][0]}-"
+                f"{first['batch_sizes'][1]}) to {_g(last['exponent'])} {_iv(last['interval'])} "
+                f"(B = {last['batch_sizes'][0]}-{last['batch_sizes'][1]}): not one power law, "
+                "so no single exponent describes it.")
+    return (f"The first and last local exponents' intervals overlap, so one power law, exponent "
+            f"{_g(fit['exponent'])} {_iv(fit['exponent_interval'])}, is consistent with it.")
+
+
+def answer(fit: dict, criterion: str) -> str:
+    """What a practitioner does with the optimum's scaling under one criterion, in sentences.
+
+    Parameters
+    ----------
+    fit : dict
+        A fit block of :func:`summarize`: the study itself (fixed horizon) or its
+        ``steps_to_target``.
+    criterion : str
+        How the sentences name the criterion, e.g. ``"Fixed horizon (100 steps)"``.
+
+    Returns
+    -------
+    str
+        How much the optimum grows over the measured batch sizes, the multiplier per 4x batch
+        at both ends, what linear and square-root scaling would do at the largest batch, the
+        rule AICc prefers (with honest ties) and whether one power law can describe the curve;
+        every number with its 95% interval over seeds.
+    """
+    b, g = fit["batch_sizes"], fit["growth"]
+    glo, ghi = fit["growth_interval"]
+    ratio = b[-1] / b[0]
+    first, last = fit["local_exponents"][0], fit["local_exponents"][-1]
+
+    def per4(local: dict) -> str:
+        return (f"{_g(4.0 ** local['exponent'])} {_iv(4.0 ** np.asarray(local['interval']))} "
+                f"at B = {local['batch_sizes'][0]}-{local['batch_sizes'][1]}")
+
+    def versus(name: str, predicted: float) -> str:
+        over, (lo, hi) = predicted / g, (predicted / ghi, predicted / glo)
+        if lo <= 1 <= hi:
+            return (f"{name} would land at {_g(over)}x it {_iv((lo, hi))}, an interval that "
+                    "cannot tell overshoot from undershoot")
+        verb = "overshoot" if over > 1 else "undershoot"
+        factor, (flo, fhi) = (over, (lo, hi)) if over > 1 else (1 / over, (1 / hi, 1 / lo))
+        return f"{name} would {verb} it by {_g(factor)}x {_iv((flo, fhi))}"
+
+    change = ("grows" if glo > 1 else "falls" if ghi < 1 else
+              "changes (the interval includes no change)")
+    return (f"{criterion}: from B = {b[0]:g} to B = {b[-1]:g} ({ratio:g}x the batch) the best "
+            f"learning rate {change} by a factor {_g(g)} {_iv((glo, ghi))}. Per 4x batch, "
+            "multiply it by "
+            f"{per4(first)}" + (f" and by {per4(last)}" if len(fit['local_exponents']) > 1 else "")
+            + f". Scaled from B = {b[0]:g} to B = {b[-1]:g}, "
+            f"{versus('linear scaling', ratio)} and {versus('square-root scaling', ratio**0.5)}. "
+            f"{_rule_text(fit)} {_shape_text(fit)}")
+
+
+def theory_check(study: dict) -> str | None:
+    """Where the exact theory falls among the measured optima, through the same estimators.
+
+    ``None`` for a study without exact theory.
+    """
+    if "theory" not in study:
+        return None
+    horizon = study["optima"]
+    target = study["steps_to_target"]["optima"]
+    same = [o["theory_same_estimator"] / o["subgrid_lr"] for o in horizon]
+    continuous = [o["theory_lr"] / o["subgrid_lr"] for o in horizon]
+    th = study["theory"]
+    text = (f"Exact theory through the measurement's own estimator on the same grid: inside the "
+            f"measured 95% interval at {th['horizon_inside']} of {len(horizon)} batch sizes for "
+            f"the fixed horizon (predicted / measured {_span(same)}) and at "
+            f"{th['target_inside']} of {len(target)} for steps to target. The theory's "
+            f"continuous argmin is {_span(continuous)} of the measured optimum")
+    if max(abs(np.log(same))) < min(abs(np.log(continuous))):
+        text += (": that gap is the sub-grid estimator's bias on the grid, not the theory's, "
+                 "since the same estimator applied to the theory closes it.")
+    else:
+        text += "."
+    return text
+
+
+def criteria_text(study: dict) -> str | None:
+    """Whether the criterion moves the exponent, from the two fits' intervals."""
+    target = study["steps_to_target"]
+    if target.get("exponent") is None:
+        return None
+    a, b = study["exponent_interval"], target["exponent_interval"]
+    text = (f"{study['label']}: the criterion {'does not separate' if _overlap(a, b) else 'moves'} "
+            "the power-law "
+            f"exponent: {_g(study['exponent'])} {_iv(a)} for the fixed horizon, "
+            f"{_g(target['exponent'])} {_iv(b)} for steps to target (intervals "
+            f"{'overlap' if _overlap(a, b) else 'do not overlap'})")
+    if "theory" in study:
+        th = study["theory"]
+        text += (f"; the exact theory's optima give {_g(th['horizon_exponent'])} and "
+                 f"{_g(th['target_exponent'])}")
+    return text + "."
+
+
+def conclusions(study: dict, *, quick: bool = False) -> list[str]:
+    """Every sentence lrbs states about one study, computed from its summary.
+
+    Parameters
+    ----------
+    study : dict
+        :func:`summarize` of a :class:`Study` (``results.json``'s ``studies[model]``).
+    quick : bool, default False
+        Prefix each sentence with :data:`QUICK_MARK`.
+
+    Returns
+    -------
+    list of str
+        The fixed-horizon answer, the steps-to-target answer (when every batch size reaches
+        the target), the check of the exact theory (least squares) and what the criterion does
+        to the exponent.
+
+    See Also
+    --------
+    summarize : The summary these sentences are computed from.
+    run_report : Writes them at the top of the report.
+
+    Examples
+    --------
+    >>> from compare import analyze, conclusions, summarize
+    >>> from empirical import LRGrid, SweepSpec, run_sweep
+    >>> spec = SweepSpec("linear-sgd", (4, 64, 1024), LRGrid(), steps=100, seeds=(0, 1))
+    >>> study = analyze(run_sweep(spec, progress=False), n_boot=20)
+    >>> print(conclusions(summarize(study))[0][:52])
+    Fixed horizon (100 steps): from B = 4 to B = 1024 (2
+    """
+    lines = [answer(study, f"Fixed horizon ({study['spec']['steps']} steps)")]
+    if study["steps_to_target"].get("exponent") is not None:
+        lines.append(answer(study["steps_to_target"],
+                            f"Steps to test loss {_g(study['steps_to_target']['target_loss'])}"))
+    lines += [s for s in (theory_check(study), criteria_text(study)) if s is not None]
+    return [QUICK_MARK + s if quick else s for s in lines]
+
+
+def diagonal_sentence(diagonal: dict) -> str:
+    """What the diagonal NQM's critical batch sizes say, computed from its curves.
+
+    ``diagonal`` is ``results.json``'s ``diagonal_nqm``: the optimal steps per batch size and
+    the critical batch size of plain SGD and the other optimizers.
+    """
+    curves = dict(diagonal["curves"])
+    plain = curves.pop("plain SGD")
+    parts = []
+    for name, curve in curves.items():
+        floor = plain["steps"][-1] / curve["steps"][-1]
+        moved = "raises" if curve["critical_batch_size"] > plain["critical_batch_size"] else "lowers"
+        verb = "cuts" if floor > 1 else "does not cut" if floor == 1 else "raises"
+        parts.append(f"{name} {verb} the large-batch step count {_g(plain['steps'][-1])} -> "
+                     f"{_g(curve['steps'][-1])} ({_g(floor)}x) and {moved} B_crit from "
+                     f"{_g(plain['critical_batch_size'])} to {_g(curve['critical_batch_size'])}")
+    return (f"Diagonal NQM, dim {diagonal['dim']}, target {_g(diagonal['target'])}: "
+            + "; ".join(parts) + ". B_crit is where the optimal step count reaches twice its own "
+            "large-batch floor, so an optimizer raises it only when it lowers that floor by more "
+            "than it lowers the noise-dominated step counts. With a fixed momentum beta the "
+            "slowest coordinate cannot contract faster than sqrt(beta) per step, so momentum "
+            "lowers the floor much only where plain SGD is slow: a condition number (here the "
+            "dim) far above 1/(1 - beta). That is why momentum raises B_crit at dim 1000 and "
+            "10,000 (lrbs theory) and need not at a small dim.")
+
+
+def scaling_law_conclusions(summary: dict) -> list[str]:
+    """What the digits scaling-law study shows, in sentences computed from its summary.
+
+    Parameters
+    ----------
+    summary : dict
+        :func:`summarize_scaling_law` (``results.json``'s ``scaling_law``).
+
+    Returns
+    -------
+    list of str
+        The fitted law with its intervals (or that one seed gives none), whether the exponent
+        is identified, the extrapolation check, and how the tuned learning rate moves with
+        width.
+
+    See Also
+    --------
+    summarize_scaling_law : The summary.
+    fit_scaling_law : The fit.
+    """
+    law, ex, shapes = summary["law"], summary["extrapolation"], summary["shapes"]
+    iv = law["intervals"]
+    if law["n_seeds"] > 1:
+        lines = [f"L(N) = E + A N^-alpha with E = {_g(law['E'])} {_iv(iv['E'])}, A = "
+                 f"{_g(law['A'])} {_iv(iv['A'])}, alpha = {_g(law['alpha'])} {_iv(iv['alpha'])} "
+                 f"(95% intervals from a bootstrap over the {law['n_seeds']} seeds, Student's "
+                 "quantile)."]
+    else:
+        lines = [f"L(N) = E + A N^-alpha with E = {_g(law['E'])}, A = {_g(law['A'])}, alpha = "
+                 f"{_g(law['alpha'])} (one seed, so no intervals)."]
+    by_size = sorted(shapes, key=lambda r: r["n_params"])
+    rises = [(a, b) for a, b in zip(by_size[:-1], by_size[1:], strict=True)
+             if b["test_loss"] > a["test_loss"]]
+    if law["alpha_at_bound"]:
+        if rises:
+            a, b = rises[0]
+            reason = (f"the loss is not monotone in size (it rises from "
+                      f"{_g(a['test_loss'])} at {a['n_params']:,} parameters to "
+                      f"{_g(b['test_loss'])} at {b['n_params']:,})")
+        else:
+            reason = "the losses do not bend towards a floor over these sizes"
+        lines.append(f"alpha = {_g(law['alpha'])} sits at the fit's bound: {reason}, so the "
+                     "data set no exponent; read E as the level the losses reach, not alpha as "
+                     "a scaling exponent.")
+    lines.append(f"Fitted on the smallest {ex['n_fitted']} shapes, the law predicts "
+                 f"{_g(ex['predicted'])} for the largest ({ex['n_params']:,.0f} parameters), "
+                 f"which measures {_g(ex['measured'])}: {100 * ex['relative_error']:+.0f}%.")
+    shallow = sorted((r for r in shapes if r["depth"] == 1), key=lambda r: r["width"])
+    if len(shallow) >= 2:
+        rates = [r["lr"] for r in shallow]
+        steps = np.sign(np.diff(rates))
+        peak = shallow[int(np.argmax(rates))]
+        if len(set(rates)) == 1:
+            lines.append(f"The tuned rate (Adam, depth 1) is {_g(rates[0])} at every width.")
+            return lines
+        trend = ("falls or stays with every doubling of width" if np.all(steps <= 0) else
+                 "rises or stays with every doubling of width" if np.all(steps >= 0) else
+                 f"is not monotone in width: it peaks at width {peak['width']}")
+        lines.append(f"The tuned rate (Adam, depth 1) {trend} ({', '.join(_g(v) for v in rates)} "
+                     f"at widths {', '.join(str(r['width']) for r in shallow)}), so one rate for "
+                     "all shapes would bias the curve.")
+    return lines
