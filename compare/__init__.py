@@ -1,6 +1,6 @@
 """Theory over experiment: scaling-rule fits, the study report and the ``lrbs`` command line."""
 
-from compare._answer import conclusions, scaling_law_conclusions
+from compare._answer import conclusions, diagonal_conclusion, scaling_law_conclusions
 from compare._double_descent import RiskSimulation, simulate_risk
 from compare._figures import (
     plot_double_descent,
@@ -44,6 +44,7 @@ __all__ = [
     "analyze",
     "bootstrap_optima",
     "conclusions",
+    "diagonal_conclusion",
     "diagonal_curves",
     "extrapolation_check",
     "fit_rule",

@@ -35,6 +35,9 @@ def _span(values) -> str:
 def _rule_text(fit: dict) -> str:
     tied = fit["tied"]
     rule = fit["rules"][tied[0]]
+    if rule["score"] is None:
+        return (f"{len(fit['batch_sizes'])} batch sizes are too few for AICc to compare the "
+                "rules (it needs more batch sizes than parameters + 2).")
     params = "; ".join(f"{name} = {_g(value)} {_iv(rule['intervals'][name])}, {meaning}"
                        for (name, value), meaning in zip(rule["params"].items(), rule["meanings"],
                                                          strict=True))
@@ -96,15 +99,42 @@ def answer(fit: dict, criterion: str) -> str:
         factor, (flo, fhi) = (over, (lo, hi)) if over > 1 else (1 / over, (1 / hi, 1 / lo))
         return f"{name} would {verb} it by {_g(factor)}x {_iv((flo, fhi))}"
 
-    change = ("grows" if glo > 1 else "falls" if ghi < 1 else
-              "changes (the interval includes no change)")
+    change = "grows" if glo > 1 else "falls" if ghi < 1 else "changes"
+    caveat = ", an interval that includes no change" if change == "changes" else ""
     return (f"{criterion}: from B = {b[0]:g} to B = {b[-1]:g} ({ratio:g}x the batch) the best "
-            f"learning rate {change} by a factor {_g(g)} {_iv((glo, ghi))}. Per 4x batch, "
+            f"learning rate {change} by a factor {_g(g)} {_iv((glo, ghi))}{caveat}. Per 4x batch, "
             "multiply it by "
             f"{per4(first)}" + (f" and by {per4(last)}" if len(fit['local_exponents']) > 1 else "")
             + f". Scaled from B = {b[0]:g} to B = {b[-1]:g}, "
             f"{versus('linear scaling', ratio)} and {versus('square-root scaling', ratio**0.5)}. "
             f"{_rule_text(fit)} {_shape_text(fit)}")
+
+
+ANSWER_COLUMNS = ("study", "criterion", "best lr grows, smallest to largest B [95%]",
+                  "lr multiplier per 4x B, smallest -> largest B pair [95%]",
+                  "best rule (AICc; ties within 2)")
+"""The columns of :func:`answer_rows`."""
+
+
+def answer_rows(studies: dict) -> list[list[str]]:
+    """The answer as a table: one row per study and criterion, every number with its interval.
+
+    ``studies`` is ``results.json``'s ``studies``; the columns are :data:`ANSWER_COLUMNS`.
+    """
+    rows = []
+    for study in studies.values():
+        fits = [(f"fixed horizon ({study['spec']['steps']} steps)", study)]
+        if study["steps_to_target"].get("exponent") is not None:
+            fits.append(("steps to target", study["steps_to_target"]))
+        for criterion, fit in fits:
+            b, (lo, hi) = fit["batch_sizes"], fit["growth_interval"]
+            ends = [fit["local_exponents"][0], fit["local_exponents"][-1]]
+            per4 = " -> ".join(f"{4 ** e['exponent']:.2f} [{4 ** e['interval'][0]:.2f}, "
+                               f"{4 ** e['interval'][1]:.2f}]" for e in ends)
+            rows.append([study["label"], criterion,
+                         f"{_g(fit['growth'])}x [{_g(lo)}, {_g(hi)}] (B = {b[0]} -> {b[-1]})",
+                         per4, ", ".join(fit["tied"])])
+    return rows
 
 
 def theory_check(study: dict) -> str | None:
@@ -119,8 +149,10 @@ def theory_check(study: dict) -> str | None:
     same = [o["theory_same_estimator"] / o["subgrid_lr"] for o in horizon]
     continuous = [o["theory_lr"] / o["subgrid_lr"] for o in horizon]
     th = study["theory"]
+    seeds = len(study["spec"]["seeds"])
     text = (f"Exact theory through the measurement's own estimator on the same grid: inside the "
-            f"measured 95% interval at {th['horizon_inside']} of {len(horizon)} batch sizes for "
+            f"measured 95% interval (percentile bootstrap over {seeds} seeds) at "
+            f"{th['horizon_inside']} of {len(horizon)} batch sizes for "
             f"the fixed horizon (predicted / measured {_span(same)}) and at "
             f"{th['target_inside']} of {len(target)} for steps to target. The theory's "
             f"continuous argmin is {_span(continuous)} of the measured optimum")
@@ -189,11 +221,25 @@ def conclusions(study: dict, *, quick: bool = False) -> list[str]:
     return [QUICK_MARK + s if quick else s for s in lines]
 
 
-def diagonal_sentence(diagonal: dict) -> str:
+def diagonal_conclusion(diagonal: dict) -> str:
     """What the diagonal NQM's critical batch sizes say, computed from its curves.
 
-    ``diagonal`` is ``results.json``'s ``diagonal_nqm``: the optimal steps per batch size and
-    the critical batch size of plain SGD and the other optimizers.
+    Parameters
+    ----------
+    diagonal : dict
+        :func:`diagonal_curves` (``results.json``'s ``diagonal_nqm``): the optimal steps per
+        batch size and the critical batch size of plain SGD and the other optimizers.
+
+    Returns
+    -------
+    str
+        How each optimizer moves the large-batch step count and the critical batch size, and
+        why momentum's effect on it depends on the dimension.
+
+    See Also
+    --------
+    diagonal_curves : The curves.
+    nqm.DiagonalNQM.critical_batch_size : The definition used.
     """
     curves = dict(diagonal["curves"])
     plain = curves.pop("plain SGD")

@@ -21,6 +21,12 @@ class RiskSimulation:
     ridge : ndarray, shape (n_noise, n_n, trials)
         Ridge at :math:`\\lambda = \\sigma^2 d / n` (the optimum for unit signal); ``nan`` where
         :math:`\\sigma = 0` (no penalty to apply).
+
+    See Also
+    --------
+    simulate_risk : Draws it.
+    nqm.ridgeless_risk : The formula it checks.
+    plot_double_descent : Draws it against the formulas.
     """
 
     d: int
@@ -54,6 +60,12 @@ def simulate_risk(d: int, ns, noise_vars=(0.0, 0.04), *, trials: int = 8,
     Returns
     -------
     RiskSimulation
+
+    See Also
+    --------
+    nqm.ridgeless_risk : The min-norm formula.
+    nqm.ridge_risk : The ridge formula.
+    plot_double_descent : Draws both.
     """
     ns = np.asarray(ns, dtype=int)
     if d < 1 or ns.ndim != 1 or np.any(ns < 1) or trials < 1:

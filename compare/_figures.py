@@ -47,7 +47,12 @@ def _data_limits(ax, *arrays, margin: float = 1.6) -> None:
 
 
 def save_figure(fig: Figure, directory, name: str) -> dict:
-    """Write ``name.png`` and ``name.svg`` under ``directory``; returns both paths."""
+    """Write ``name.png`` and ``name.svg`` under ``directory``; returns both paths.
+
+    See Also
+    --------
+    run_report : Saves every figure of the report with it.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -65,7 +70,13 @@ def loss_ceiling(study: Study) -> float:
 
 
 def plot_loss_vs_lr(study: Study) -> Figure:
-    """Seed-mean test loss against learning rate, one curve per batch size, with the noise floor."""
+    """Seed-mean test loss against learning rate, one curve per batch size, with the noise floor.
+
+    See Also
+    --------
+    plot_optima : The optima against batch size.
+    analyze : The study it draws.
+    """
     fig = Figure(figsize=(7.5, 5.0), layout="constrained")
     ax = fig.add_subplot()
     ceiling = loss_ceiling(study)
@@ -117,6 +128,11 @@ def plot_optima(study: Study) -> Figure:
 
     The y-range follows the measured optima, their intervals and the theory; the rules are
     drawn across it (a rule that leaves the range is clipped, not allowed to squash the data).
+
+    See Also
+    --------
+    plot_loss_vs_lr : The curves the optima come from.
+    fit_scaling : The rules it draws.
     """
     fig = Figure(figsize=(12.0, 6.2), layout="constrained")
     b = study.batch_sizes
@@ -153,7 +169,13 @@ def plot_optima(study: Study) -> Figure:
 
 
 def plot_steps_to_target(studies: list[Study], diagonal: dict) -> Figure:
-    """Optimal steps to the target against batch size: measured, exact theory and the NQM."""
+    """Optimal steps to the target against batch size: measured, exact theory and the NQM.
+
+    See Also
+    --------
+    diagonal_curves : The NQM curves.
+    plot_optima : The rates that reach the target.
+    """
     fig = Figure(figsize=(12.0, 5.6), layout="constrained")
     ax = fig.add_subplot(1, 2, 1)
     for i, s in enumerate(studies):
@@ -195,7 +217,13 @@ def plot_steps_to_target(studies: list[Study], diagonal: dict) -> Figure:
 
 
 def plot_double_descent(sim: RiskSimulation) -> Figure:
-    """Figure 4: ridgeless double descent and ridge at its optimal penalty, formula and Monte Carlo."""
+    """Figure 4: ridgeless double descent and ridge at its optimal penalty, formula and Monte Carlo.
+
+    See Also
+    --------
+    simulate_risk : The Monte Carlo it draws.
+    nqm.ridge_risk : The ridge formula.
+    """
     fig = Figure(figsize=(12.0, 5.6), layout="constrained")
     d = sim.d
     # every sample count on each side of the interpolation threshold (the formula is exact

@@ -43,6 +43,11 @@ class RuleFit:
     aicc : float
         Small-sample Akaike criterion, :math:`n \\log(\\chi^2/n) + 2k + 2k(k+1)/(n-k-1)` with
         :math:`k` the parameters plus the residual scale; ``inf`` when :math:`n \\le k + 1`.
+
+    See Also
+    --------
+    fit_rule : Fits one rule.
+    ScalingFit : Every rule of a study.
     """
 
     rule: str
@@ -86,6 +91,12 @@ class ScalingFit:
         ``lr[-1] / lr[0]``: how much the optimum grows over the measured batch sizes.
     growth_interval : tuple of float
         Its 95% bootstrap interval over seeds.
+
+    See Also
+    --------
+    fit_scaling : Computes it.
+    RuleFit : One rule's fit.
+    conclusions : The sentences it supports.
     """
 
     batch_sizes: np.ndarray
@@ -117,7 +128,9 @@ class ScalingFit:
         named = [name for name, a in (("linear", 1.0), ("square root", 0.5)) if lo <= a <= hi]
         consistent = (f"consistent with {' and '.join(named)}" if named else
                       "excludes linear (1) and square root (0.5)")
-        if len(self.tied) > 1:
+        if not np.isfinite(self.rules[self.preferred].aicc):
+            best = "too few batch sizes for AICc to compare the rules"
+        elif len(self.tied) > 1:
             best = (f"{', '.join(self.tied[:-1])} and {self.tied[-1]} tie for the best fit "
                     f"(AICc within {TIE:g})")
         else:

@@ -17,7 +17,13 @@ import sys
 import textwrap
 from pathlib import Path
 
-from compare._answer import conclusions, diagonal_sentence, scaling_law_conclusions
+from compare._answer import (
+    ANSWER_COLUMNS,
+    answer_rows,
+    conclusions,
+    diagonal_conclusion,
+    scaling_law_conclusions,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -26,36 +32,19 @@ HEADLINE = ROOT / "docs" / "images" / "headline.png"
 HEADLINE_FIGURE = "optimal_lr_linear-sgd"
 
 
-def _rows(results: dict):
-    """(study label, criterion, fit dict) for both criteria of every study."""
-    for study in results["studies"].values():
-        yield study["label"], f"fixed horizon ({study['spec']['steps']} steps)", study
-        if study["steps_to_target"].get("exponent") is not None:
-            yield study["label"], "steps to target", study["steps_to_target"]
-
-
 def _paragraph(text: str) -> str:
     return textwrap.fill(text, width=95, break_on_hyphens=False)
 
 
 def answer_section(results: dict) -> str:
     """The answer table and the sentences about it, from ``results`` (nothing typed by hand)."""
-    lines = ["| study | criterion | best lr grows, smallest to largest B [95%] | lr multiplier "
-             "per 4x B, smallest -> largest B pair [95%] | best rule (AICc; ties within 2) |",
-             "|---|---|---|---|---|"]
-    for label, criterion, fit in _rows(results):
-        b = fit["batch_sizes"]
-        ends = [fit["local_exponents"][0], fit["local_exponents"][-1]]
-        per4 = " -> ".join(f"{4 ** e['exponent']:.2f} [{4 ** e['interval'][0]:.2f}, "
-                           f"{4 ** e['interval'][1]:.2f}]" for e in ends)
-        lines.append(f"| {label} | {criterion} | {fit['growth']:.3g}x [{fit['growth_interval'][0]:.3g}"
-                     f", {fit['growth_interval'][1]:.3g}] (B = {b[0]} -> {b[-1]}) | {per4} | "
-                     f"{', '.join(fit['tied'])} |")
+    lines = ["| " + " | ".join(ANSWER_COLUMNS) + " |", "|" + "---|" * len(ANSWER_COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in answer_rows(results["studies"])]
     text = []
     for study in results["studies"].values():
         sentences = conclusions(study)
         text += sentences[2:] if "theory" in study else sentences[-1:]
-    text.append(diagonal_sentence(results["diagonal_nqm"]))
+    text.append(diagonal_conclusion(results["diagonal_nqm"]))
     return "\n".join(lines) + "\n\n" + _paragraph(" ".join(text))
 
 

@@ -18,7 +18,13 @@ import numpy as np
 
 import nqm
 from compare import _figures as figures
-from compare._answer import QUICK_MARK, conclusions, diagonal_sentence
+from compare._answer import (
+    ANSWER_COLUMNS,
+    QUICK_MARK,
+    answer_rows,
+    conclusions,
+    diagonal_conclusion,
+)
 from compare._double_descent import simulate_risk
 from compare._fits import COMPARED, ScalingFit, fit_rule
 from compare._paths import spec_directory
@@ -74,7 +80,13 @@ def sweep_specs(seeds, *, quick: bool = False, device: str = "cpu") -> list[Swee
 
 
 def diagonal_curves(dim: int, batch_sizes, target: float = DIAGONAL_TARGET) -> dict:
-    """Optimal steps to ``target`` of :class:`nqm.DiagonalNQM` per batch size, three optimizers."""
+    """Optimal steps to ``target`` of :class:`nqm.DiagonalNQM` per batch size, three optimizers.
+
+    See Also
+    --------
+    nqm.DiagonalNQM : The model.
+    plot_steps_to_target : Draws the curves.
+    """
     model = nqm.DiagonalNQM.zhang2019(dim=dim)
     b = np.asarray(batch_sizes, dtype=float)
     curves = {}
@@ -204,6 +216,12 @@ def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = Fal
     -------
     dict
         What ``results.json`` holds.
+
+    See Also
+    --------
+    summarize : Each study's entry of results.json.
+    results_schema : The schema of results.json.
+    conclusions : The sentences at the top of the page.
     """
     settings = QUICK if quick else FULL
     specs = sweep_specs(settings["seeds"] if seeds is None else seeds, quick=quick, device=device)
@@ -215,6 +233,11 @@ def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = Fal
 
 def results_schema() -> dict:
     """The JSON Schema (draft 2020-12) of ``results.json``, every field described.
+
+    See Also
+    --------
+    run_report : Writes the results.json it describes.
+    summarize : Each study's entry.
 
     Examples
     --------
@@ -557,6 +580,8 @@ def render_html(results: dict, studies: list[Study], paths: dict) -> str:
     parts.append("<h2 id='answer'>The answer</h2><p>Per study and criterion, computed from the "
                  "tables below. Intervals are 95% over run seeds (bootstrap, Student's "
                  "quantile for fitted quantities); the exact theory has no interval.</p>")
+    parts.append(_table(ANSWER_COLUMNS, [[html.escape(c) for c in row]
+                                         for row in answer_rows(results["studies"])]))
     for s in studies:
         st = results["studies"][s.model]
         parts.append(f"<h3>{html.escape(s.label)}</h3><ul class='answer'>" + "".join(
@@ -592,7 +617,7 @@ def render_html(results: dict, studies: list[Study], paths: dict) -> str:
                          f"{_num(diag['batch_sizes'][-1])}"],
                         [[k, _num(v["critical_batch_size"]), _num(v["steps"][0]),
                           _num(v["steps"][-1])] for k, v in diag["curves"].items()]))
-    parts.append(f"<p>{html.escape(diagonal_sentence(diag))}</p>")
+    parts.append(f"<p>{html.escape(diagonal_conclusion(diag))}</p>")
     parts.append("<h2 id='double-descent'>Double descent and ridge</h2>")
     parts.append(figure("double_descent", "Ridgeless and ridge risk: formulas and Monte Carlo."))
     parts.append(_scaling_html(results.get("scaling_law"), figure))

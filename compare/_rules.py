@@ -20,6 +20,11 @@ def linear_rule(batch_sizes, scale):
 
     ``scale`` is :math:`c`, the learning rate per unit batch size.
 
+    See Also
+    --------
+    sqrt_rule : Square-root scaling.
+    power_rule : A free exponent.
+
     References
     ----------
     .. [1] P. Goyal et al., "Accurate, large minibatch SGD: training ImageNet in 1 hour",
@@ -40,6 +45,11 @@ def sqrt_rule(batch_sizes, scale):
     ``scale`` is :math:`c`. Keeps the SGD noise scale :math:`\eta^2/B` fixed, or, for Adam,
     the update's signal-to-noise ratio.
 
+    See Also
+    --------
+    linear_rule : Linear scaling.
+    power_rule : A free exponent.
+
     References
     ----------
     .. [1] A. Krizhevsky, "One weird trick for parallelizing convolutional neural networks",
@@ -59,6 +69,12 @@ def power_rule(batch_sizes, scale, exponent):
     r"""Free power law, :math:`\eta(B) = c\,B^{\alpha}`.
 
     ``scale`` is :math:`c` and ``exponent`` is :math:`\alpha` (1 linear, 1/2 square root).
+
+    See Also
+    --------
+    linear_rule : Exponent 1.
+    sqrt_rule : Exponent 1/2.
+    fit_scaling : Fits the exponent with an interval.
 
     Examples
     --------
@@ -111,6 +127,12 @@ def saturating_rule(batch_sizes, lr_max, b_noise):
     :math:`B \ll B_\mathrm{noise}`, flat above it. Derived for SGD on a quadratic with the
     greedy (one-step) criterion; see :func:`nqm.optimal_lr_greedy`.
 
+    See Also
+    --------
+    nqm.optimal_lr_greedy : The one-step optimum it comes from.
+    surge_rule : Adam's counterpart.
+    logarithmic_rule : The fixed-horizon rule.
+
     References
     ----------
     .. [1] S. McCandlish, J. Kaplan, D. Amodei, "An empirical model of large-batch training",
@@ -132,6 +154,10 @@ def surge_rule(batch_sizes, lr_max, b_noise):
 
     ``lr_max`` is :math:`\eta_{\max}`, reached at :math:`B = B_\mathrm{noise}` (``b_noise``):
     the optimum rises as :math:`\sqrt{B}` below it and falls as :math:`1/\sqrt{B}` above it.
+
+    See Also
+    --------
+    saturating_rule : SGD's counterpart.
 
     References
     ----------
@@ -167,6 +193,11 @@ class ScalingRule:
         ``function(batch_sizes, *params) -> lr``.
     log_params : tuple of bool
         Which parameters are positive and fitted as their logarithm.
+
+    See Also
+    --------
+    RULES : The rules by name.
+    fit_rule : Fits one to optima.
     """
 
     name: str

@@ -29,6 +29,11 @@ class LawFit:
         95% bootstrap intervals over seeds (points with one seed).
     objective : float
         The Huber objective at the optimum.
+
+    See Also
+    --------
+    fit_scaling_law : Fits it.
+    Extrapolation : The fit checked on a held-out size.
     """
 
     E: float
@@ -134,6 +139,11 @@ def fit_scaling_law(n_params, losses, *, n_boot: int = 200, seed: int = 0,
     -------
     LawFit
 
+    See Also
+    --------
+    extrapolation_check : The fit checked on the largest size.
+    summarize_scaling_law : The study's summary and sentences.
+
     References
     ----------
     .. [1] J. Hoffmann et al., "Training compute-optimal large language models",
@@ -181,6 +191,11 @@ class Extrapolation:
     predicted, measured : float
     relative_error : float
         ``(predicted - measured) / measured``.
+
+    See Also
+    --------
+    extrapolation_check : Computes it.
+    LawFit : The fit it holds.
     """
 
     fit: LawFit
@@ -193,6 +208,11 @@ class Extrapolation:
 
 def extrapolation_check(n_params, losses, *, fraction: float = 2 / 3, **kwargs) -> Extrapolation:
     """Fit :func:`fit_scaling_law` on the smallest ``fraction`` of the sizes, predict the largest.
+
+    See Also
+    --------
+    fit_scaling_law : The fit it refits on the smaller sizes.
+    Extrapolation : What it returns.
 
     Examples
     --------

@@ -31,13 +31,24 @@ def scaling_spec(seeds, *, quick: bool = False, **options) -> ScalingSpec:
 
     ``seeds`` is a count ``K`` (seeds ``0..K-1``) or a sequence of seeds; ``options``
     (``optimizer``, ``dropout``, ...) override :class:`empirical.ScalingSpec`'s fields.
+
+    See Also
+    --------
+    run_scaling_law : Runs it.
+    empirical.ScalingSpec : What it returns.
     """
     from compare._report import seed_tuple
     return ScalingSpec(**{**(QUICK_SPEC if quick else {}), **options, "seeds": seed_tuple(seeds)})
 
 
 def plot_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> Figure:
-    """Test loss against parameter count: per-seed points, the fit with its band, the check."""
+    """Test loss against parameter count: per-seed points, the fit with its band, the check.
+
+    See Also
+    --------
+    fit_scaling_law : The fit it draws.
+    plot_lr_vs_width : The tuned rates.
+    """
     fig = Figure(figsize=(6.8, 4.4), layout="constrained")
     ax = fig.add_subplot()
     n = runs.n_params
@@ -53,20 +64,27 @@ def plot_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> Fi
     lo, hi = fit.band(dense)
     ax.fill_between(dense, lo, hi, color=PALETTE[3], alpha=0.2, label="95% band over seeds")
     ax.plot(dense, fit.predict(dense), color=PALETTE[3],
-            label=f"L = {fit.E:.3f} + {fit.A:.3g} N^-{fit.alpha:.2f}")
+            label=rf"$L = {fit.E:.3f} + {fit.A:.3g}\,N^{{-{fit.alpha:.2f}}}$"
+                  + (" ($\\alpha$ at its bound)" if fit.alpha_at_bound else ""))
     ax.plot(dense, check.fit.predict(dense), "--", color="grey",
             label=f"fit on the smallest {check.n_fitted}: predicts {check.predicted:.3f} at "
-                  f"N = {check.n_params:.0f} (measured {check.measured:.3f})")
-    ax.axhline(fit.E, color=PALETTE[3], lw=0.8, ls=":")
+                  f"$N$ = {check.n_params:.0f} (measured {check.measured:.3f})")
+    ax.axhline(fit.E, color=PALETTE[3], lw=0.8, ls=":", label=f"floor $E$ = {fit.E:.3f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    label_axes(ax, "parameters N", "test cross-entropy at the best validation checkpoint",
+    label_axes(ax, "parameters $N$", "test cross-entropy at the best validation checkpoint",
                "digits: loss against size, learning rate tuned per shape")
     return fig
 
 
 def plot_lr_vs_width(runs: ScalingRuns) -> Figure:
-    """The tuned learning rate against width, one line per depth (open markers: on the edge)."""
+    """The tuned learning rate against width, one line per depth (open markers: on the edge).
+
+    See Also
+    --------
+    plot_scaling_law : The loss against size.
+    empirical.run_scaling_study : The runs it draws.
+    """
     fig = Figure(figsize=(5.6, 4.0), layout="constrained")
     ax = fig.add_subplot()
     for i, depth in enumerate(sorted({r.shape.depth for r in runs.shapes})):
@@ -125,6 +143,11 @@ def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
     """Run (or resume) the study; write ``scaling_law.json``, ``scaling_law.md`` and two figures.
 
     ``options`` go to :func:`scaling_spec` (for example ``optimizer="sgd"``, ``dropout=0.1``).
+
+    See Also
+    --------
+    summarize_scaling_law : What it writes.
+    empirical.run_scaling_study : The runs.
     """
     root = Path(out)
     spec = scaling_spec(seeds, quick=quick, **options)

@@ -109,6 +109,12 @@ class Theory:
         A dense curve of the optimal steps-to-target for figure 3.
     critical_batch_size : float
         Where the optimal step count is twice its large-batch limit :math:`S_{\\min} = 1`.
+
+    See Also
+    --------
+    Study : The study it belongs to.
+    nqm.FiniteSampleLeastSquaresSGD : The finite-sample theory.
+    nqm.LeastSquaresSGD : The online theory.
     """
 
     online_lr: np.ndarray
@@ -188,6 +194,12 @@ class Study:
         The exact least-squares theory (the ``linear-sgd`` model only).
     notes : list of str
         Grid extensions and anything the analysis had to skip.
+
+    See Also
+    --------
+    analyze : Builds it from a sweep.
+    summarize : Its machine-readable summary.
+    Theory : The exact theory it carries for least squares.
     """
 
     model: str
@@ -241,6 +253,13 @@ def analyze(result: SweepResult, *, n_boot: int = 200, seed: int = 0,
     Returns
     -------
     Study
+
+    See Also
+    --------
+    empirical.run_sweep : The sweep it analyses.
+    fit_scaling : The rule fits.
+    summarize : The study as results.json's entry.
+    conclusions : The study in sentences.
     """
     spec = result.spec
     optima = result.optima(n_boot=n_boot)

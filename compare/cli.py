@@ -298,13 +298,15 @@ def _check_output_file(path: str) -> Path:
 
 
 def _sweep(args) -> None:
+    from compare import analyze, conclusions, summarize
     from empirical import LRGrid, SweepSpec, atomic_write_json, run_sweep
     json_path = _check_output_file(args.json) if args.json else None
     lrs = args.lrs or args.logspace or args.grid or LRGrid()
     spec = SweepSpec(args.model, args.batch_sizes, lrs, steps=args.steps, seeds=tuple(args.seeds),
                      window=args.window, weight_decay=args.weight_decay, device=args.device)
     result = run_sweep(spec, out=args.out, progress=False if args.quiet else None)
-    optima = result.optima()
+    study = analyze(result) if len(result.cells) >= 2 else None
+    optima = study.optima if study is not None else result.optima()
     rows = [dict(batch_size=o.batch_size, lr=o.lr, subgrid=o.subgrid_lr,
                  basin=f"[{_fmt(o.basin[0])}, {_fmt(o.basin[1])}]",
                  interval=f"[{_fmt(o.interval[0])}, {_fmt(o.interval[1])}]", loss=o.best_loss,
@@ -323,6 +325,19 @@ def _sweep(args) -> None:
                   "its optimum is not meaningful")
         elif diverged:
             print(f"B={cell.batch_size}: {100 * diverged:.0f}% of runs diverged")
+    if study is None:
+        print("one batch size: no scaling rule to fit")
+    else:
+        fit = study.horizon
+        print("\nlocal exponent between neighbouring batch sizes (95% over seeds):")
+        print(format_rows([dict(pair=f"{a:g} -> {b:g}", exponent=e, interval=f"[{_fmt(lo)}, "
+                                f"{_fmt(hi)}]", per4=4.0 ** e)
+                           for a, b, e, (lo, hi) in zip(fit.batch_sizes[:-1], fit.batch_sizes[1:],
+                                                        fit.local_exponents, fit.local_intervals,
+                                                        strict=True)],
+                          {"pair": "B", "exponent": "exponent", "interval": "95% interval",
+                           "per4": "lr x per 4x B"}))
+        print("\n" + conclusions(summarize(study))[0])
     if json_path is not None:
         cells = [{"batch_size": cell.batch_size, "lr": cell.lrs, "metric": cell.metric(spec.window),
                   "diverged": cell.diverged, "optimal_lr": o.lr, "subgrid_lr": o.subgrid_lr,
@@ -370,10 +385,11 @@ def _run(args) -> None:
             raise ValueError("--device cuda: torch sees no CUDA device on this machine")
     results = run_report(args.out, seeds=args.seeds, quick=args.quick, device=args.device,
                          progress=not args.quiet)
-    for study in results["studies"].values():
-        print(study["verdict"])
-        if "verdict" in study["steps_to_target"]:
-            print(study["steps_to_target"]["verdict"])
+    from compare._answer import QUICK_MARK, answer_rows
+    mark = QUICK_MARK if args.quick else ""
+    for label, criterion, growth, per4, rules in answer_rows(results["studies"]):
+        print(f"{mark}{label}, {criterion}: lr* grows {growth}; lr x per 4x B {per4}; "
+              f"best rule (AICc) {rules}")
     print(f"wrote the report {Path(args.out) / 'index.html'}, its results.json and figures/, "
           f"and the runs under {Path(args.out) / 'sweeps'}")
 

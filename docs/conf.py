@@ -75,11 +75,16 @@ def _write_derivations() -> None:
     """Every derivation of :mod:`nqm.symbolic`, evaluated, as ``derivations.rst``."""
     lines = ["Derivations", "===========", "",
              "Each closed form of :mod:`nqm` derived with sympy by :mod:`nqm.symbolic`; this page is",
-             "generated at build time by evaluating every derivation.", ""]
+             "generated at build time by running every derivation and recording its steps",
+             "(:func:`nqm.symbolic.steps`), then its result.", ""]
     for derivation in symbolic.DERIVATIONS:
         title = derivation.__name__
         doc = inspect.getdoc(derivation) or ""
         lines += [title, "-" * len(title), "", f":func:`nqm.symbolic.{title}`", "", doc, ""]
+        for k, (what, expr) in enumerate(symbolic.steps(derivation), 1):
+            lines += [f"**Step {k}**: {what}.", "", ".. math::", "",
+                      f"   {symbolic.latex_of(expr)}", ""]
+        lines += ["**Result**:", ""]
         for latex in symbolic.as_latex(derivation):
             lines += [".. math::", "", f"   {latex}", ""]
     Path(__file__).with_name("derivations.rst").write_text("\n".join(lines))

@@ -31,6 +31,10 @@ class DigitsSplit:
     X_train, X_val, X_test : ndarray of float32, shape (n, 64)
     y_train, y_val, y_test : ndarray of int64, shape (n,)
     seed : int
+
+    See Also
+    --------
+    load_digits_split : Builds it.
     """
 
     X_train: np.ndarray
@@ -49,6 +53,10 @@ def load_digits_split(seed: int = 0, *, val_fraction: float = 0.2,
     The permutation comes from ``numpy.random.default_rng(seed)``; the mean and standard
     deviation of each pixel are taken on the training part (pixels constant there are left
     centred, not scaled).
+
+    See Also
+    --------
+    train_digits_batched : Trains on it.
 
     Examples
     --------
@@ -87,6 +95,11 @@ class MLPShape:
     width : int
     depth : int
         Number of hidden layers.
+
+    See Also
+    --------
+    ScalingSpec : The shapes of a study.
+    tune_shape : Tunes one shape.
     """
 
     width: int
@@ -126,6 +139,11 @@ class DigitsRuns:
     checkpoint : list of ndarray, optional
         The restored best parameters of every run, ``(W_1, b_1, W_2, ...)`` with a leading
         axis of ``n_seed * n_lr`` runs (seed-major); not written to disk.
+
+    See Also
+    --------
+    train_digits_batched : Produces it.
+    evaluate_checkpoint : Scores its best checkpoint.
     """
 
     shape: MLPShape
@@ -139,7 +157,12 @@ class DigitsRuns:
 
 
 def evaluate_checkpoint(checkpoint, X, y) -> tuple[np.ndarray, np.ndarray]:
-    """Cross-entropy and accuracy of every run's parameters on ``(X, y)``, shape (runs,) each."""
+    """Cross-entropy and accuracy of every run's parameters on ``(X, y)``, shape (runs,) each.
+
+    See Also
+    --------
+    train_digits_batched : The checkpoints it scores.
+    """
     params = [torch.as_tensor(p) for p in checkpoint]
     runs = params[0].shape[0]
     with torch.no_grad():
@@ -151,7 +174,13 @@ def evaluate_checkpoint(checkpoint, X, y) -> tuple[np.ndarray, np.ndarray]:
 
 def init_mlp_params(shape: MLPShape, seed: int, generator: torch.Generator) -> list[torch.Tensor]:
     """``torch.nn.Linear``'s default distribution, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn
-    from ``generator`` layer by layer (weight as (fan_in, fan_out), then bias)."""
+    from ``generator`` layer by layer (weight as (fan_in, fan_out), then bias).
+
+    See Also
+    --------
+    train_mlp_batched : Trains from it.
+    empirical.reference.train_mlp : The per-run loop.
+    """
     params = []
     for fan_in, fan_out in zip(shape.layer_sizes[:-1], shape.layer_sizes[1:], strict=True):
         bound = 1.0 / math.sqrt(fan_in)
@@ -213,6 +242,11 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
     Returns
     -------
     DigitsRuns
+
+    See Also
+    --------
+    tune_shape : Tunes a shape with it.
+    load_digits_split : Its data.
     """
     lrs = np.asarray(lrs, dtype=float)
     if optimizer not in ("adam", "sgd"):

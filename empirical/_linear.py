@@ -130,6 +130,11 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
         After each update, as the notebook records them: the loss on that step's minibatch
         and the test loss; float64, ``inf``/``nan`` kept where a run diverged. The leading batch-size axis is there when
         ``batch_size`` is a sequence.
+
+    See Also
+    --------
+    empirical.reference.train_linear_sgd : The per-run loop it matches.
+    run_sweep : Calls it per batch size.
     """
     lr_values, batch_sizes = check_run_args(lrs, batch_size, steps)
     f64 = dict(dtype=torch.float64, device=torch.device(device))

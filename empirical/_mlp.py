@@ -20,6 +20,10 @@ def schedule_factors(steps: int, warmup: int = 10) -> np.ndarray:
 
     Read off ``torch.optim.lr_scheduler`` itself (a dummy optimizer with lr 1) so that the
     vectorized Adam follows exactly the sequence ``SequentialLR`` produces.
+
+    See Also
+    --------
+    train_mlp_batched : Applies it to Adam.
     """
     if steps <= warmup:
         raise ValueError(f"steps must exceed the {warmup} warmup steps for the Adam schedule, "
@@ -78,6 +82,11 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     train_loss, test_loss : ndarray, shape (n_seed, n_lr, steps)
         After each update, as the notebook records them: the loss on that step's minibatch
         and the test loss; ``inf``/``nan`` kept.
+
+    See Also
+    --------
+    empirical.reference.train_mlp : The per-run loop it matches.
+    run_sweep : Calls it per batch size.
     """
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")

@@ -36,6 +36,11 @@ class Optimum:
         ``(subgrid_lr, subgrid_lr)`` with one seed.
     on_edge : bool
         The argmin is the smallest or largest rate of the grid.
+
+    See Also
+    --------
+    find_optimum : Computes it.
+    SweepResult.optima : One per batch size.
     """
 
     batch_size: int
@@ -54,7 +59,12 @@ def _finite(metric: np.ndarray) -> np.ndarray:
 
 
 def subgrid_argmin(lrs: np.ndarray, metric: np.ndarray) -> float:
-    """Vertex of a quadratic in ``log lr`` fitted around the argmin of ``metric`` (1-d)."""
+    """Vertex of a quadratic in ``log lr`` fitted around the argmin of ``metric`` (1-d).
+
+    See Also
+    --------
+    find_optimum : Uses it per batch size and seed.
+    """
     values = _finite(metric)
     best = int(np.argmin(values))
     lo, hi = best, best
@@ -99,6 +109,12 @@ def find_optimum(batch_size: int, lrs, metric, *, floor: float = 0.0, tolerance:
     ValueError
         The rates are not increasing, finite and positive, the metric's shape does not match,
         or no run has a finite metric (every run diverged).
+
+    See Also
+    --------
+    subgrid_argmin : The sub-grid estimate.
+    steps_to_target_optimum : The other criterion.
+    Optimum : What it returns.
 
     Examples
     --------
@@ -164,6 +180,10 @@ def steps_to_target_optimum(lrs, curves, target: float) -> tuple[float, float]:
     lr, steps : float
         ``steps`` counts updates (1 = after the first step). Where several rates tie, ``lr`` is
         their geometric mean. ``(nan, inf)`` if no rate reaches the target.
+
+    See Also
+    --------
+    find_optimum : The fixed-horizon criterion.
     """
     mean = _finite(np.asarray(curves, dtype=float)).mean(axis=0)      # (n_lr, steps)
     reached = mean <= target

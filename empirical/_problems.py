@@ -21,6 +21,11 @@ class Problem:
         The label-noise standard deviation, so ``noise_std**2`` is the test-loss floor.
     seed : int
         The data seed (``np.random.seed(seed)`` in the notebook).
+
+    See Also
+    --------
+    least_squares_problem : The linear problem.
+    teacher_mlp_problem : The teacher-network problem.
     """
 
     X_train: np.ndarray
@@ -54,6 +59,11 @@ def least_squares_problem(seed: int = 0, *, n_train: int = 10_000, dim: int = 16
     ``eps_train = randn(N, D)``, ``eps_test = randn(n_test, D)``; float64. With the defaults
     and seed 0 every array equals the notebook's, bit for bit.
 
+    See Also
+    --------
+    teacher_mlp_problem : The MLP's data.
+    train_linear_sgd_batched : Trains on it.
+
     Notes
     -----
     A quirk that survives parity with the notebook: the run's initialization is
@@ -86,6 +96,11 @@ def teacher_mlp_problem(seed: int = 0, *, n_train: int = 10_000, dim: int = 4,
     ``W2 = randn(D, D)``, ``eps_train = randn(N, D)``, ``eps_test = randn(n_test, D)``.
     Stored in float64 (with the defaults and seed 0, the notebook's arrays bit for bit); the
     MLP trainers cast to float32 as the notebook's torch model does.
+
+    See Also
+    --------
+    least_squares_problem : The linear data.
+    train_mlp_batched : Trains on it.
 
     Examples
     --------

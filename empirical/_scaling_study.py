@@ -48,6 +48,11 @@ class ScalingSpec:
     optimizer, batch_size, max_steps, eval_every, patience, dropout
         As in :func:`empirical.train_digits_batched`.
     split_seed : int
+
+    See Also
+    --------
+    run_scaling_study : Runs it.
+    compare.scaling_spec : The default study.
     """
 
     shapes: tuple = DEFAULT_SHAPES
@@ -107,6 +112,11 @@ class ShapeResult:
     ----------
     runs : DigitsRuns
     notes : tuple of str
+
+    See Also
+    --------
+    tune_shape : Produces it.
+    ScalingRuns : Holds one per shape.
     """
 
     runs: DigitsRuns
@@ -142,7 +152,13 @@ class ShapeResult:
 
 @dataclass(frozen=True)
 class ScalingRuns:
-    """Every shape of a :class:`ScalingSpec`, tuned."""
+    """Every shape of a :class:`ScalingSpec`, tuned.
+
+    See Also
+    --------
+    run_scaling_study : Produces it.
+    compare.fit_scaling_law : Fits its losses.
+    """
 
     spec: ScalingSpec
     shapes: tuple = ()
@@ -174,7 +190,13 @@ def _merge(a: DigitsRuns, b: DigitsRuns) -> DigitsRuns:
 
 
 def tune_shape(spec: ScalingSpec, split, shape: MLPShape) -> ShapeResult:
-    """Train one shape over the grid, extending it while the optimum is on an edge."""
+    """Train one shape over the grid, extending it while the optimum is on an edge.
+
+    See Also
+    --------
+    train_digits_batched : Trains the rates.
+    run_scaling_study : Tunes every shape.
+    """
     k_lo, k_hi = spec.grid.k_min, spec.grid.k_max
     result = ShapeResult(_train(spec, split, shape, spec.grid.values()))
     notes = []
@@ -257,6 +279,11 @@ def run_scaling_study(spec: ScalingSpec = ScalingSpec(), *, out=None,
     locked_directory against other writers, and a rerun on the same directory resumes, retraining
     nothing finished; a directory written by a different spec is refused, and a damaged shape
     file is retrained with a warning that names it.
+
+    See Also
+    --------
+    ScalingSpec : What it runs.
+    compare.run_scaling_law : Runs and reports it.
     """
     if out is None:
         return _run_study(spec, None, {}, progress)

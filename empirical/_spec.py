@@ -24,6 +24,11 @@ class LRGrid:
     The default is the homework's: 32 rates from 1e-3 up by factors of 1.25 (to about 1.0).
     A sweep over an ``LRGrid`` may extend it (new ``k``) until every optimum is interior.
 
+    See Also
+    --------
+    SweepSpec : Takes it as its rates.
+    run_sweep : Extends it when an optimum sits on its edge.
+
     Examples
     --------
     >>> from empirical import LRGrid
@@ -84,6 +89,11 @@ class SweepSpec:
     max_extensions : int, default 6
         At most this many extensions (of ``extension_points`` rates each) per batch size.
     extension_points : int, default 4
+
+    See Also
+    --------
+    run_sweep : Runs it.
+    LRGrid : A self-extending rate grid.
     """
 
     model: str

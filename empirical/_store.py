@@ -27,11 +27,23 @@ LOCK = ".lock"
 
 
 class DamagedFileError(ValueError):
-    """A results file that is missing, truncated, changed or of the wrong shape."""
+    """A results file that is missing, truncated, changed or of the wrong shape.
+
+    See Also
+    --------
+    strict_json : The JSON lrbs writes.
+    atomic_write_bytes : How it writes files.
+    """
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a unique temporary file and an atomic rename."""
+    """Write ``data`` to ``path`` through a unique temporary file and an atomic rename.
+
+    See Also
+    --------
+    atomic_write_json : The same for JSON.
+    locked_directory : One writer per folder.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -51,6 +63,10 @@ def strict_json(value):
 
     JSON has no ``NaN`` or ``Infinity``: every other parser rejects them. Files that can hold a
     diverged run say so in a field beside the numbers.
+
+    See Also
+    --------
+    atomic_write_json : Writes what it returns.
     """
     if isinstance(value, dict):
         return {str(k): strict_json(v) for k, v in value.items()}
@@ -68,7 +84,13 @@ def strict_json(value):
 
 
 def atomic_write_json(path, value) -> None:
-    """Strict JSON (:func:`strict_json`), written atomically."""
+    """Strict JSON (:func:`strict_json`), written atomically.
+
+    See Also
+    --------
+    atomic_write_bytes : The bytes it writes.
+    strict_json : What it converts first.
+    """
     text = json.dumps(strict_json(value), indent=1, allow_nan=False)
     atomic_write_bytes(path, text.encode())
 
@@ -126,6 +148,10 @@ def locked_directory(directory):
     ------
     ValueError
         Another process holds it; the message gives that process's id.
+
+    See Also
+    --------
+    atomic_write_bytes : How files inside are written.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

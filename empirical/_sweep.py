@@ -55,6 +55,11 @@ class SweepCell:
         Test loss of each seed's initialization.
     notes : tuple of str
         What the sweep did for this cell (grid extensions).
+
+    See Also
+    --------
+    SweepResult : Holds one per batch size.
+    find_optimum : Its optimum.
     """
 
     batch_size: int
@@ -144,7 +149,13 @@ def _rates_belong(spec: SweepSpec, lrs: np.ndarray) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class SweepResult:
-    """The raw loss curves of a sweep, indexed by (batch size, lr, seed, step), and its spec."""
+    """The raw loss curves of a sweep, indexed by (batch size, lr, seed, step), and its spec.
+
+    See Also
+    --------
+    run_sweep : Produces it.
+    compare.analyze : Analyses it.
+    """
 
     spec: SweepSpec
     cells: tuple = field(default_factory=tuple)
@@ -314,6 +325,11 @@ def run_sweep(spec: SweepSpec, *, out=None, progress=None) -> SweepResult:
     Returns
     -------
     SweepResult
+
+    See Also
+    --------
+    SweepSpec : What it runs.
+    compare.analyze : Optima, fits and theory from its result.
 
     Examples
     --------

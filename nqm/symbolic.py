@@ -15,6 +15,8 @@ Examples
 
 from __future__ import annotations
 
+import sys
+
 import sympy as sp
 
 # named as they are written, so that they print and render as sigma^2, w_0^2, w^2, r^2
@@ -24,6 +26,42 @@ D, gamma, lam, r2, n, d = sp.symbols("D gamma lambda r^2 n d", positive=True)
 m = sp.Function("m")
 _k = sp.Symbol("k", integer=True, nonnegative=True)
 
+_TRACED = None      # the code object of the derivation :func:`steps` is tracing
+_STEPS: list = []
+
+
+def _step(description: str, expr):
+    """Record ``expr`` as a step of the derivation being traced by :func:`steps`; returns it.
+
+    Only the traced derivation's own steps are recorded, not those of the derivations it calls.
+    """
+    if _TRACED is not None and sys._getframe(1).f_code is _TRACED:
+        _STEPS.append((description, expr))
+    return expr
+
+
+def steps(derivation) -> list[tuple[str, sp.Expr]]:
+    """The intermediate results of ``derivation()``, each with what it is, in order.
+
+    Examples
+    --------
+    >>> from nqm import symbolic
+    >>> for what, expr in symbolic.steps(symbolic.scalar_stationary_loss):
+    ...     print(what, "|", expr)
+    fixed point m = E w^2 of the moment recursion | -eta*sigma^2/(B*a*(a*eta - 2))
+    as a loss, a/2 m | -eta*sigma^2/(2*B*(a*eta - 2))
+    """
+    global _TRACED
+    outer = _TRACED, list(_STEPS)
+    _TRACED = derivation.__code__
+    _STEPS.clear()
+    try:
+        derivation()
+        return list(_STEPS)
+    finally:
+        _TRACED = outer[0]
+        _STEPS[:] = outer[1]
+
 
 def scalar_moment_recursion() -> sp.Expr:
     r"""Right-hand side of :math:`\mathbb{E}w_{t+1}^2` in terms of ``m(t)`` = :math:`\mathbb{E}w_t^2`.
@@ -32,8 +70,9 @@ def scalar_moment_recursion() -> sp.Expr:
     :math:`\mathbb{E}\xi^2 = \sigma^2/B`, :math:`\xi` independent of :math:`w_t`.
     """
     w, xi, xi2 = sp.symbols("w xi xi2")
-    square = sp.expand(((1 - eta * a) * w - eta * xi) ** 2)
-    square = square.subs(xi**2, xi2).subs(xi, 0).subs(xi2, sigma2 / B)   # E xi = 0, E xi^2
+    square = _step("square the update", sp.expand(((1 - eta * a) * w - eta * xi) ** 2))
+    square = _step("take expectations: E xi = 0, E xi^2 = sigma^2 / B",
+                   square.subs(xi**2, xi2).subs(xi, 0).subs(xi2, sigma2 / B))
     return square.subs(w**2, m(t))
 
 
@@ -43,44 +82,75 @@ def scalar_second_moment() -> sp.Expr:
     drive = eta**2 * sigma2 / B
     recursion = scalar_moment_recursion()
     assert sp.simplify(recursion - (rate * m(t) + drive)) == 0
-    solution = sp.rsolve(m(t + 1) - rate * m(t) - drive, m(t), {m(0): w0sq})
-    return sp.simplify(solution)
+    _step("the recursion is affine, m(t+1) = rate m(t) + drive", sp.Eq(m(t + 1), rate * m(t) + drive))
+    solution = _step("solved with m(0) = w_0^2 (sympy rsolve)",
+                     sp.rsolve(m(t + 1) - rate * m(t) - drive, m(t), {m(0): w0sq}))
+    return _step("simplified", sp.simplify(solution))
 
 
 def scalar_expected_loss() -> sp.Expr:
     r""":math:`\mathbb{E}L_t = \tfrac{a}{2}\mathbb{E}w_t^2`."""
-    return a / 2 * scalar_second_moment()
+    return _step("L = (a/2) w^2, in expectation", a / 2 * scalar_second_moment())
 
 
 def scalar_stationary_loss() -> sp.Expr:
     """The fixed point of the moment recursion, as a loss."""
-    fixed = sp.solve(sp.Eq(m(t), scalar_moment_recursion()), m(t))[0]
-    return sp.factor(a / 2 * fixed)
+    fixed = _step("fixed point m = E w^2 of the moment recursion",
+                  sp.solve(sp.Eq(m(t), scalar_moment_recursion()), m(t))[0])
+    return _step("as a loss, a/2 m", sp.factor(a / 2 * fixed))
 
 
 def scalar_stability_bound() -> sp.Expr:
     r"""The positive :math:`\eta` at which the recursion's rate :math:`(1-\eta a)^2` reaches 1."""
-    roots = sp.solve(sp.Eq((1 - eta * a) ** 2, 1), eta)
-    return max(roots, key=lambda r: r.subs(a, 1))
+    roots = _step("roots of (1 - eta a)^2 = 1", sp.solve(sp.Eq((1 - eta * a) ** 2, 1), eta))
+    return _step("the positive one", max(roots, key=lambda r: r.subs(a, 1)))
 
 
 def scalar_target_feasibility() -> sp.Expr:
     r"""The :math:`\eta` at which the stationary loss equals the target: the reachable range's edge."""
-    return sp.solve(sp.Eq(scalar_stationary_loss(), target), eta)[0]
+    _step("set the stationary loss to the target", sp.Eq(scalar_stationary_loss(), target))
+    return _step("solved for eta", sp.solve(sp.Eq(scalar_stationary_loss(), target), eta)[0])
 
 
 def scalar_steps_to_target() -> sp.Expr:
     r"""The real :math:`t` solving :math:`\mathbb{E}L_t = L^\star` (``target``)."""
     power = sp.Symbol("power", positive=True)              # (1 - eta a)^(2 t)
     rate = (1 - eta * a) ** 2
-    loss = scalar_expected_loss().replace(lambda e: e.is_Pow and e.exp == 2 * t, lambda e: power)
-    return sp.log(sp.solve(sp.Eq(loss, target), power)[0]) / sp.log(rate)
+    loss = _step("the loss is affine in power = (1 - eta a)^(2t)", scalar_expected_loss().replace(
+        lambda e: e.is_Pow and e.exp == 2 * t, lambda e: power))
+    solved = _step("solve loss = target for power", sp.solve(sp.Eq(loss, target), power)[0])
+    return _step("t = log(power) / log((1 - eta a)^2)", sp.log(solved) / sp.log(rate))
 
 
 def optimal_lr_greedy() -> sp.Expr:
     r"""Minimizer of the one-step loss from :math:`\mathbb{E}w^2 =` ``wsq``."""
-    one_step = a / 2 * scalar_moment_recursion().subs(m(t), wsq)
-    return sp.simplify(sp.solve(sp.diff(one_step, eta), eta)[0])
+    one_step = _step("expected loss after one step from E w^2 = w^2",
+                     a / 2 * scalar_moment_recursion().subs(m(t), wsq))
+    slope = _step("its derivative in eta", sp.diff(one_step, eta))
+    return _step("the root: the derivative vanishes", sp.simplify(sp.solve(slope, eta)[0]))
+
+
+def fixed_horizon_optimal_lr() -> sp.Expr:
+    r"""The fixed-horizon optimum for small :math:`\eta a` and :math:`B \gg B_0`: :math:`c \ln(B/B_0)`.
+
+    For :math:`\eta a \ll 1`, :math:`(1-\eta a)^{2T} \approx e^{-2\eta a T}` and the
+    stationary loss :math:`\approx \eta\sigma^2/(4B)`; dropping the decaying part of the
+    stationary term (relative size :math:`u e^{-u}` at :math:`B = B_0 e^u`), the loss after
+    :math:`T` steps is :math:`\tfrac a2 w_0^2 e^{-2a\eta T} + \eta\sigma^2/(4B)`, whose
+    minimizer is
+    :math:`\ln(4a^2Tw_0^2B/\sigma^2)/(2aT)`: logarithmic in :math:`B`, with
+    :math:`c = 1/(2aT)` and :math:`B_0 = \sigma^2/(4a^2Tw_0^2)`
+    (:func:`compare.logarithmic_rule`).
+    """
+    small = _step("the stationary loss to first order in eta",
+                  sp.series(scalar_stationary_loss(), eta, 0, 2).removeO())
+    loss = _step("the loss after T = t steps, (1 - eta a)^(2t) ~ exp(-2 eta a t)",
+                 a / 2 * w0sq * sp.exp(-2 * a * eta * t) + small)
+    slope = _step("its derivative in eta", sp.diff(loss, eta))
+    root = _step("its root", sp.solve(slope, eta)[0])
+    closed = sp.log(4 * a**2 * t * w0sq * B / sigma2) / (2 * a * t)
+    assert sp.simplify(sp.expand_log(root - closed, force=True)) == 0
+    return _step("written as one logarithm", closed)
 
 
 def momentum_moment_matrix() -> sp.Matrix:
@@ -90,8 +160,10 @@ def momentum_moment_matrix() -> sp.Matrix:
     :math:`u = 1 + \beta - k`; the noise adds :math:`\alpha^2 c/B` to the first entry only.
     """
     u, beta, w1, w2 = sp.symbols("u beta w1 w2")
-    nxt = u * w1 - beta * w2
-    rows = [sp.expand(nxt**2), sp.expand(nxt * w1), w1**2]
+    nxt = _step("the noise-free update w_{t+1} in terms of w1 = w_t, w2 = w_{t-1}",
+                u * w1 - beta * w2)
+    rows = _step("the new second moments, expanded", [sp.expand(nxt**2), sp.expand(nxt * w1),
+                                                      w1**2])
     monomials = [w1**2, w1 * w2, w2**2]
     return sp.Matrix([[sp.Poly(row, w1, w2).coeff_monomial(mono) for mono in monomials]
                       for row in rows])
@@ -106,7 +178,8 @@ def momentum_stability_bound() -> sp.Expr:
     """
     k, beta = sp.symbols("k beta")
     z = -1
-    return sp.solve(sp.Eq(z**2 - (1 + beta - k) * z + beta, 0), k)[0]
+    polynomial = _step("the characteristic polynomial at z = -1", z**2 - (1 + beta - k) * z + beta)
+    return _step("solved for k", sp.solve(sp.Eq(polynomial, 0), k)[0])
 
 
 def wishart_second_moment() -> sp.Expr:
@@ -116,7 +189,9 @@ def wishart_second_moment() -> sp.Expr:
     :math:`k = 1` the :math:`B` diagonal terms give 3 and the :math:`B(B-1)` others 1; for each
     of the :math:`D-1` other :math:`k` only :math:`b = b'` survives, giving 1.
     """
-    return sp.factor(B * 3 + B * (B - 1) + (D - 1) * B)
+    terms = _step("k = 1: B fourth moments (3 each) and B(B-1) products (1 each); k > 1: B terms",
+                  B * 3 + B * (B - 1) + (D - 1) * B)
+    return _step("factored", sp.factor(terms))
 
 
 def least_squares_error_recursion() -> sp.Expr:
@@ -128,14 +203,18 @@ def least_squares_error_recursion() -> sp.Expr:
     B D^2`.
     """
     c = 2 * eta / B
-    contraction = 1 - 2 * c * B + c**2 * wishart_second_moment()
-    return sp.expand(contraction) * m(t) + c**2 * sigma2 * B * D**2
+    contraction = _step("E||(I - cG)E||^2 / ||E||^2 = 1 - 2cB + c^2 E[G^2]_11, c = 2 eta / B",
+                        1 - 2 * c * B + c**2 * wishart_second_moment())
+    return _step("plus the noise c^2 sigma^2 B D^2", sp.expand(contraction) * m(t)
+                 + c**2 * sigma2 * B * D**2)
 
 
 def least_squares_max_stable_lr() -> sp.Expr:
     """The positive root of ``contraction = 1`` in :func:`least_squares_error_recursion`."""
-    contraction = least_squares_error_recursion().coeff(m(t))
-    return [r for r in sp.solve(sp.Eq(contraction, 1), eta) if r != 0][0]
+    contraction = _step("the contraction factor of the error recursion",
+                        least_squares_error_recursion().coeff(m(t)))
+    return _step("its nonzero root of contraction = 1",
+                 [r for r in sp.solve(sp.Eq(contraction, 1), eta) if r != 0][0])
 
 
 def ridgeless_risk() -> tuple[sp.Expr, sp.Expr]:
@@ -148,26 +227,30 @@ def ridgeless_risk() -> tuple[sp.Expr, sp.Expr]:
     """
     def inverse_wishart_trace(rows, cols):
         return cols / (rows - cols - 1)
-    under = sigma2 * inverse_wishart_trace(n, d)
-    over = r2 * (d - n) / d + sigma2 * inverse_wishart_trace(d, n)
+    under = _step("n > d + 1: variance only", sigma2 * inverse_wishart_trace(n, d))
+    over = _step("n < d - 1: null-space bias plus variance",
+                 r2 * (d - n) / d + sigma2 * inverse_wishart_trace(d, n))
     return under, over
 
 
 def mp_stieltjes() -> sp.Expr:
     r""":math:`M(\lambda) = m(-\lambda)`, the positive root of :math:`\gamma\lambda M^2 + (1-\gamma+\lambda)M - 1`."""
     big_m = sp.Symbol("M")
-    roots = sp.solve(gamma * lam * big_m**2 + (1 - gamma + lam) * big_m - 1, big_m)
+    roots = _step("both roots of the quadratic",
+                  sp.solve(gamma * lam * big_m**2 + (1 - gamma + lam) * big_m - 1, big_m))
     return [r for r in roots if r.subs({gamma: 1, lam: 1}).evalf() > 0][0]
 
 
 def mp_stieltjes_derivative() -> sp.Expr:
     r""":math:`m'(-\lambda) = -\mathrm{d}M/\mathrm{d}\lambda`."""
-    return -sp.diff(mp_stieltjes(), lam)
+    return _step("differentiate M(lambda) = m(-lambda)", -sp.diff(mp_stieltjes(), lam))
 
 
 def ridge_risk() -> tuple[sp.Expr, sp.Expr]:
     r"""(bias, variance) of ridge in terms of :math:`M` and :math:`M' = m'(-\lambda)`."""
     big_m, dm = mp_stieltjes(), mp_stieltjes_derivative()
+    _step("bias r^2 lambda^2 m'(-lambda) and variance sigma^2 gamma (m - lambda m') in M, M'",
+          (r2 * lam**2 * sp.Symbol("M'"), sigma2 * gamma * (sp.Symbol("M") - lam * sp.Symbol("M'"))))
     return r2 * lam**2 * dm, sigma2 * gamma * (big_m - lam * dm)
 
 
@@ -180,18 +263,28 @@ def ridge_risk_at_optimum() -> tuple[sp.Expr, sp.Expr]:
     """
     bias, variance = ridge_risk()
     total = bias + variance
-    lam_star = sigma2 * gamma / r2
+    lam_star = _step("candidate lambda* = sigma^2 gamma / r^2", sigma2 * gamma / r2)
+    _step("the derivative of the total vanishes there",
+          sp.simplify(sp.diff(total, lam).subs(lam, lam_star)))
     assert sp.simplify(sp.diff(total, lam).subs(lam, lam_star)) == 0
-    return lam_star, sp.simplify(total.subs(lam, lam_star))
+    return lam_star, _step("the total at lambda*", sp.simplify(total.subs(lam, lam_star)))
 
 
 DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_loss,
                scalar_stationary_loss, scalar_stability_bound, scalar_target_feasibility,
-               scalar_steps_to_target, optimal_lr_greedy, momentum_moment_matrix,
+               scalar_steps_to_target, optimal_lr_greedy, fixed_horizon_optimal_lr,
+               momentum_moment_matrix,
                momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
                least_squares_max_stable_lr, ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,
                ridge_risk, ridge_risk_at_optimum)
 """Every derivation of this module, in the order the docs show them."""
+
+
+def latex_of(expr) -> str:
+    """LaTeX of a step: an expression, an equation, or a list or tuple of them."""
+    if isinstance(expr, list | tuple):
+        return r",\quad ".join(latex_of(e) for e in expr)
+    return sp.latex(expr)
 
 
 def as_latex(derivation) -> list[str]:

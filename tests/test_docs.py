@@ -25,12 +25,15 @@ def test_example_runs_draws_and_concludes(path):
     assert "# %%" in text and re.search(r"# Conclusion\n# -+\n", text)
 
 
-def test_every_formula_of_nqm_points_to_its_relatives():
-    """DESIGN: every public function or class of nqm has a numpydoc "See Also" section."""
+@pytest.mark.parametrize("package", ["nqm", "empirical", "compare"])
+def test_every_public_object_points_to_its_relatives(package):
+    """DESIGN: every public function or class has a numpydoc "See Also" section."""
+    import importlib
     import inspect
 
-    import nqm
-    missing = [name for name in nqm.__all__
-               if (inspect.isfunction(getattr(nqm, name)) or inspect.isclass(getattr(nqm, name)))
-               and "See Also\n--------" not in (inspect.getdoc(getattr(nqm, name)) or "")]
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__
+               if (inspect.isfunction(getattr(module, name))
+                   or inspect.isclass(getattr(module, name)))
+               and "See Also\n--------" not in (inspect.getdoc(getattr(module, name)) or "")]
     assert not missing

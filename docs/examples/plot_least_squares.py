@@ -3,7 +3,7 @@ Least squares: exact theory against the measured sweep
 ======================================================
 
 The homework's linear model (``D = 16``, ``sigma = 5``), trained with minibatch SGD for 100
-steps at every learning rate of a geometric grid, two seeds. The exact finite-sample theory
+steps at every learning rate of a geometric grid, five seeds. The exact finite-sample theory
 (:class:`nqm.FiniteSampleLeastSquaresSGD`) predicts the whole loss-vs-learning-rate curve.
 """
 
@@ -13,7 +13,7 @@ steps at every learning rate of a geometric grid, two seeds. The exact finite-sa
 from compare import analyze, plot_loss_vs_lr, plot_optima
 from empirical import LRGrid, SweepSpec, run_sweep
 
-spec = SweepSpec("linear-sgd", (2, 16, 128, 1024), LRGrid(), steps=100, seeds=(0, 1))
+spec = SweepSpec("linear-sgd", (2, 16, 128, 1024), LRGrid(), steps=100, seeds=(0, 1, 2, 3, 4))
 study = analyze(run_sweep(spec, progress=False), n_boot=50)
 fig_loss = plot_loss_vs_lr(study)
 

@@ -32,15 +32,31 @@ def test_docs_results_is_a_full_run_of_todays_specs(results):
 def test_sentences_follow_the_numbers(results):
     """Change a number and the sentence about it changes: nothing in them is typed by hand."""
     changed = copy.deepcopy(results)
-    changed["studies"]["mlp-sgd"]["exponent_interval"] = [0.3, 0.6]
-    assert "5 of 6 intervals exclude both" in answer_section(changed).replace("\n", " ")
-    changed["studies"]["linear-sgd"]["optima"][0]["within_one_grid_step"] = False
-    assert "puts 6 of 7 measured optima" in answer_section(changed).replace("\n", " ")
+    changed["studies"]["linear-sgd"]["theory"]["horizon_inside"] = 5
+    assert "at 5 of 7 batch sizes for the fixed horizon" in \
+        answer_section(changed).replace("\n", " ")
+    changed["studies"]["mlp-sgd"]["tied"] = ["sqrt", "linear"]
+    assert "| MLP, SGD | fixed horizon (100 steps) |" in answer_section(changed)
+    assert "| sqrt, linear |" in answer_section(changed)
     shapes = changed["scaling_law"]["shapes"]
     for shape, lr in zip((s for s in shapes if s["depth"] == 1), [5e-3, 4e-3, 3e-3, 2e-3, 1e-3],
                          strict=True):
         shape["lr"] = lr
-    assert "The tuned rate falls with width" in scaling_law_section(changed).replace("\n", " ")
+    assert "falls or stays with every doubling of width" in \
+        scaling_law_section(changed).replace("\n", " ")
+
+
+def test_readme_critical_batch_sizes_at_dim_1000():
+    """The README's typed critical batch sizes of the diagonal NQM at dim 1000 (about 20 s)."""
+    import re
+
+    import nqm
+    from compare._theory_table import DIAGONAL_VARIANTS
+    stated = re.search(r"(\d+) plain, (\d+) with momentum 0\.9, (\d+) with H\^-1/2 at dim 1000",
+                       " ".join(README.read_text().split()))
+    model = nqm.DiagonalNQM.zhang2019(dim=1000)
+    for value, kwargs in zip(stated.groups(), DIAGONAL_VARIANTS.values(), strict=True):
+        assert round(model.critical_batch_size(0.1, **kwargs)) == int(value)
 
 
 @pytest.mark.parametrize("model", ["linear-sgd", "mlp-sgd", "mlp-adam"])

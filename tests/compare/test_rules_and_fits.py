@@ -10,6 +10,7 @@ from compare import (
     fit_rule,
     fit_scaling,
     linear_rule,
+    logarithmic_rule,
     power_rule,
     saturating_rule,
     sqrt_rule,
@@ -49,13 +50,23 @@ def test_surge_peaks_at_b_noise_and_is_symmetric_in_log_b(lr_max, b_noise, k):
                                                              rel=1e-6)
 
 
+@given(scale=log_uniform(1e-4, 1.0), b0=log_uniform(0.01, 1e3), k=log_uniform(1.0, 1e3))
+def test_logarithmic_limits(scale, b0, k):
+    # far above B0: a constant increment c ln 4 per quadrupling; far below: linear, c B / B0
+    big = b0 * 1e8 * k
+    assert logarithmic_rule(4 * big, scale, b0) - logarithmic_rule(big, scale, b0) == \
+        pytest.approx(scale * np.log(4), rel=1e-6)
+    small = b0 * 1e-8 / k
+    assert logarithmic_rule(small, scale, b0) == pytest.approx(scale * small / b0, rel=1e-6)
+
+
 def test_rules_reject_bad_batch_sizes():
     with pytest.raises(ValueError, match="batch sizes"):
         linear_rule([0, 2], 1.0)
 
 
 @pytest.mark.parametrize("name,params", [("linear", (0.003,)), ("sqrt", (0.01,)),
-                                         ("power", (0.01, 0.3)),
+                                         ("power", (0.01, 0.3)), ("logarithmic", (0.004, 0.5)),
                                          ("saturating", (0.5, 120.0)), ("surge", (0.4, 300.0))])
 def test_noise_free_fit_recovers_parameters(name, params):
     fit = fit_rule(name, BATCH, RULES[name](BATCH, *params))
@@ -95,6 +106,8 @@ def test_rule_comparison_picks_the_generating_rule():
     sat, sat_boot = _synthetic(saturating_rule(BATCH, 0.5, 60.0), noise=0.05)
     fit = fit_scaling(BATCH, sat, sat_boot, n_seeds=5)
     assert fit.preferred == "saturating"
+    log, log_boot = _synthetic(logarithmic_rule(BATCH, 0.003, 0.2), noise=0.02)
+    assert fit_scaling(BATCH, log, log_boot, n_seeds=5).preferred == "logarithmic"
     lo, hi = fit.rules["saturating"].intervals["b_noise"]
     assert lo <= 60.0 <= hi
     sq, sq_boot = _synthetic(sqrt_rule(BATCH, 0.01), noise=0.05)
@@ -103,6 +116,31 @@ def test_rule_comparison_picks_the_generating_rule():
     assert fit.rules["sqrt"].aicc < fit.rules["linear"].aicc
     assert "square root preferred over linear" in fit.verdict("test")
     assert "consistent with square root" in fit.verdict("test")
+
+
+def test_ties_name_every_rule_within_two():
+    """Indistinguishable rules are reported as a tie, never as one winner."""
+    lr, boot = _synthetic(0.01 * BATCH**0.5, noise=0.1)
+    fit = fit_scaling(BATCH, lr, boot, n_seeds=5)
+    best = fit.rules[fit.preferred].aicc
+    assert set(fit.tied) == {n for n, r in fit.rules.items() if r.aicc - best < 2}
+    assert fit.tied[0] == fit.preferred and "power" in fit.rules
+    if len(fit.tied) > 1:
+        assert "tie for the best fit" in fit.verdict("x")
+
+
+def test_local_exponents_follow_the_curve():
+    # linear up to B_noise, flat above: local exponents near 1 at small B and near 0 at large B,
+    # each interval covering the noise-free value
+    truth = saturating_rule(BATCH, 0.5, 60.0)
+    lr, boot = _synthetic(truth, noise=0.03)
+    fit = fit_scaling(BATCH, lr, boot, n_seeds=5)
+    exact = np.diff(np.log(truth)) / np.diff(np.log(BATCH))
+    inside = (fit.local_intervals[:, 0] <= exact) & (exact <= fit.local_intervals[:, 1])
+    assert inside.sum() >= len(exact) - 1
+    assert fit.local_exponents[0] > 0.8 and fit.local_exponents[-1] < 0.2
+    assert fit.growth == pytest.approx(lr[-1] / lr[0])
+    assert fit.growth_interval[0] <= fit.growth <= fit.growth_interval[1]
 
 
 def test_single_seed_gives_point_intervals():

@@ -61,7 +61,7 @@ def test_scaling_law_command(tmp_path, capsys):
     pytest.importorskip("sklearn")
     assert main(["scaling-law", "--quick", "--seeds", "0", "--out", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "L(N) = E + A N^-alpha" in out and "extrapolation" in out
+    assert "L(N) = E + A N^-alpha" in out and "Fitted on the smallest 4 shapes" in out
     results = json.loads((tmp_path / "scaling_law.json").read_text())
     assert len(results["shapes"]) == 6
     assert {"E", "A", "alpha", "intervals"} <= set(results["law"])

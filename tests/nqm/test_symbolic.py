@@ -147,3 +147,34 @@ def test_momentum_recursion(beta, frac, t, p, b):
         exact += mpmath.mpf(h) * state[0] / 2
     numeric = model.expected_loss(lr, b, t, momentum=beta, precondition_power=p)
     assert rel_err(numeric, float(exact)) < TOL
+
+
+FIXED_HORIZON = sym.fixed_horizon_optimal_lr()
+
+
+def test_fixed_horizon_optimum_is_the_logarithmic_rule():
+    """c ln(B / B0) with c = 1 / (2 a T), B0 = sigma^2 / (4 a^2 T w0^2): compare's rule."""
+    c = 1 / (2 * sym.a * sym.t)
+    b0 = sym.sigma2 / (4 * sym.a**2 * sym.t * sym.w0sq)
+    assert sp.simplify(sp.expand_log(FIXED_HORIZON - c * sp.log(sym.B / b0), force=True)) == 0
+
+
+@given(a=S.log_uniform(0.1, 10.0), s2=S.log_uniform(1e-2, 1e2), w0=S.log_uniform(1e-2, 1e2),
+       u=st.floats(2.0, 12.0), t=st.sampled_from([10_000, 100_000]))
+def test_fixed_horizon_optimum_against_the_exact_argmin(a, s2, w0, u, t):
+    # at B = B0 e^u the optimum sits at eta a = u / (2T); the two terms the approximation
+    # drops are of relative size u e^-u (the decaying part of the stationary term) and eta a
+    b = s2 / (4 * a**2 * t * w0) * np.exp(u)
+    exact = nqm.optimal_lr_horizon(b, t, curvature=a, noise_var=s2, w0_sq=w0)
+    approx = high_precision(FIXED_HORIZON, a=a, sigma2=s2, B=b, t=t, w0sq=w0)
+    assert rel_err(exact, approx) < u * np.exp(-u) + u / t
+
+
+def test_every_derivation_shows_its_steps():
+    """The docs page shows each derivation's own steps, not only its result."""
+    for derivation in sym.DERIVATIONS:
+        recorded = sym.steps(derivation)
+        assert recorded, derivation.__name__
+        assert all(isinstance(what, str) and sym.latex_of(expr) for what, expr in recorded)
+    # only the traced derivation's own steps: scalar_expected_loss calls two others
+    assert [w for w, _ in sym.steps(sym.scalar_expected_loss)] == ["L = (a/2) w^2, in expectation"]
