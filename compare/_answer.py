@@ -257,8 +257,8 @@ def diagonal_conclusion(diagonal: dict) -> str:
             "than it lowers the noise-dominated step counts. With a fixed momentum beta the "
             "slowest coordinate cannot contract faster than sqrt(beta) per step, so momentum "
             "lowers the floor much only where plain SGD is slow: a condition number (here the "
-            "dim) far above 1/(1 - beta). That is why momentum raises B_crit at dim 1000 and "
-            "10,000 (lrbs theory) and need not at a small dim.")
+            "dim) far above 1/(1 - beta); at a small dim it need not raise B_crit, at a large "
+            "one it does (compare `lrbs theory --dim 1000`).")
 
 
 def scaling_law_conclusions(summary: dict) -> list[str]:

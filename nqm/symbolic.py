@@ -182,6 +182,33 @@ def momentum_stability_bound() -> sp.Expr:
     return _step("solved for k", sp.solve(sp.Eq(polynomial, 0), k)[0])
 
 
+def heavy_ball_noise_sum() -> tuple[sp.Expr, sp.Expr]:
+    r"""(:math:`P`, :math:`c`) with :math:`\sum_{n<t} g_n^2 = P(1 - f_t^2 - c\,g_t g_{t-1})`.
+
+    :math:`g_n` is heavy ball's impulse response (:math:`g_0 = 1`, :math:`g_{-1} = 0`,
+    :math:`g_{n+1} = u g_n - \beta g_{n-1}`, :math:`u = 1+\beta-k`) and :math:`f_t = g_t -
+    \beta g_{t-1}` its response to the start. The ansatz holds at :math:`t = 0` (both sides
+    vanish) and is kept by every step iff the increment equals :math:`g_t^2` for all
+    :math:`(g_t, g_{t-1})`: matching coefficients fixes :math:`P` and :math:`c`.
+    :math:`P` is the stationary sum :math:`\sum_n g_n^2`, so :math:`\mathbb{E}w_t^2 =
+    s_0 f_t^2 + D S_t = m_\infty + (s_0 - m_\infty) f_t^2 - m_\infty c\, g_t g_{t-1}` with
+    :math:`m_\infty = DP`.
+    """
+    k, beta, g_now, g_before, big_p, c = sp.symbols("k beta g_t g_{t-1} P c")
+    u = 1 + beta - k
+    g_next = u * g_now - beta * g_before
+
+    def ansatz(now, before):
+        return big_p * (1 - (now - beta * before) ** 2 - c * now * before)
+    increment = _step("S_{t+1} - S_t - g_t^2 under the ansatz, a polynomial in (g_t, g_{t-1})",
+                      sp.expand(ansatz(g_next, g_now) - ansatz(g_now, g_before) - g_now**2))
+    coefficients = _step("its coefficients, all of which must vanish",
+                         sp.Poly(increment, g_now, g_before).coeffs())
+    solution = sp.solve(coefficients, [big_p, c], dict=True)[0]
+    assert sp.simplify(ansatz(1, 0).subs(solution)) == 0                  # S_0 = 0
+    return _step("solved for P and c", (sp.factor(solution[big_p]), sp.factor(solution[c])))
+
+
 def wishart_second_moment() -> sp.Expr:
     r""":math:`[\mathbb{E}(X^\top X)^2]_{11}` for :math:`X \in \mathbb{R}^{B\times D}` standard normal.
 
@@ -273,7 +300,7 @@ def ridge_risk_at_optimum() -> tuple[sp.Expr, sp.Expr]:
 DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_loss,
                scalar_stationary_loss, scalar_stability_bound, scalar_target_feasibility,
                scalar_steps_to_target, optimal_lr_greedy, fixed_horizon_optimal_lr,
-               momentum_moment_matrix,
+               momentum_moment_matrix, heavy_ball_noise_sum,
                momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
                least_squares_max_stable_lr, ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,
                ridge_risk, ridge_risk_at_optimum)

@@ -46,19 +46,6 @@ def test_sentences_follow_the_numbers(results):
         scaling_law_section(changed).replace("\n", " ")
 
 
-def test_readme_critical_batch_sizes_at_dim_1000():
-    """The README's typed critical batch sizes of the diagonal NQM at dim 1000 (about 20 s)."""
-    import re
-
-    import nqm
-    from compare._theory_table import DIAGONAL_VARIANTS
-    stated = re.search(r"(\d+) plain, (\d+) with momentum 0\.9, (\d+) with H\^-1/2 at dim 1000",
-                       " ".join(README.read_text().split()))
-    model = nqm.DiagonalNQM.zhang2019(dim=1000)
-    for value, kwargs in zip(stated.groups(), DIAGONAL_VARIANTS.values(), strict=True):
-        assert round(model.critical_batch_size(0.1, **kwargs)) == int(value)
-
-
 @pytest.mark.parametrize("model", ["linear-sgd", "mlp-sgd", "mlp-adam"])
 def test_docs_results_are_what_the_code_measures_today(results, model):
     """Rerun each sweep of ``lrbs run`` (a few seconds): the stored optima are today's.
