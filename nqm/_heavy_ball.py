@@ -30,13 +30,6 @@ MAX_AMPLIFICATION = 1e5
 """A closed form of :math:`S_t` is used where its rounding is amplified at most this much."""
 
 
-def _expm1_ratio(a, b, phi):
-    """``(1 - exp(-2 a phi)) / (1 - exp(-2 b phi))``, its limit ``a / b`` at ``phi = 0``."""
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        ratio = np.expm1(-2.0 * a * phi) / np.expm1(-2.0 * b * phi)
-    return np.where(phi > 0, ratio, a / b)
-
-
 class HeavyBall:
     """The closed form of one coordinate per entry of ``k`` (momentum ``beta`` shared).
 
@@ -234,13 +227,13 @@ class HeavyBall:
         b\theta - \psi]` (zero if they contain a zero of the cosine). ``a`` and ``b``
         broadcast against the coordinates (a column gives one row per interval).
         """
-        phi, rho = self.angle, self.rho
+        phi, rho, everywhere = self.angle, self.rho, slice(None)
         a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
         with np.errstate(under="ignore", over="ignore", invalid="ignore", divide="ignore"):
             falling = self.f(b + np.zeros_like(self.k)) ** 2
             negative = (np.exp(2.0 * b * self.log_r1)
-                        * (_expm1_ratio(a + 1.0, 1.0, phi)
-                           + rho * np.exp(-phi) * _expm1_ratio(a, 1.0, phi)) ** 2)
+                        * (self._ratio(a + 1.0, everywhere)
+                           + rho * np.exp(-phi) * self._ratio(a, everywhere)) ** 2)
             slope = np.where(self.case == 1,
                              self.one_m_rho / np.sin(phi) - np.tan(phi / 2.0),
                              (np.cos(phi) + rho) / np.sin(phi))
