@@ -35,7 +35,7 @@ def _span(values) -> str:
 def _rule_text(fit: dict) -> str:
     tied = fit["tied"]
     rule = fit["rules"][tied[0]]
-    if rule["score"] is None:
+    if rule["score"] is None or not np.isfinite(rule["score"]):
         return (f"{len(fit['batch_sizes'])} batch sizes are too few for AICc to compare the "
                 "rules (it needs more batch sizes than parameters + 2).")
     params = "; ".join(f"{name} = {_g(value)} {_iv(rule['intervals'][name])}, {meaning}"
@@ -51,6 +51,8 @@ def _shape_text(fit: dict) -> str:
     """Whether one power law describes the curve, decided by the local exponents' intervals."""
     local = fit["local_exponents"]
     first, last = local[0], local[-1]
+    if len(local) == 1:
+        return "Two batch sizes give one local exponent: no shape to test."
     if len(local) > 1 and not _overlap(first["interval"], last["interval"]):
         trend = "falls" if last["exponent"] < first["exponent"] else "rises"
         return (f"The local exponent {trend} from {_g(first['exponent'])} "

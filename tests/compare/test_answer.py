@@ -58,6 +58,7 @@ def test_claims_follow_the_numbers(summary):
     assert "cannot tell overshoot from undershoot" in answer(fit, "X")
 
     fit = copy.deepcopy(summary)
+    fit["rules"]["logarithmic"]["score"], fit["rules"]["saturating"]["score"] = 10.0, 11.0
     fit["tied"] = ["logarithmic", "saturating"]
     assert "logarithmic and saturating tie (within 2" in answer(fit, "X")
     fit["tied"] = ["saturating"]

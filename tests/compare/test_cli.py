@@ -46,6 +46,10 @@ def test_sweep_table_and_json(tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "sub-grid lr*" in text and "basin" in text
+    # it ends with the local exponent and the answer (two batch sizes: too few for AICc)
+    assert "local exponent between neighbouring batch sizes" in text and "4 -> 32" in text
+    assert "Fixed horizon (20 steps): from B = 4 to B = 32 (8x the batch)" in text
+    assert "too few for AICc" in text and "no shape to test" in text
     data = json.loads(out.read_text())                 # NaN / Infinity are accepted by json
     assert data["spec"]["model"] == "mlp-sgd" and data["spec"]["seeds"] == [0, 1]
     cell = data["cells"][0]
