@@ -81,7 +81,7 @@ def plot_loss_vs_lr(study: Study) -> Figure:
     ax = fig.add_subplot()
     ceiling = loss_ceiling(study)
     window = study.result.spec.window
-    floor = study.result.spec.problem().noise_std ** 2
+    floor = study.result.spec.noise_floor()
     for i, (cell, opt) in enumerate(zip(study.result.cells, study.optima, strict=True)):
         colour = PALETTE[i % len(PALETTE)]
         with np.errstate(invalid="ignore"):

@@ -218,7 +218,7 @@ class Study:
 
     @property
     def label(self) -> str:
-        return LABELS[self.model]
+        return LABELS.get(self.model) or self.result.spec.label
 
     @property
     def batch_sizes(self) -> np.ndarray:
@@ -232,7 +232,7 @@ def _flat(cell: SweepCell, optimum: Optimum) -> bool:
 
 def default_target(result: SweepResult, optima: list[Optimum]) -> float:
     """A test loss every batch size reaches: floor + 1.25 x the largest best excess."""
-    floor = result.spec.problem().noise_std ** 2
+    floor = result.spec.noise_floor()
     return float(floor + 1.25 * max(o.best_loss - floor for o in optima))
 
 

@@ -15,7 +15,7 @@ from empirical._digits import (
     train_digits_batched,
 )
 from empirical._linear import train_linear_sgd_batched
-from empirical._mlp import schedule_factors, train_mlp_batched
+from empirical._mlp import minibatch_indices, schedule_factors, train_mlp_batched
 from empirical._optimum import Optimum, find_optimum, steps_to_target_optimum, subgrid_argmin
 from empirical._problems import Problem, least_squares_problem, teacher_mlp_problem
 from empirical._scaling_study import (
@@ -25,6 +25,7 @@ from empirical._scaling_study import (
     run_scaling_study,
     tune_shape,
 )
+from empirical._shipped import teacher_mlp_workload
 from empirical._spec import MODELS, LRGrid, SweepSpec
 from empirical._store import (
     DamagedFileError,
@@ -34,6 +35,7 @@ from empirical._store import (
     strict_json,
 )
 from empirical._sweep import SweepCell, SweepResult, run_sweep
+from empirical._workload import OptimizerConfig, Workload, load_workload, train_workload
 
 __all__ = [
     "DamagedFileError",
@@ -42,6 +44,7 @@ __all__ = [
     "LRGrid",
     "MLPShape",
     "MODELS",
+    "OptimizerConfig",
     "Optimum",
     "Problem",
     "ScalingRuns",
@@ -50,6 +53,7 @@ __all__ = [
     "SweepCell",
     "SweepResult",
     "SweepSpec",
+    "Workload",
     "atomic_write_bytes",
     "atomic_write_json",
     "evaluate_checkpoint",
@@ -57,7 +61,9 @@ __all__ = [
     "init_mlp_params",
     "least_squares_problem",
     "load_digits_split",
+    "load_workload",
     "locked_directory",
+    "minibatch_indices",
     "reference",
     "run_scaling_study",
     "run_sweep",
@@ -66,8 +72,10 @@ __all__ = [
     "strict_json",
     "subgrid_argmin",
     "teacher_mlp_problem",
+    "teacher_mlp_workload",
     "train_digits_batched",
     "train_linear_sgd_batched",
     "train_mlp_batched",
+    "train_workload",
     "tune_shape",
 ]

@@ -62,8 +62,12 @@ class SweepSpec:
 
     Parameters
     ----------
-    model : {"linear-sgd", "mlp-sgd", "mlp-adam"}
-        The notebook's least squares with SGD, the teacher MLP with SGD, or with Adam.
+    model : {"linear-sgd", "mlp-sgd", "mlp-adam"} or str
+        The notebook's least squares with SGD, the teacher MLP with SGD, or with Adam; or a
+        workload reference, ``"package.module:factory"`` or ``"path/file.py:factory"``
+        (:func:`load_workload`): any torch model, loss, data and optimizer, swept through
+        the generic vectorized path. A workload carries its own data and optimizer, so
+        ``weight_decay``, ``problem_seed``, ``n_train`` and ``n_test`` do not apply to it.
     batch_sizes : sequence of int
         Batch sizes, each ``>= 1``; stored sorted and without repeats.
     lrs : sequence of float or LRGrid, default LRGrid()
@@ -112,8 +116,9 @@ class SweepSpec:
     extension_points: int = 4
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
+        if self.model not in MODELS and not is_workload_reference(self.model):
+            raise ValueError(f"model must be one of {', '.join(MODELS)} or a workload "
+                             f"'package.module:factory'; got {self.model!r}")
         sizes = _int_tuple("batch_sizes", self.batch_sizes, low=1)
         object.__setattr__(self, "batch_sizes", tuple(sorted(set(sizes))))
         if isinstance(self.lrs, dict):
@@ -148,8 +153,31 @@ class SweepSpec:
             object.__setattr__(self, "weight_decay", float(decay))
         elif self.weight_decay is not None:
             raise ValueError(f"weight_decay applies to mlp-adam only; {self.model} has none "
+                             "(a workload sets it in its OptimizerConfig) "
                              f"(got weight_decay={self.weight_decay!r})")
         object.__setattr__(self, "device", _check_device(self.device))
+
+    @property
+    def is_workload(self) -> bool:
+        """The model is a workload reference, trained through the generic path."""
+        return self.model not in MODELS
+
+    def workload(self):
+        """The :class:`Workload` the model names (loaded once per process)."""
+        if not self.is_workload:
+            raise ValueError(f"{self.model!r} is a shipped problem, not a workload")
+        from empirical._workload import load_workload
+        return load_workload(self.model)
+
+    def noise_floor(self) -> float:
+        """The metric's irreducible level: the label-noise variance of a shipped problem, the
+        ``floor`` of a workload."""
+        return self.workload().floor if self.is_workload else self.problem().noise_std ** 2
+
+    @property
+    def label(self) -> str:
+        """A short name: the model, or a workload's ``name``."""
+        return self.workload().name if self.is_workload else self.model
 
     @property
     def extendable(self) -> bool:
@@ -164,7 +192,10 @@ class SweepSpec:
         return self.lrs.values() if isinstance(self.lrs, LRGrid) else np.asarray(self.lrs)
 
     def problem(self) -> Problem:
-        """The data set this sweep trains on."""
+        """The data set this sweep trains on (a shipped problem's)."""
+        if self.is_workload:
+            raise ValueError(f"{self.model!r} is a workload: its data are its own "
+                             "(spec.workload().train)")
         make = least_squares_problem if self.model == "linear-sgd" else teacher_mlp_problem
         return make(self.problem_seed, n_train=self.n_train, n_test=self.n_test)
 
@@ -179,6 +210,8 @@ class SweepSpec:
         n_b, n_seed, steps = len(self.batch_sizes), len(self.seeds), self.steps
         n_lr = self._n_initial_lrs() + (self.max_extensions * self.extension_points
                                         if self.extendable else 0)
+        if self.is_workload:
+            return self._workload_bytes(n_b, n_seed, n_lr)
         dim = 16 if self.model == "linear-sgd" else 4
         biggest = max(self.batch_sizes)
         curves = 2 * n_b * n_seed * n_lr * steps * 8
@@ -195,6 +228,22 @@ class SweepSpec:
                     + 3 * runs * dim * self.n_test * 4                  # test activations
                     + 8 * runs * 2 * dim * (dim + 1) * 4 + 4 * steps * runs * 8)
         return int(curves + data + work)
+
+    def _workload_bytes(self, n_b: int, n_seed: int, n_lr: int) -> int:
+        """Curves, data, and per run its parameters, gradient, optimizer state and
+        temporaries (six copies), its minibatch and its test-set evaluation's input; the
+        activations a model makes are its own and not counted."""
+        workload, runs = self.workload(), n_seed * self._n_initial_lrs()
+        n_params = sum(p.numel() * p.element_size() for p in workload.parameters(self.seeds[0])
+                       .values())
+        train = sum(t.numel() * t.element_size() for t in workload.train)
+        test = sum(t.numel() * t.element_size() for t in workload.test)
+        example = train // workload.n_train
+        biggest = max(self.batch_sizes)
+        curves = 2 * n_b * n_seed * n_lr * self.steps * 8
+        work = (6 * runs * n_params + 2 * runs * biggest * example
+                + self.steps * n_seed * biggest * 8 + 4 * self.steps * runs * 8)
+        return int(curves + train + test + work)
 
     def check_memory(self) -> None:
         """Raise ``ValueError`` (with the estimate) if :meth:`memory_bytes` exceeds what this
@@ -221,6 +270,12 @@ class SweepSpec:
         if unknown:
             raise ValueError(f"unknown SweepSpec fields: {sorted(unknown)}")
         return cls(**data)
+
+
+def is_workload_reference(model) -> bool:
+    """``model`` has the form ``"where:factory"``, a factory name after the last colon."""
+    where, colon, attr = str(model).rpartition(":")
+    return bool(colon and where and attr.isidentifier())
 
 
 def check_run_args(lrs, batch_sizes, steps: int) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import uuid
 import warnings
+from collections import deque
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -17,7 +19,6 @@ from tqdm.auto import tqdm
 from empirical._linear import train_linear_sgd_batched
 from empirical._mlp import train_mlp_batched
 from empirical._optimum import Optimum, find_optimum
-from empirical._problems import Problem
 from empirical._spec import LRGrid, SweepSpec
 from empirical._store import (
     DamagedFileError,
@@ -28,6 +29,7 @@ from empirical._store import (
     save_arrays,
 )
 from empirical._threads import bounded_threads
+from empirical._workload import train_workload
 from empirical.reference import init_mlp
 
 INDEX = "sweep.json"
@@ -170,7 +172,7 @@ class SweepResult:
     def optima(self, *, tolerance: float = 0.05, robust_tolerance: float = 0.05,
                n_boot: int = 1000) -> list[Optimum]:
         """:func:`find_optimum` per batch size, the excess measured above the noise floor."""
-        floor = self.spec.problem().noise_std ** 2
+        floor = self.spec.noise_floor()
         return [find_optimum(c.batch_size, c.lrs, c.metric(self.spec.window), floor=floor,
                              tolerance=tolerance, robust_tolerance=robust_tolerance,
                              n_boot=n_boot) for c in self.cells]
@@ -231,7 +233,13 @@ def _read_index(directory: Path) -> tuple[SweepSpec, list, str]:
     return spec, entries, str(index.get("version", "unknown"))
 
 
-def _initial_test_loss(spec: SweepSpec, problem: Problem, seed: int) -> float:
+def _initial_test_loss(spec: SweepSpec, seed: int) -> float:
+    """The metric of a seed's initialization (before any step)."""
+    if spec.is_workload:
+        workload = spec.workload()
+        with torch.no_grad():
+            return float(workload.measure(workload.parameters(seed), workload.test))
+    problem = spec.problem()
     if spec.model == "linear-sgd":
         w = np.random.RandomState(seed).randn(problem.dim, problem.dim)
         return float(np.mean((problem.X_test @ w - problem.y_test) ** 2))
@@ -241,9 +249,13 @@ def _initial_test_loss(spec: SweepSpec, problem: Problem, seed: int) -> float:
         return float(torch.mean((out - torch.as_tensor(problem.y_test, dtype=torch.float32)) ** 2))
 
 
-def _train(spec: SweepSpec, problem: Problem, lrs: np.ndarray, batch_sizes) -> list:
-    """``(train_loss, test_loss)`` of every batch size; least squares in one lock-step program."""
-    kwargs = dict(run_seeds=spec.seeds, device=spec.device)
+def _train(spec: SweepSpec, lrs: np.ndarray, batch_sizes, seeds) -> list:
+    """``(train_loss, test_loss)`` of every batch size for ``seeds``; least squares in one
+    lock-step program, a workload through the generic path."""
+    kwargs = dict(run_seeds=seeds, device=spec.device)
+    if spec.is_workload:
+        return [train_workload(spec.workload(), lrs, b, spec.steps, **kwargs) for b in batch_sizes]
+    problem = spec.problem()
     if spec.model == "linear-sgd":
         train, test = train_linear_sgd_batched(problem, lrs, list(batch_sizes), spec.steps, **kwargs)
         return list(zip(train, test, strict=True))
@@ -252,11 +264,22 @@ def _train(spec: SweepSpec, problem: Problem, lrs: np.ndarray, batch_sizes) -> l
     return [train_mlp_batched(problem, lrs, b, spec.steps, **kwargs) for b in batch_sizes]
 
 
+def train_task(spec: dict, lrs: np.ndarray, batch_sizes: tuple, seeds: tuple) -> list:
+    """One task of a sweep: every rate of a group of batch sizes for a block of seeds.
+
+    A pure function of its arguments (the spec as its JSON dict), so it runs the same in
+    this process or on a Dask worker, and a rerun after a lost worker gives the same
+    numbers. Returns ``(train_loss, test_loss)`` per batch size, each ``(n_block_seeds,
+    n_lr, steps)``.
+    """
+    return _train(SweepSpec.from_dict(spec), np.asarray(lrs), batch_sizes, tuple(seeds))
+
+
 def _lockstep_groups(spec: SweepSpec, dim: int, batch_sizes) -> list[list[int]]:
     """The batch sizes trained together: all least-squares cells whose work fits a budget.
 
     A group is written to disk only when it finishes, so the budget bounds what an
-    interruption loses (a few seconds); the MLP trainers take one batch size at a time.
+    interruption loses (a few seconds); the other models take one batch size at a time.
     """
     if spec.model != "linear-sgd":
         return [[b] for b in batch_sizes]
@@ -272,55 +295,137 @@ def _lockstep_groups(spec: SweepSpec, dim: int, batch_sizes) -> list[list[int]]:
     return groups
 
 
-def _finish_cell(spec: SweepSpec, problem: Problem, batch_size: int, lrs: np.ndarray,
-                 train: np.ndarray, test: np.ndarray, initial: np.ndarray) -> SweepCell:
-    """One batch size's cell from its first runs (``initial``: each seed's initial test loss);
-    on an LRGrid, extend while the optimum sits on an edge."""
-    notes = []
-    if spec.extendable:
-        grid: LRGrid = spec.lrs
-        k_lo, k_hi = grid.k_min, grid.k_max
-        for _ in range(spec.max_extensions):
-            cell = SweepCell(batch_size, lrs, train, test, initial)
-            mean = np.where(np.isfinite(m := cell.metric(spec.window)), m, np.inf).mean(axis=1)
-            best = int(np.argmin(mean))
-            top_failed = cell.collapsed[-1].any()
-            if best == 0:
-                new_k = np.arange(k_lo - spec.extension_points, k_lo)
-                k_lo = int(new_k[0])
-            elif best == lrs.size - 1 and not top_failed:
-                new_k = np.arange(k_hi + 1, k_hi + 1 + spec.extension_points)
-                k_hi = int(new_k[-1])
-            else:
-                break
-            new_lrs = grid.base * grid.ratio ** new_k.astype(float)
-            [(new_train, new_test)] = _train(spec, problem, new_lrs, [batch_size])
-            side = "down" if best == 0 else "up"
-            order = np.argsort(np.concatenate([lrs, new_lrs]))
-            lrs = np.concatenate([lrs, new_lrs])[order]
-            train = np.concatenate([train, new_train], axis=1)[:, order]
-            test = np.concatenate([test, new_test], axis=1)[:, order]
-            notes.append(f"optimum on the {'lower' if side == 'down' else 'upper'} edge: grid "
-                         f"extended {side} to lr={new_lrs[0 if side == 'down' else -1]:.4g}")
-        else:
-            notes.append(f"still on the edge after {spec.max_extensions} extensions")
-    return SweepCell(batch_size, lrs, train, test, initial, tuple(notes))
+@dataclass
+class _Growing:
+    """A batch size's runs so far, while its grid may still extend (``k_lo..k_hi`` on an
+    LRGrid)."""
+
+    lrs: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+    k_lo: int = 0
+    k_hi: int = 0
+    extensions: int = 0
+    notes: list = field(default_factory=list)
+    pending: np.ndarray | None = None          # the rates of the extension being trained
+
+    def merge(self, lrs: np.ndarray, train: np.ndarray, test: np.ndarray) -> None:
+        order = np.argsort(np.concatenate([self.lrs, lrs]))
+        self.lrs = np.concatenate([self.lrs, lrs])[order]
+        self.train = np.concatenate([self.train, train], axis=1)[:, order]
+        self.test = np.concatenate([self.test, test], axis=1)[:, order]
+
+
+def _extension(spec: SweepSpec, batch_size: int, runs: _Growing,
+               initial: np.ndarray) -> np.ndarray | None:
+    """The rates to add while the optimum sits on an edge of an LRGrid (``None``: done)."""
+    if not spec.extendable:
+        return None
+    if runs.extensions == spec.max_extensions:
+        runs.notes.append(f"still on the edge after {spec.max_extensions} extensions")
+        return None
+    cell = SweepCell(batch_size, runs.lrs, runs.train, runs.test, initial)
+    mean = np.where(np.isfinite(m := cell.metric(spec.window)), m, np.inf).mean(axis=1)
+    best = int(np.argmin(mean))
+    if best == 0:
+        new_k = np.arange(runs.k_lo - spec.extension_points, runs.k_lo)
+        runs.k_lo = int(new_k[0])
+    elif best == runs.lrs.size - 1 and not cell.collapsed[-1].any():
+        new_k = np.arange(runs.k_hi + 1, runs.k_hi + 1 + spec.extension_points)
+        runs.k_hi = int(new_k[-1])
+    else:
+        return None
+    runs.extensions += 1
+    new_lrs = spec.lrs.base * spec.lrs.ratio ** new_k.astype(float)
+    side = "down" if best == 0 else "up"
+    runs.notes.append(f"optimum on the {'lower' if side == 'down' else 'upper'} edge: grid "
+                      f"extended {side} to lr={new_lrs[0 if side == 'down' else -1]:.4g}")
+    return new_lrs
+
+
+class _LocalTasks:
+    """Tasks run here, one after another; follow-ups (grid extensions) before new work, so
+    a batch size is finished, and written, as early as it can be."""
+
+    def __init__(self):
+        self._queue = deque()
+
+    def submit(self, key, *args, follow_up: bool = False) -> None:
+        (self._queue.appendleft if follow_up else self._queue.append)((key, args))
+
+    def completed(self):
+        while self._queue:
+            key, args = self._queue.popleft()
+            yield key, train_task(*args)
+
+    def cancel(self) -> None:
+        self._queue.clear()
+
+
+class _DaskTasks:
+    """Tasks on a ``dask.distributed`` client, yielded as they complete (in any order).
+
+    A task lost with its worker is rerun by the scheduler under the same key (unique to this
+    sweep), and its result arrives here once.
+    """
+
+    def __init__(self, client):
+        from distributed import as_completed
+        self._client, self._keys, self._done = client, {}, as_completed()
+
+    def submit(self, key, *args, follow_up: bool = False) -> None:
+        future = self._client.submit(train_task, *args, key=_task_key(key), pure=False,
+                                     priority=1 if follow_up else 0, retries=0)
+        self._keys[future.key] = key
+        self._done.add(future)
+
+    def completed(self):
+        for future in self._done:
+            result = future.result()
+            yield self._keys.pop(future.key), result
+            future.release()
+
+    def cancel(self) -> None:
+        self._client.cancel(list(self._done.futures))
+        self._done.clear()
+
+
+def _task_key(key) -> str:
+    batch_sizes, rnd, block = key
+    return (f"lrbs-train-B{'-'.join(map(str, batch_sizes))}-round{rnd}-seeds"
+            f"{'-'.join(map(str, block))}-{uuid.uuid4().hex[:8]}")
 
 
 @bounded_threads
-def run_sweep(spec: SweepSpec, *, out=None, progress=None) -> SweepResult:
+def run_sweep(spec: SweepSpec, *, out=None, progress=None, client=None,
+              seeds_per_task: int | None = None) -> SweepResult:
     """Train every (batch size, learning rate, seed) of ``spec``; all rates of one batch size at once.
+
+    The work is cut into tasks, one per (group of batch sizes, block of seeds): every rate
+    of the group for those seeds, one vectorized program. They run here one after another,
+    or on a Dask cluster in parallel; a task is a pure function of its arguments, so the
+    numbers are the same either way.
 
     Parameters
     ----------
     spec : SweepSpec
     out : str or path-like, optional
-        Directory for the results. Each batch size is written as soon as it finishes; a rerun
-        on the same directory loads the finished batch sizes instead of recomputing them, and
-        refuses a directory written by a different spec.
+        Directory for the results. Each batch size is written as soon as its last task
+        finishes (here, only by this process); a rerun on the same directory, local or
+        distributed, loads the finished batch sizes instead of recomputing them, and refuses
+        a directory written by a different spec.
     progress : bool, optional
         Show a progress bar over batch sizes. By default it shows on a terminal once the sweep
         has run for two seconds.
+    client : distributed.Client, optional
+        Run the tasks on this Dask cluster (``dask.distributed``) instead of here. The
+        workers need lrbs, and a workload's module, importable. A task lost with its worker
+        is rerun by the scheduler; its result is still written once.
+    seeds_per_task : int, optional
+        Seeds per task; all of them by default (one task per group of batch sizes). Fewer
+        gives a cluster more tasks to run in parallel; the trainers of the MLP and of
+        workloads give the same numbers for a seed whatever block it is in, least squares'
+        lock-step program does not (use the same value to reproduce a run).
 
     Returns
     -------
@@ -342,14 +447,22 @@ def run_sweep(spec: SweepSpec, *, out=None, progress=None) -> SweepResult:
     """
     if not isinstance(spec, SweepSpec):
         raise TypeError(f"spec must be a SweepSpec, got {type(spec).__name__}")
+    n_seed = len(spec.seeds)
+    block = n_seed if seeds_per_task is None else seeds_per_task
+    if isinstance(block, bool) or not isinstance(block, int | np.integer) or block < 1:
+        raise ValueError(f"seeds_per_task must be an integer >= 1, got {seeds_per_task!r}")
+    blocks = [spec.seeds[i:i + block] for i in range(0, n_seed, block)]
+    if client is not None and not hasattr(client, "submit"):
+        raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
     spec.check_memory()
+    tasks = _LocalTasks() if client is None else _DaskTasks(client)
     if out is None:
-        return _run(spec, None, {}, progress)
+        return _run(spec, None, {}, progress, tasks, blocks)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out={str(out)!r} exists and is not a directory")
     with locked_directory(out):
-        return _run(spec, out, _finished_cells(out, spec), progress)
+        return _run(spec, out, _finished_cells(out, spec), progress, tasks, blocks)
 
 
 def _finished_cells(out: Path, spec: SweepSpec) -> dict:
@@ -382,24 +495,55 @@ def _finished_cells(out: Path, spec: SweepSpec) -> dict:
     return done
 
 
-def _run(spec: SweepSpec, out: Path | None, done: dict, progress) -> SweepResult:
-    problem = spec.problem()
+def _run(spec: SweepSpec, out: Path | None, done: dict, progress, tasks, blocks) -> SweepResult:
     show = sys.stderr.isatty() if progress is None else bool(progress)
     saved = dict(done)
     cells = {b: cell for b, (cell, _, _) in done.items()}
     pending = [b for b in spec.batch_sizes if b not in cells]
-    initial_loss = np.array([_initial_test_loss(spec, problem, s) for s in spec.seeds])
-    digest = spec_hash(spec)
-    with tqdm(total=len(spec.batch_sizes), initial=len(cells), desc=f"sweep {spec.model}",
+    initial_loss = np.array([_initial_test_loss(spec, s) for s in spec.seeds])
+    digest, payload = spec_hash(spec), spec.to_dict()
+    dim = spec.problem().dim if spec.model == "linear-sgd" else 0
+    lrs = spec.initial_lrs()
+    grid = spec.lrs if spec.extendable else None
+    growing: dict[int, _Growing] = {}
+    parts: dict[tuple, dict] = {}                     # (batch size, round) -> block -> curves
+    for group in _lockstep_groups(spec, dim, pending):
+        for seeds in blocks:
+            tasks.submit((tuple(group), 0, seeds), payload, lrs, tuple(group), seeds)
+    with tqdm(total=len(spec.batch_sizes), initial=len(cells), desc=f"sweep {spec.label}",
               unit="batch size", disable=not show, delay=2.0 if progress is None else 0.0,
               leave=False) as bar:
-        for group in _lockstep_groups(spec, problem.dim, pending):
-            lrs = spec.initial_lrs()
-            for b, (train, test) in zip(group, _train(spec, problem, lrs, group), strict=True):
-                cell = cells[b] = _finish_cell(spec, problem, b, lrs, train, test, initial_loss)
-                if out is not None:            # only the new cell is written, then the index
-                    name = _cell_file(cell)
-                    saved[b] = (cell, name, cell._save(out / name, digest))
-                    _write_index(out, spec, saved, version("lrbs"))
-                bar.update(1)
+        try:
+            for (group, rnd, seeds), curves in tasks.completed():
+                for b, (train, test) in zip(group, curves, strict=True):
+                    arrived = parts.setdefault((b, rnd), {})
+                    arrived[seeds] = (train, test)
+                    if len(arrived) < len(blocks):
+                        continue
+                    del parts[b, rnd]
+                    train, test = (np.concatenate([arrived[s][k] for s in blocks])
+                                   for k in (0, 1))
+                    if rnd == 0:
+                        growing[b] = _Growing(lrs, train, test, *(
+                            (grid.k_min, grid.k_max) if grid else (0, 0)))
+                    else:
+                        growing[b].merge(growing[b].pending, train, test)
+                    new_lrs = _extension(spec, b, growing[b], initial_loss)
+                    if new_lrs is not None:
+                        growing[b].pending = new_lrs
+                        for s in blocks:
+                            tasks.submit(((b,), rnd + 1, s), payload, new_lrs, (b,), s,
+                                         follow_up=True)
+                        continue
+                    runs = growing.pop(b)
+                    cell = cells[b] = SweepCell(b, runs.lrs, runs.train, runs.test, initial_loss,
+                                                tuple(runs.notes))
+                    if out is not None:        # only the new cell is written, then the index
+                        name = _cell_file(cell)
+                        saved[b] = (cell, name, cell._save(out / name, digest))
+                        _write_index(out, spec, saved, version("lrbs"))
+                    bar.update(1)
+        except BaseException:
+            tasks.cancel()
+            raise
     return SweepResult(spec, tuple(cells[b] for b in spec.batch_sizes))

@@ -62,12 +62,26 @@ def init_mlp(dim: int, run_seed: int) -> torch.nn.Sequential:
                                    torch.nn.Linear(dim, dim))
 
 
-def adam_schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: int = 10):
-    """``SequentialLR(LinearLR(0.001, warmup), CosineAnnealingLR(steps - warmup), [warmup])``."""
+def lr_schedule(optimizer: torch.optim.Optimizer, steps: int, *, warmup: int = 10,
+                start_factor: float = 0.001, decay: str = "cosine"):
+    """The learning-rate schedule of a run, built from ``torch.optim.lr_scheduler``.
+
+    A linear warmup over ``warmup`` steps from ``start_factor`` times the rate
+    (``LinearLR``), then a cosine decay to zero at ``steps`` (``CosineAnnealingLR``) or a
+    constant rate, chained with ``SequentialLR`` at the milestone ``warmup``. The defaults are
+    the notebook's Adam schedule: ``SequentialLR(LinearLR(0.001, 10),
+    CosineAnnealingLR(steps - 10), [10])``.
+    """
     sched = torch.optim.lr_scheduler
+    if decay not in ("cosine", "constant"):
+        raise ValueError(f"decay must be 'cosine' or 'constant', got {decay!r}")
+    after = (sched.CosineAnnealingLR(optimizer, T_max=steps - warmup) if decay == "cosine"
+             else sched.ConstantLR(optimizer, factor=1.0, total_iters=0))
+    if warmup == 0:
+        return after
     return sched.SequentialLR(optimizer, [
-        sched.LinearLR(optimizer, start_factor=0.001, total_iters=warmup),
-        sched.CosineAnnealingLR(optimizer, T_max=steps - warmup)], milestones=[warmup])
+        sched.LinearLR(optimizer, start_factor=start_factor, total_iters=warmup), after],
+        milestones=[warmup])
 
 
 def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_seed: int = 0,
@@ -100,7 +114,7 @@ def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_s
     else:
         opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.5), eps=1e-8,
                                weight_decay=weight_decay)
-        scheduler = adam_schedule(opt, steps)
+        scheduler = lr_schedule(opt, steps)
     loss_fn = torch.nn.MSELoss()
     train_loss, test_loss = np.empty(steps), np.empty(steps)
     for t in range(steps):
@@ -182,3 +196,47 @@ def train_digits(split: DigitsSplit, shape: MLPShape, lr: float, *, run_seed: in
         accuracy = (logits.argmax(-1) == torch.as_tensor(split.y_test)).float().mean().item()
     return dict(best_val_loss=best_val, test_loss=test_loss if best_state is not None else np.inf,
                 test_accuracy=accuracy, best_step=best_step, stopped_at=stopped_at)
+
+
+def train_workload(workload, lr: float, batch_size: int, steps: int, *,
+                   run_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One run of a :class:`empirical.Workload` with ``torch.optim``: the loop a user would write.
+
+    The parameters ``workload.init(run_seed)`` as ``torch.nn.Parameter``; ``torch.optim.SGD``
+    (momentum, Nesterov, weight decay), ``Adam`` or ``AdamW`` as its
+    :class:`empirical.OptimizerConfig` says, under :func:`lr_schedule`; the minibatches
+    ``RandomState(run_seed).randint(0, n_train, batch_size)`` per step; after each update the
+    metric on the test set and the loss on the same minibatch.
+
+    Returns
+    -------
+    train_loss, test_loss : ndarray, shape (steps,)
+    """
+    check_run_args([lr], [batch_size], steps)
+    config = workload.optimizer
+    params = {k: torch.nn.Parameter(v.clone()) for k, v in workload.parameters(run_seed).items()}
+    if config.kind == "sgd":
+        opt = torch.optim.SGD(params.values(), lr=lr, momentum=config.momentum,
+                              nesterov=config.nesterov, weight_decay=config.weight_decay)
+    else:
+        make = torch.optim.Adam if config.kind == "adam" else torch.optim.AdamW
+        opt = make(params.values(), lr=lr, betas=config.betas, eps=config.eps,
+                   weight_decay=config.weight_decay)
+    scheduler = (None if config.warmup == 0 and config.decay == "constant" else
+                 lr_schedule(opt, steps, warmup=config.warmup, start_factor=config.warmup_start,
+                             decay=config.decay))
+    stream = np.random.RandomState(run_seed)
+    train_loss, test_loss = np.empty(steps), np.empty(steps)
+    for t in range(steps):
+        idx = torch.as_tensor(stream.randint(0, workload.n_train, batch_size))
+        batch = tuple(tensor[idx] for tensor in workload.train)
+        loss = workload.loss(params, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
+        with torch.no_grad():
+            test_loss[t] = workload.measure(params, workload.test).item()
+            train_loss[t] = workload.loss(params, batch).item()
+    return train_loss, test_loss

@@ -104,11 +104,11 @@ def test_save_load_and_resume(tmp_path, monkeypatch):
     calls = []
     original = sweep_module._train
 
-    def interrupted(spec_, problem, lrs, batch_sizes):
+    def interrupted(spec_, lrs, batch_sizes, seeds):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.extend(batch_sizes)
-        return original(spec_, problem, lrs, batch_sizes)
+        return original(spec_, lrs, batch_sizes, seeds)
 
     monkeypatch.setattr(sweep_module, "_train", interrupted)
     with pytest.raises(KeyboardInterrupt):
@@ -116,7 +116,7 @@ def test_save_load_and_resume(tmp_path, monkeypatch):
     assert [c.batch_size for c in SweepResult.load(tmp_path / "run").cells] == [2, 8]
     calls.clear()
     monkeypatch.setattr(sweep_module, "_train",
-                        lambda s, p, lrs, bs: calls.extend(bs) or original(s, p, lrs, bs))
+                        lambda s, lrs, bs, seeds: calls.extend(bs) or original(s, lrs, bs, seeds))
     resumed = run_sweep(spec, out=tmp_path / "run", progress=False)
     assert calls == [32] and resumed == full                    # nothing finished recomputed
 
@@ -141,11 +141,11 @@ def test_least_squares_lock_step_groups_resume(tmp_path, monkeypatch):
     calls = []
     original = sweep_module._train
 
-    def interrupted(spec_, problem, lrs, batch_sizes):
+    def interrupted(spec_, lrs, batch_sizes, seeds):
         if calls:
             raise KeyboardInterrupt
         calls.append(list(batch_sizes))
-        return original(spec_, problem, lrs, batch_sizes)
+        return original(spec_, lrs, batch_sizes, seeds)
 
     monkeypatch.setattr(sweep_module, "_train", interrupted)
     with pytest.raises(KeyboardInterrupt):
@@ -153,7 +153,7 @@ def test_least_squares_lock_step_groups_resume(tmp_path, monkeypatch):
     assert [c.batch_size for c in SweepResult.load(tmp_path).cells] == [2, 8]
     calls.clear()
     monkeypatch.setattr(sweep_module, "_train",
-                        lambda s, p, lrs, bs: calls.append(list(bs)) or original(s, p, lrs, bs))
+                        lambda s, lrs, bs, seeds: calls.append(list(bs)) or original(s, lrs, bs, seeds))
     resumed = run_sweep(spec, out=tmp_path, progress=False)
     assert calls == [[32], [128]]
     for got, want in zip(resumed.cells, full.cells, strict=True):  # grouping changes no number

@@ -1,0 +1,440 @@
+"""Any torch model swept as one vectorized program: the workload protocol and its trainer."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import math
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.func import functional_call, grad, vmap
+
+from empirical._adam import adam_update_
+from empirical._mlp import minibatch_indices, schedule_factors
+from empirical._spec import check_run_args, is_workload_reference
+from empirical._threads import bounded_threads
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """The optimizer and learning-rate schedule every run of a workload trains with.
+
+    The learning rate itself is what a sweep varies; everything else is fixed here. The
+    updates are ``torch.optim``'s, operation for operation, applied to parameters stacked over
+    runs: ``"sgd"`` is ``torch.optim.SGD`` (heavy-ball ``momentum``, optionally Nesterov, no
+    dampening, coupled L2 ``weight_decay``), ``"adam"`` is ``torch.optim.Adam`` (coupled L2
+    decay) and ``"adamw"`` is ``torch.optim.AdamW`` (decoupled decay,
+    ``theta <- theta (1 - lr_t weight_decay)`` before the Adam step). The schedule is
+    :func:`empirical.reference.lr_schedule`: a linear warmup over ``warmup`` steps from
+    ``warmup_start`` times the rate, then ``"cosine"`` decay to zero at the last step or a
+    ``"constant"`` rate.
+
+    Parameters
+    ----------
+    kind : {"sgd", "adam", "adamw"}, default "sgd"
+    momentum : float, default 0.0
+        SGD only, ``0 <= momentum < 1``.
+    nesterov : bool, default False
+        SGD with ``momentum > 0`` only.
+    betas : tuple of float, default (0.9, 0.999)
+        Adam and AdamW only.
+    eps : float, default 1e-8
+    weight_decay : float, default 0.0
+    warmup : int, default 0
+    warmup_start : float, default 0.001
+        The first step's rate as a fraction of the run's rate (``LinearLR``'s start factor).
+    decay : {"constant", "cosine"}, default "constant"
+
+    See Also
+    --------
+    Workload : Carries one.
+    schedule_factors : The schedule's factor per step.
+    """
+
+    kind: str = "sgd"
+    momentum: float = 0.0
+    nesterov: bool = False
+    betas: tuple = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    warmup: int = 0
+    warmup_start: float = 0.001
+    decay: str = "constant"
+
+    def __post_init__(self):
+        if self.kind not in OPTIMIZERS:
+            raise ValueError(f"OptimizerConfig.kind must be one of {', '.join(OPTIMIZERS)}, "
+                             f"got {self.kind!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"OptimizerConfig.momentum must be in [0, 1), got {self.momentum!r}")
+        if self.momentum and self.kind != "sgd":
+            raise ValueError(f"OptimizerConfig.momentum applies to 'sgd' only (Adam's is "
+                             f"betas[0]), got momentum={self.momentum!r} with {self.kind!r}")
+        if self.nesterov and not (self.kind == "sgd" and self.momentum > 0):
+            raise ValueError("OptimizerConfig.nesterov needs kind='sgd' and momentum > 0")
+        betas = tuple(float(b) for b in self.betas)
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"OptimizerConfig.betas must be two numbers in [0, 1), got "
+                             f"{self.betas!r}")
+        object.__setattr__(self, "betas", betas)
+        for name in ("eps", "weight_decay"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"OptimizerConfig.{name} must be finite and >= 0, got {value!r}")
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ValueError(f"OptimizerConfig.warmup must be an integer >= 0, got {self.warmup!r}")
+        if not 0 < self.warmup_start <= 1:
+            raise ValueError(f"OptimizerConfig.warmup_start must be in (0, 1], got "
+                             f"{self.warmup_start!r}")
+        if self.decay not in ("constant", "cosine"):
+            raise ValueError(f"OptimizerConfig.decay must be 'constant' or 'cosine', got "
+                             f"{self.decay!r}")
+
+    def factors(self, steps: int) -> np.ndarray:
+        """The schedule's factor at each of ``steps`` steps (ones without warmup or decay)."""
+        if self.warmup == 0 and self.decay == "constant":
+            return np.ones(steps)
+        if steps <= self.warmup:
+            raise ValueError(f"steps must exceed the optimizer's {self.warmup} warmup steps, "
+                             f"got steps={steps}")
+        return schedule_factors(steps, self.warmup, start_factor=self.warmup_start,
+                                decay=self.decay)
+
+
+Params = Mapping[str, torch.Tensor]
+Batch = tuple
+
+
+@dataclass(frozen=True, eq=False)
+class Workload:
+    """A model, its loss, its data and its optimizer: what :func:`run_sweep` needs to sweep it.
+
+    Parameters
+    ----------
+    name : str
+        Shown in progress bars, tables and the report.
+    init : callable ``seed -> dict[str, Tensor]``
+        The parameters of one run, drawn from ``seed`` (explicitly, e.g. with a
+        ``torch.Generator``). Every learning rate of a seed starts from the same draw.
+        :meth:`from_module` builds it from a ``torch.nn.Module`` factory.
+    loss : callable ``(params, batch) -> Tensor``
+        The training loss of one run as a scalar: a pure function of the parameter dict and
+        a minibatch, the tuple of the ``train`` tensors indexed by the minibatch's examples.
+        It must work under ``torch.func.vmap`` (no ``.item()``, no data-dependent Python
+        control flow, no in-place updates of captured tensors).
+    train, test : tuple of Tensor
+        The data: tensors with a common first (example) axis, e.g. ``(inputs, targets)``.
+    optimizer : OptimizerConfig, default plain SGD
+    metric : callable ``(params, batch) -> Tensor``, optional
+        What a sweep measures after each step, evaluated on the whole ``test`` tuple; the
+        loss by default.
+    floor : float, default 0.0
+        The metric's irreducible level (the noise floor): optima are compared on the excess
+        above it.
+
+    Notes
+    -----
+    The minibatches follow the shipped sweeps' common-random-numbers semantics: run seed
+    ``s`` draws ``numpy.random.RandomState(s).randint(0, n_train, (steps, batch_size))``, so
+    every learning rate of a seed sees the same sequence, as it starts from the same
+    parameters.
+
+    See Also
+    --------
+    train_workload : Trains all rates and seeds of a batch size as one program.
+    load_workload : A workload from ``"package.module:factory"`` or ``"file.py:factory"``.
+    teacher_mlp_workload : The shipped MLP problems as workloads.
+    run_sweep : Sweeps a spec whose model names a workload.
+    """
+
+    name: str
+    init: Callable[[int], Params]
+    loss: Callable[[Params, Batch], torch.Tensor]
+    train: tuple
+    test: tuple
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    metric: Callable[[Params, Batch], torch.Tensor] | None = None
+    floor: float = 0.0
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Workload.name must be a non-empty string, got {self.name!r}")
+        for attr in ("init", "loss"):
+            if not callable(getattr(self, attr)):
+                raise TypeError(f"Workload.{attr} must be callable, got "
+                                f"{type(getattr(self, attr)).__name__}")
+        if self.metric is not None and not callable(self.metric):
+            raise TypeError(f"Workload.metric must be callable, got {type(self.metric).__name__}")
+        for attr in ("train", "test"):
+            data = getattr(self, attr)
+            data = (data,) if isinstance(data, torch.Tensor) else tuple(data)
+            if not data or not all(isinstance(t, torch.Tensor) for t in data):
+                raise TypeError(f"Workload.{attr} must be a tensor or a tuple of tensors")
+            lengths = {t.shape[0] if t.ndim else 0 for t in data}
+            if len(lengths) != 1 or 0 in lengths:
+                raise ValueError(f"Workload.{attr}'s tensors must share a non-empty first "
+                                 f"(example) axis, got shapes {[tuple(t.shape) for t in data]}")
+            object.__setattr__(self, attr, data)
+        if not isinstance(self.optimizer, OptimizerConfig):
+            raise TypeError(f"Workload.optimizer must be an OptimizerConfig, got "
+                            f"{type(self.optimizer).__name__}")
+        if not (isinstance(self.floor, int | float) and math.isfinite(self.floor)):
+            raise ValueError(f"Workload.floor must be a finite number, got {self.floor!r}")
+
+    @property
+    def n_train(self) -> int:
+        return self.train[0].shape[0]
+
+    @property
+    def measure(self) -> Callable[[Params, Batch], torch.Tensor]:
+        """The metric, or the loss where there is none."""
+        return self.loss if self.metric is None else self.metric
+
+    def parameters(self, seed: int) -> dict[str, torch.Tensor]:
+        """``init(seed)`` checked: a non-empty dict of floating-point tensors."""
+        params = self.init(seed)
+        if not isinstance(params, Mapping) or not params:
+            raise TypeError(f"Workload {self.name!r}: init(seed) must return a non-empty dict "
+                            f"of tensors, got {type(params).__name__}")
+        bad = [k for k, v in params.items()
+               if not (isinstance(v, torch.Tensor) and v.is_floating_point())]
+        if bad:
+            raise TypeError(f"Workload {self.name!r}: init(seed) must give floating-point "
+                            f"tensors; {', '.join(map(str, bad))} are not")
+        return {k: v.detach() for k, v in params.items()}
+
+    @classmethod
+    def from_module(cls, name: str, module: Callable[[], torch.nn.Module],
+                    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                    train: tuple, test: tuple, *, optimizer: OptimizerConfig | None = None,
+                    metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                    floor: float = 0.0) -> Workload:
+        """A workload from a ``torch.nn.Module`` factory and a criterion on ``(output, target)``.
+
+        ``module()`` is called with torch's global generator seeded by the run seed (inside
+        ``torch.random.fork_rng``, so the caller's random state is untouched): a factory
+        that just builds layers gets the seed's default initialization. The data are
+        ``(inputs, targets)``; the loss is ``criterion(module(inputs), targets)``, evaluated
+        with ``torch.func.functional_call``. Modules with buffers (batch norm's running
+        statistics) are refused: their in-place updates cannot be vectorized over runs.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from empirical import Workload
+        >>> x = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+        >>> w = Workload.from_module("linear", lambda: torch.nn.Linear(3, 1),
+        ...                          torch.nn.functional.mse_loss, (x, x[:, :1]), (x, x[:, :1]))
+        >>> sorted(w.parameters(0))
+        ['bias', 'weight']
+        """
+        template = module()
+        if not isinstance(template, torch.nn.Module):
+            raise TypeError(f"module() must return a torch.nn.Module, got "
+                            f"{type(template).__name__}")
+        buffers = [n for n, _ in template.named_buffers()]
+        if buffers:
+            raise ValueError(f"Workload.from_module: {name!r} has buffers ({', '.join(buffers)}); "
+                             "running statistics cannot be updated per run under vmap, use "
+                             "a normalization without them (LayerNorm, GroupNorm)")
+
+        def init(seed: int) -> dict[str, torch.Tensor]:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                return dict(module().named_parameters())
+
+        def on_outputs(measure):
+            def evaluate(params, batch):
+                inputs, targets = batch
+                return measure(functional_call(template, params, (inputs,)), targets)
+            return evaluate
+
+        return cls(name, init, on_outputs(criterion), train, test,
+                   optimizer=optimizer or OptimizerConfig(),
+                   metric=None if metric is None else on_outputs(metric), floor=floor)
+
+
+def load_workload(reference: str) -> Workload:
+    """The workload a reference names: ``"package.module:factory"`` or ``"path/file.py:factory"``.
+
+    ``factory`` is called without arguments and must return a :class:`Workload`. A module is
+    imported with the current directory on the import path (as ``python -m`` would); a file
+    path is loaded directly. Each reference is loaded once per process.
+
+    Raises
+    ------
+    ValueError
+        The reference is malformed, or its module or factory cannot be found (the message
+        says which).
+
+    See Also
+    --------
+    Workload : What the factory returns.
+    SweepSpec : Takes the reference as its ``model``.
+    """
+    return _load_workload(reference)
+
+
+@functools.cache
+def _load_workload(reference: str) -> Workload:
+    if not is_workload_reference(reference):
+        raise ValueError(f"a workload reference is 'package.module:factory' or "
+                         f"'file.py:factory', got {reference!r}")
+    where, _, attr = reference.rpartition(":")
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            raise ValueError(f"workload {reference!r}: no file {where!r}")
+        spec = importlib.util.spec_from_file_location(f"_lrbs_workload_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        if "" not in sys.path and str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))
+        try:
+            module = importlib.import_module(where)
+        except ImportError as exc:
+            raise ValueError(f"workload {reference!r}: cannot import {where!r} ({exc})") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ValueError(f"workload {reference!r}: {where!r} has no callable {attr!r}")
+    workload = factory()
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload {reference!r}: {attr}() returned "
+                        f"{type(workload).__name__}, not an empirical.Workload")
+    return workload
+
+
+def _stack(per_seed: list[dict], n_lr: int, device) -> dict[str, torch.Tensor]:
+    """Parameters of shape ``(n_seed * n_lr, *shape)``, seed-major: each seed's draw for all
+    its rates."""
+    names = per_seed[0].keys()
+    for params in per_seed[1:]:
+        if params.keys() != names or any(params[k].shape != per_seed[0][k].shape for k in names):
+            raise ValueError("init(seed) must return the same names and shapes for every seed")
+    return {k: torch.stack([p[k] for p in per_seed]).to(device).repeat_interleave(n_lr, dim=0)
+            for k in names}
+
+
+class _StackedOptimizer:
+    """``torch.optim``'s SGD, Adam and AdamW applied in place to parameters stacked over runs.
+
+    ``rates`` has shape ``(runs,)``; the step's rate of each run is its rate times the
+    schedule's factor, in the parameters' precision, as ``torch.optim`` multiplies them.
+    """
+
+    def __init__(self, config: OptimizerConfig, params: dict, rates: np.ndarray, steps: int):
+        self.config = config
+        self.factors = config.factors(steps)
+        self.state: dict[str, list] = {k: [] for k in params}
+        self.rates = {k: torch.as_tensor(rates, dtype=p.dtype, device=p.device)
+                      .view(-1, *([1] * (p.ndim - 1))) for k, p in params.items()}
+        factors = torch.as_tensor(self.factors, device=next(iter(params.values())).device)
+        self.scheduled = {k: [r * f.to(r.dtype) for f in factors] for k, r in self.rates.items()}
+
+    @torch.no_grad()
+    def step(self, params: dict, grads: dict, t: int) -> None:
+        c = self.config
+        for name, param in params.items():
+            g, rate, state = grads[name], self.scheduled[name][t], self.state[name]
+            if c.kind == "sgd":
+                if c.weight_decay:
+                    g = g.add(param, alpha=c.weight_decay)
+                if c.momentum:
+                    if not state:
+                        state.append(g.clone())
+                    else:
+                        state[0].mul_(c.momentum).add_(g)
+                    g = g.add(state[0], alpha=c.momentum) if c.nesterov else state[0]
+                param.addcmul_(rate, g, value=-1.0)
+                continue
+            if not state:
+                state += [torch.zeros_like(param), torch.zeros_like(param)]
+            if c.kind == "adam" and c.weight_decay:
+                g = g.add(param, alpha=c.weight_decay)
+            elif c.kind == "adamw" and c.weight_decay:
+                param.mul_(1 - rate * c.weight_decay)
+            adam_update_(param, g, state[0], state[1], rate, t + 1, c.betas, c.eps)
+
+
+@bounded_threads
+def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
+                   device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """All ``lrs`` x ``run_seeds`` runs of a workload at once, as one vectorized program.
+
+    The parameters carry a leading ``run`` axis (seed-major: the rates of seed 0, then of
+    seed 1, ...); the loss is evaluated with ``torch.func.vmap`` over the runs, each on its
+    seed's minibatch, and ``torch.func.grad`` of the sum over runs gives every run its own
+    gradient (each run's loss depends on its own parameters only). The test metric is one
+    ``vmap`` over the runs against the shared test set. The optimizer updates the stacked
+    parameters with the rates as a tensor (:class:`OptimizerConfig`). After each update, as
+    the shipped sweeps record them, the metric on the whole test set and the loss on the
+    step's minibatch.
+
+    Parameters
+    ----------
+    workload : Workload
+    lrs : array_like of float, shape (n_lr,)
+    batch_size, steps : int
+    run_seeds : sequence of int, default (0,)
+        Initialization and minibatch stream of each run (:func:`minibatch_indices`).
+    device : str, default "cpu"
+        Where the parameters, the data and every step live.
+
+    Returns
+    -------
+    train_loss, test_loss : ndarray, shape (n_seed, n_lr, steps)
+        The minibatch loss and the test metric after each update, float64; ``inf``/``nan``
+        kept where a run diverged.
+
+    See Also
+    --------
+    empirical.reference.train_workload : The per-run ``torch.optim`` loop it matches.
+    train_mlp_batched : The hand-batched kernel of the shipped MLP, faster on it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from empirical import Workload, train_workload
+    >>> x = torch.randn(256, 3, generator=torch.Generator().manual_seed(0))
+    >>> y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    >>> w = Workload.from_module("linear", lambda: torch.nn.Linear(3, 1),
+    ...                          torch.nn.functional.mse_loss, (x, y), (x, y))
+    >>> train, test = train_workload(w, [0.01, 0.1], batch_size=16, steps=50)
+    >>> test.shape, bool(test[0, 1, -1] < test[0, 0, -1] < test[0, 0, 0])
+    ((1, 2, 50), True)
+    """
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be an empirical.Workload, got {type(workload).__name__}")
+    rates, _ = check_run_args(lrs, batch_size, steps)
+    seeds = tuple(int(s) for s in run_seeds)
+    dev = torch.device(device)
+    train_data = tuple(t.to(dev) for t in workload.train)
+    test_data = tuple(t.to(dev) for t in workload.test)
+    params = _stack([workload.parameters(s) for s in seeds], rates.size, dev)
+    optimizer = _StackedOptimizer(workload.optimizer, params, np.tile(rates, len(seeds)), steps)
+    idx = torch.as_tensor(minibatch_indices(seeds, workload.n_train, batch_size, steps),
+                          device=dev)
+    per_run = vmap(workload.loss)                                  # each run its own batch
+    measure = vmap(workload.measure, in_dims=(0, None))            # the shared test set
+    gradient = grad(lambda p, batch: per_run(p, batch).sum())
+    train_loss = torch.empty((steps, len(seeds) * rates.size), dtype=torch.float64, device=dev)
+    test_loss = torch.empty_like(train_loss)
+    for t in range(steps):
+        # every run gets its seed's minibatch: (run, B, ...)
+        batch = tuple(tensor[idx[t]].repeat_interleave(rates.size, dim=0) for tensor in train_data)
+        optimizer.step(params, gradient(params, batch), t)
+        with torch.no_grad():
+            test_loss[t] = measure(params, test_data)
+            train_loss[t] = per_run(params, batch)
+    shape = (steps, len(seeds), rates.size)
+    return tuple(curve.view(shape).permute(1, 2, 0).cpu().numpy()
+                 for curve in (train_loss, test_loss))

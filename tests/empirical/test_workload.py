@@ -1,0 +1,203 @@
+"""The generic path: any workload swept as one vectorized program, here or on a Dask cluster."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import empirical.reference as reference
+from empirical import (
+    LRGrid,
+    OptimizerConfig,
+    SweepResult,
+    SweepSpec,
+    Workload,
+    load_workload,
+    run_sweep,
+    teacher_mlp_problem,
+    teacher_mlp_workload,
+    train_mlp_batched,
+    train_workload,
+)
+from empirical import _sweep as sweep_module
+from tests.empirical import workloads
+from tests.empirical.test_mlp_parity import _perturbed_init, assert_matches_reference
+
+HERE = Path(__file__).parent
+REGRESSION = f"{HERE / 'workloads.py'}:regression"
+LRS = [1e-3, 0.03, 0.3, 1.0, 20.0]
+
+
+@pytest.mark.parametrize("optimizer,steps", [("sgd", 60), ("adam", 40)])
+def test_generic_path_equals_hand_batched_mlp(optimizer, steps, monkeypatch):
+    """The shipped MLP problems as workloads: every curve of every run equals the hand-batched
+    trainer's to float32 rounding (the allowance of test_mlp_parity where the reference run
+    itself is that sensitive), and diverges where it does."""
+    problem = teacher_mlp_problem(0, n_train=2000, n_test=300)
+    workload = teacher_mlp_workload(optimizer, n_train=2000, n_test=300)
+    seeds = (0, 1)
+    for batch_size in (2, 64):
+        generic = train_workload(workload, LRS, batch_size, steps, run_seeds=seeds)
+        hand = train_mlp_batched(problem, LRS, batch_size, steps, run_seeds=seeds,
+                                 optimizer=optimizer)
+        with monkeypatch.context() as patch:
+            _perturbed_init(patch)
+            jitter = {(s, lr): reference.train_mlp(problem, lr, batch_size, steps, run_seed=s,
+                                                   optimizer=optimizer)
+                      for s in seeds for lr in LRS}
+        for i, seed in enumerate(seeds):
+            for j, lr in enumerate(LRS):
+                for got, want, moved in zip(generic, hand, jitter[seed, lr], strict=True):
+                    assert_matches_reference(got[i, j], want[i, j], moved)
+
+
+@pytest.mark.parametrize("config", [
+    OptimizerConfig("sgd", momentum=0.9, weight_decay=0.01),
+    OptimizerConfig("sgd", momentum=0.5, nesterov=True, warmup=5, decay="cosine"),
+    OptimizerConfig("adam", betas=(0.8, 0.99), weight_decay=0.1),
+    OptimizerConfig("adamw", weight_decay=0.1, warmup=5, warmup_start=0.1, decay="cosine"),
+], ids=["sgd-momentum-decay", "nesterov-warmup-cosine", "adam-decay", "adamw-warmup-cosine"])
+def test_generic_optimizers_equal_torch_optim(config):
+    """In float64 the stacked optimizers equal ``torch.optim`` (and its schedulers) run per
+    run to 1e-12: the same arithmetic, not just the same algorithm."""
+    workload = workloads.regression(config, dtype=torch.float64)
+    lrs, seeds = [0.003, 0.03, 0.3], (0, 3)
+    train, test = train_workload(workload, lrs, 8, 30, run_seeds=seeds)
+    for i, seed in enumerate(seeds):
+        for j, lr in enumerate(lrs):
+            want = reference.train_workload(workload, lr, 8, 30, run_seed=seed)
+            np.testing.assert_allclose(train[i, j], want[0], rtol=1e-12)
+            np.testing.assert_allclose(test[i, j], want[1], rtol=1e-12)
+
+
+def test_from_module_seeds_the_module_and_refuses_buffers():
+    x, y = torch.randn(32, 3), torch.randn(32, 2)
+
+    def make():
+        return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+
+    w = Workload.from_module("tanh net", make, torch.nn.functional.mse_loss, (x, y), (x, y))
+    a, b, c = w.parameters(0), w.parameters(0), w.parameters(1)
+    assert all(torch.equal(a[k], b[k]) for k in a) and not torch.equal(a["0.weight"], c["0.weight"])
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        assert torch.equal(make()[0].weight, a["0.weight"])
+    with pytest.raises(ValueError, match="buffers.*running_mean"):
+        Workload.from_module("bn", lambda: torch.nn.BatchNorm1d(3), torch.nn.functional.mse_loss,
+                             (x, x), (x, x))
+
+
+def test_bad_workloads_fail_with_a_message(tmp_path):
+    x = torch.randn(8, 3)
+    with pytest.raises(ValueError, match="kind must be one of sgd, adam, adamw"):
+        OptimizerConfig("lamb")
+    with pytest.raises(ValueError, match="momentum applies to 'sgd' only"):
+        OptimizerConfig("adam", momentum=0.9)
+    with pytest.raises(ValueError, match="nesterov needs"):
+        OptimizerConfig(nesterov=True)
+    with pytest.raises(ValueError, match="decay must be"):
+        OptimizerConfig(decay="linear")
+    with pytest.raises(ValueError, match="share a non-empty first"):
+        Workload("w", lambda s: {"w": x}, lambda p, b: p["w"].sum(), (x, x[:4]), (x,))
+    with pytest.raises(TypeError, match="init must be callable"):
+        Workload("w", None, lambda p, b: p["w"].sum(), (x,), (x,))
+    bad = Workload("w", lambda s: [x], lambda p, b: p.sum(), (x,), (x,))
+    with pytest.raises(TypeError, match="must return a non-empty dict"):
+        train_workload(bad, [0.1], 2, 3)
+    with pytest.raises(ValueError, match="warmup"):
+        OptimizerConfig(warmup=10).factors(5)
+    with pytest.raises(ValueError, match="cannot import 'no_such_module_xyz'"):
+        load_workload("no_such_module_xyz:factory")
+    with pytest.raises(ValueError, match="no file"):
+        load_workload(str(tmp_path / "missing.py") + ":factory")
+    with pytest.raises(ValueError, match="has no callable 'nope'"):
+        load_workload(f"{HERE / 'workloads.py'}:nope")
+    (tmp_path / "wrong.py").write_text("def factory():\n    return 3\n")
+    with pytest.raises(TypeError, match="returned int, not an empirical.Workload"):
+        load_workload(f"{tmp_path / 'wrong.py'}:factory")
+    with pytest.raises(ValueError, match="or a workload 'package.module:factory'"):
+        SweepSpec("not a model", [2])
+    with pytest.raises(ValueError, match="weight_decay applies to mlp-adam only"):
+        SweepSpec(REGRESSION, [2], weight_decay=0.1)
+
+
+def test_workload_sweep_optima_resume_and_floor(tmp_path):
+    """A workload gets what a shipped problem gets: a self-extending grid, optima with
+    intervals over seeds measured above its floor, and a resumable directory."""
+    spec = SweepSpec(REGRESSION, [4, 32], LRGrid(base=0.002, ratio=2.0, k_min=0, k_max=3),
+                     steps=40, seeds=(0, 1, 2))
+    assert spec.is_workload and spec.label == "noisy regression" and spec.noise_floor() == 0.25
+    with pytest.raises(ValueError, match="is a workload"):
+        spec.problem()
+    result = run_sweep(spec, out=tmp_path, progress=False)
+    assert SweepSpec.from_dict(spec.to_dict()) == spec
+    assert SweepResult.load(tmp_path) == result
+    optima = result.optima(n_boot=50)
+    assert all(o.interval[0] <= o.subgrid_lr <= o.interval[1] and not o.on_edge for o in optima)
+    assert any("extended" in note for cell in result.cells for note in cell.notes)
+    assert all(o.best_loss > 0.25 for o in optima)
+    assert run_sweep(spec, out=tmp_path, progress=False) == result       # resumed: loaded
+
+
+def test_seed_blocks_give_the_same_numbers():
+    """A workload's runs of one seed do not depend on the other seeds of their task."""
+    spec = SweepSpec(REGRESSION, [4, 32], LRGrid(base=0.01, ratio=2.0, k_min=0, k_max=3),
+                     steps=30, seeds=(0, 1, 2))
+    assert run_sweep(spec, progress=False, seeds_per_task=1) == run_sweep(spec, progress=False)
+    with pytest.raises(ValueError, match="seeds_per_task"):
+        run_sweep(spec, seeds_per_task=0)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """Two worker processes (and their replacements) that know where the kill marker goes."""
+    distributed = pytest.importorskip("distributed")
+    marker = tmp_path_factory.mktemp("kill") / "killed"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(workloads.KILL_MARKER, str(marker))   # inherited by every worker
+        patch.setenv("LRBS_TEST_DRIVER", str(os.getpid()))
+        yield from _local_cluster(distributed)
+
+
+def _local_cluster(distributed):
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local, \
+            distributed.Client(local) as client:
+        yield client
+
+
+def test_dask_sweep_is_bit_identical_and_resumes_locally(cluster, tmp_path):
+    spec = SweepSpec("mlp-sgd", [2, 16, 64], LRGrid(k_min=8, k_max=20), steps=30,
+                     seeds=(0, 1), n_train=1000, n_test=200)
+    local = run_sweep(spec, progress=False)
+    distributed_run = run_sweep(spec, out=tmp_path, progress=False, client=cluster,
+                                seeds_per_task=1)
+    assert distributed_run == local                                # bit for bit
+    (tmp_path / "cell_B16.npz").unlink()                           # a lost cell ...
+    with pytest.warns(RuntimeWarning, match="cell_B16"):
+        assert run_sweep(spec, out=tmp_path, progress=False) == local   # ... redone here
+
+
+def test_dask_worker_killed_mid_sweep(cluster, tmp_path, monkeypatch):
+    """A worker dies (SIGKILL) half-way through a task: the scheduler reruns the task on a
+    live worker, every cell is written exactly once, and the numbers are a local run's."""
+    marker = Path(os.environ[workloads.KILL_MARKER])
+    assert not marker.exists()
+    spec = SweepSpec(f"{HERE / 'workloads.py'}:killed_once", [4, 8, workloads.KILL_BATCH_SIZE],
+                     [0.01, 0.03, 0.1, 0.3], steps=60, seeds=(0, 1))
+    pids = set(cluster.run(os.getpid).values())
+    saves = []
+    original = sweep_module.SweepCell._save
+    monkeypatch.setattr(sweep_module.SweepCell, "_save",
+                        lambda cell, path, digest: saves.append(cell.batch_size)
+                        or original(cell, path, digest))
+    result = run_sweep(spec, out=tmp_path / "sweep", progress=False, client=cluster,
+                       seeds_per_task=1)
+    assert marker.exists()                                         # a worker did die ...
+    cluster.wait_for_workers(2)
+    assert set(cluster.run(os.getpid).values()) != pids            # ... and was replaced
+    assert sorted(saves) == [4, 8, workloads.KILL_BATCH_SIZE]      # each cell written once
+    assert SweepResult.load(tmp_path / "sweep") == result
+    assert result == run_sweep(spec, progress=False)               # the driver never dies
