@@ -10,7 +10,13 @@ from compare._figures import (
     save_figure,
 )
 from compare._fits import RuleFit, ScalingFit, fit_rule, fit_scaling
-from compare._report import diagonal_curves, results_schema, run_report, summarize
+from compare._report import (
+    diagonal_curves,
+    results_schema,
+    run_report,
+    summarize,
+    write_sweep_report,
+)
 from compare._rules import (
     RULES,
     ScalingRule,
@@ -71,4 +77,5 @@ __all__ = [
     "summarize",
     "summarize_scaling_law",
     "surge_rule",
+    "write_sweep_report",
 ]

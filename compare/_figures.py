@@ -93,13 +93,16 @@ def plot_loss_vs_lr(study: Study) -> Figure:
         if study.theory is not None:
             ax.plot(cell.lrs, np.minimum(study.theory.finite_metric[i], ceiling), "--", lw=0.9,
                     color=colour)
-    ax.axhline(floor, color="grey", lw=1.0, ls=":", label=rf"noise floor $\sigma^2 = {floor:g}$")
+    if floor > 0:                                 # a log axis has no place for a zero floor
+        ax.axhline(floor, color="grey", lw=1.0, ls=":",
+                   label=rf"noise floor $\sigma^2 = {floor:g}$")
     ax.plot([], [], "*", color="grey", mec="black", mew=0.6, ms=9, label="sub-grid optimum")
     if study.theory is not None:
         ax.plot([], [], "--", color="grey", lw=0.9, label="exact finite-sample theory")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    label_axes(ax, r"learning rate $\eta$", f"test MSE (mean of last {window} step(s), seeds)",
+    metric = "test metric" if study.result.spec.is_workload else "test MSE"
+    label_axes(ax, r"learning rate $\eta$", f"{metric} (mean of last {window} step(s), seeds)",
                f"{study.label}: loss against learning rate\n(above {ceiling:.3g}, and diverged "
                f"runs, drawn at {ceiling:.3g})", legend_columns=3, legend_below=True)
     return fig

@@ -452,13 +452,14 @@ def _scaling_html(scaling: dict | None, figure) -> str:
 
 
 def _rules_table(fit: dict) -> str:
-    best = min(r["score"] for r in fit["rules"].values() if r["score"] is not None)
+    best = min((r["score"] for r in fit["rules"].values() if r["score"] is not None),
+               default=None)                   # None: too few batch sizes for AICc
     rows = []
     for name, r in sorted(fit["rules"].items(), key=lambda kv: (kv[1]["score"] is None,
                                                                 kv[1]["score"] or 0)):
         params = "<br>".join(f"{k} = {_num(v)} {_interval(r['intervals'][k])}: {html.escape(m)}"
                              for (k, v), m in zip(r["params"].items(), r["meanings"], strict=True))
-        delta = None if r["score"] is None else r["score"] - best
+        delta = None if r["score"] is None or best is None else r["score"] - best
         rows.append([name + (" (tied)" if name in fit["tied"] and len(fit["tied"]) > 1 else ""),
                      html.escape(r["formula"]), params, _num(delta, 2)])
     return _table(["rule", "formula", "parameters [95% interval]: meaning",
@@ -474,12 +475,12 @@ def _local_table(fit: dict) -> str:
 
 
 def _study_html(s: Study, st: dict, figure) -> str:
-    parts = [f"<h2 id='{s.model}'>{html.escape(s.label)}</h2>",
+    parts = [f"<h2 id='{s.key}'>{html.escape(s.label)}</h2>",
              f"<p>Fixed-horizon criterion: {html.escape(st['criterion'])}. Steps-to-target "
              f"criterion: the fewest steps for the seed-mean test loss to reach "
              f"{_num(st['steps_to_target']['target_loss'])}.</p>",
-             figure(f"loss_vs_lr_{s.model}", f"{s.label}: test loss against learning rate."),
-             figure(f"optimal_lr_{s.model}",
+             figure(f"loss_vs_lr_{s.key}", f"{s.label}: test loss against learning rate."),
+             figure(f"optimal_lr_{s.key}",
                     f"{s.label}: optimal learning rate against batch size, both criteria.")]
     theory = s.theory is not None
     headers = ["B", "lr* (grid)", "lr* (sub-grid)", "95% interval", "basin (5% of excess)",
@@ -521,6 +522,79 @@ def _study_html(s: Study, st: dict, figure) -> str:
                   _rules_table(tgt)]
     parts += [f"<p>Note: {html.escape(note)}</p>" for note in st["notes"]]
     return "".join(parts)
+
+
+def write_sweep_report(study: Study, directory, *, seconds: float | None = None) -> Path:
+    """One sweep's page: ``DIR/index.html``, ``DIR/summary.json`` and ``DIR/figures/``.
+
+    What ``lrbs sweep --out DIR`` writes beside the sweep's files for a shipped problem or
+    any workload: the answer (table and computed sentences), the loss-against-rate and
+    optimum-against-batch-size figures, the optima with their intervals under both criteria,
+    the local exponents and every rule's fit, and the provenance.
+
+    Parameters
+    ----------
+    study : Study
+        :func:`analyze` of the sweep.
+    directory : path-like
+        Written into (the sweep's own directory is the natural place).
+    seconds : float, optional
+        The sweep's run time, for the provenance table.
+
+    Returns
+    -------
+    Path
+        The page.
+
+    See Also
+    --------
+    analyze : The study it shows.
+    run_report : The whole study's page.
+    """
+    root = Path(directory)
+    drawn = {f"loss_vs_lr_{study.key}": figures.plot_loss_vs_lr(study),
+             f"optimal_lr_{study.key}": figures.plot_optima(study)}
+    paths = {name: figures.save_figure(fig, root / "figures", name) for name, fig in drawn.items()}
+    spec = study.result.spec
+    summary = strict_json(dict(
+        summarize(study), lrbs_version=version("lrbs"),
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        versions=_versions(), figures=_relative(paths, root),
+        provenance=dict(git_commit=_git_commit(), run_seconds=seconds)))
+    atomic_write_json(root / "summary.json", summary)
+    figure = _Figures(paths, summary["figures"])
+    setup = (f"{len(spec.batch_sizes)} batch sizes, {len(spec.seeds)} seed(s) "
+             f"({', '.join(map(str, spec.seeds))}), {spec.steps} steps per run, on {spec.device}")
+    if spec.is_workload:
+        config = spec.workload().optimizer
+        setup += (f"; workload <code>{html.escape(spec.model)}</code>, optimizer "
+                  f"{html.escape(repr(config))}")
+    rows = [["git commit", html.escape(str(summary["provenance"]["git_commit"]))],
+            ["sweep time", "&ndash;" if seconds is None else f"{seconds:.0f} s"],
+            *([k, html.escape(v)] for k, v in summary["versions"].items())]
+    page = "\n".join([
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>lrbs sweep: "
+        f"{html.escape(study.label)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(study.label)}: how should the learning rate scale with the batch "
+        "size?</h1>",
+        "<h2 id='answer'>The answer</h2><p>Computed from the tables below. Intervals are 95% "
+        "over run seeds (bootstrap, Student's quantile for fitted quantities).</p>",
+        _table(ANSWER_COLUMNS, [[html.escape(c) for c in row]
+                                for row in answer_rows({study.key: summary})]),
+        "<ul class='answer'>" + "".join(f"<li>{html.escape(line)}</li>"
+                                        for line in summary["conclusions"]) + "</ul>",
+        f"<h2 id='setup'>Setup</h2><p>{setup}. Every learning rate of a batch size trains as "
+        "one vectorized program with the same initialization and minibatches per seed; the "
+        "optimum is the sub-grid vertex of the seed-mean metric, measured above the floor "
+        f"{_num(spec.noise_floor())}.</p>",
+        _study_html(study, summary, figure),
+        "<h2 id='files'>Files</h2><ul><li><a href='summary.json'>summary.json</a></li>"
+        "<li><a href='sweep.json'>sweep.json</a> (the raw curves' index)</li>" + "".join(
+            f"<li><a href='{html.escape(p['svg'])}'>{html.escape(n)} (SVG)</a></li>"
+            for n, p in summary["figures"].items()) + "</ul>",
+        "<h2 id='provenance'>Provenance</h2>" + _table(["", ""], rows) + "</body></html>"])
+    atomic_write_bytes(root / "index.html", page.encode())
+    return root / "index.html"
 
 
 def _provenance(results: dict) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -215,6 +216,11 @@ class Study:
     target: ScalingFit
     theory: Theory | None = None
     notes: list = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """The model as a name for files and page anchors (a workload reference sanitized)."""
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", self.model).strip("-")
 
     @property
     def label(self) -> str:

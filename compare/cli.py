@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import shlex
 import sys
+import time
 import warnings
 from importlib.metadata import version
 from pathlib import Path
@@ -253,11 +255,19 @@ def _add_sweep(commands) -> None:
     from empirical import MODELS
     sweep = commands.add_parser(
         "sweep", help="train a learning-rate x batch-size sweep and print the optimum per batch size",
-        description="Train every (batch size, learning rate, seed), all rates of one batch size as "
-                    "one batched program, and print the optimum per batch size: grid argmin, "
-                    "sub-grid estimate, basin (excess loss above the noise floor within 5% of "
-                    "the best), bootstrap interval over seeds, best loss and an edge flag.")
-    sweep.add_argument("model", choices=MODELS, help="the problem and optimizer")
+        description="Train every (batch size, learning rate, seed) of a shipped problem or of "
+                    "your own workload, all rates of one batch size as one batched program "
+                    "(here, or on a Dask cluster), and print the optimum per batch size: grid "
+                    "argmin, sub-grid estimate, basin (excess loss above the noise floor within "
+                    "5% of the best), bootstrap interval over seeds, best loss and an edge "
+                    "flag. With --out DIR and two or more batch sizes, DIR/index.html is the "
+                    "sweep's report: the answer, figures, fits and rules.")
+    sweep.add_argument("model", nargs="?", choices=MODELS,
+                       help="a shipped problem and optimizer (or give --workload)")
+    sweep.add_argument("--workload", metavar="MODULE:FACTORY",
+                       help="your own model: 'package.module:factory' or 'file.py:factory', a "
+                            "function returning an empirical.Workload (model, loss, data, "
+                            "optimizer), swept through the generic vectorized path")
     sweep.add_argument("--batch-sizes", type=_batch_sizes, metavar="B1,B2,...",
                        default=_batch_sizes("2,4,16,64,256,1024,2048"), help="batch sizes")
     lrs = sweep.add_mutually_exclusive_group()
@@ -282,6 +292,17 @@ def _add_sweep(commands) -> None:
                        help="write the optima and raw metric to this JSON file (strict JSON: "
                             "null where a run diverged)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    cluster = sweep.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=_positive(int), metavar="N",
+                         help="run the tasks on a local Dask cluster of N worker processes "
+                              "(needs the 'dask' extra)")
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="run the tasks on an existing Dask cluster, e.g. "
+                              "tcp://10.0.0.5:8786 (its workers need lrbs and the workload "
+                              "importable)")
+    sweep.add_argument("--seeds-per-task", type=_positive(int), metavar="K",
+                       help="seeds per task (default: all in one task); fewer gives a cluster "
+                            "more tasks to run at once")
     _threads_option(sweep)
 
 
@@ -299,20 +320,38 @@ def _check_output_file(path: str) -> Path:
 
 
 def _sweep(args) -> None:
-    from compare import analyze, conclusions, summarize
-    from empirical import LRGrid, SweepSpec, atomic_write_json, run_sweep
+    from compare import analyze, conclusions, summarize, write_sweep_report
+    from empirical import (
+        MODELS,
+        LRGrid,
+        SweepSpec,
+        atomic_write_json,
+        locked_directory,
+        run_sweep,
+    )
+    if (args.model is None) == (args.workload is None):
+        raise ValueError("give a model (" + ", ".join(MODELS) + ") or --workload "
+                         "MODULE:FACTORY, not both" if args.model else
+                         "give a model (" + ", ".join(MODELS) + ") or --workload MODULE:FACTORY")
     json_path = _check_output_file(args.json) if args.json else None
     lrs = args.lrs or args.logspace or args.grid or LRGrid()
-    spec = SweepSpec(args.model, args.batch_sizes, lrs, steps=args.steps, seeds=tuple(args.seeds),
-                     window=args.window, weight_decay=args.weight_decay, device=args.device)
-    result = run_sweep(spec, out=args.out, progress=False if args.quiet else None)
+    spec = SweepSpec(args.model or args.workload, args.batch_sizes, lrs, steps=args.steps,
+                     seeds=tuple(args.seeds), window=args.window, weight_decay=args.weight_decay,
+                     device=args.device)
+    if spec.is_workload:
+        spec.workload()                              # a bad workload fails before any work
+    started = time.perf_counter()
+    with _dask_client(args) as client:
+        result = run_sweep(spec, out=args.out, progress=False if args.quiet else None,
+                           client=client, seeds_per_task=args.seeds_per_task)
+    seconds = time.perf_counter() - started
     study = analyze(result) if len(result.cells) >= 2 else None
     optima = study.optima if study is not None else result.optima()
     rows = [dict(batch_size=o.batch_size, lr=o.lr, subgrid=o.subgrid_lr,
                  basin=f"[{_fmt(o.basin[0])}, {_fmt(o.basin[1])}]",
                  interval=f"[{_fmt(o.interval[0])}, {_fmt(o.interval[1])}]", loss=o.best_loss,
                  edge=o.on_edge) for o in optima]
-    print(f"{spec.model}: optimum per batch size (metric: mean test loss over the last "
+    print(f"{spec.label}: optimum per batch size (metric: mean test loss over the last "
           f"{spec.window} step(s), seeds {', '.join(map(str, spec.seeds))})")
     print(format_rows(rows, {"batch_size": "B", "lr": "lr*", "subgrid": "sub-grid lr*",
                              "basin": "basin (5% excess)", "interval": "95% over seeds",
@@ -348,9 +387,32 @@ def _sweep(args) -> None:
             "spec": spec.to_dict(), "version": result.version,
             "null": "a metric is null where its run diverged (see 'diverged')", "cells": cells})
     written = [f"results in {args.out}"] if args.out else []
+    if args.out and study is not None:
+        with locked_directory(args.out):
+            written.append(f"the report {write_sweep_report(study, args.out, seconds=seconds)}")
     written += [f"optima in {args.json}"] if args.json else []
     print(f"wrote {' and '.join(written)}" if written else
           "wrote no files (--out DIR keeps the runs, --json FILE the optima)")
+
+
+@contextlib.contextmanager
+def _dask_client(args):
+    """A Dask client for --workers N (a LocalCluster) or --scheduler ADDRESS; else ``None``."""
+    if args.workers is None and args.scheduler is None:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError("--workers and --scheduler need dask.distributed: pip install "
+                          "'lrbs[dask]'") from None
+    if args.scheduler is not None:
+        with Client(args.scheduler, timeout="30s") as client:
+            yield client
+        return
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
 
 
 def _theory(args) -> None:

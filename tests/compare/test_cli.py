@@ -1,5 +1,6 @@
 """The ``lrbs`` command line: the theory tables and bad input."""
 
+import html
 import json
 import subprocess
 import sys
@@ -81,3 +82,35 @@ def test_sweep_unreadable_directory(tmp_path, capsys):
     (tmp_path / "sweep.json").write_text("garbage")
     assert main(["sweep", "linear-sgd", "--out", str(tmp_path), "--quiet"]) == 2
     assert "sweep.json' is not valid JSON" in capsys.readouterr().err
+
+
+def test_sweep_your_own_workload_on_two_dask_workers(tmp_path, capsys):
+    """One command from a workload file to its report: optima, fits, the page and its summary."""
+    pytest.importorskip("distributed")
+    from pathlib import Path
+    workload = Path(__file__).parent.parent / "empirical" / "workloads.py"
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--workload", f"{workload}:regression", "--batch-sizes", "4,16,64",
+            "--grid", "0.004,2,0,4", "--steps", "30", "--seeds", "0,1", "--out", str(out),
+            "--quiet"]
+    assert main(argv + ["--workers", "2", "--seeds-per-task", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("noisy regression: optimum per batch size")
+    assert f"the report {out / 'index.html'}" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    page = (out / "index.html").read_text()
+    assert summary["label"] == "noisy regression"
+    assert html.escape(summary["conclusions"][0]) in page
+    assert [o["batch_size"] for o in summary["optima"]] == [4, 16, 64]
+    assert main(argv) == 0                              # rerun here: loaded, not retrained
+    assert "noisy regression" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["sweep"], "give a model"),
+    (["sweep", "mlp-sgd", "--workload", "x.py:w"], "not both"),
+    (["sweep", "--workload", "no_such_module_xyz:w"], "cannot import"),
+])
+def test_sweep_needs_exactly_one_model(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
