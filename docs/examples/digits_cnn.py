@@ -11,10 +11,10 @@ from empirical import OptimizerConfig, Workload
 
 
 def network() -> torch.nn.Module:
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),   # 8 x 4 x 4
-        torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),  # 16 x 2 x 2
-        torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    return torch.nn.Sequential(                                                     # 1 x 8 x 8
+        torch.nn.Conv2d(1, 16, 3, stride=2, padding=1), torch.nn.ReLU(),            # 16 x 4 x 4
+        torch.nn.Conv2d(16, 32, 3, stride=2, padding=1), torch.nn.ReLU(),           # 32 x 2 x 2
+        torch.nn.Flatten(), torch.nn.Linear(128, 10))
 
 
 def workload() -> Workload:
