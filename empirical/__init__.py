@@ -14,6 +14,8 @@ from empirical._digits import (
     load_digits_split,
     train_digits_batched,
 )
+from empirical._edge import StabilityEdge, stability_edges
+from empirical._hessian import batch_hessian_top_eigenvalues, lanczos_top_eigenvalue
 from empirical._linear import train_linear_sgd_batched
 from empirical._mlp import minibatch_indices, schedule_factors, train_mlp_batched
 from empirical._optimum import Optimum, find_optimum, steps_to_target_optimum, subgrid_argmin
@@ -25,7 +27,7 @@ from empirical._scaling_study import (
     run_scaling_study,
     tune_shape,
 )
-from empirical._shipped import teacher_mlp_workload
+from empirical._shipped import least_squares_workload, teacher_mlp_workload
 from empirical._spec import MODELS, LRGrid, SweepSpec
 from empirical._store import (
     DamagedFileError,
@@ -34,7 +36,7 @@ from empirical._store import (
     locked_directory,
     strict_json,
 )
-from empirical._sweep import SweepCell, SweepResult, run_sweep
+from empirical._sweep import SweepCell, SweepResult, failed, run_sweep
 from empirical._workload import OptimizerConfig, Workload, load_workload, train_workload
 
 __all__ = [
@@ -50,16 +52,21 @@ __all__ = [
     "ScalingRuns",
     "ScalingSpec",
     "ShapeResult",
+    "StabilityEdge",
     "SweepCell",
     "SweepResult",
     "SweepSpec",
     "Workload",
     "atomic_write_bytes",
     "atomic_write_json",
+    "batch_hessian_top_eigenvalues",
     "evaluate_checkpoint",
+    "failed",
     "find_optimum",
     "init_mlp_params",
+    "lanczos_top_eigenvalue",
     "least_squares_problem",
+    "least_squares_workload",
     "load_digits_split",
     "load_workload",
     "locked_directory",
@@ -68,6 +75,7 @@ __all__ = [
     "run_scaling_study",
     "run_sweep",
     "schedule_factors",
+    "stability_edges",
     "steps_to_target_optimum",
     "strict_json",
     "subgrid_argmin",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from empirical._problems import teacher_mlp_problem
+from empirical._problems import least_squares_problem, teacher_mlp_problem
 from empirical._spec import ADAM_WEIGHT_DECAY
 from empirical._workload import OptimizerConfig, Workload
 
@@ -54,3 +55,48 @@ def teacher_mlp_workload(optimizer: str = "sgd", *, problem_seed: int = 0, n_tra
                                     torch.nn.Linear(dim, dim)),
         torch.nn.functional.mse_loss, tuple(data[:2]), tuple(data[2:]), optimizer=config,
         floor=problem.noise_std ** 2)
+
+
+def least_squares_workload(*, problem_seed: int = 0, n_train: int = 10_000,
+                           n_test: int = 1000) -> Workload:
+    """The ``linear-sgd`` problem of :class:`SweepSpec` as a :class:`Workload`, in float64.
+
+    The data of :func:`least_squares_problem`, the weights ``W`` (D x D) drawn as the
+    notebook draws them (``RandomState(seed).randn(D, D)``), the training loss
+    ``mean over examples of |x W - y|^2`` whose gradient is the homework's
+    ``(2/B)(X^T X W - X^T Y)``, plain SGD, and the test MSE (mean over outputs) as the
+    metric, above the floor ``noise_std**2``. Its Hessian on a minibatch is ``2 X^T X / B``
+    for every output column (:func:`batch_hessian_top_eigenvalues`). Its minibatches follow
+    the workload convention (:func:`minibatch_indices`, a fresh stream per seed), not the
+    notebook's continuation of the stream after drawing ``W``: its runs are
+    ``linear-sgd``'s in distribution, not run for run.
+
+    See Also
+    --------
+    teacher_mlp_workload : The MLP problems.
+    train_linear_sgd_batched : The hand-batched trainer it matches.
+
+    Examples
+    --------
+    >>> from empirical import least_squares_workload
+    >>> w = least_squares_workload(n_train=100)
+    >>> w.parameters(0)["W"].shape, w.floor
+    (torch.Size([16, 16]), 25.0)
+    """
+    problem = least_squares_problem(problem_seed, n_train=n_train, n_test=n_test)
+    data = [torch.as_tensor(a) for a in (problem.X_train, problem.y_train, problem.X_test,
+                                         problem.y_test)]
+
+    def init(seed: int) -> dict[str, torch.Tensor]:
+        return {"W": torch.as_tensor(np.random.RandomState(seed).randn(problem.dim, problem.dim))}
+
+    def loss(params, batch):
+        x, y = batch
+        return ((x @ params["W"] - y) ** 2).sum(-1).mean()
+
+    def mse(params, batch):
+        x, y = batch
+        return ((x @ params["W"] - y) ** 2).mean()
+
+    return Workload("least squares, SGD", init, loss, tuple(data[:2]), tuple(data[2:]),
+                    metric=mse, floor=problem.noise_std ** 2)

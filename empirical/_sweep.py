@@ -41,6 +41,22 @@ FORMAT = 2
 _LOCKSTEP_WORK = 2**23
 
 
+def failed(test_loss: np.ndarray, initial_loss: np.ndarray) -> np.ndarray:
+    """Which runs failed: the test metric became non-finite (diverged), or its last value is
+    no better than the initialization's (collapsed, e.g. the MLP's constant predictor).
+
+    ``test_loss`` has shape ``(n_seed, n_lr, steps)`` and ``initial_loss`` ``(n_seed,)``; the
+    result is ``(n_seed, n_lr)``. :attr:`SweepCell.collapsed` is its transpose.
+
+    See Also
+    --------
+    stability_edges : The smallest rate at which a run fails.
+    """
+    with np.errstate(invalid="ignore"):
+        return (~np.isfinite(test_loss).all(axis=-1)
+                | (test_loss[:, :, -1] >= initial_loss[:, None]))
+
+
 @dataclass(frozen=True, eq=False)
 class SweepCell:
     """All runs of one batch size.
@@ -83,9 +99,9 @@ class SweepCell:
 
     @property
     def collapsed(self) -> np.ndarray:
-        """(n_lr, n_seed): diverged, or a final test loss no better than the initial one."""
-        with np.errstate(invalid="ignore"):
-            return self.diverged | (self.test_loss[:, :, -1].T >= self.initial_loss[None, :])
+        """(n_lr, n_seed): diverged, or a final test loss no better than the initial one
+        (:func:`failed`)."""
+        return failed(self.test_loss, self.initial_loss).T
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, SweepCell):

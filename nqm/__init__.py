@@ -11,6 +11,7 @@ from nqm._finite_sample import FiniteSampleLeastSquaresSGD
 from nqm._least_squares import LeastSquaresSGD
 from nqm._risk import (
     RiskDecomposition,
+    marchenko_pastur_edge,
     mp_stieltjes,
     optimal_ridge_lambda,
     ridge_risk,
@@ -33,6 +34,7 @@ __all__ = [
     "LeastSquaresSGD",
     "OptimalSteps",
     "RiskDecomposition",
+    "marchenko_pastur_edge",
     "mp_stieltjes",
     "optimal_lr_greedy",
     "optimal_lr_horizon",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import brentq
 
 from nqm._affine import affine_first_passage, affine_moment, minimize_on_log_scale
 from nqm._validation import nonnegative, positive, scalar_or_array, steps_array
@@ -149,6 +150,46 @@ class LeastSquaresSGD:
 
         batch_size = positive("batch_size", batch_size)
         return scalar_or_array(np.vectorize(solve, otypes=[float])(batch_size))
+
+    def failure_lr(self, batch_size, steps, level):
+        r"""The rate above which the expected test MSE after ``steps`` steps ends above ``level``.
+
+        .. math::
+
+            \eta_{\rm fail}:\quad \sigma^2 + \frac{e_T(\eta_{\rm fail})}{D} = \text{level},
+            \qquad \eta^\star < \eta_{\rm fail} < \eta_\max,\ T = \text{steps},
+
+        the root above the optimal rate :meth:`optimal_lr`, found by Brent's method; with
+        ``level`` the initial loss it is the sweep's collapse criterion (the last test loss no
+        better than the first, :func:`empirical.failed`) in expectation. It lies below the
+        mean-square bound :meth:`max_stable_lr`, where the noise-driven stationary error
+        diverges: with label noise, a run fails before it becomes unstable. ``nan`` where
+        ``level`` is at or below the best reachable loss; the bound itself where the loss
+        after ``steps`` steps stays below ``level`` all the way up to it.
+
+        Examples
+        --------
+        >>> from nqm import LeastSquaresSGD
+        >>> model = LeastSquaresSGD(dim=16, noise_std=5.0, init_error=2 * 16**2)
+        >>> print(model.failure_lr([2, 32, 512], 100, 25.0 + 2 * 16).round(4))
+        [0.0635 0.5203 0.9455]
+        """
+        steps = int(steps_array("steps", steps))
+        level = positive("level", level)
+
+        def solve(b, lvl):
+            def excess(lr):
+                return self.noise_std**2 + float(self.expected_error(lr, b, steps)) / self.dim - lvl
+            best = float(self.optimal_lr(b, steps))
+            top = float(self.max_stable_lr(b)) * (1 - 1e-12)
+            if excess(best) >= 0:
+                return np.nan
+            if excess(top) <= 0:                     # no failure below the bound in T steps
+                return float(self.max_stable_lr(b))
+            return brentq(excess, best, top, xtol=1e-14, rtol=1e-12)
+
+        batch_size = positive("batch_size", batch_size)
+        return scalar_or_array(np.vectorize(solve, otypes=[float])(batch_size, level))
 
     def steps_to_target(self, lr, batch_size, target_mse):
         r"""Real :math:`t` solving :math:`\sigma^2 + e_t/D = \text{target}` (``inf`` if unreachable)."""

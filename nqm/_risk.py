@@ -268,3 +268,81 @@ def optimal_ridge_lambda(n, d, *, noise_var, signal=1.0):
     noise_var = nonnegative("noise_var", noise_var)
     signal = positive("signal", signal)
     return scalar_or_array(noise_var * (d / n) / signal)
+
+
+TRACY_WIDOM_1_MEAN = -1.2065335745820
+"""Mean of the real (beta = 1) Tracy-Widom law (Tracy & Widom 1996; Bornemann 2010, Table 4)."""
+
+
+def marchenko_pastur_edge(batch_size, dim, *, finite_size: bool = False):
+    r"""The largest eigenvalue of a minibatch's second-moment matrix :math:`X^\top X / B`.
+
+    .. math::
+
+        \lambda_+ = \Big(1 + \sqrt{D / B}\Big)^2,
+
+    the top of the Marchenko–Pastur support for :math:`X \in \mathbb{R}^{B\times D}` with
+    i.i.d. :math:`N(0, 1)` entries, ``batch_size`` :math:`= B` and ``dim`` :math:`= D`: the
+    largest eigenvalue converges to it almost surely as :math:`B, D \to \infty` with
+    :math:`D/B` fixed (derived from the Stieltjes transform in
+    :func:`nqm.symbolic.marchenko_pastur_edge`). With ``finite_size`` it returns instead the
+    expected largest eigenvalue to the next order, Johnstone's centering and scaling of the
+    Tracy–Widom law,
+
+    .. math::
+
+        \mathbb{E}\lambda_{\max} \approx \frac{\mu + \sigma\,\mathbb{E}[TW_1]}{B},\quad
+        \mu = (\sqrt{B - 1} + \sqrt{D})^2,\quad
+        \sigma = (\sqrt{B - 1} + \sqrt{D})\Big(\tfrac{1}{\sqrt{B-1}} + \tfrac{1}{\sqrt D}\Big)^{1/3},
+
+    with :math:`\mathbb{E}[TW_1] \approx -1.2065` (:data:`TRACY_WIDOM_1_MEAN`).
+
+    For least squares with the homework's gradient :math:`\tfrac{2}{B}(X^\top X W - X^\top
+    Y)` the minibatch Hessian is :math:`2X^\top X / B`, so gradient descent on one minibatch
+    is stable below :math:`2 / (2\lambda_{\max}) \approx (1 + \sqrt{D/B})^{-2}`; SGD's
+    mean-square bound over fresh minibatches is :math:`B / (B + D + 1)`
+    (:meth:`LeastSquaresSGD.max_stable_lr`). Both grow linearly in :math:`B` while
+    :math:`B \ll D` and saturate at 1 for :math:`B \gg D`.
+
+    Parameters
+    ----------
+    batch_size, dim : array_like of float
+        ``> 0`` (``batch_size > 1`` with ``finite_size``).
+    finite_size : bool, default False
+
+    Returns
+    -------
+    float or ndarray
+
+    References
+    ----------
+    .. [1] V. A. Marchenko, L. A. Pastur, "Distribution of eigenvalues for some sets of random
+       matrices", Math. USSR-Sbornik 1 (1967).
+    .. [2] S. Geman, "A limit theorem for the norm of random matrices", Ann. Probab. 8 (1980).
+    .. [3] I. M. Johnstone, "On the distribution of the largest eigenvalue in principal
+       components analysis", Ann. Statist. 29 (2001), Theorem 1.
+    .. [4] D. Granziol, S. Zohren, S. Roberts, "Learning Rates as a Function of Batch Size",
+       JMLR 23 (2022), arXiv:2006.09092 (the batch Hessian's edge and the largest stable rate).
+
+    See Also
+    --------
+    mp_stieltjes : The Marchenko–Pastur law's Stieltjes transform.
+    LeastSquaresSGD.max_stable_lr : The mean-square stability bound.
+
+    Examples
+    --------
+    >>> from nqm import marchenko_pastur_edge
+    >>> print(marchenko_pastur_edge([16, 64, 1024], 16))
+    [4.     2.25   1.2656]
+    >>> print(round(marchenko_pastur_edge(400, 400, finite_size=True), 4))
+    3.939
+    """
+    b = positive("batch_size", batch_size)
+    d = positive("dim", dim)
+    if not finite_size:
+        return scalar_or_array((1 + np.sqrt(d / b)) ** 2)
+    if np.any(b <= 1):
+        raise ValueError(f"batch_size must be > 1 with finite_size, got {batch_size!r}")
+    root = np.sqrt(b - 1) + np.sqrt(d)
+    sigma = root * (1 / np.sqrt(b - 1) + 1 / np.sqrt(d)) ** (1 / 3)
+    return scalar_or_array((root**2 + TRACY_WIDOM_1_MEAN * sigma) / b)

@@ -268,6 +268,21 @@ def mp_stieltjes() -> sp.Expr:
     return [r for r in roots if r.subs({gamma: 1, lam: 1}).evalf() > 0][0]
 
 
+def marchenko_pastur_edge() -> sp.Expr:
+    r"""The top of the Marchenko–Pastur support, :math:`(1 + \sqrt\gamma)^2`.
+
+    The Stieltjes transform has a square root of
+    :math:`(1 - \gamma - z)^2 - 4\gamma z`; the density lives where it is negative, between
+    its two roots.
+    """
+    z = sp.Symbol("z", real=True)
+    discriminant = _step("the discriminant under the Stieltjes transform's square root",
+                         sp.expand((1 - gamma - z) ** 2 - 4 * gamma * z))
+    roots = _step("its roots, the edges of the support",
+                  sp.solve(sp.Eq(discriminant, 0), z))
+    return _step("the larger one", sp.factor(max(roots, key=lambda r: r.subs(gamma, 1))))
+
+
 def mp_stieltjes_derivative() -> sp.Expr:
     r""":math:`m'(-\lambda) = -\mathrm{d}M/\mathrm{d}\lambda`."""
     return _step("differentiate M(lambda) = m(-lambda)", -sp.diff(mp_stieltjes(), lam))
@@ -303,7 +318,7 @@ DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_lo
                momentum_moment_matrix, heavy_ball_noise_sum,
                momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
                least_squares_max_stable_lr, ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,
-               ridge_risk, ridge_risk_at_optimum)
+               marchenko_pastur_edge, ridge_risk, ridge_risk_at_optimum)
 """Every derivation of this module, in the order the docs show them."""
 
 

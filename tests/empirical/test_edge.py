@@ -1,0 +1,81 @@
+"""The stability edge, measured by bisection, and the minibatch Hessian's top eigenvalue."""
+
+import numpy as np
+import pytest
+import torch
+from torch.func import jacrev
+
+import nqm
+from empirical import (
+    LRGrid,
+    SweepSpec,
+    batch_hessian_top_eigenvalues,
+    least_squares_workload,
+    run_sweep,
+    stability_edges,
+    teacher_mlp_workload,
+)
+
+DIM = 16
+
+
+@pytest.mark.parametrize("batch_size", [4, 16, 64])
+def test_lanczos_is_exact_on_the_least_squares_batch_hessian(batch_size):
+    """The Hessian of the homework loss on a minibatch is 2 X^T X / B per output column: its
+    top eigenvalue, from numpy on the same minibatch, to 1e-10 (rank B < D included)."""
+    workload = least_squares_workload(n_train=500)
+    tops = batch_hessian_top_eigenvalues(workload.loss, workload.parameters(0), workload.train,
+                                         batch_size, n_batches=3, seed=7)
+    rows = np.random.RandomState(7).randint(0, 500, (3, batch_size))
+    x = workload.train[0].numpy()
+    exact = [np.linalg.eigvalsh(2 * x[r].T @ x[r] / batch_size)[-1] for r in rows]
+    np.testing.assert_allclose(tops, exact, rtol=1e-10)
+
+
+def test_lanczos_matches_the_dense_mlp_hessian():
+    """A non-convex loss: the dense Hessian (torch.func.jacrev twice) of the teacher MLP at its
+    initialization, in float64, against the Lanczos estimate with as many steps as parameters."""
+    workload = teacher_mlp_workload("sgd", n_train=400, n_test=50)
+    params = {k: v.double() for k, v in workload.parameters(3).items()}
+    data = tuple(t.double() for t in workload.train)
+    tops = batch_hessian_top_eigenvalues(workload.loss, params, data, 32, n_batches=2,
+                                         iterations=40, seed=1)
+    names = list(params)
+    flat = torch.cat([params[k].reshape(-1) for k in names])
+    sizes = [params[k].numel() for k in names]
+    for rows, top in zip(np.random.RandomState(1).randint(0, 400, (2, 32)), tops, strict=True):
+        batch = tuple(t[torch.as_tensor(rows)] for t in data)
+
+        def loss(vector, batch=batch):
+            pieces = torch.split(vector, sizes)
+            return workload.loss({k: p.view(params[k].shape) for k, p in
+                                  zip(names, pieces, strict=True)}, batch)
+        dense = torch.linalg.eigvalsh(jacrev(jacrev(loss))(flat))[-1].item()
+        assert top == pytest.approx(dense, rel=1e-9)
+
+
+def test_least_squares_edge_is_the_exact_theory_of_its_criterion():
+    """The measured edge (the first rate whose last test loss is no better than its first,
+    refined by bisection) against the rate where the exact expected test MSE after the same
+    steps reaches the initial loss: inside the 95% interval over 4 seeds. B <= 128 only: the
+    theory is online (fresh examples), the sweep draws 100 B examples from 10,000 with
+    replacement, which repeats examples at larger B. Both lie below SGD's mean-square bound
+    B/(B+D+1): with label noise a run fails before it is unstable."""
+    spec = SweepSpec("linear-sgd", [2, 8, 32, 128], LRGrid(base=0.01, ratio=1.25, k_max=24),
+                     seeds=(0, 1, 2, 3), extend=False)
+    edges = stability_edges(run_sweep(spec, progress=False))
+    theory = nqm.LeastSquaresSGD(dim=DIM, noise_std=5.0, init_error=2 * DIM**2)
+    initial = 25.0 + 2 * DIM                 # sigma^2 + e_0 / D, the expected initial test MSE
+    predicted = theory.failure_lr(spec.batch_sizes, spec.steps, initial)
+    for edge, want in zip(edges, predicted, strict=True):
+        assert edge.interval[0] <= want <= edge.interval[1], (edge.batch_size, edge, want)
+        assert np.all(edge.brackets[:, 1] / edge.brackets[:, 0] < 1.25 ** (1 / 2**6) + 1e-12)
+        assert edge.edge < theory.max_stable_lr(edge.batch_size)
+
+
+def test_edges_outside_the_grid_are_unknown():
+    spec = SweepSpec("linear-sgd", [4], [1e-4, 2e-4], steps=20, seeds=(0, 1), extend=False)
+    [edge] = stability_edges(run_sweep(spec, progress=False))
+    assert np.isnan(edge.seed_edges).all() and np.isnan(edge.edge)
+    with pytest.raises(ValueError, match="rounds"):
+        stability_edges(run_sweep(spec, progress=False), rounds=-1)
