@@ -2,10 +2,12 @@
 
 from compare._answer import conclusions, diagonal_conclusion, scaling_law_conclusions
 from compare._double_descent import RiskSimulation, simulate_risk
+from compare._edges import EdgeStudy, edge_conclusions, edge_study
 from compare._figures import (
     plot_double_descent,
     plot_loss_vs_lr,
     plot_optima,
+    plot_stability_edges,
     plot_steps_to_target,
     save_figure,
 )
@@ -15,6 +17,7 @@ from compare._report import (
     results_schema,
     run_report,
     summarize,
+    summarize_edges,
     write_sweep_report,
 )
 from compare._rules import (
@@ -38,6 +41,7 @@ from compare._scaling_report import (
 from compare._study import Study, Theory, analyze, bootstrap_optima
 
 __all__ = [
+    "EdgeStudy",
     "Extrapolation",
     "LawFit",
     "RULES",
@@ -52,6 +56,8 @@ __all__ = [
     "conclusions",
     "diagonal_conclusion",
     "diagonal_curves",
+    "edge_conclusions",
+    "edge_study",
     "extrapolation_check",
     "fit_rule",
     "fit_scaling",
@@ -63,6 +69,7 @@ __all__ = [
     "plot_lr_vs_width",
     "plot_optima",
     "plot_scaling_law",
+    "plot_stability_edges",
     "plot_steps_to_target",
     "power_rule",
     "results_schema",
@@ -75,6 +82,7 @@ __all__ = [
     "simulate_risk",
     "sqrt_rule",
     "summarize",
+    "summarize_edges",
     "summarize_scaling_law",
     "surge_rule",
     "write_sweep_report",

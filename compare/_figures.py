@@ -266,3 +266,53 @@ def plot_double_descent(sim: RiskSimulation) -> Figure:
     label_axes(ax, f"samples $n$ ($d = {d}$)", "excess risk",
                "optimal ridge removes the peak", legend_below=True)
     return fig
+
+
+EDGE_STYLES = {
+    "2 / lambda_max, init": ("-.", "#009E73", r"$2/\lambda_{\max}(H_B)$ at initialization"),
+    "2 / lambda_max, trained": (":", "#D55E00", r"$2/\lambda_{\max}(H_B)$ at the trained point"),
+    "exact, same criterion": ("--", "#CC79A7", "exact theory, same criterion"),
+    "mean-square bound B/(B+D+1)": ((0, (5, 2, 1, 2)), "#56B4E9",
+                                    "mean-square bound $B/(B+D+1)$"),
+    "Marchenko-Pastur (1+sqrt(D/B))^-2": ((0, (1, 1)), "#000000",
+                                          r"Marchenko-Pastur $(1+\sqrt{D/B})^{-2}$")}
+"""Line style, colour and legend label of each predicted edge."""
+
+
+def plot_stability_edges(edges: list) -> Figure:
+    """The largest stable learning rate against batch size, one panel per study.
+
+    The measured edge (geometric mean over seeds, 95% interval), the best-fitting rule, the
+    batch-Hessian and exact predictions, and the fixed-horizon optimum for comparison.
+
+    See Also
+    --------
+    compare.edge_study : The numbers.
+    plot_optima : The optimum's own figure.
+    """
+    fig = Figure(figsize=(5.0 * len(edges), 5.4), layout="constrained")
+    for k, edge in enumerate(edges):
+        ax = fig.add_subplot(1, len(edges), k + 1)
+        b = edge.batch_sizes
+        value = np.array([e.edge for e in edge.edges])
+        interval = np.array([e.interval for e in edge.edges])
+        ok = np.isfinite(interval).all(axis=1)
+        err = np.abs(np.where(ok[:, None], interval, value[:, None]).T - value)
+        ax.errorbar(b, value, yerr=err, fmt="o", color=PALETTE[0], ms=5, capsize=3,
+                    label="measured edge (95% over seeds)")
+        if edge.fit is not None:
+            dense = np.geomspace(b[0], b[-1], 100)
+            best = edge.fit.rules[edge.fit.preferred]
+            ax.plot(dense, best.predict(dense), color=PALETTE[0], lw=1.0,
+                    label=f"fitted: {edge.fit.preferred}, $B^{{{edge.fit.exponent:.2f}}}$ overall")
+        for name, curve in edge.predicted.items():
+            style, colour, label = EDGE_STYLES[name]
+            ax.plot(b, curve, ls=style, color=colour, lw=1.2, label=label)
+        optimum = edge.optimum
+        ax.plot(optimum.batch_sizes, optimum.lr, "s", color=PALETTE[1], ms=4,
+                label="fixed-horizon optimum")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        label_axes(ax, "batch size $B$", "learning rate", f"{edge.label}: stability edge",
+                   legend_below=True)
+    return fig

@@ -30,6 +30,9 @@ README = ROOT / "README.md"
 RESULTS = ROOT / "docs" / "results.json"
 HEADLINE = ROOT / "docs" / "images" / "headline.png"
 HEADLINE_FIGURE = "optimal_lr_linear-sgd"
+FIGURES = {HEADLINE_FIGURE: HEADLINE,
+           "stability_edge": ROOT / "docs" / "images" / "stability_edge.png"}
+"""The figures of a run the README shows, and where they are kept."""
 
 
 def _paragraph(text: str) -> str:
@@ -56,7 +59,14 @@ def scaling_law_section(results: dict) -> str:
     return _paragraph(" ".join(scaling_law_conclusions(scaling)))
 
 
-SECTIONS = {"answer": answer_section, "scaling-law": scaling_law_section}
+def stability_edge_section(results: dict) -> str:
+    """Per study, the verdict on the largest stable rate (:func:`compare.edge_conclusions`)."""
+    return "\n\n".join(_paragraph(" ".join(st["conclusions"]))
+                       for st in results["stability_edge"].values())
+
+
+SECTIONS = {"answer": answer_section, "stability-edge": stability_edge_section,
+            "scaling-law": scaling_law_section}
 
 
 def render_readme(readme: str, results: dict) -> str:
@@ -77,9 +87,10 @@ def main(argv=None) -> None:
     if results["settings"]["quick"]:
         raise SystemExit(f"{report} is a --quick run; the README states the full run")
     shutil.copyfile(report / "results.json", RESULTS)
-    shutil.copyfile(report / results["figures"][HEADLINE_FIGURE]["png"], HEADLINE)
+    for name, path in FIGURES.items():
+        shutil.copyfile(report / results["figures"][name]["png"], path)
     README.write_text(render_readme(README.read_text(), results))
-    print(f"wrote {README}, {RESULTS} and {HEADLINE}")
+    print(f"wrote {README}, {RESULTS} and {', '.join(map(str, FIGURES.values()))}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from compare._answer import (
     diagonal_conclusion,
 )
 from compare._double_descent import simulate_risk
+from compare._edges import EdgeStudy, edge_conclusions, edge_study
 from compare._fits import COMPARED, ScalingFit, fit_rule
 from compare._paths import spec_directory
 from compare._rules import RULES
@@ -43,9 +44,11 @@ from empirical import (
 )
 
 FULL = dict(batch_sizes=(2, 4, 16, 64, 256, 1024, 2048), seeds=5, n_boot=200, mc_trials=8,
+            hessian_batches=5,
             mc_ns=(100, 200, 300, 400, 450, 475, 525, 550, 600, 700, 850, 1000),
             nqm_dim=100, nqm_batch_sizes=tuple(2**k for k in range(13)))
 QUICK = dict(batch_sizes=(2, 8, 32, 256, 2048), seeds=2, n_boot=50, mc_trials=2,
+             hessian_batches=2,
              mc_ns=(100, 250, 400, 475, 525, 600, 800, 1000),
              nqm_dim=40, nqm_batch_sizes=tuple(4**k for k in range(6)))
 DIAGONAL_TARGET = 0.1
@@ -115,6 +118,41 @@ def _fit_json(fit: ScalingFit | None, label: str) -> dict | None:
                for name in COMPARED},
         score_name="AICc (lower is better)", preferred=fit.preferred, tied=list(fit.tied),
         verdict=fit.verdict(label))
+
+
+def summarize_edges(edge: EdgeStudy) -> dict:
+    """The machine-readable stability-edge section of one study (``results.json``'s
+    ``stability_edge[model]``).
+
+    Per batch size: the measured edge with its 95% interval over seeds and each seed's edge,
+    the minibatch Hessian's largest eigenvalue at initialization and at the trained point
+    (mean over minibatches, 95% interval), every predicted edge and whether it lies inside
+    the measured interval; the rules fitted to the edge; the optimum's exponent beside it;
+    and the sentences of :func:`edge_conclusions`.
+
+    See Also
+    --------
+    edge_study : The numbers.
+    results_schema : ``$defs/stability_edge`` describes the result.
+    """
+    rows = []
+    for i, e in enumerate(edge.edges):
+        rows.append(dict(
+            batch_size=e.batch_size, edge=e.edge, interval=list(e.interval),
+            seed_edges=list(e.seed_edges),
+            hessian_init=edge.hessian_init[i, 0], hessian_init_interval=list(
+                edge.hessian_init[i, 1:]),
+            hessian_trained=edge.hessian_trained[i, 0], hessian_trained_interval=list(
+                edge.hessian_trained[i, 1:]),
+            predicted={k: v[i] for k, v in edge.predicted.items()},
+            predicted_inside={k: _inside(v[i], e.interval) for k, v in edge.predicted.items()}))
+    return dict(label=edge.label, optimizer=edge.optimizer, rounds=edge.edges[0].rounds,
+                definition="the smallest learning rate whose run diverges or ends with a test "
+                           "loss no better than its initial one, bisected between grid rates",
+                edges=rows, fit=_fit_json(edge.fit, f"{edge.label}, stability edge"),
+                optimum_exponent=edge.optimum.exponent,
+                optimum_exponent_interval=list(edge.optimum.exponent_interval),
+                notes=list(edge.notes), conclusions=edge_conclusions(edge))
 
 
 def _theory_exponent(batch_sizes, lr) -> float:
@@ -261,21 +299,25 @@ def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: boo
     started = time.perf_counter()
     studies, sweep_dirs = [], {}
     for k, spec in enumerate(specs, 1):
-        _log(progress, f"[{k}/6] sweep {spec.model}: {len(spec.batch_sizes)} batch sizes x "
+        _log(progress, f"[{k}/7] sweep {spec.model}: {len(spec.batch_sizes)} batch sizes x "
                        f"{len(spec.seeds)} seeds")
         sweep_dirs[spec.model] = spec_directory(root / "sweeps", spec.model, spec.to_dict())
         result = run_sweep(spec, out=sweep_dirs[spec.model], progress=None if progress else False)
         studies.append(analyze(result, n_boot=settings["n_boot"]))
-    _log(progress, "[4/6] theory: diagonal NQM and double descent")
+    _log(progress, "[4/7] stability edges: bisection and batch Hessians")
+    edges = [edge_study(s, n_boot=settings["n_boot"], n_batches=settings["hessian_batches"])
+             for s in studies]
+    _log(progress, "[5/7] theory: diagonal NQM and double descent")
     diagonal = diagonal_curves(settings["nqm_dim"], settings["nqm_batch_sizes"])
     sim = simulate_risk(500, settings["mc_ns"], (0.0, 0.04), trials=settings["mc_trials"])
     scaling = _scaling_section(root, quick, progress)
-    _log(progress, "[6/6] figures and report")
+    _log(progress, "[7/7] figures and report")
     drawn = {}
     for s in studies:
         drawn[f"loss_vs_lr_{s.model}"] = figures.plot_loss_vs_lr(s)
         drawn[f"optimal_lr_{s.model}"] = figures.plot_optima(s)
     drawn["steps_to_target"] = figures.plot_steps_to_target(studies, diagonal)
+    drawn["stability_edge"] = figures.plot_stability_edges(edges)
     drawn["double_descent"] = figures.plot_double_descent(sim)
     paths = {name: figures.save_figure(fig, fig_dir, name) for name, fig in drawn.items()}
 
@@ -288,6 +330,7 @@ def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: boo
         provenance=dict(git_commit=_git_commit(), run_seconds=time.perf_counter() - started),
         studies={s.model: dict(summarize(s, quick=quick), sweep_directory=str(
             sweep_dirs[s.model].relative_to(root))) for s in studies},
+        stability_edge={e.model: summarize_edges(e) for e in edges},
         diagonal_nqm=dict(dim=diagonal["dim"], target=diagonal["target"],
                           batch_sizes=diagonal["batch_sizes"],
                           curves=diagonal["curves"]),
@@ -314,11 +357,11 @@ def _scaling_section(root: Path, quick: bool, progress: bool) -> dict | None:
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        _log(progress, "[5/6] scaling law: skipped (install the 'data' extra for scikit-learn)")
+        _log(progress, "[6/7] scaling law: skipped (install the 'data' extra for scikit-learn)")
         return None
     from compare._scaling_report import run_scaling_law
     seeds = 1 if quick else SCALING_SEEDS
-    _log(progress, f"[5/6] scaling law on digits: {seeds} seed(s)")
+    _log(progress, f"[6/7] scaling law on digits: {seeds} seed(s)")
     return run_scaling_law(root / "scaling", seeds=seeds, quick=quick, progress=progress)
 
 
@@ -370,6 +413,11 @@ SETUP = (
 )
 
 REFERENCES = (
+    "D. Granziol, S. Zohren, S. Roberts, Learning rates as a function of batch size: a random "
+    "matrix theory approach to neural network training, JMLR 23 (2022), arXiv:2006.09092 "
+    "(the largest stable rate: linear for SGD, square root for Adam).",
+    "I. M. Johnstone, On the distribution of the largest eigenvalue in principal components "
+    "analysis, Ann. Statist. 29 (2001) (the finite-size edge of a Wishart matrix).",
     "P. Goyal et al., Accurate, large minibatch SGD: training ImageNet in 1 hour, "
     "arXiv:1706.02677 (linear scaling).",
     "A. Krizhevsky, One weird trick for parallelizing convolutional neural networks, "
@@ -597,6 +645,42 @@ def write_sweep_report(study: Study, directory, *, seconds: float | None = None)
     return root / "index.html"
 
 
+def _edge_html(edges: dict, figure) -> str:
+    first = next(iter(edges.values()))
+    parts = ["<h2 id='stability-edge'>The stability edge: linear for SGD, square root for "
+             "Adam?</h2>",
+             "<p>Granziol et al. (2022) derive the <em>largest stable</em> learning rate from "
+             "the extremal eigenvalues of the minibatch Hessian: linear in the batch size for "
+             "SGD, square root for Adam. Their claim is about the edge, not the optimum. The "
+             f"edge here is {html.escape(first['definition'])} ({first['rounds']} rounds; the "
+             "grid's rates doubled beyond its top where no grid rate failed), with a 95% "
+             "interval over seeds (Student's t on the log edges). The minibatch Hessian's "
+             "largest eigenvalue comes from Lanczos on Hessian-vector products at the first "
+             "seed's initialization and at the point its run at the optimal rate reaches (mean "
+             "over minibatches, 95% interval); gradient descent on one minibatch is stable "
+             "below 2 / &lambda;<sub>max</sub>. The exponents carry the optima's intervals "
+             "(bootstrap over seeds, Student's quantile).</p>",
+             figure("stability_edge", "The stability edge against batch size, measured (95% "
+                                      "intervals over seeds) and predicted, with the "
+                                      "fixed-horizon optimum for comparison.")]
+    for st in edges.values():
+        names = list(st["edges"][0]["predicted"])
+        parts.append(f"<h3>{html.escape(st['label'])}</h3><ul class='answer'>" + "".join(
+            f"<li>{html.escape(line)}</li>" for line in st["conclusions"]) + "</ul>")
+        rows = [[r["batch_size"], f"{_num(r['edge'])} {_interval(r['interval'])}",
+                 f"{_num(r['hessian_init'])} {_interval(r['hessian_init_interval'])}",
+                 f"{_num(r['hessian_trained'])} {_interval(r['hessian_trained_interval'])}",
+                 *(f"{_num(r['predicted'][k])} ({'inside' if r['predicted_inside'][k] else 'outside'})"
+                   for k in names)] for r in st["edges"]]
+        parts.append(_table(["B", "edge [95%]", "&lambda;<sub>max</sub>(H<sub>B</sub>), init",
+                             "&lambda;<sub>max</sub>(H<sub>B</sub>), trained",
+                             *(html.escape(k) for k in names)], rows))
+        if st["fit"] is not None:
+            parts += [_local_table(st["fit"]), _rules_table(st["fit"])]
+        parts += [f"<p>Note: {html.escape(note)}</p>" for note in st["notes"]]
+    return "".join(parts)
+
+
 def _provenance(results: dict) -> str:
     settings, versions, prov = results["settings"], results["versions"], results["provenance"]
     rows = [["git commit", html.escape(str(prov["git_commit"]))],
@@ -619,7 +703,8 @@ def render_html(results: dict, studies: list[Study], paths: dict) -> str:
         .items()}})
     quick = results["settings"]["quick"]
     toc = [("answer", "The answer"), ("setup", "Setup"),
-           *((s.model, s.label) for s in studies), ("criterion", "The criterion decides"),
+           *((s.model, s.label) for s in studies), ("stability-edge", "The stability edge"),
+           ("criterion", "The criterion decides"),
            ("double-descent", "Double descent and ridge"), ("scaling-law", "Scaling law on digits"),
            ("files", "Files"), ("references", "References"), ("provenance", "Provenance")]
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>lrbs report"
@@ -650,6 +735,7 @@ def render_html(results: dict, studies: list[Study], paths: dict) -> str:
                      for label, m, text in SETUP if m in results["studies"]) + "</ul>")
     for s in studies:
         parts.append(_study_html(s, results["studies"][s.model], figure))
+    parts.append(_edge_html(results["stability_edge"], figure))
     parts.append("<h2 id='criterion'>The criterion decides the exponent</h2>")
     rows = []
     for st in results["studies"].values():

@@ -150,9 +150,10 @@ def least_squares_theory(result: SweepResult, target: float) -> Theory:
                                                        curve_b, target))
     # integer step counts: at infinite batch lr = 1/2 solves isotropic least squares in one
     # step, so S_min = 1 and B_crit is where the optimal (real-valued) count falls to 2
-    b_crit = (float(np.exp(np.interp(np.log(2.0), np.log(curve_steps[::-1]),
-                                     np.log(curve_b[::-1]))))
-              if curve_steps.min() <= 2.0 else np.inf)
+    with np.errstate(divide="ignore"):       # a target above the initial loss takes 0 steps
+        b_crit = (float(np.exp(np.interp(np.log(2.0), np.log(curve_steps[::-1]),
+                                         np.log(curve_b[::-1]))))
+                  if curve_steps.min() <= 2.0 else np.inf)
     return Theory(
         online_lr=np.atleast_1d(online.optimal_lr(b, spec.steps, window=spec.window)),
         finite_lr=np.array([finite.optimal_lr(int(x), spec.steps, window=spec.window) for x in b]),

@@ -18,8 +18,9 @@ class StabilityEdge:
     ----------
     batch_size : int
     seed_edges : ndarray, shape (n_seed,)
-        Each seed's edge: the geometric midpoint of its final bracket; ``nan`` where no
-        grid rate failed (the edge lies above the grid) or the smallest one did (below it).
+        Each seed's edge: the geometric midpoint of its final bracket; ``nan`` where the
+        bracket never closed (no failure within ``max_doublings`` doublings of the grid's
+        top, or still failing as far below its bottom).
     brackets : ndarray, shape (n_seed, 2)
         The largest rate that did not fail and the smallest that did, after bisection.
     edge : float
@@ -44,21 +45,37 @@ class StabilityEdge:
 
 
 def _grid_brackets(cell: SweepCell) -> np.ndarray:
-    """Per seed, the last grid rate below the first failing one and that failing one."""
+    """Per seed, the last grid rate below the first failing one and that failing one; a
+    missing end (``nan``) where no grid rate failed (lower end: the top of the grid) or the
+    smallest did (upper end: the bottom of the grid)."""
     fail = failed(cell.test_loss, cell.initial_loss)
     brackets = np.full((fail.shape[0], 2), np.nan)
     for s, row in enumerate(fail):
-        if row.any() and not row[0]:
+        if not row.any():
+            brackets[s, 0] = cell.lrs[-1]
+        elif row[0]:
+            brackets[s, 1] = cell.lrs[0]
+        else:
             k = int(np.argmax(row))
             brackets[s] = cell.lrs[k - 1], cell.lrs[k]
     return brackets
 
 
-def stability_edges(result: SweepResult, *, rounds: int = 6) -> list[StabilityEdge]:
+def _fails(spec, batch_size: int, rates: np.ndarray, initial: np.ndarray) -> np.ndarray:
+    """(n_seed, n_rate): every seed trained at every rate, as one program; which failed."""
+    order = np.unique(rates)
+    [(_, test)] = _train(spec, order, [batch_size], tuple(spec.seeds))
+    return failed(test, initial)[:, np.searchsorted(order, rates)]
+
+
+def stability_edges(result: SweepResult, *, rounds: int = 6,
+                    max_doublings: int = 16) -> list[StabilityEdge]:
     """The smallest learning rate at which a run diverges or collapses, per batch size and seed.
 
     The sweep's grid brackets each seed's edge (the first failing rate and the one below it,
-    :func:`empirical.failed`); ``rounds`` of bisection in log learning rate then narrow every bracket by
+    :func:`empirical.failed`); where no grid rate fails (or the smallest already does), the
+    rate is doubled up (halved down) from the grid's end until the bracket closes, at most
+    ``max_doublings`` times. Then ``rounds`` of bisection in log learning rate then narrow every bracket by
     a factor ``2**rounds`` in log space. Each round trains all seeds' midpoints at once for
     every seed (one vectorized program per batch size, the sweep's own trainer, horizon and
     minibatches) and keeps each seed's run at its own midpoint.
@@ -67,7 +84,9 @@ def stability_edges(result: SweepResult, *, rounds: int = 6) -> list[StabilityEd
     ----------
     result : SweepResult
     rounds : int, default 6
-        With the homework's grid (rates 1.25x apart) six rounds leave brackets 1.0035x wide.
+        With the homework's grid (rates 1.25x apart) six rounds leave brackets 1.0035x wide
+        (a doubled bracket: 1.011x).
+    max_doublings : int, default 16
 
     Returns
     -------
@@ -84,25 +103,35 @@ def stability_edges(result: SweepResult, *, rounds: int = 6) -> list[StabilityEd
     failed : The definition of a failed run.
     run_sweep : The sweep it starts from.
     """
-    if isinstance(rounds, bool) or not isinstance(rounds, int | np.integer) or rounds < 0:
-        raise ValueError(f"rounds must be an integer >= 0, got {rounds!r}")
-    spec = result.spec
-    seeds = tuple(spec.seeds)
-    edges = []
-    for cell in result.cells:
-        brackets = _grid_brackets(cell)
-        known = np.isfinite(brackets[:, 0])
-        for _ in range(rounds if known.any() else 0):
-            mid = np.sqrt(brackets[known, 0] * brackets[known, 1])
-            rates = np.unique(mid)
-            [(_, test)] = _train(spec, rates, [cell.batch_size], seeds)
-            fail = failed(test, cell.initial_loss)
-            for s, m in zip(np.flatnonzero(known), mid, strict=True):
-                brackets[s, 1 if fail[s, np.searchsorted(rates, m)] else 0] = m
-        seed_edges = np.sqrt(brackets[:, 0] * brackets[:, 1])
-        edges.append(StabilityEdge(cell.batch_size, seed_edges, brackets,
-                                   *_geometric_interval(seed_edges), rounds))
-    return edges
+    for name, value in (("rounds", rounds), ("max_doublings", max_doublings)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return [_edge_of(result.spec, cell, rounds, max_doublings) for cell in result.cells]
+
+
+def _update(spec, cell: SweepCell, brackets: np.ndarray, seeds: np.ndarray,
+            rates: np.ndarray) -> None:
+    """Train ``seeds`` at their own ``rates``; a failure closes the top, else the bottom."""
+    fail = _fails(spec, cell.batch_size, rates, cell.initial_loss)
+    for j, (s, rate) in enumerate(zip(seeds, rates, strict=True)):
+        brackets[s, 1 if fail[s, j] else 0] = rate
+
+
+def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int) -> StabilityEdge:
+    brackets = _grid_brackets(cell)
+    for _ in range(max_doublings):                # an end off the grid: double away from it
+        open_top, open_bottom = np.isnan(brackets[:, 1]), np.isnan(brackets[:, 0])
+        seeds = np.flatnonzero(open_top | open_bottom)
+        if not seeds.size:
+            break
+        _update(spec, cell, brackets, seeds,
+                np.where(open_top, 2 * brackets[:, 0], brackets[:, 1] / 2)[seeds])
+    known = np.flatnonzero(np.isfinite(brackets).all(axis=1))
+    for _ in range(rounds if known.size else 0):
+        _update(spec, cell, brackets, known, np.sqrt(brackets[known, 0] * brackets[known, 1]))
+    seed_edges = np.sqrt(brackets[:, 0] * brackets[:, 1])
+    return StabilityEdge(cell.batch_size, seed_edges, brackets, *_geometric_interval(seed_edges),
+                         rounds)
 
 
 def _geometric_interval(values: np.ndarray) -> tuple[float, tuple[float, float]]:

@@ -367,7 +367,7 @@ class _StackedOptimizer:
 
 @bounded_threads
 def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
-                   device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+                   device: str = "cpu", return_parameters: bool = False) -> tuple:
     """All ``lrs`` x ``run_seeds`` runs of a workload at once, as one vectorized program.
 
     The parameters carry a leading ``run`` axis (seed-major: the rates of seed 0, then of
@@ -388,12 +388,16 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
         Initialization and minibatch stream of each run (:func:`minibatch_indices`).
     device : str, default "cpu"
         Where the parameters, the data and every step live.
+    return_parameters : bool, default False
+        Also return the final parameters.
 
     Returns
     -------
     train_loss, test_loss : ndarray, shape (n_seed, n_lr, steps)
         The minibatch loss and the test metric after each update, float64; ``inf``/``nan``
         kept where a run diverged.
+    parameters : dict of Tensor, each ``(n_seed, n_lr, *shape)``
+        With ``return_parameters``: every run's parameters after the last step.
 
     See Also
     --------
@@ -436,5 +440,9 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
             test_loss[t] = measure(params, test_data)
             train_loss[t] = per_run(params, batch)
     shape = (steps, len(seeds), rates.size)
-    return tuple(curve.view(shape).permute(1, 2, 0).cpu().numpy()
-                 for curve in (train_loss, test_loss))
+    curves = tuple(curve.view(shape).permute(1, 2, 0).cpu().numpy()
+                   for curve in (train_loss, test_loss))
+    if return_parameters:
+        return (*curves, {k: v.view(len(seeds), rates.size, *v.shape[1:]) for k, v in
+                          params.items()})
+    return curves

@@ -1,0 +1,222 @@
+"""The stability edge against batch size: measured, predicted from the batch Hessian, fitted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+import nqm
+from compare._fits import ScalingFit, fit_scaling
+from compare._study import Study
+from empirical import (
+    StabilityEdge,
+    batch_hessian_top_eigenvalues,
+    least_squares_workload,
+    stability_edges,
+    teacher_mlp_workload,
+    train_workload,
+)
+
+CLAIMS = {"sgd": (1.0, "linear"), "adam": (0.5, "square root")}
+"""Granziol et al. (2022): the largest stable rate scales linearly in B for SGD and as its
+square root for Adam."""
+
+
+@dataclass
+class EdgeStudy:
+    """The stability edge of one sweep, its predictions and its scaling, beside the optimum's.
+
+    Attributes
+    ----------
+    model, label : str
+    optimizer : {"sgd", "adam"}
+        Which of the paper's claims applies.
+    edges : list of StabilityEdge
+        Measured per batch size (95% intervals over seeds).
+    fit : ScalingFit or None
+        The rules fitted to the measured edges (bootstrap over seeds), ``None`` when some
+        edge lies outside the grid.
+    hessian_init, hessian_trained : ndarray, shape (n_b, 3)
+        The minibatch Hessian's largest eigenvalue at the first seed's initialization and at
+        the point the sweep's optimum rate reaches after its steps: the mean over minibatches
+        and its 95% interval (Student's t).
+    predicted : dict of str to ndarray
+        Predicted edges per batch size: ``"2 / lambda_max, init"`` and ``"2 / lambda_max,
+        trained"`` (gradient descent on one minibatch, SGD only), and for least squares the
+        exact theory of the measurement's own criterion (``"exact, same criterion"``), SGD's
+        mean-square bound and the Marchenko-Pastur edge of the batch Hessian.
+    optimum : ScalingFit
+        The fixed-horizon optimum's fit (from the study), for the side-by-side.
+    notes : list of str
+
+    See Also
+    --------
+    edge_study : Builds it.
+    edge_conclusions : Its sentences.
+    """
+
+    model: str
+    label: str
+    optimizer: str
+    edges: list
+    fit: ScalingFit | None
+    hessian_init: np.ndarray
+    hessian_trained: np.ndarray
+    predicted: dict
+    optimum: ScalingFit
+    notes: list = field(default_factory=list)
+
+    @property
+    def batch_sizes(self) -> np.ndarray:
+        return np.array([e.batch_size for e in self.edges], dtype=float)
+
+
+def _workload_of(spec):
+    if spec.is_workload:
+        return spec.workload()
+    if spec.model == "linear-sgd":
+        return least_squares_workload(problem_seed=spec.problem_seed, n_train=spec.n_train,
+                                      n_test=spec.n_test)
+    return teacher_mlp_workload(spec.model.split("-")[1], problem_seed=spec.problem_seed,
+                                n_train=spec.n_train, n_test=spec.n_test,
+                                weight_decay=spec.weight_decay)
+
+
+def _mean_interval(values: np.ndarray) -> np.ndarray:
+    mean = values.mean()
+    half = (stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
+            if values.size > 1 else np.nan)
+    return np.array([mean, mean - half, mean + half])
+
+
+def _boot_edges(edges: list[StabilityEdge], n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n_b): the geometric-mean edge on resamples of the seeds, the same resample at
+    every batch size (a seed is shared across batch sizes)."""
+    logs = np.log(np.array([e.seed_edges for e in edges]))         # (n_b, n_seed)
+    rows = np.random.default_rng(seed).integers(0, logs.shape[1], (n_boot, logs.shape[1]))
+    return np.exp(logs[:, rows].mean(axis=-1).T)
+
+
+def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 6,
+               max_doublings: int = 16, n_batches: int = 5, iterations: int = 30) -> EdgeStudy:
+    """Measure the stability edge of a study's sweep, predict it from the batch Hessian, fit it.
+
+    The edge is :func:`empirical.stability_edges` (the smallest rate whose run diverges or
+    ends no better than it started, beyond the grid by at most ``max_doublings`` doublings,
+    bisected ``rounds`` times), fitted with the rules and
+    intervals of the optima (:func:`fit_scaling`, bootstrap over seeds). The minibatch
+    Hessian's largest eigenvalue (:func:`empirical.batch_hessian_top_eigenvalues`,
+    ``n_batches`` minibatches of each size, ``iterations`` Lanczos steps) is taken at the first
+    seed's initialization and at the point its run at the sweep's optimal rate reaches; for
+    SGD, gradient descent on one minibatch is stable below ``2 / lambda_max``. For least squares
+    the exact theory adds the rate where the expected test loss after the sweep's steps reaches
+    the initial loss (:meth:`nqm.LeastSquaresSGD.failure_lr`: the measurement's own criterion),
+    SGD's mean-square bound ``B / (B + D + 1)`` and the Marchenko-Pastur edge
+    ``(1 + sqrt(D/B))^-2``.
+
+    See Also
+    --------
+    analyze : The study it extends.
+    edge_conclusions : The verdict on "linear for SGD, square root for Adam".
+    """
+    result, spec = study.result, study.result.spec
+    edges = stability_edges(result, rounds=rounds, max_doublings=max_doublings)
+    b = np.array([e.batch_size for e in edges], dtype=float)
+    notes = []
+    finite = np.array([np.all(np.isfinite(e.seed_edges)) for e in edges])
+    fit = None
+    if finite.all() and len(edges) >= 2:
+        fit = fit_scaling(b, [e.edge for e in edges], _boot_edges(edges, n_boot, seed),
+                          n_seeds=len(spec.seeds))
+    else:
+        notes.append("edge not bracketed at B = " + ", ".join(
+            str(e.batch_size) for e, ok in zip(edges, finite, strict=True) if not ok)
+            + f" (no failure within {max_doublings} doublings above the grid, or failures "
+              "as far below it): no fit")
+    workload = _workload_of(spec)
+    optimizer = "adam" if (workload.optimizer.kind != "sgd") else "sgd"
+    start = workload.parameters(spec.seeds[0])
+    init, trained = [], []
+    for i, edge in enumerate(edges):
+        init.append(_mean_interval(batch_hessian_top_eigenvalues(
+            workload.loss, start, workload.train, edge.batch_size, n_batches=n_batches,
+            iterations=iterations, seed=seed)))
+        *_, params = train_workload(workload, [study.optima[i].lr], edge.batch_size, spec.steps,
+                                    run_seeds=spec.seeds[:1], return_parameters=True)
+        point = {k: v[0, 0] for k, v in params.items()}
+        trained.append(_mean_interval(batch_hessian_top_eigenvalues(
+            workload.loss, point, workload.train, edge.batch_size, n_batches=n_batches,
+            iterations=iterations, seed=seed)) if all(bool(v.isfinite().all()) for v in point.values())
+            else np.full(3, np.nan))
+    init, trained = np.array(init), np.array(trained)
+    predicted = {}
+    if optimizer == "sgd":
+        predicted["2 / lambda_max, init"] = 2 / init[:, 0]
+        predicted["2 / lambda_max, trained"] = 2 / trained[:, 0]
+    if spec.model == "linear-sgd":
+        problem = spec.problem()
+        theory = nqm.LeastSquaresSGD(dim=problem.dim, noise_std=problem.noise_std,
+                                     init_error=2 * problem.dim**2)
+        initial = problem.noise_std**2 + 2 * problem.dim
+        predicted["exact, same criterion"] = theory.failure_lr(b, spec.steps, initial)
+        predicted["mean-square bound B/(B+D+1)"] = theory.max_stable_lr(b)
+        predicted["Marchenko-Pastur (1+sqrt(D/B))^-2"] = 1 / nqm.marchenko_pastur_edge(
+            b, problem.dim)
+    return EdgeStudy(spec.model, study.label, optimizer, edges, fit, init, trained, predicted,
+                     study.horizon, notes)
+
+
+def _holds(claim: float, interval) -> bool:
+    """``claim`` lies inside the (95%) ``interval``."""
+    return bool(interval[0] <= claim <= interval[1])
+
+
+def edge_conclusions(edge: EdgeStudy) -> list[str]:
+    """The verdict on the paper's claim for this study's optimizer, from the numbers.
+
+    Whether "linear for SGD, square root for Adam" holds for the stability edge (over the
+    whole range, or between the smallest batch sizes only), for the optimum, or for neither:
+    the claimed exponent against the 95% intervals of the fitted power law and of the first
+    local exponent.
+
+    See Also
+    --------
+    edge_study : The numbers.
+    """
+    claim, name = CLAIMS[edge.optimizer]
+    b = edge.batch_sizes
+    lines = []
+    if edge.fit is None:
+        return [f"{edge.label}: the stability edge is not measured at every batch size "
+                f"({'; '.join(edge.notes)}), so its scaling is not fitted."]
+    fit, opt = edge.fit, edge.optimum
+    other, other_name = [(c, n) for c, n in CLAIMS.values() if c != claim][0]
+    lines.append(f"{edge.label}: the paper's claim for "
+                 f"{'SGD' if edge.optimizer == 'sgd' else 'Adam'} is {name} scaling of the "
+                 f"largest stable rate (exponent {claim:g}; the other rule: {other:g}).")
+    targets = (
+        (f"the stability edge from B = {b[0]:g} to {b[-1]:g}", fit.exponent,
+         fit.exponent_interval),
+        (f"the stability edge between B = {b[0]:g} and {b[1]:g}", fit.local_exponents[0],
+         fit.local_intervals[0]),
+        (f"the fixed-horizon optimum from B = {opt.batch_sizes[0]:g} to "
+         f"{opt.batch_sizes[-1]:g}", opt.exponent, opt.exponent_interval))
+    for what, exponent, interval in targets:
+        claimed, rival = _holds(claim, interval), _holds(other, interval)
+        status = (f"the claim holds ({name}, not {other_name})" if claimed and not rival else
+                  f"too uncertain to tell {name} from {other_name}" if claimed and rival else
+                  f"{other_name}, not the claimed {name}" if rival else
+                  f"neither {name} nor {other_name}")
+        lines.append(f"{what[0].upper()}{what[1:]} grows as B^{exponent:.2f} "
+                     f"[{interval[0]:.2f}, {interval[1]:.2f}]: {status}.")
+    rule = fit.preferred if len(fit.tied) <= 1 else ", ".join(fit.tied) + " (tied)"
+    lines.append(f"Best rule for the edge by AICc: {rule}.")
+    for label, curve in edge.predicted.items():
+        inside = sum(_holds(p, e.interval) for p, e in zip(curve, edge.edges, strict=True))
+        ratio = np.asarray(curve) / np.array([e.edge for e in edge.edges])
+        lines.append(f"Predicted edge '{label}': inside the measured 95% interval at {inside} of "
+                     f"{len(curve)} batch sizes; predicted / measured {np.nanmin(ratio):.3g}-"
+                     f"{np.nanmax(ratio):.3g}.")
+    return lines

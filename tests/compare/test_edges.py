@@ -1,0 +1,58 @@
+"""The stability-edge study: its sentences follow its numbers, its summary fits the schema."""
+
+import dataclasses
+
+import jsonschema
+import numpy as np
+import pytest
+
+from compare import analyze, edge_conclusions, edge_study, results_schema, summarize_edges
+from empirical import LRGrid, SweepSpec, run_sweep, strict_json
+
+
+@pytest.fixture(scope="module")
+def least_squares_edges():
+    spec = SweepSpec("linear-sgd", (2, 16, 128), LRGrid(base=0.01, ratio=1.25, k_max=24),
+                     seeds=(0, 1, 2), extend=False)
+    return edge_study(analyze(run_sweep(spec, progress=False), n_boot=50), n_boot=50,
+                      n_batches=2)
+
+
+def test_sentences_follow_the_intervals(least_squares_edges):
+    """Move the fitted intervals and the verdict moves with them."""
+    edge = least_squares_edges
+    fit = edge.fit
+
+    def verdicts(whole, small):
+        changed = dataclasses.replace(edge, fit=dataclasses.replace(
+            fit, exponent_interval=whole, local_intervals=np.array([small, *fit.local_intervals[1:]])))
+        return edge_conclusions(changed)[1:3]
+
+    holds, unsure = verdicts((0.9, 1.1), (0.4, 1.2))
+    assert holds.endswith("the claim holds (linear, not square root).")
+    assert unsure.endswith("too uncertain to tell linear from square root.")
+    rival, neither = verdicts((0.3, 0.6), (1.5, 2.0))
+    assert rival.endswith("square root, not the claimed linear.")
+    assert neither.endswith("neither linear nor square root.")
+
+
+def test_prediction_counts_are_the_summary_numbers(least_squares_edges):
+    summary = strict_json(summarize_edges(least_squares_edges))
+    schema = results_schema()
+    jsonschema.validate(summary, {**schema["$defs"]["stability_edge"], "$defs": schema["$defs"]})
+    for name in summary["edges"][0]["predicted"]:
+        inside = sum(row["predicted_inside"][name] for row in summary["edges"])
+        line = next(s for s in summary["conclusions"] if f"'{name}'" in s)
+        assert f"inside the measured 95% interval at {inside} of 3 batch sizes" in line
+    exact = [row["predicted"]["exact, same criterion"] for row in summary["edges"]]
+    assert all(row["interval"][0] <= p <= row["interval"][1]
+               for row, p in zip(summary["edges"], exact, strict=True))
+
+
+def test_an_edge_off_the_grid_is_said_not_fitted():
+    spec = SweepSpec("linear-sgd", (2, 16), [1e-3, 2e-3], steps=20, seeds=(0, 1), extend=False)
+    study = analyze(run_sweep(spec, progress=False), n_boot=20)
+    edge = edge_study(study, n_boot=20, n_batches=1, max_doublings=0)
+    assert edge.fit is None
+    [line] = edge_conclusions(edge)
+    assert "not measured at every batch size" in line
