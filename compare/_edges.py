@@ -43,7 +43,8 @@ class EdgeStudy:
         the point the sweep's optimum rate reaches after its steps: the mean over minibatches
         and its 95% interval (Student's t).
     predicted : dict of str to ndarray
-        Predicted edges per batch size: ``"2 / lambda_max, init"`` and ``"2 / lambda_max,
+        Predicted edges per batch size: the paper's claim (linear or square root) anchored at
+        the measured edge of the smallest batch size, ``"2 / lambda_max, init"`` and ``"2 / lambda_max,
         trained"`` (gradient descent on one minibatch, SGD only), and for least squares the
         exact theory of the measurement's own criterion (``"exact, same criterion"``), SGD's
         mean-square bound and the Marchenko-Pastur edge of the batch Hessian.
@@ -151,7 +152,10 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
             iterations=iterations, seed=seed)) if all(bool(v.isfinite().all()) for v in point.values())
             else np.full(3, np.nan))
     init, trained = np.array(init), np.array(trained)
+    claim, name = CLAIMS[optimizer]
     predicted = {}
+    if np.isfinite(edges[0].edge):
+        predicted[f"claim: {name} from the smallest B"] = edges[0].edge * (b / b[0]) ** claim
     if optimizer == "sgd":
         predicted["2 / lambda_max, init"] = 2 / init[:, 0]
         predicted["2 / lambda_max, trained"] = 2 / trained[:, 0]
@@ -205,10 +209,11 @@ def edge_conclusions(edge: EdgeStudy) -> list[str]:
          f"{opt.batch_sizes[-1]:g}", opt.exponent, opt.exponent_interval))
     for what, exponent, interval in targets:
         claimed, rival = _holds(claim, interval), _holds(other, interval)
-        status = (f"the claim holds ({name}, not {other_name})" if claimed and not rival else
+        status = (f"consistent with the claimed {name}, not with {other_name}"
+                  if claimed and not rival else
                   f"too uncertain to tell {name} from {other_name}" if claimed and rival else
-                  f"{other_name}, not the claimed {name}" if rival else
-                  f"neither {name} nor {other_name}")
+                  f"consistent with {other_name}, not with the claimed {name}" if rival else
+                  f"consistent with neither {name} nor {other_name}")
         lines.append(f"{what[0].upper()}{what[1:]} grows as B^{exponent:.2f} "
                      f"[{interval[0]:.2f}, {interval[1]:.2f}]: {status}.")
     rule = fit.preferred if len(fit.tied) <= 1 else ", ".join(fit.tied) + " (tied)"

@@ -306,7 +306,7 @@ def plot_stability_edges(edges: list) -> Figure:
             ax.plot(dense, best.predict(dense), color=PALETTE[0], lw=1.0,
                     label=f"fitted: {edge.fit.preferred}, $B^{{{edge.fit.exponent:.2f}}}$ overall")
         for name, curve in edge.predicted.items():
-            style, colour, label = EDGE_STYLES[name]
+            style, colour, label = EDGE_STYLES.get(name, ((0, (6, 3)), "#999999", name))
             ax.plot(b, curve, ls=style, color=colour, lw=1.2, label=label)
         optimum = edge.optimum
         ax.plot(optimum.batch_sizes, optimum.lr, "s", color=PALETTE[1], ms=4,

@@ -29,11 +29,11 @@ def test_sentences_follow_the_intervals(least_squares_edges):
         return edge_conclusions(changed)[1:3]
 
     holds, unsure = verdicts((0.9, 1.1), (0.4, 1.2))
-    assert holds.endswith("the claim holds (linear, not square root).")
+    assert holds.endswith("consistent with the claimed linear, not with square root.")
     assert unsure.endswith("too uncertain to tell linear from square root.")
     rival, neither = verdicts((0.3, 0.6), (1.5, 2.0))
-    assert rival.endswith("square root, not the claimed linear.")
-    assert neither.endswith("neither linear nor square root.")
+    assert rival.endswith("consistent with square root, not with the claimed linear.")
+    assert neither.endswith("consistent with neither linear nor square root.")
 
 
 def test_prediction_counts_are_the_summary_numbers(least_squares_edges):
