@@ -66,6 +66,7 @@ sphinx_gallery_conf = {
     "capture_repr": (),                  # only what an example prints, no stray object reprs
     "gallery_dirs": "auto_examples",
     "filename_pattern": "/plot_",
+    "ignore_pattern": r"(__init__|digits_cnn)\.py",   # the user's workload file, shown whole
     "image_scrapers": (figure_scraper,),
     "download_all_examples": False,
     "remove_config_comments": True,

@@ -23,7 +23,11 @@ builds in seconds.
 # ---------------
 from pathlib import Path
 
-workload_file = Path(__file__).with_name("digits_cnn.py")
+try:
+    here = Path(__file__).parent
+except NameError:                 # sphinx-gallery runs the page from its folder, without __file__
+    here = Path.cwd()
+workload_file = here / "digits_cnn.py"
 print(workload_file.read_text())
 
 # %%

@@ -73,9 +73,15 @@ def test_least_squares_edge_is_the_exact_theory_of_its_criterion():
         assert edge.edge < theory.max_stable_lr(edge.batch_size)
 
 
-def test_edges_outside_the_grid_are_unknown():
-    spec = SweepSpec("linear-sgd", [4], [1e-4, 2e-4], steps=20, seeds=(0, 1), extend=False)
-    [edge] = stability_edges(run_sweep(spec, progress=False))
-    assert np.isnan(edge.seed_edges).all() and np.isnan(edge.edge)
+def test_an_edge_above_the_grid_is_found_by_doubling():
+    """No grid rate fails: doubling from the grid's top brackets the edge, bisection narrows
+    the doubled bracket by 2**6 in log space; without doublings the edge stays unknown."""
+    spec = SweepSpec("linear-sgd", [4], [1e-3, 2e-3], steps=20, seeds=(0, 1), extend=False)
+    result = run_sweep(spec, progress=False)
+    [edge] = stability_edges(result)
+    assert np.all(edge.brackets[:, 1] / edge.brackets[:, 0] < 2 ** (1 / 2**6) + 1e-12)
+    assert np.all(edge.seed_edges > 2e-3)
+    [unknown] = stability_edges(result, max_doublings=0)
+    assert np.isnan(unknown.seed_edges).all() and np.isnan(unknown.edge)
     with pytest.raises(ValueError, match="rounds"):
-        stability_edges(run_sweep(spec, progress=False), rounds=-1)
+        stability_edges(result, rounds=-1)
