@@ -12,7 +12,8 @@
    ``torch.optim`` loop (``empirical.reference.train_workload``, every 2nd rate of seed 0,
    scaled by 4).
 3. Two Dask workers (a ``LocalCluster``, one thread each) against one local process on the
-   same sweep, one task per (batch size, seed): the ratio as the work per task grows.
+   same sweep, with one task per (batch size, seed) and with one per batch size: the ratio
+   as the work per task grows.
 
 Each measurement runs in fresh processes (``bench_sweeps.measure``: best of ``--repeats``,
 median beside it, peak ``ru_maxrss`` including torch's ~0.4 GiB). Run by hand:
@@ -83,9 +84,9 @@ def _cnn_reference(batch_sizes=(8, 32, 128), steps=100):
             reference.train_workload(workload, lr, b, steps)
 
 
-def _dask_ratio(spec, repeats: int) -> tuple[float, float]:
-    """(local seconds, two-worker seconds) of one sweep, best of ``repeats``; the cluster is
-    started before the clock."""
+def _dask_ratio(spec, repeats: int) -> tuple[float, float, float]:
+    """Seconds of one sweep, best of ``repeats``: here, and on two workers with one task per
+    (batch size, seed) and per batch size; the cluster is started before the clock."""
     from distributed import Client, LocalCluster
 
     from empirical import run_sweep
@@ -93,9 +94,11 @@ def _dask_ratio(spec, repeats: int) -> tuple[float, float]:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         run_sweep(_spec(spec.model, (2,), (0,), 5, 3), client=client, progress=False)  # warm
-        two = min(_timed(lambda: run_sweep(spec, client=client, seeds_per_task=1,
-                                           progress=False)) for _ in range(repeats))
-    return local, two
+        per_seed = min(_timed(lambda: run_sweep(spec, client=client, seeds_per_task=1,
+                                                progress=False)) for _ in range(repeats))
+        per_batch = min(_timed(lambda: run_sweep(spec, client=client, progress=False))
+                        for _ in range(repeats))
+    return local, per_seed, per_batch
 
 
 def _timed(work) -> float:
@@ -108,7 +111,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3,
                         help="fresh-process runs per measurement (default 3)")
-    repeats = parser.parse_args().repeats
+    parser.add_argument("--dask-only", action="store_true", help="only part 3")
+    args = parser.parse_args()
+    repeats = args.repeats
+    if not args.dask_only:
+        _speed(repeats)
+    _dask(repeats)
+
+
+def _speed(repeats: int) -> None:
     print(f"{'MLP sweep, 7 x 32 x 100 steps x 5 seeds':<42}{'seconds, best (median)':>24}"
           f"{'vs reference':>14}{'peak GiB':>10}")
     warm = ((2,), (0,), 12, 3)
@@ -131,16 +142,20 @@ def main() -> None:
           f"{'1.0x':>14}")
     print(f"{'  generic workload path':<42}{f'{cnn:.2f} ({cnn_med:.2f})':>24}"
           f"{f'{cnn_ref / cnn:.1f}x':>14}{cnn_mem:>10.2f}")
-    print(f"\n{'Dask, 2 workers vs 1 process (1 thread each)':<42}{'local s':>10}{'2 workers s':>14}"
-          f"{'speed-up':>10}")
+
+
+def _dask(repeats: int) -> None:
+    print(f"\n{'Dask, 2 workers vs 1 process (1 thread each)':<42}{'local s':>10}"
+          f"{'tasks (B, seed)':>18}{'tasks (B)':>16}")
     from empirical import LRGrid, SweepSpec
     cnn_spec = SweepSpec(f"{CNN}:workload", (8, 32, 128), LRGrid(base=0.01, ratio=2.0, k_max=7),
                          steps=100, seeds=SEEDS, extend=False)
-    for name, spec in [*((f"mlp-sgd, {steps} steps, 35 tasks", _spec("mlp-sgd", steps=steps))
+    for name, spec in [*((f"mlp-sgd, 7 B x 5 seeds, {steps} steps", _spec("mlp-sgd", steps=steps))
                          for steps in (25, 100, 400)),
-                       ("digits CNN, 100 steps, 15 tasks", cnn_spec)]:
-        local, two = _dask_ratio(spec, max(1, repeats // 2))
-        print(f"{name:<42}{local:>10.2f}{two:>14.2f}{local / two:>9.2f}x")
+                       ("digits CNN, 3 B x 5 seeds, 100 steps", cnn_spec)]:
+        local, per_seed, per_batch = _dask_ratio(spec, max(1, repeats // 2))
+        print(f"{name:<42}{local:>10.2f}{f'{per_seed:.2f} ({local / per_seed:.2f}x)':>18}"
+              f"{f'{per_batch:.2f} ({local / per_batch:.2f}x)':>16}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from empirical import (
 
 CLAIMS = {"sgd": (1.0, "linear"), "adam": (0.5, "square root")}
 """Granziol et al. (2022): the largest stable rate scales linearly in B for SGD and as its
-square root for Adam."""
+square root for Adam (:func:`nqm.claimed_max_lr`, with the paper's assumptions)."""
 
 
 @dataclass
@@ -152,10 +152,11 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
             iterations=iterations, seed=seed)) if all(bool(v.isfinite().all()) for v in point.values())
             else np.full(3, np.nan))
     init, trained = np.array(init), np.array(trained)
-    claim, name = CLAIMS[optimizer]
+    _, name = CLAIMS[optimizer]
     predicted = {}
     if np.isfinite(edges[0].edge):
-        predicted[f"claim: {name} from the smallest B"] = edges[0].edge * (b / b[0]) ** claim
+        predicted[f"claim: {name} from the smallest B"] = nqm.claimed_max_lr(
+            b, optimizer=optimizer, reference_batch_size=b[0], reference_lr=edges[0].edge)
     if optimizer == "sgd":
         predicted["2 / lambda_max, init"] = 2 / init[:, 0]
         predicted["2 / lambda_max, trained"] = 2 / trained[:, 0]

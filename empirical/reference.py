@@ -84,6 +84,15 @@ def lr_schedule(optimizer: torch.optim.Optimizer, steps: int, *, warmup: int = 1
         milestones=[warmup])
 
 
+def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, scheduler) -> None:
+    """One ``torch.optim`` update from ``loss``, then the schedule's step (if any)."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if scheduler is not None:
+        scheduler.step()
+
+
 def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_seed: int = 0,
               optimizer: str = "sgd", weight_decay: float = 0.001,
               dtype: torch.dtype = torch.float32) -> tuple[np.ndarray, np.ndarray]:
@@ -120,12 +129,7 @@ def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_s
     for t in range(steps):
         idx = torch.as_tensor(stream.randint(0, X.shape[0], batch_size))
         x, y = X[idx], Y[idx]
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if scheduler is not None:
-            scheduler.step()
+        _step(loss_fn(model(x), y), opt, scheduler)
         with torch.no_grad():
             test_loss[t] = loss_fn(model(X_test), Y_test).item()
             train_loss[t] = loss_fn(model(x), y).item()
@@ -230,12 +234,7 @@ def train_workload(workload, lr: float, batch_size: int, steps: int, *,
     for t in range(steps):
         idx = torch.as_tensor(stream.randint(0, workload.n_train, batch_size))
         batch = tuple(tensor[idx] for tensor in workload.train)
-        loss = workload.loss(params, batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if scheduler is not None:
-            scheduler.step()
+        _step(workload.loss(params, batch), opt, scheduler)
         with torch.no_grad():
             test_loss[t] = workload.measure(params, workload.test).item()
             train_loss[t] = workload.loss(params, batch).item()

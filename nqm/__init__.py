@@ -11,6 +11,7 @@ from nqm._finite_sample import FiniteSampleLeastSquaresSGD
 from nqm._least_squares import LeastSquaresSGD
 from nqm._risk import (
     RiskDecomposition,
+    claimed_max_lr,
     marchenko_pastur_edge,
     mp_stieltjes,
     optimal_ridge_lambda,
@@ -34,6 +35,7 @@ __all__ = [
     "LeastSquaresSGD",
     "OptimalSteps",
     "RiskDecomposition",
+    "claimed_max_lr",
     "marchenko_pastur_edge",
     "mp_stieltjes",
     "optimal_lr_greedy",

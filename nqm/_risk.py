@@ -346,3 +346,62 @@ def marchenko_pastur_edge(batch_size, dim, *, finite_size: bool = False):
     root = np.sqrt(b - 1) + np.sqrt(d)
     sigma = root * (1 / np.sqrt(b - 1) + 1 / np.sqrt(d)) ** (1 / 3)
     return scalar_or_array((root**2 + TRACY_WIDOM_1_MEAN * sigma) / b)
+
+
+def claimed_max_lr(batch_size, *, optimizer: str, reference_batch_size, reference_lr):
+    r"""The largest stable learning rate as Granziol et al. (2022) scale it with the batch size.
+
+    .. math::
+
+        \eta_{\max}(B) = \eta_{\max}(B_0)\,\Big(\frac{B}{B_0}\Big)^{p},\qquad
+        p = 1 \text{ for SGD},\quad p = \tfrac12 \text{ for Adam},
+
+    where ``batch_size`` is :math:`B` and :math:`\eta_{\max}(B_0)` is ``reference_lr``, the
+    edge measured (or known) at ``reference_batch_size`` :math:`B_0`. The paper derives it
+    from the extremal eigenvalues of the minibatch Hessian under these assumptions: a smooth
+    loss; the minibatch Hessian equal to the full-data Hessian plus a random,
+    parameter-dependent perturbation whose extremal eigenvalue grows as the batch shrinks
+    (spiked random-matrix model, the perturbation's variance scaling as :math:`1/B`); the
+    regime where that perturbation dominates the edge (small :math:`B`: the SGD edge
+    :math:`2/\lambda_{\max}(H_B)` then grows linearly, and saturates at
+    :math:`2/\lambda_{\max}(H)` once the full Hessian dominates); and for Adam, a
+    preconditioner built from the square root of the minibatch gradient's second moment,
+    whose noise scales as :math:`1/\sqrt B`. It is a scaling law, not an absolute value: the
+    constant comes from the reference point.
+
+    Parameters
+    ----------
+    batch_size, reference_batch_size, reference_lr : array_like of float
+        ``> 0``.
+    optimizer : {"sgd", "adam"}
+
+    Returns
+    -------
+    float or ndarray
+
+    References
+    ----------
+    .. [1] D. Granziol, S. Zohren, S. Roberts, "Learning Rates as a Function of Batch Size: A
+       Random Matrix Theory Approach to Neural Network Training", JMLR 23 (2022),
+       arXiv:2006.09092.
+
+    See Also
+    --------
+    marchenko_pastur_edge : The least-squares batch Hessian's edge, where the linear regime
+        and its saturation are exact.
+    LeastSquaresSGD.max_stable_lr : SGD's mean-square bound on least squares.
+
+    Examples
+    --------
+    >>> from nqm import claimed_max_lr
+    >>> print(claimed_max_lr([4, 16], optimizer="adam", reference_batch_size=4,
+    ...                      reference_lr=0.01))
+    [0.01 0.02]
+    """
+    exponents = {"sgd": 1.0, "adam": 0.5}
+    if optimizer not in exponents:
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    b = positive("batch_size", batch_size)
+    b0 = positive("reference_batch_size", reference_batch_size)
+    lr0 = positive("reference_lr", reference_lr)
+    return scalar_or_array(lr0 * (b / b0) ** exponents[optimizer])

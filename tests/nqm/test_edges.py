@@ -41,3 +41,27 @@ def test_edge_bad_input():
         nqm.marchenko_pastur_edge(0, 4)
     with pytest.raises(ValueError, match="> 1 with finite_size"):
         nqm.marchenko_pastur_edge(1, 4, finite_size=True)
+
+
+@given(st.floats(1.0, 1e4), st.floats(1.0, 1e4), st.floats(1e-4, 10.0))
+def test_claimed_scaling_passes_through_its_reference(b, b0, lr0):
+    for optimizer, exponent in (("sgd", 1.0), ("adam", 0.5)):
+        kwargs = dict(optimizer=optimizer, reference_batch_size=b0, reference_lr=lr0)
+        assert nqm.claimed_max_lr(b0, **kwargs) == pytest.approx(lr0, rel=1e-12)
+        assert nqm.claimed_max_lr(4 * b, **kwargs) / nqm.claimed_max_lr(b, **kwargs) == \
+            pytest.approx(4.0**exponent, rel=1e-12)
+    with pytest.raises(ValueError, match="optimizer"):
+        nqm.claimed_max_lr(b, optimizer="lion", reference_batch_size=b0, reference_lr=lr0)
+
+
+def test_least_squares_edge_is_linear_then_saturates():
+    """The exactly solvable case of the SGD claim: gradient descent on a least-squares
+    minibatch is stable below (1 + sqrt(D/B))^-2, whose local exponent in B tends to 1 for
+    B << D (the claim's regime) and to 0 for B >> D (the full Hessian dominates)."""
+    dim = 1e8
+
+    def exponent(b):
+        return np.log(nqm.marchenko_pastur_edge(b, dim) / nqm.marchenko_pastur_edge(2 * b, dim)) \
+            / np.log(2)
+    assert exponent(1.0) == pytest.approx(1.0, abs=0.01)
+    assert exponent(1e13) == pytest.approx(0.0, abs=0.01)
