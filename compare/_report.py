@@ -44,11 +44,11 @@ from empirical import (
 )
 
 FULL = dict(batch_sizes=(2, 4, 16, 64, 256, 1024, 2048), seeds=5, n_boot=200, mc_trials=8,
-            hessian_batches=5,
+            hessian_batches=5, edge_rounds=6,
             mc_ns=(100, 200, 300, 400, 450, 475, 525, 550, 600, 700, 850, 1000),
             nqm_dim=100, nqm_batch_sizes=tuple(2**k for k in range(13)))
 QUICK = dict(batch_sizes=(2, 8, 32, 256, 2048), seeds=2, n_boot=50, mc_trials=2,
-             hessian_batches=2,
+             hessian_batches=2, edge_rounds=4,
              mc_ns=(100, 250, 400, 475, 525, 600, 800, 1000),
              nqm_dim=40, nqm_batch_sizes=tuple(4**k for k in range(6)))
 DIAGONAL_TARGET = 0.1
@@ -305,8 +305,8 @@ def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: boo
         result = run_sweep(spec, out=sweep_dirs[spec.model], progress=None if progress else False)
         studies.append(analyze(result, n_boot=settings["n_boot"]))
     _log(progress, "[4/7] stability edges: bisection and batch Hessians")
-    edges = [edge_study(s, n_boot=settings["n_boot"], n_batches=settings["hessian_batches"])
-             for s in studies]
+    edges = [edge_study(s, n_boot=settings["n_boot"], n_batches=settings["hessian_batches"],
+                        rounds=settings["edge_rounds"]) for s in studies]
     _log(progress, "[5/7] theory: diagonal NQM and double descent")
     diagonal = diagonal_curves(settings["nqm_dim"], settings["nqm_batch_sizes"])
     sim = simulate_risk(500, settings["mc_ns"], (0.0, 0.04), trials=settings["mc_trials"])

@@ -85,3 +85,20 @@ def test_an_edge_above_the_grid_is_found_by_doubling():
     assert np.isnan(unknown.seed_edges).all() and np.isnan(unknown.edge)
     with pytest.raises(ValueError, match="rounds"):
         stability_edges(result, rounds=-1)
+
+
+@pytest.mark.parametrize("batch_size", [16, 64, 256])
+def test_least_squares_batch_hessian_against_wishart_theory(batch_size):
+    """The homework's minibatch Hessian is 2 X^T X / B with X Gaussian, a Wishart matrix: the
+    Lanczos estimate of its top eigenvalue, averaged over 40 minibatches, against Johnstone's
+    finite-size mean, within 4 standard errors plus a tenth of the Tracy-Widom scale (the
+    order his expansion drops), and below the Marchenko-Pastur limit it approaches."""
+    workload = least_squares_workload()
+    tops = batch_hessian_top_eigenvalues(workload.loss, workload.parameters(0), workload.train,
+                                         batch_size, n_batches=40, seed=1) / 2
+    se = tops.std(ddof=1) / np.sqrt(tops.size)
+    root = np.sqrt(batch_size - 1) + np.sqrt(DIM)
+    scale = root * (1 / np.sqrt(batch_size - 1) + 1 / np.sqrt(DIM)) ** (1 / 3) / batch_size
+    assert abs(tops.mean() - nqm.marchenko_pastur_edge(batch_size, DIM, finite_size=True)) \
+        < 4 * se + 0.1 * scale
+    assert tops.mean() < nqm.marchenko_pastur_edge(batch_size, DIM)
