@@ -337,23 +337,24 @@ def _extension(spec: SweepSpec, batch_size: int, runs: _Growing,
     """The rates to add while the optimum sits on an edge of an LRGrid (``None``: done)."""
     if not spec.extendable:
         return None
-    if runs.extensions == spec.max_extensions:
-        runs.notes.append(f"still on the edge after {spec.max_extensions} extensions")
-        return None
     cell = SweepCell(batch_size, runs.lrs, runs.train, runs.test, initial)
     mean = np.where(np.isfinite(m := cell.metric(spec.window)), m, np.inf).mean(axis=1)
     best = int(np.argmin(mean))
-    if best == 0:
+    down, up = best == 0, best == runs.lrs.size - 1 and not cell.collapsed[-1].any()
+    if not (down or up):
+        return None
+    if runs.extensions == spec.max_extensions:
+        runs.notes.append(f"still on the edge after {spec.max_extensions} extensions")
+        return None
+    if down:
         new_k = np.arange(runs.k_lo - spec.extension_points, runs.k_lo)
         runs.k_lo = int(new_k[0])
-    elif best == runs.lrs.size - 1 and not cell.collapsed[-1].any():
+    else:
         new_k = np.arange(runs.k_hi + 1, runs.k_hi + 1 + spec.extension_points)
         runs.k_hi = int(new_k[-1])
-    else:
-        return None
     runs.extensions += 1
     new_lrs = spec.lrs.base * spec.lrs.ratio ** new_k.astype(float)
-    side = "down" if best == 0 else "up"
+    side = "down" if down else "up"
     runs.notes.append(f"optimum on the {'lower' if side == 'down' else 'upper'} edge: grid "
                       f"extended {side} to lr={new_lrs[0 if side == 'down' else -1]:.4g}")
     return new_lrs
