@@ -18,6 +18,7 @@ from empirical._edge import StabilityEdge, stability_edges
 from empirical._hessian import batch_hessian_top_eigenvalues, lanczos_top_eigenvalue
 from empirical._linear import train_linear_sgd_batched
 from empirical._mlp import minibatch_indices, schedule_factors, train_mlp_batched
+from empirical._noise import NoiseEstimate, per_example_noise, two_batch_noise
 from empirical._optimum import Optimum, find_optimum, steps_to_target_optimum, subgrid_argmin
 from empirical._problems import Problem, least_squares_problem, teacher_mlp_problem
 from empirical._scaling_study import (
@@ -46,6 +47,7 @@ __all__ = [
     "LRGrid",
     "MLPShape",
     "MODELS",
+    "NoiseEstimate",
     "OptimizerConfig",
     "Optimum",
     "Problem",
@@ -71,6 +73,7 @@ __all__ = [
     "load_workload",
     "locked_directory",
     "minibatch_indices",
+    "per_example_noise",
     "reference",
     "run_scaling_study",
     "run_sweep",
@@ -86,4 +89,5 @@ __all__ = [
     "train_mlp_batched",
     "train_workload",
     "tune_shape",
+    "two_batch_noise",
 ]

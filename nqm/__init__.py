@@ -8,7 +8,7 @@ Every closed form has its sympy derivation in :mod:`nqm.symbolic`. numpy/scipy/s
 from nqm import symbolic
 from nqm._diagonal import DiagonalNQM, OptimalSteps
 from nqm._finite_sample import FiniteSampleLeastSquaresSGD
-from nqm._least_squares import LeastSquaresSGD
+from nqm._least_squares import LeastSquaresSGD, NoiseScale, mccandlish_lr
 from nqm._risk import (
     RiskDecomposition,
     claimed_max_lr,
@@ -33,10 +33,12 @@ __all__ = [
     "DiagonalNQM",
     "FiniteSampleLeastSquaresSGD",
     "LeastSquaresSGD",
+    "NoiseScale",
     "OptimalSteps",
     "RiskDecomposition",
     "claimed_max_lr",
     "marchenko_pastur_edge",
+    "mccandlish_lr",
     "mp_stieltjes",
     "optimal_lr_greedy",
     "optimal_lr_horizon",

@@ -3,12 +3,66 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import brentq
 
 from nqm._affine import affine_first_passage, affine_moment, minimize_on_log_scale
 from nqm._validation import nonnegative, positive, scalar_or_array, steps_array
+
+
+class NoiseScale(NamedTuple):
+    r"""The gradient noise scale's ingredients (McCandlish et al. 2018) at one point.
+
+    Attributes
+    ----------
+    gradient_sq : float or ndarray
+        :math:`\lvert G\rvert^2`, the squared norm of the true gradient.
+    trace_cov : float or ndarray
+        :math:`\operatorname{tr}\Sigma`, the per-example gradient covariance's trace.
+    b_simple, b_noise : float or ndarray
+        :math:`\operatorname{tr}\Sigma / \lvert G\rvert^2` and
+        :math:`\operatorname{tr}(H\Sigma) / G^\top H G`.
+    lr_max : float or ndarray
+        :math:`\lvert G\rvert^2 / G^\top H G`, the best step of noiseless gradient descent.
+    """
+
+    gradient_sq: np.ndarray
+    trace_cov: np.ndarray
+    b_simple: np.ndarray
+    b_noise: np.ndarray
+    lr_max: np.ndarray
+
+
+def mccandlish_lr(batch_size, *, lr_max, b_noise):
+    r"""McCandlish et al.'s optimal learning rate for a batch size: :math:`\eta_\max / (1 +
+    B_{\rm noise} / B)`.
+
+    ``batch_size`` is :math:`B`, ``lr_max`` the best step of noiseless gradient descent
+    :math:`\lvert G\rvert^2 / G^\top H G` and ``b_noise`` the noise scale
+    :math:`\operatorname{tr}(H\Sigma) / G^\top H G`. Assumes a locally quadratic loss and one
+    greedy step (the optimum of the expected improvement). For Gaussian least squares it is
+    exact: the greedy step of :class:`LeastSquaresSGD` (derived in
+    :func:`nqm.symbolic.greedy_lr_is_mccandlish`).
+
+    References
+    ----------
+    .. [1] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch Training",
+       arXiv:1812.06162 (2018), eq. 2.6.
+
+    See Also
+    --------
+    LeastSquaresSGD.noise_scale : The exact ``lr_max`` and ``b_noise`` of least squares.
+
+    Examples
+    --------
+    >>> from nqm import mccandlish_lr
+    >>> print(mccandlish_lr([1, 10, 1000], lr_max=0.5, b_noise=10.0).round(4))
+    [0.0455 0.25   0.495 ]
+    """
+    b = positive("batch_size", batch_size)
+    return scalar_or_array(positive("lr_max", lr_max) / (1 + nonnegative("b_noise", b_noise) / b))
 
 
 @dataclass(frozen=True)
@@ -150,6 +204,38 @@ class LeastSquaresSGD:
 
         batch_size = positive("batch_size", batch_size)
         return scalar_or_array(np.vectorize(solve, otypes=[float])(batch_size))
+
+    def noise_scale(self, error):
+        r"""The gradient noise scale at squared error :math:`e = \lVert W - W^\star\rVert_F^2`.
+
+        .. math::
+
+            \lvert G\rvert^2 = 4e,\quad \operatorname{tr}\Sigma = 4[(D + 1)e + \sigma^2 D^2],
+            \quad B_{\rm noise} = B_{\rm simple} = D + 1 + \frac{\sigma^2 D^2}{e},\quad
+            \eta_\max = \tfrac12,
+
+        for the homework's per-example gradient :math:`2x^\top(xE - \sigma\varepsilon)` (the
+        Hessian is :math:`2I`, so the two noise scales agree); derived in
+        :func:`nqm.symbolic.least_squares_noise_scale`. Along a run, pass the expected error
+        :meth:`expected_error`: both :math:`\lvert G\rvert^2` and :math:`\operatorname{tr}\Sigma`
+        are linear in :math:`e`, so this is the ratio of their expectations over the iterate
+        distribution, the quantity the expected one-step improvement depends on (and with it
+        :func:`mccandlish_lr` is the exact greedy step).
+
+        Examples
+        --------
+        >>> from nqm import LeastSquaresSGD
+        >>> model = LeastSquaresSGD(dim=16, noise_std=5.0, init_error=2 * 16**2)
+        >>> print(round(float(model.noise_scale(512.0).b_noise), 2))
+        29.5
+        """
+        e = positive("error", error)
+        d = self.dim
+        trace = 4 * ((d + 1) * e + self.noise_std**2 * d**2)
+        b_noise = trace / (4 * e)
+        return NoiseScale(scalar_or_array(4 * e), scalar_or_array(trace),
+                          scalar_or_array(b_noise), scalar_or_array(b_noise),
+                          scalar_or_array(np.full_like(e, 0.5)))
 
     def failure_lr(self, batch_size, steps, level):
         r"""The rate above which the expected test MSE after ``steps`` steps ends above ``level``.

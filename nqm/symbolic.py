@@ -244,6 +244,38 @@ def least_squares_max_stable_lr() -> sp.Expr:
                  [r for r in sp.solve(sp.Eq(contraction, 1), eta) if r != 0][0])
 
 
+def least_squares_noise_scale() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    r"""(:math:`\lvert G\rvert^2`, :math:`\operatorname{tr}\Sigma`, :math:`\eta_\max`) of the
+    homework's per-example gradient :math:`g = 2x^\top(xE - \sigma\varepsilon)` at error
+    :math:`E = W - W^\star` with :math:`\lVert E\rVert_F^2 = e` (``m(t)``).
+
+    :math:`G = \mathbb{E}g = 2E`; :math:`\mathbb{E}\lVert g\rVert^2 = 4\,\mathbb{E}[\lVert
+    x\rVert^2(\lVert xE\rVert^2 + \sigma^2\lVert\varepsilon\rVert^2)] = 4[(D + 2)e +
+    \sigma^2 D^2]` from the Gaussian moment :math:`\mathbb{E}\lVert x\rVert^2 xx^\top =
+    (D + 2) I`; the Hessian of the expected loss is :math:`2I`, so :math:`B_{\rm noise} =
+    B_{\rm simple}` and :math:`\eta_\max = \lvert G\rvert^2 / G^\top H G = 1/2`.
+    """
+    e = m(t)
+    g2 = _step("|G|^2 = |2E|^2", 4 * e)
+    second = _step("E|g|^2 = 4[(D + 2) e + sigma^2 D^2]", 4 * ((D + 2) * e + sigma2 * D**2))
+    trace = _step("tr Sigma = E|g|^2 - |G|^2", sp.expand(second - g2))
+    lr_max = _step("eta_max = |G|^2 / (G^T H G) with H = 2 I", g2 / (2 * g2))
+    return g2, trace, lr_max
+
+
+def greedy_lr_is_mccandlish() -> sp.Expr:
+    r"""The exact greedy step of least-squares SGD is McCandlish et al.'s
+    :math:`\eta_\max / (1 + B_{\rm noise}/B)`, with :math:`B_{\rm noise} = \operatorname{tr}
+    \Sigma / \lvert G\rvert^2` at the expected error (a ratio of expectations)."""
+    g2, trace, lr_max = least_squares_noise_scale()
+    one_step = least_squares_error_recursion()
+    greedy = _step("minimize e_{t+1} over eta: the root of its derivative",
+                   sp.solve(sp.diff(one_step, eta), eta)[0])
+    b_noise = _step("B_noise = tr Sigma / |G|^2", trace / g2)
+    rule = _step("McCandlish: eta_max / (1 + B_noise / B)", lr_max / (1 + b_noise / B))
+    return _step("their difference simplifies to 0", sp.simplify(greedy - rule))
+
+
 def ridgeless_risk() -> tuple[sp.Expr, sp.Expr]:
     r"""(under-parameterized, over-parameterized) min-norm risk.
 
@@ -317,7 +349,8 @@ DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_lo
                scalar_steps_to_target, optimal_lr_greedy, fixed_horizon_optimal_lr,
                momentum_moment_matrix, heavy_ball_noise_sum,
                momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
-               least_squares_max_stable_lr, ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,
+               least_squares_max_stable_lr, least_squares_noise_scale, greedy_lr_is_mccandlish,
+               ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,
                marchenko_pastur_edge, ridge_risk, ridge_risk_at_optimum)
 """Every derivation of this module, in the order the docs show them."""
 
