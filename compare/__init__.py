@@ -1,6 +1,7 @@
 """Theory over experiment: scaling-rule fits, the study report and the ``lrbs`` command line."""
 
 from compare._answer import conclusions, diagonal_conclusion, scaling_law_conclusions
+from compare._critical import CriticalBatchFit, fit_critical_batch
 from compare._double_descent import RiskSimulation, simulate_risk
 from compare._edges import EdgeStudy, edge_conclusions, edge_study
 from compare._figures import (
@@ -41,6 +42,7 @@ from compare._scaling_report import (
 from compare._study import Study, Theory, analyze, bootstrap_optima
 
 __all__ = [
+    "CriticalBatchFit",
     "EdgeStudy",
     "Extrapolation",
     "LawFit",
@@ -59,6 +61,7 @@ __all__ = [
     "edge_conclusions",
     "edge_study",
     "extrapolation_check",
+    "fit_critical_batch",
     "fit_rule",
     "fit_scaling",
     "fit_scaling_law",

@@ -1,0 +1,99 @@
+"""The measured critical batch size: McCandlish et al.'s steps/examples hyperbola fitted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from compare._fits import bootstrap_interval
+
+
+@dataclass(frozen=True)
+class CriticalBatchFit:
+    r"""The hyperbola :math:`S(B) = S_{\min}(1 + B_{\rm crit}/B)` fitted to steps to a target.
+
+    Attributes
+    ----------
+    s_min, e_min, b_crit : float
+        The fewest steps (infinite batch), the fewest examples (:math:`B \to 0`,
+        :math:`E_{\min} = S_{\min} B_{\rm crit}`) and the critical batch size.
+    s_min_interval, e_min_interval, b_crit_interval : tuple of float
+        95% intervals from the bootstrap rows (Student's quantile over seeds, as the optima's
+        fits), ``(nan, nan)`` without rows.
+
+    See Also
+    --------
+    fit_critical_batch : Fits it.
+    """
+
+    s_min: float
+    e_min: float
+    b_crit: float
+    s_min_interval: tuple
+    e_min_interval: tuple
+    b_crit_interval: tuple
+
+
+def _fit_logs(log_b: np.ndarray, log_s: np.ndarray) -> np.ndarray:
+    """(log S_min, log B_crit) minimizing the squared error in log S."""
+    def residual(z):
+        return z[0] + np.log1p(np.exp(z[1] - log_b)) - log_s
+    start = np.array([log_s.min(), np.median(log_b)])
+    return least_squares(residual, start, method="lm").x
+
+
+def fit_critical_batch(batch_sizes, steps, boot_steps=None, *,
+                       n_seeds: int | None = None) -> CriticalBatchFit:
+    r"""Fit McCandlish et al.'s trade-off between steps and examples to steps-to-target data.
+
+    .. math::
+
+        \Big(\frac{S}{S_{\min}} - 1\Big)\Big(\frac{E}{E_{\min}} - 1\Big) = 1,\quad E = BS
+        \iff S(B) = S_{\min}\Big(1 + \frac{B_{\rm crit}}{B}\Big),\quad
+        B_{\rm crit} = \frac{E_{\min}}{S_{\min}},
+
+    where ``steps`` are the fewest steps :math:`S` to a target loss at each batch size
+    :math:`B` (``batch_sizes``), fitted by least squares in :math:`\log S` over
+    :math:`(\log S_{\min}, \log B_{\rm crit})`. ``boot_steps`` (``(n_boot, n_b)``, the same seed
+    resample in a row) are refitted row by row for the intervals, with the optima's
+    :func:`bootstrap_interval`.
+
+    References
+    ----------
+    .. [1] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch Training",
+       arXiv:1812.06162 (2018), eqs. 2.11-2.12.
+
+    See Also
+    --------
+    nqm.mccandlish_lr : The learning rate of the same model.
+    fit_scaling : The optima's fits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from compare import fit_critical_batch
+    >>> b = np.array([1, 4, 16, 64, 256, 1024])
+    >>> fit = fit_critical_batch(b, 20 * (1 + 50 / b))
+    >>> round(fit.s_min, 6), round(fit.b_crit, 6), round(fit.e_min, 6)
+    (20.0, 50.0, 1000.0)
+    """
+    b = np.asarray(batch_sizes, dtype=float)
+    s = np.asarray(steps, dtype=float)
+    if b.ndim != 1 or b.shape != s.shape or b.size < 3:
+        raise ValueError(f"need steps at 3 or more batch sizes, got {b.size}")
+    if not (np.all(np.isfinite(s)) and np.all(s > 0) and np.all(b > 0)):
+        raise ValueError("steps and batch sizes must be finite and > 0")
+    z = _fit_logs(np.log(b), np.log(s))
+    nan = (float("nan"), float("nan"))
+    intervals = [nan, nan, nan]
+    if boot_steps is not None and len(boot_steps):
+        rows = np.asarray(boot_steps, dtype=float)
+        rows = rows[np.all(np.isfinite(rows) & (rows > 0), axis=1)]
+        boot = np.array([_fit_logs(np.log(b), np.log(r)) for r in rows])
+        zs = np.column_stack([boot, boot.sum(axis=1)])        # log S_min, log B_crit, log E_min
+        lo, hi = bootstrap_interval(np.array([z[0], z[1], z.sum()]), zs, n_seeds)
+        intervals = [tuple(float(v) for v in np.exp([lo[k], hi[k]])) for k in range(3)]
+    return CriticalBatchFit(float(np.exp(z[0])), float(np.exp(z.sum())), float(np.exp(z[1])),
+                            intervals[0], intervals[2], intervals[1])
