@@ -237,10 +237,10 @@ def _add_study_options(parser, *, out: str, seeds_default: str, quick_help: str)
 
 def _add_run(commands) -> None:
     run = commands.add_parser(
-        "run", help="the whole study: three sweeps, theory, fits; writes a report",
+        "run", help="the whole study: three sweeps, stability edges, theory, fits; writes a report",
         description="Run the three sweeps (least squares with SGD, the MLP with SGD and with "
-                    "Adam; geometric grid that extends itself), the exact theory and the "
-                    "scaling-rule fits, and write DIR/index.html, DIR/results.json and "
+                    "Adam; geometric grid that extends itself), their stability edges, the exact "
+                    "theory and the scaling-rule fits, and write DIR/index.html, DIR/results.json and "
                     "DIR/figures/, with a section for the digits scaling law when the 'data' "
                     "extra is installed. Finished runs are kept under DIR/sweeps/ and "
                     "DIR/scaling/runs/, so an interrupted run resumes.")

@@ -26,6 +26,11 @@ class NoiseScale(NamedTuple):
         :math:`\operatorname{tr}(H\Sigma) / G^\top H G`.
     lr_max : float or ndarray
         :math:`\lvert G\rvert^2 / G^\top H G`, the best step of noiseless gradient descent.
+
+    See Also
+    --------
+    LeastSquaresSGD.noise_scale : The exact values for Gaussian least squares.
+    mccandlish_lr : The learning rate they predict.
     """
 
     gradient_sq: np.ndarray
