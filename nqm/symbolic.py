@@ -256,10 +256,10 @@ def least_squares_noise_scale() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     B_{\rm simple}` and :math:`\eta_\max = \lvert G\rvert^2 / G^\top H G = 1/2`.
     """
     e = m(t)
-    g2 = _step("|G|^2 = |2E|^2", 4 * e)
-    second = _step("E|g|^2 = 4[(D + 2) e + sigma^2 D^2]", 4 * ((D + 2) * e + sigma2 * D**2))
-    trace = _step("tr Sigma = E|g|^2 - |G|^2", sp.expand(second - g2))
-    lr_max = _step("eta_max = |G|^2 / (G^T H G) with H = 2 I", g2 / (2 * g2))
+    g2 = _step("the squared gradient norm G.G, with G = E g = 2E", 4 * e)
+    second = _step("the second moment E[g.g] = 4[(D + 2) e + sigma^2 D^2]", 4 * ((D + 2) * e + sigma2 * D**2))
+    trace = _step("tr Sigma = E[g.g] - G.G", sp.expand(second - g2))
+    lr_max = _step("eta_max = G.G / (G^T H G) with H = 2 I", g2 / (2 * g2))
     return g2, trace, lr_max
 
 
@@ -271,7 +271,7 @@ def greedy_lr_is_mccandlish() -> sp.Expr:
     one_step = least_squares_error_recursion()
     greedy = _step("minimize e_{t+1} over eta: the root of its derivative",
                    sp.solve(sp.diff(one_step, eta), eta)[0])
-    b_noise = _step("B_noise = tr Sigma / |G|^2", trace / g2)
+    b_noise = _step("B_noise = tr Sigma / G.G", trace / g2)
     rule = _step("McCandlish: eta_max / (1 + B_noise / B)", lr_max / (1 + b_noise / B))
     return _step("their difference simplifies to 0", sp.simplify(greedy - rule))
 
