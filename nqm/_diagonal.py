@@ -23,6 +23,10 @@ _DENSE = 512
 _BLOCK = 200_000
 """Steps x coordinates evaluated at once (about 50 temporaries of this many float64)."""
 
+NEGLIGIBLE_MOMENTUM = 2.0**-106
+"""A momentum below this is treated as none: it moves every moment by a relative O(beta), far
+below double precision, while the two-root closed form divides by sqrt(beta)."""
+
 
 class OptimalSteps(NamedTuple):
     """Result of :meth:`DiagonalNQM.optimal_steps_to_target`.
@@ -173,7 +177,7 @@ class DiagonalNQM:
         k = alpha * h
         drive = alpha**2 * c / batch_size
         block = max(1, _BLOCK // h.size)
-        if beta == 0.0:
+        if beta < NEGLIGIBLE_MOMENTUM:
             with np.errstate(divide="ignore"):
                 log_rate = 2.0 * np.log(np.abs(1.0 - k))
             def shares(chunk):

@@ -38,7 +38,8 @@ class HeavyBall:
     k : ndarray
         Effective steps :math:`k = \\eta h^{1-p}`, inside ``(0, 2 (1 + beta))``.
     beta : float
-        Momentum in ``(0, 1)``.
+        Momentum in ``(0, 1)`` (:class:`DiagonalNQM` takes one below
+        ``NEGLIGIBLE_MOMENTUM`` as none).
     """
 
     def __init__(self, k: np.ndarray, beta: float):
@@ -46,7 +47,8 @@ class HeavyBall:
         self.beta = float(beta)
         rho = np.sqrt(beta)
         self.rho, self.one_m_rho = rho, (1.0 - beta) / (1.0 + rho)
-        self.log_rho = 0.5 * np.log1p(-(1.0 - beta))
+        # log sqrt(beta): log1p keeps beta near 1 exact, log keeps a small beta exact
+        self.log_rho = 0.5 * (np.log(beta) if beta < 0.5 else np.log1p(-(1.0 - beta)))
         k = self.k
         # (1 - r1)(1 - r2) = k and (1 + r1)(1 + r2) = 2 (1 + beta) - k; each difference is
         # one rounding of two exact terms (2 - k and 3 - k are exact for k in [1.5, 4])

@@ -3,7 +3,7 @@
 import mpmath
 import numpy as np
 import sympy as sp
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import nqm
@@ -129,6 +129,7 @@ def test_ridge_at_optimum(gamma, s2, r2):
 
 @given(beta=st.floats(0.0, 0.95), frac=st.floats(0.05, 0.95), t=st.integers(0, 200),
        p=st.floats(0.0, 1.0), b=S.batch_sizes)
+@example(beta=5.3e-180, frac=0.5, t=0, p=0.0, b=1)      # a momentum too small to matter
 def test_momentum_recursion(beta, frac, t, p, b):
     """The diagonal NQM with momentum against the symbolic 3x3 matrix iterated at 50 digits."""
     model = nqm.DiagonalNQM.zhang2019(dim=4)
