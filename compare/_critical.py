@@ -67,6 +67,7 @@ def fit_critical_batch(batch_sizes, steps, boot_steps=None, *,
 
     See Also
     --------
+    nqm.steps_examples_tradeoff : The model it fits.
     nqm.mccandlish_lr : The learning rate of the same model.
     fit_scaling : The optima's fits.
 

@@ -8,7 +8,13 @@ Every closed form has its sympy derivation in :mod:`nqm.symbolic`. numpy/scipy/s
 from nqm import symbolic
 from nqm._diagonal import DiagonalNQM, OptimalSteps
 from nqm._finite_sample import FiniteSampleLeastSquaresSGD
-from nqm._least_squares import LeastSquaresSGD, NoiseScale, mccandlish_lr
+from nqm._least_squares import LeastSquaresSGD
+from nqm._noise_scale import (
+    NoiseScale,
+    mccandlish_improvement,
+    mccandlish_lr,
+    steps_examples_tradeoff,
+)
 from nqm._risk import (
     RiskDecomposition,
     claimed_max_lr,
@@ -38,6 +44,7 @@ __all__ = [
     "RiskDecomposition",
     "claimed_max_lr",
     "marchenko_pastur_edge",
+    "mccandlish_improvement",
     "mccandlish_lr",
     "mp_stieltjes",
     "optimal_lr_greedy",
@@ -50,6 +57,7 @@ __all__ = [
     "scalar_max_feasible_lr",
     "scalar_max_stable_lr",
     "scalar_stationary_loss",
+    "steps_examples_tradeoff",
     "steps_to_target",
     "symbolic",
 ]

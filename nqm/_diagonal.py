@@ -11,6 +11,7 @@ from scipy.optimize import brentq
 
 from nqm._affine import affine_moment, minimize_on_log_scale
 from nqm._heavy_ball import HeavyBall
+from nqm._noise_scale import NoiseScale
 from nqm._validation import as_float_array, nonnegative, positive, scalar_or_array, steps_array
 
 _BYTES_PER_COORDINATE = 1024
@@ -220,7 +221,17 @@ class DiagonalNQM:
                     out[row, start:start + block] = 0.5 * share @ h if share.ndim > 1 else share
             return out
 
+        def second_moments(steps: np.ndarray) -> np.ndarray:
+            """Every coordinate's :math:`\\mathbb{E}w_{t,i}^2`, shape (steps.size, dim)."""
+            out = np.empty((steps.size, h.size))
+            for start in range(0, steps.size, block):
+                chunk = steps[start:start + block, None]
+                out[start:start + block] = np.broadcast_to(sum(shares(chunk)),
+                                                           (chunk.shape[0], h.size))
+            return out
+
         parts.other_bound = other_bound
+        parts.second_moments = second_moments
         return parts
 
     def _loss_at(self, lr: float, batch_size: float, steps: np.ndarray, beta: float, p: float):
@@ -263,6 +274,75 @@ class DiagonalNQM:
             losses = self._loss_at(eta, b, wanted, beta, p)
             flat_out[where] = losses[np.searchsorted(wanted, flat_steps[where])]
         return scalar_or_array(out)
+
+    def noise_scale(self, lr, batch_size, steps, *, momentum: float = 0.0,
+                    precondition_power: float = 0.0) -> NoiseScale:
+        r"""The gradient noise scale along a run, from the exact second moments of the iterates.
+
+        With :math:`G = h \odot w_t`, the per-example gradient covariance
+        :math:`\Sigma = \operatorname{diag}(c)` (it does not depend on :math:`w` in this model)
+        and :math:`m_i = \mathbb{E}w_{t,i}^2`:
+
+        .. math::
+
+            \mathbb{E}\lvert G\rvert^2 = \sum_i h_i^2 m_i,\quad
+            \mathbb{E}\,G^\top H G = \sum_i h_i^3 m_i,\quad
+            B_{\rm simple} = \frac{\sum_i c_i}{\sum_i h_i^2 m_i},\quad
+            B_{\rm noise} = \frac{\sum_i h_i c_i}{\sum_i h_i^3 m_i},\quad
+            \eta_\max = \frac{\sum_i h_i^2 m_i}{\sum_i h_i^3 m_i}.
+
+        These are ratios of expectations over the iterate distribution at step :math:`t`, not
+        expectations of ratios: the expected one-step improvement from that distribution,
+        :math:`\eta\,\mathbb{E}\lvert G\rvert^2 - \tfrac{\eta^2}{2}(\mathbb{E}\,G^\top H G +
+        \operatorname{tr}(H\Sigma)/B)`, is linear in the moments, so with these values
+        :func:`mccandlish_lr` is exactly the step that maximizes it and
+        :func:`mccandlish_improvement` its value (for plain SGD from :math:`w_t`; with momentum
+        the velocity adds to the step). The run is the one of :meth:`expected_loss` with
+        ``lr``, ``batch_size``, ``momentum`` and ``precondition_power``.
+
+        Parameters
+        ----------
+        lr, batch_size : float
+            The run's learning rate and batch size.
+        steps : array_like of int
+            Steps :math:`t \ge 0` at which to evaluate.
+        momentum, precondition_power : float, default 0.0
+            As in :meth:`expected_loss`.
+
+        Returns
+        -------
+        NoiseScale
+            Each field shaped like ``steps``; ``trace_cov`` is :math:`\sum_i c_i` throughout.
+
+        References
+        ----------
+        .. [1] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch
+           Training", arXiv:1812.06162 (2018), eqs. 2.6-2.8.
+
+        See Also
+        --------
+        mccandlish_lr : The learning rate these predict.
+        LeastSquaresSGD.noise_scale : The same for Gaussian least squares.
+
+        Examples
+        --------
+        >>> from nqm import DiagonalNQM
+        >>> model = DiagonalNQM.zhang2019(dim=1000)
+        >>> scale = model.noise_scale(0.5, 64, [0, 100, 10000])
+        >>> print(scale.b_noise.round(2), scale.lr_max.round(3))
+        [  1.37 265.76 270.02] [1.368 2.733 1.305]
+        """
+        beta, p = _check_optimizer(momentum, precondition_power)
+        eta = float(positive("lr", lr))
+        b = float(positive("batch_size", batch_size, allow_inf=True))
+        t = steps_array("steps", steps)
+        m = self._evaluator(eta, b, beta, p).second_moments(t.ravel()).reshape(*t.shape, -1)
+        h, c = self.curvatures, self.noise_var
+        with np.errstate(over="ignore", invalid="ignore"):
+            g2, ghg = m @ h**2, m @ h**3
+            trace = np.full(t.shape, c.sum())
+            return NoiseScale(*(scalar_or_array(v) for v in (
+                g2, trace, trace / g2, np.dot(h, c) / ghg, g2 / ghg)))
 
     # -- steps to a target ---------------------------------------------------------------
     def _first_reach(self, lr, batch_size, target, beta, p, max_steps) -> int | None:

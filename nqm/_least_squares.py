@@ -3,71 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
-
 import numpy as np
 from scipy.optimize import brentq
 
 from nqm._affine import affine_first_passage, affine_moment, minimize_on_log_scale
+from nqm._noise_scale import NoiseScale
 from nqm._validation import nonnegative, positive, scalar_or_array, steps_array
-
-
-class NoiseScale(NamedTuple):
-    r"""The gradient noise scale's ingredients (McCandlish et al. 2018) at one point.
-
-    Attributes
-    ----------
-    gradient_sq : float or ndarray
-        :math:`\lvert G\rvert^2`, the squared norm of the true gradient.
-    trace_cov : float or ndarray
-        :math:`\operatorname{tr}\Sigma`, the per-example gradient covariance's trace.
-    b_simple, b_noise : float or ndarray
-        :math:`\operatorname{tr}\Sigma / \lvert G\rvert^2` and
-        :math:`\operatorname{tr}(H\Sigma) / G^\top H G`.
-    lr_max : float or ndarray
-        :math:`\lvert G\rvert^2 / G^\top H G`, the best step of noiseless gradient descent.
-
-    See Also
-    --------
-    LeastSquaresSGD.noise_scale : The exact values for Gaussian least squares.
-    mccandlish_lr : The learning rate they predict.
-    """
-
-    gradient_sq: np.ndarray
-    trace_cov: np.ndarray
-    b_simple: np.ndarray
-    b_noise: np.ndarray
-    lr_max: np.ndarray
-
-
-def mccandlish_lr(batch_size, *, lr_max, b_noise):
-    r"""McCandlish et al.'s optimal learning rate for a batch size: :math:`\eta_\max / (1 +
-    B_{\rm noise} / B)`.
-
-    ``batch_size`` is :math:`B`, ``lr_max`` the best step of noiseless gradient descent
-    :math:`\lvert G\rvert^2 / G^\top H G` and ``b_noise`` the noise scale
-    :math:`\operatorname{tr}(H\Sigma) / G^\top H G`. Assumes a locally quadratic loss and one
-    greedy step (the optimum of the expected improvement). For Gaussian least squares it is
-    exact: the greedy step of :class:`LeastSquaresSGD` (derived in
-    :func:`nqm.symbolic.greedy_lr_is_mccandlish`).
-
-    References
-    ----------
-    .. [1] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch Training",
-       arXiv:1812.06162 (2018), eq. 2.6.
-
-    See Also
-    --------
-    LeastSquaresSGD.noise_scale : The exact ``lr_max`` and ``b_noise`` of least squares.
-
-    Examples
-    --------
-    >>> from nqm import mccandlish_lr
-    >>> print(mccandlish_lr([1, 10, 1000], lr_max=0.5, b_noise=10.0).round(4))
-    [0.0455 0.25   0.495 ]
-    """
-    b = positive("batch_size", batch_size)
-    return scalar_or_array(positive("lr_max", lr_max) / (1 + nonnegative("b_noise", b_noise) / b))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ eta, a, sigma2, B, w0sq, wsq, t, target = sp.symbols(
     "eta a sigma^2 B w_0^2 w^2 t target", positive=True)
 D, gamma, lam, r2, n, d = sp.symbols("D gamma lambda r^2 n d", positive=True)
 m = sp.Function("m")
+_QUADRATIC = sp.symbols("GG GHG trHSigma", positive=True)
 _k = sp.Symbol("k", integer=True, nonnegative=True)
 
 _TRACED = None      # the code object of the derivation :func:`steps` is tracing
@@ -276,6 +277,50 @@ def greedy_lr_is_mccandlish() -> sp.Expr:
     return _step("their difference simplifies to 0", sp.simplify(greedy - rule))
 
 
+def quadratic_greedy_step() -> tuple[sp.Expr, sp.Expr]:
+    r"""(:math:`\eta_{\rm opt}`, :math:`\Delta L_{\rm opt}`): the greedy step of minibatch SGD on
+    any quadratic and its expected improvement, McCandlish et al.'s eqs. 2.6-2.7.
+
+    One step :math:`w - \eta g` with :math:`\mathbb{E}g = G`, :math:`\operatorname{Cov}g =
+    \Sigma/B` changes a quadratic loss by :math:`-\eta G^\top g + \tfrac{\eta^2}{2} g^\top H g`;
+    in expectation :math:`\mathbb{E}g^\top H g = G^\top H G + \operatorname{tr}(H\Sigma)/B`.
+    Symbols: ``GG`` is :math:`\lvert G\rvert^2`, ``GHG`` is :math:`G^\top H G`, ``trHSigma`` is
+    :math:`\operatorname{tr}(H\Sigma)`.
+    """
+    g2, ghg, ths = _QUADRATIC
+    improvement = _step("the expected improvement of one step with rate eta",
+                        eta * g2 - eta**2 / 2 * (ghg + ths / B))
+    best = _step("the root of its derivative in eta", sp.solve(sp.diff(improvement, eta), eta)[0])
+    lr_max, b_noise = g2 / ghg, ths / ghg
+    _step("minus McCandlish's eta_max / (1 + B_noise / B) simplifies to 0",
+          sp.simplify(best - lr_max / (1 + b_noise / B)))
+    gain = _step("the improvement there", sp.simplify(improvement.subs(eta, best)))
+    _step("minus Delta L_max / (1 + B_noise / B), Delta L_max = eta_max GG / 2, simplifies to 0",
+          sp.simplify(gain - lr_max * g2 / 2 / (1 + b_noise / B)))
+    return best, gain
+
+
+def steps_examples_tradeoff() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    r"""(:math:`S`, :math:`E`, :math:`(S/S_{\min} - 1)(E/E_{\min} - 1)`) at a constant noise
+    scale: McCandlish et al.'s eqs. 2.8-2.11.
+
+    A loss decrease :math:`\Delta` made of greedy steps, each improving by
+    :math:`\Delta L_{\rm opt}(B)` (:func:`quadratic_greedy_step`), takes
+    :math:`S = \Delta / \Delta L_{\rm opt}` steps and :math:`E = BS` examples; :math:`S_{\min}`
+    is the limit :math:`B \to \infty`, :math:`E_{\min}` the limit :math:`B \to 0`.
+    """
+    g2, ghg, ths = _QUADRATIC
+    progress = sp.Symbol("Delta", positive=True)
+    steps = _step("S = Delta / Delta L_opt(B)", sp.simplify(progress / quadratic_greedy_step()[1]))
+    examples = _step("E = B S", sp.simplify(B * steps))
+    s_min = _step("S_min, the limit B -> oo", sp.limit(steps, B, sp.oo))
+    e_min = _step("E_min, the limit B -> 0", sp.limit(examples, B, 0))
+    _step("B_crit = E_min / S_min equals B_noise = trHSigma / GHG", sp.simplify(e_min / s_min))
+    product = _step("(S / S_min - 1)(E / E_min - 1)",
+                    sp.simplify((steps / s_min - 1) * (examples / e_min - 1)))
+    return steps, examples, product
+
+
 def ridgeless_risk() -> tuple[sp.Expr, sp.Expr]:
     r"""(under-parameterized, over-parameterized) min-norm risk.
 
@@ -350,6 +395,7 @@ DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_lo
                momentum_moment_matrix, heavy_ball_noise_sum,
                momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
                least_squares_max_stable_lr, least_squares_noise_scale, greedy_lr_is_mccandlish,
+               quadratic_greedy_step, steps_examples_tradeoff,
                ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,
                marchenko_pastur_edge, ridge_risk, ridge_risk_at_optimum)
 """Every derivation of this module, in the order the docs show them."""
