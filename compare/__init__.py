@@ -5,14 +5,22 @@ from compare._critical import CriticalBatchFit, fit_critical_batch
 from compare._double_descent import RiskSimulation, simulate_risk
 from compare._edges import EdgeStudy, edge_conclusions, edge_study
 from compare._figures import (
+    plot_critical_batch,
     plot_double_descent,
     plot_loss_vs_lr,
+    plot_noise_trace,
     plot_optima,
     plot_stability_edges,
     plot_steps_to_target,
     save_figure,
 )
 from compare._fits import RuleFit, ScalingFit, fit_rule, fit_scaling
+from compare._gns import (
+    NoiseScaleStudy,
+    noise_scale_conclusions,
+    noise_scale_study,
+    summarize_noise_scale,
+)
 from compare._report import (
     diagonal_curves,
     results_schema,
@@ -46,6 +54,7 @@ __all__ = [
     "EdgeStudy",
     "Extrapolation",
     "LawFit",
+    "NoiseScaleStudy",
     "RULES",
     "RiskSimulation",
     "RuleFit",
@@ -67,9 +76,13 @@ __all__ = [
     "fit_scaling_law",
     "linear_rule",
     "logarithmic_rule",
+    "noise_scale_conclusions",
+    "noise_scale_study",
+    "plot_critical_batch",
     "plot_double_descent",
     "plot_loss_vs_lr",
     "plot_lr_vs_width",
+    "plot_noise_trace",
     "plot_optima",
     "plot_scaling_law",
     "plot_stability_edges",
@@ -86,6 +99,7 @@ __all__ = [
     "sqrt_rule",
     "summarize",
     "summarize_edges",
+    "summarize_noise_scale",
     "summarize_scaling_law",
     "surge_rule",
     "write_sweep_report",

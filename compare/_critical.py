@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -22,6 +22,10 @@ class CriticalBatchFit:
     s_min_interval, e_min_interval, b_crit_interval : tuple of float
         95% intervals from the bootstrap rows (Student's quantile over seeds, as the optima's
         fits), ``(nan, nan)`` without rows.
+    b_crit_boot : ndarray, shape (n_boot,)
+        :math:`B_{\rm crit}` refitted to each bootstrap row (``nan`` where a row has a
+        non-finite step count), aligned with the rows given, for quantities built on several
+        fits of the same resamples.
 
     See Also
     --------
@@ -34,6 +38,7 @@ class CriticalBatchFit:
     s_min_interval: tuple
     e_min_interval: tuple
     b_crit_interval: tuple
+    b_crit_boot: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 def _fit_logs(log_b: np.ndarray, log_s: np.ndarray) -> np.ndarray:
@@ -89,12 +94,16 @@ def fit_critical_batch(batch_sizes, steps, boot_steps=None, *,
     z = _fit_logs(np.log(b), np.log(s))
     nan = (float("nan"), float("nan"))
     intervals = [nan, nan, nan]
+    b_crit_boot = np.empty(0)
     if boot_steps is not None and len(boot_steps):
         rows = np.asarray(boot_steps, dtype=float)
-        rows = rows[np.all(np.isfinite(rows) & (rows > 0), axis=1)]
-        boot = np.array([_fit_logs(np.log(b), np.log(r)) for r in rows])
-        zs = np.column_stack([boot, boot.sum(axis=1)])        # log S_min, log B_crit, log E_min
-        lo, hi = bootstrap_interval(np.array([z[0], z[1], z.sum()]), zs, n_seeds)
-        intervals = [tuple(float(v) for v in np.exp([lo[k], hi[k]])) for k in range(3)]
+        usable = np.all(np.isfinite(rows) & (rows > 0), axis=1)
+        boot = np.array([_fit_logs(np.log(b), np.log(r)) for r in rows[usable]]).reshape(-1, 2)
+        b_crit_boot = np.full(len(rows), np.nan)
+        b_crit_boot[usable] = np.exp(boot[:, 1])
+        if len(boot) >= 2:
+            zs = np.column_stack([boot, boot.sum(axis=1)])    # log S_min, log B_crit, log E_min
+            lo, hi = bootstrap_interval(np.array([z[0], z[1], z.sum()]), zs, n_seeds)
+            intervals = [tuple(float(v) for v in np.exp([lo[k], hi[k]])) for k in range(3)]
     return CriticalBatchFit(float(np.exp(z[0])), float(np.exp(z.sum())), float(np.exp(z[1])),
-                            intervals[0], intervals[2], intervals[1])
+                            intervals[0], intervals[2], intervals[1], b_crit_boot)

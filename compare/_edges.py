@@ -13,9 +13,7 @@ from compare._study import Study
 from empirical import (
     StabilityEdge,
     batch_hessian_top_eigenvalues,
-    least_squares_workload,
     stability_edges,
-    teacher_mlp_workload,
     train_workload,
 )
 
@@ -74,17 +72,6 @@ class EdgeStudy:
         return np.array([e.batch_size for e in self.edges], dtype=float)
 
 
-def _workload_of(spec):
-    if spec.is_workload:
-        return spec.workload()
-    if spec.model == "linear-sgd":
-        return least_squares_workload(problem_seed=spec.problem_seed, n_train=spec.n_train,
-                                      n_test=spec.n_test)
-    return teacher_mlp_workload(spec.model.split("-")[1], problem_seed=spec.problem_seed,
-                                n_train=spec.n_train, n_test=spec.n_test,
-                                weight_decay=spec.weight_decay)
-
-
 def _mean_interval(values: np.ndarray) -> np.ndarray:
     mean = values.mean()
     half = (stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
@@ -136,7 +123,7 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
             str(e.batch_size) for e, ok in zip(edges, finite, strict=True) if not ok)
             + f" (no failure within {max_doublings} doublings above the grid, or failures "
               "as far below it): no fit")
-    workload = _workload_of(spec)
+    workload = spec.workload()
     optimizer = "adam" if (workload.optimizer.kind != "sgd") else "sgd"
     start = workload.parameters(spec.seeds[0])
     init, trained = [], []

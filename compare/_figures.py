@@ -316,3 +316,118 @@ def plot_stability_edges(edges: list) -> Figure:
         label_axes(ax, "batch size $B$", "learning rate", f"{edge.label}: stability edge",
                    legend_below=True)
     return fig
+
+
+def plot_critical_batch(studies: list) -> Figure:
+    """Per study: steps to each target against batch size with the fitted hyperbolas (top),
+    the measured critical batch size and the noise scale against the target's excess loss
+    (middle), and McCandlish's predicted rate against the measured optima (bottom).
+
+    See Also
+    --------
+    compare.noise_scale_study : The numbers.
+    plot_noise_trace : The noise-scale run itself.
+    """
+    fig = Figure(figsize=(5.0 * len(studies), 13.5), layout="constrained")
+    for k, gns in enumerate(studies):
+        b = gns.batch_sizes
+        dense = np.geomspace(b[0], b[-1], 100)
+        ax = fig.add_subplot(3, len(studies), k + 1)
+        for i, (target, fit) in enumerate(zip(gns.targets, gns.fits, strict=True)):
+            colour = PALETTE[i % len(PALETTE)]
+            steps, interval = gns.steps[i], gns.steps_interval[i]
+            ok = np.isfinite(interval).all(axis=1) & np.isfinite(steps)
+            err = np.abs(np.where(ok[:, None], interval, steps[:, None]).T - steps)
+            ax.errorbar(b[ok], steps[ok], yerr=err[:, ok], fmt="o", color=colour, ms=4,
+                        capsize=2, label=f"loss {target:.3g}")
+            if fit is not None:
+                ax.plot(dense, nqm.steps_examples_tradeoff(dense, s_min=fit.s_min,
+                                                           b_crit=fit.b_crit)[0],
+                        color=colour, lw=1.0)
+                ax.axvline(fit.b_crit, color=colour, lw=0.6, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        label_axes(ax, "batch size $B$", "fewest steps to the target",
+                   f"{gns.label}: $S = S_{{min}}(1 + B_{{crit}}/B)$ (dotted: $B_{{crit}}$)",
+                   legend_size=7)
+
+        ax = fig.add_subplot(3, len(studies), len(studies) + k + 1)
+        excess = gns.targets - gns.floor
+        fitted = [i for i, f in enumerate(gns.fits) if f is not None]
+        if fitted:
+            crit = np.array([gns.fits[i].b_crit for i in fitted])
+            iv = np.array([gns.fits[i].b_crit_interval for i in fitted], dtype=float)
+            good = np.isfinite(iv).all(axis=1)
+            err = np.abs(np.where(good[:, None], iv, crit[:, None]).T - crit)
+            ax.errorbar(excess[fitted], crit, yerr=err, fmt="o", color=PALETTE[0], capsize=3,
+                        label="measured $B_{crit}$ (95% over seeds)")
+        noise = gns.noise_at_target
+        seen = np.isfinite(noise[:, 0])
+        ax.errorbar(excess[seen] * 1.03, noise[seen, 0],
+                    yerr=np.abs(noise[seen, 1:].T - noise[seen, 0]), fmt="s", color=PALETTE[3],
+                    capsize=3, label=f"$B_{{simple}}$ of one run at B={gns.trace.batch_size}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        label_axes(ax, "target excess test loss $L - L_\\infty$", "batch size",
+                   f"{gns.label}: critical batch size and noise scale", legend_size=7)
+
+        ax = fig.add_subplot(3, len(studies), 2 * len(studies) + k + 1)
+        iv = gns.optimum_interval
+        ok = np.isfinite(iv).all(axis=1)
+        err = np.abs(np.where(ok[:, None], iv, gns.optimum_lr[:, None]).T - gns.optimum_lr)
+        ax.errorbar(b, gns.optimum_lr, yerr=err, fmt="o", color=PALETTE[0], capsize=3,
+                    label="measured optimum (95%)")
+        ax.fill_between(b, gns.predicted_band[:, 0], gns.predicted_band[:, 1], color=PALETTE[1],
+                        alpha=0.25, label="predicted along the run")
+        what = "predicted" if gns.prediction_kind == "absolute" else "predicted shape"
+        ax.plot(b, gns.predicted, color=PALETTE[1], lw=1.5,
+                label=f"{what}: $\\eta_{{max}}/(1 + B_{{noise}}/B)$ at step "
+                      f"{gns.trace.steps[-1]}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        label_axes(ax, "batch size $B$", "learning rate",
+                   f"{gns.label}: predicted inside {int(gns.inside[gns.counted].sum())} of "
+                   f"{int(gns.counted.sum())}", legend_size=7, legend_below=True)
+    return fig
+
+
+def plot_noise_trace(trace, *, floor: float | None = None) -> Figure:
+    """A noise-scale run: the test loss, :math:`B_{\\rm simple}` per checkpoint (95% from its
+    standard errors) with its moving average, and :math:`\\eta_\\max`, against steps.
+
+    See Also
+    --------
+    empirical.noise_along_run : The run.
+    plot_critical_batch : The noise scale against the measured critical batch size.
+    """
+    fig = Figure(figsize=(13.5, 4.2), layout="constrained")
+    steps = trace.steps
+    ax = fig.add_subplot(1, 3, 1)
+    excess = trace.test_loss - (floor or 0.0)
+    ax.plot(steps, excess, "o-", color=PALETTE[0], ms=3,
+            label="test loss" + (" above the floor" if floor else ""))
+    ax.set_yscale("log")
+    label_axes(ax, "step", "loss", f"run at lr {trace.lr:.3g}, B = {trace.batch_size}")
+    ax = fig.add_subplot(1, 3, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.sqrt((trace.trace_cov_se / trace.trace_cov) ** 2
+                      + (trace.gradient_sq_se / trace.gradient_sq) ** 2)
+    ok = trace.b_simple > 0
+    ax.errorbar(steps[ok], trace.b_simple[ok],
+                yerr=np.abs(trace.b_simple[ok] * np.exp([[-1.96], [1.96]] * rel[ok])
+                            - trace.b_simple[ok]),
+                fmt="o", color=PALETTE[3], ms=3, capsize=2, label=f"$B_{{simple}}$ ({trace.method})")
+    ax.plot(steps, trace.b_simple_ema, color=PALETTE[3], lw=1.0, label="bias-corrected EMA")
+    ax.set_yscale("log")
+    label_axes(ax, "step", "$B_{simple} = tr\\Sigma / |G|^2$", "gradient noise scale")
+    ax = fig.add_subplot(1, 3, 3)
+    positive = trace.lr_max > 0
+    ax.plot(steps[positive], trace.lr_max[positive], "o-", color=PALETTE[2], ms=3,
+            label="$\\eta_{max} = |G|^2 / G^T H G$ (training set)")
+    if not positive.all():
+        ax.plot(steps[~positive], np.full((~positive).sum(), np.min(trace.lr_max[positive],
+                                                                    initial=1.0)),
+                "x", color=PALETTE[3], label="$G^T H G \\leq 0$ (no $\\eta_{max}$)")
+    ax.set_yscale("log")
+    label_axes(ax, "step", "learning rate", "best noiseless step")
+    return fig

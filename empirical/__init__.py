@@ -15,10 +15,21 @@ from empirical._digits import (
     train_digits_batched,
 )
 from empirical._edge import StabilityEdge, stability_edges
-from empirical._hessian import batch_hessian_top_eigenvalues, lanczos_top_eigenvalue
+from empirical._hessian import (
+    batch_hessian_top_eigenvalues,
+    lanczos_top_eigenvalue,
+    noiseless_lr_max,
+)
 from empirical._linear import train_linear_sgd_batched
 from empirical._mlp import minibatch_indices, schedule_factors, train_mlp_batched
-from empirical._noise import NoiseEstimate, per_example_noise, two_batch_noise
+from empirical._noise import (
+    NoiseEstimate,
+    NoiseTrace,
+    bias_corrected_ema,
+    noise_along_run,
+    per_example_noise,
+    two_batch_noise,
+)
 from empirical._optimum import Optimum, find_optimum, steps_to_target_optimum, subgrid_argmin
 from empirical._problems import Problem, least_squares_problem, teacher_mlp_problem
 from empirical._scaling_study import (
@@ -48,6 +59,7 @@ __all__ = [
     "MLPShape",
     "MODELS",
     "NoiseEstimate",
+    "NoiseTrace",
     "OptimizerConfig",
     "Optimum",
     "Problem",
@@ -62,6 +74,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "batch_hessian_top_eigenvalues",
+    "bias_corrected_ema",
     "evaluate_checkpoint",
     "failed",
     "find_optimum",
@@ -73,6 +86,8 @@ __all__ = [
     "load_workload",
     "locked_directory",
     "minibatch_indices",
+    "noise_along_run",
+    "noiseless_lr_max",
     "per_example_noise",
     "reference",
     "run_scaling_study",

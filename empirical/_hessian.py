@@ -130,3 +130,54 @@ def batch_hessian_top_eigenvalues(loss: Callable, params: Mapping[str, torch.Ten
                                          generator=generator, dtype=vector.dtype,
                                          device=vector.device)
     return tops
+
+
+def gradient_curvature(loss: Callable, params: Mapping[str, torch.Tensor],
+                       data: tuple) -> tuple[float, float, float]:
+    """``(L, |G|^2, G^T H G)`` of ``loss(params, data)``: the loss, its gradient's squared norm
+    and the curvature along the gradient (one Hessian-vector product, reverse over reverse)."""
+    vector, unflatten = _flat({k: v.detach() for k, v in params.items()})
+    value = loss(unflatten(vector), data)
+    gradient = grad(lambda flat: loss(unflatten(flat), data))
+    g = gradient(vector)
+    hg = grad(lambda flat: gradient(flat) @ g)(vector)
+    return float(value), float(g @ g), float(g @ hg)
+
+
+def noiseless_lr_max(loss: Callable, params: Mapping[str, torch.Tensor], data: tuple) -> float:
+    r"""McCandlish et al.'s :math:`\eta_\max = \lvert G\rvert^2 / G^\top H G`: the best step of
+    noiseless gradient descent along the gradient of a locally quadratic loss.
+
+    ``G`` and ``H`` are the gradient and Hessian of ``loss(params, data)`` on all of ``data``
+    (pass the whole training set: the value is then exact for the distribution a sweep draws
+    its minibatches from; on a subsample of :math:`b` examples the numerator and denominator
+    gain noise terms :math:`\operatorname{tr}\Sigma/b` and :math:`\operatorname{tr}(H\Sigma)/b`).
+    :math:`G^\top H G` is one Hessian-vector product, :math:`\nabla_\theta(\nabla_\theta L\cdot
+    G)` with ``torch.func.grad`` twice; the Hessian is never formed.
+
+    References
+    ----------
+    .. [1] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch Training",
+       arXiv:1812.06162 (2018), eq. 2.4.
+
+    See Also
+    --------
+    noise_along_run : Measures it along a run, beside the noise scale.
+    nqm.mccandlish_lr : The learning rate it predicts with the noise scale.
+
+    Examples
+    --------
+    For ``mean((x w - y)^2)`` over :math:`n` rows the Hessian is :math:`2X^\top X/n`; the
+    rows below give :math:`X^\top X = 4I` with :math:`n = 12`, curvature 2/3 in every
+    direction, so the best step is 3/2:
+
+    >>> import torch
+    >>> from empirical import noiseless_lr_max
+    >>> x = torch.eye(3, dtype=torch.float64).repeat(4, 1)
+    >>> def loss(p, batch):
+    ...     return torch.mean((batch[0] @ p["w"] - 1.0) ** 2)
+    >>> noiseless_lr_max(loss, {"w": torch.zeros(3, dtype=torch.float64)}, (x,))
+    1.5
+    """
+    _, g2, ghg = gradient_curvature(loss, params, data)
+    return g2 / ghg

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
@@ -137,3 +138,176 @@ def two_batch_noise(loss: Callable, params: Mapping[str, torch.Tensor], data: tu
         g2[i] = (big * norms[big] - small * norms[small]) / (big - small)
         trace[i] = (norms[small] - norms[big]) / (1 / small - 1 / big)
     return _summary(g2, trace)
+
+
+class NoiseTrace(NamedTuple):
+    """The gradient noise scale and the curvature along one training run.
+
+    Attributes
+    ----------
+    lr : float
+    batch_size : int
+        The run's learning rate and batch size.
+    method : {"two-batch", "per-example"}
+    steps : ndarray of int, shape (n,)
+        Updates done at each checkpoint (0: the initialization).
+    train_loss, test_loss : ndarray, shape (n,)
+        The loss on the whole training set and the workload's test metric there.
+    gradient_sq, trace_cov, gradient_sq_se, trace_cov_se : ndarray, shape (n,)
+        The unbiased estimates of :math:`\\lvert G\\rvert^2` and :math:`\\operatorname{tr}\\Sigma`
+        at each checkpoint and their standard errors (:class:`NoiseEstimate`).
+    b_simple : ndarray, shape (n,)
+        ``trace_cov / gradient_sq`` at each checkpoint.
+    b_simple_ema : ndarray, shape (n,)
+        The ratio of the bias-corrected exponential moving averages of the two estimates
+        (decay ``ema`` per checkpoint), as training codebases report it.
+    lr_max : ndarray, shape (n,)
+        :func:`noiseless_lr_max` on the whole training set (exact for the data set: no
+        standard error).
+    seconds : float
+        Wall time of the estimates (the training run excluded).
+
+    See Also
+    --------
+    noise_along_run : Measures it.
+    """
+
+    lr: float
+    batch_size: int
+    method: str
+    steps: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    gradient_sq: np.ndarray
+    trace_cov: np.ndarray
+    gradient_sq_se: np.ndarray
+    trace_cov_se: np.ndarray
+    b_simple: np.ndarray
+    b_simple_ema: np.ndarray
+    lr_max: np.ndarray
+    seconds: float
+
+
+def bias_corrected_ema(values, decay: float) -> np.ndarray:
+    r"""The exponential moving average of a series, corrected for its start at zero.
+
+    .. math::
+
+        m_k = \gamma m_{k-1} + (1 - \gamma) x_k,\quad m_{-1} = 0,\qquad
+        \hat m_k = \frac{m_k}{1 - \gamma^{k+1}},
+
+    where ``values`` are :math:`x_0, x_1, \ldots` and ``decay`` is :math:`\gamma`; as Adam
+    corrects its moments (Kingma and Ba 2015, section 3), so that :math:`\hat m_0 = x_0`.
+
+    See Also
+    --------
+    noise_along_run : Averages the noise estimates with it.
+
+    Examples
+    --------
+    >>> from empirical import bias_corrected_ema
+    >>> print(bias_corrected_ema([2.0, 4.0, 4.0], 0.5).round(4))
+    [2.     3.3333 3.7143]
+    """
+    x = np.asarray(values, dtype=float)
+    if not 0 <= decay < 1:
+        raise ValueError(f"decay must lie in [0, 1), got {decay!r}")
+    out, m = np.empty_like(x), 0.0
+    for k, v in enumerate(x):
+        m = decay * m + (1 - decay) * v
+        out[k] = m / (1 - decay ** (k + 1))
+    return out
+
+
+METHODS = ("two-batch", "per-example")
+
+
+def noise_along_run(workload, lr: float, batch_size: int, steps: int, *, every: int | None = None,
+                    method: str = "two-batch", sizes: tuple = (16, 256), n_batches: int = 10,
+                    ema: float = 0.8, run_seed: int = 0, seed: int = 0,
+                    device: str = "cpu") -> NoiseTrace:
+    r"""The gradient noise scale and :math:`\eta_\max` measured along one run of a workload.
+
+    The run is the sweep's own (:func:`train_workload`: the workload's optimizer, rate ``lr``,
+    minibatches of ``batch_size`` from ``run_seed``); every ``every`` updates its parameters
+    are taken and, there, :math:`\lvert G\rvert^2` and :math:`\operatorname{tr}\Sigma` of the
+    training loss are estimated from ``n_batches`` draws (``method="two-batch"``:
+    :func:`two_batch_noise` with batch sizes ``sizes``; ``"per-example"``:
+    :func:`per_example_noise` on batches of ``sizes[1]`` examples), and
+    :math:`\eta_\max = \lvert G\rvert^2 / G^\top H G` (:func:`noiseless_lr_max` on the whole
+    training set). The estimator draws at checkpoint :math:`k` use seed ``seed + k``. The
+    noise scale is reported per checkpoint and as the ratio of the bias-corrected moving
+    averages of its numerator and denominator (:func:`bias_corrected_ema`, decay ``ema``):
+    McCandlish et al. average the two separately because the ratio of noisy estimates is
+    biased.
+
+    Parameters
+    ----------
+    workload : Workload
+    lr : float
+    batch_size, steps : int
+        The run.
+    every : int, optional
+        Updates between checkpoints; ``max(1, steps // 20)`` by default.
+    method : {"two-batch", "per-example"}, default "two-batch"
+    sizes : tuple of int, default (16, 256)
+    n_batches : int, default 10
+    ema : float, default 0.8
+    run_seed, seed : int, default 0
+    device : str, default "cpu"
+
+    Returns
+    -------
+    NoiseTrace
+
+    References
+    ----------
+    .. [1] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch Training",
+       arXiv:1812.06162 (2018), section 2.2 and appendix A.
+
+    See Also
+    --------
+    two_batch_noise, per_example_noise : The estimators.
+    noiseless_lr_max : The curvature along the gradient.
+    nqm.mccandlish_lr : The learning rate these predict.
+    """
+    from empirical._hessian import gradient_curvature
+    from empirical._workload import Workload, train_workload
+
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be an empirical.Workload, got {type(workload).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    small, big = (int(v) for v in sizes)
+    if not 1 <= small < big or (method == "per-example" and big < 2):
+        raise ValueError(f"sizes must be (small, big) with 1 <= small < big, got {sizes!r}")
+    every = max(1, steps // 20) if every is None else int(every)
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every!r}")
+    marks = list(range(0, steps + 1, every))
+    *_, snapshots = train_workload(workload, [lr], batch_size, steps, run_seeds=(run_seed,),
+                                   device=device, checkpoints=marks)
+    started = time.perf_counter()
+    train = tuple(t.to(device) for t in workload.train)
+    test = tuple(t.to(device) for t in workload.test)
+    rows = []
+    for k, snapshot in enumerate(snapshots):
+        params = {name: v[0, 0] for name, v in snapshot.items()}
+        if method == "two-batch":
+            estimate = two_batch_noise(workload.loss, params, train, small, big,
+                                       n_pairs=n_batches, seed=seed + k)
+        else:
+            estimate = per_example_noise(workload.loss, params, train, big,
+                                         n_batches=n_batches, seed=seed + k)
+        loss, g2, ghg = gradient_curvature(workload.loss, params, train)
+        with torch.no_grad():
+            test_loss = float(workload.measure(params, test))
+        rows.append((loss, test_loss, *estimate[:4], g2 / ghg))
+    loss, test_loss, g2, trace, g2_se, trace_se, lr_max = (np.array(c) for c in zip(*rows,
+                                                                                   strict=True))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b_simple = trace / g2
+        b_ema = bias_corrected_ema(trace, ema) / bias_corrected_ema(g2, ema)
+    return NoiseTrace(float(lr), int(batch_size), method, np.array(marks), loss, test_loss, g2,
+                      trace, g2_se, trace_se, b_simple, b_ema, lr_max,
+                      time.perf_counter() - started)

@@ -163,11 +163,19 @@ class SweepSpec:
         return self.model not in MODELS
 
     def workload(self):
-        """The :class:`Workload` the model names (loaded once per process)."""
-        if not self.is_workload:
-            raise ValueError(f"{self.model!r} is a shipped problem, not a workload")
-        from empirical._workload import load_workload
-        return load_workload(self.model)
+        """The :class:`Workload` the model names (loaded once per process), or a shipped
+        problem expressed as one (:func:`least_squares_workload`, :func:`teacher_mlp_workload`:
+        the same data, initialization, loss and optimizer as its hand-batched trainer)."""
+        if self.is_workload:
+            from empirical._workload import load_workload
+            return load_workload(self.model)
+        from empirical._shipped import least_squares_workload, teacher_mlp_workload
+        if self.model == "linear-sgd":
+            return least_squares_workload(problem_seed=self.problem_seed, n_train=self.n_train,
+                                          n_test=self.n_test)
+        return teacher_mlp_workload(self.model.split("-")[1], problem_seed=self.problem_seed,
+                                    n_train=self.n_train, n_test=self.n_test,
+                                    weight_decay=self.weight_decay)
 
     def noise_floor(self) -> float:
         """The metric's irreducible level: the label-noise variance of a shipped problem, the

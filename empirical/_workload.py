@@ -367,7 +367,8 @@ class _StackedOptimizer:
 
 @bounded_threads
 def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
-                   device: str = "cpu", return_parameters: bool = False) -> tuple:
+                   device: str = "cpu", return_parameters: bool = False,
+                   checkpoints=()) -> tuple:
     """All ``lrs`` x ``run_seeds`` runs of a workload at once, as one vectorized program.
 
     The parameters carry a leading ``run`` axis (seed-major: the rates of seed 0, then of
@@ -390,6 +391,9 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
         Where the parameters, the data and every step live.
     return_parameters : bool, default False
         Also return the final parameters.
+    checkpoints : sequence of int, default ()
+        Also return copies of every run's parameters after these many updates (0: the
+        initialization), each in ``0..steps``.
 
     Returns
     -------
@@ -398,6 +402,8 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
         kept where a run diverged.
     parameters : dict of Tensor, each ``(n_seed, n_lr, *shape)``
         With ``return_parameters``: every run's parameters after the last step.
+    snapshots : list of dict of Tensor, each ``(n_seed, n_lr, *shape)``
+        With ``checkpoints``: the parameters at each checkpoint, in the order given.
 
     See Also
     --------
@@ -420,6 +426,15 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
         raise TypeError(f"workload must be an empirical.Workload, got {type(workload).__name__}")
     rates, _ = check_run_args(lrs, batch_size, steps)
     seeds = tuple(int(s) for s in run_seeds)
+    wanted = [int(k) for k in checkpoints]
+    if any(not 0 <= k <= steps for k in wanted):
+        raise ValueError(f"checkpoints must lie in 0..steps={steps}, got {list(checkpoints)}")
+    snapshots: dict[int, dict] = {}
+
+    def keep(after: int) -> None:
+        if after in wanted:
+            snapshots[after] = {k: v.detach().clone().view(len(seeds), rates.size, *v.shape[1:])
+                                for k, v in params.items()}
     dev = torch.device(device)
     train_data = tuple(t.to(dev) for t in workload.train)
     test_data = tuple(t.to(dev) for t in workload.test)
@@ -432,6 +447,7 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
     gradient = grad(lambda p, batch: per_run(p, batch).sum())
     train_loss = torch.empty((steps, len(seeds) * rates.size), dtype=torch.float64, device=dev)
     test_loss = torch.empty_like(train_loss)
+    keep(0)
     for t in range(steps):
         # every run gets its seed's minibatch: (run, B, ...)
         batch = tuple(tensor[idx[t]].repeat_interleave(rates.size, dim=0) for tensor in train_data)
@@ -439,10 +455,12 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
         with torch.no_grad():
             test_loss[t] = measure(params, test_data)
             train_loss[t] = per_run(params, batch)
+        keep(t + 1)
     shape = (steps, len(seeds), rates.size)
-    curves = tuple(curve.view(shape).permute(1, 2, 0).cpu().numpy()
-                   for curve in (train_loss, test_loss))
+    out = tuple(curve.view(shape).permute(1, 2, 0).cpu().numpy()
+                for curve in (train_loss, test_loss))
     if return_parameters:
-        return (*curves, {k: v.view(len(seeds), rates.size, *v.shape[1:]) for k, v in
-                          params.items()})
-    return curves
+        out += ({k: v.view(len(seeds), rates.size, *v.shape[1:]) for k, v in params.items()},)
+    if wanted:
+        out += ([snapshots[k] for k in wanted],)
+    return out

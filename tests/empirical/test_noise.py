@@ -1,4 +1,5 @@
-"""Gradient-noise-scale estimators against the exact values of Gaussian least squares."""
+"""Gradient-noise-scale estimators against the exact values of Gaussian least squares and of the
+diagonal NQM; the noise scale along a run."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,16 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 import nqm
-from empirical import per_example_noise, two_batch_noise
+from empirical import (
+    Workload,
+    bias_corrected_ema,
+    least_squares_workload,
+    noise_along_run,
+    noiseless_lr_max,
+    per_example_noise,
+    train_workload,
+    two_batch_noise,
+)
 from nqm import symbolic
 
 DIM, N, SIGMA = 8, 20_000, 1.5
@@ -85,3 +95,84 @@ def test_greedy_step_is_mccandlish_numerically(batch_size, dim, noise_std, error
                             bounds=(1e-12, float(model.max_stable_lr(batch_size))),
                             method="bounded", options=dict(xatol=1e-14))
     assert found.x == pytest.approx(want, rel=1e-5)
+
+
+def test_noiseless_lr_max_is_the_exact_ratio(problem):
+    """|G|^2 / G^T H G on the whole data set, with H = 2 X^T X / N, to 1e-10."""
+    (x, y), params, _, exact = problem
+    gradient = 2 * x.T @ (x @ params["W"] - y) / N
+    hessian_g = 2 * x.T @ (x @ gradient) / N
+    want = float((gradient**2).sum() / (gradient * hessian_g).sum())
+    assert noiseless_lr_max(_loss, params, (x, y)) == pytest.approx(want, rel=1e-10)
+    assert float((gradient**2).sum()) == pytest.approx(exact["gradient_sq"], rel=1e-10)
+
+
+def _nqm_workload(curvatures, noise_var, w, n=40_000, seed=0):
+    """The NQM as a data set: per-example gradient h * w + z_i, with the z_i centred and of
+    per-coordinate variance exactly c (population normalization), so that the data set's own
+    G = h * w, tr(Sigma) = sum c and H = diag(h) are the model's."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, curvatures.size))
+    z = (z - z.mean(axis=0)) / z.std(axis=0) * np.sqrt(noise_var)
+    h = torch.as_tensor(curvatures)
+
+    def loss(params, batch):
+        return 0.5 * (h * params["w"] ** 2).sum() + (batch[0] @ params["w"]).mean()
+
+    data = (torch.as_tensor(z),)
+    return Workload("nqm", lambda seed: {"w": torch.as_tensor(w).clone()}, loss, data, data)
+
+
+@pytest.mark.parametrize("method", ["per-example", "two-batch"])
+def test_estimators_are_unbiased_on_the_nqm(method):
+    """At a point w of the diagonal NQM, both estimators' means lie within 4 standard errors of
+    nqm.DiagonalNQM.noise_scale (E w^2 = w^2 at step 0), and lr_max is its exact value."""
+    h = np.geomspace(1.0, 0.05, 6)
+    c = np.linspace(0.2, 2.0, 6)
+    w = np.array([0.5, -1.0, 2.0, 0.3, -3.0, 1.0])
+    exact = nqm.DiagonalNQM(curvatures=h, noise_var=c, w0_sq=w**2).noise_scale(0.1, 1, 0)
+    trace = noise_along_run(_nqm_workload(h, c, w), 1e-12, 4, 1, every=1, method=method,
+                            sizes=(2, 32), n_batches=400, seed=5)
+    for k in range(2):               # the point barely moves at lr 1e-12
+        assert abs(trace.gradient_sq[k] - exact.gradient_sq) < 4 * trace.gradient_sq_se[k]
+        assert abs(trace.trace_cov[k] - exact.trace_cov) < 4 * trace.trace_cov_se[k]
+        assert trace.lr_max[k] == pytest.approx(exact.lr_max, rel=1e-9)
+
+
+def test_noise_along_run_follows_the_sweeps_run():
+    """The checkpoints are the parameters of the sweep's own run (train_workload), the test
+    loss there is the sweep's curve, and at every checkpoint the two-batch estimates lie
+    within 4 standard errors of the data set's exact |G|^2 and tr(Sigma) (all per-example
+    gradients)."""
+    workload = least_squares_workload(n_train=4000, n_test=500)
+    steps = 20
+    trace = noise_along_run(workload, 0.05, 16, steps, every=5, n_batches=60, seed=1)
+    assert list(trace.steps) == [0, 5, 10, 15, 20]
+    _, test, *_ = train_workload(workload, [0.05], 16, steps, return_parameters=True)
+    np.testing.assert_allclose(trace.test_loss[1:], test[0, 0, 4::5], rtol=1e-12)
+    *_, snapshots = train_workload(workload, [0.05], 16, steps, checkpoints=[0, 10, 5, 15, 20])
+    init = workload.parameters(0)
+    assert all(torch.equal(snapshots[0][k][0, 0], init[k]) for k in init)
+    *_, ten = train_workload(workload, [0.05], 16, 10, return_parameters=True)
+    assert all(torch.equal(snapshots[1][k], ten[k]) for k in init)
+    x, y = workload.train
+    for k, snapshot in zip([0, 2, 1, 3, 4], snapshots, strict=True):
+        per_example = 2 * x[:, :, None] * (x @ snapshot["W"][0, 0] - y)[:, None, :]
+        mean = per_example.mean(dim=0)
+        g2 = float((mean**2).sum())
+        trace_cov = float(((per_example - mean) ** 2).sum() / x.shape[0])
+        assert abs(trace.gradient_sq[k] - g2) < 4 * trace.gradient_sq_se[k]
+        assert abs(trace.trace_cov[k] - trace_cov) < 4 * trace.trace_cov_se[k]
+    with pytest.raises(ValueError, match="checkpoints must lie in"):
+        train_workload(workload, [0.05], 16, 5, checkpoints=[6])
+    with pytest.raises(ValueError, match="method must be one of"):
+        noise_along_run(workload, 0.05, 16, 5, method="three-batch")
+
+
+@given(st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=30), st.floats(0.0, 0.99))
+def test_bias_corrected_ema_starts_at_the_first_value_and_keeps_constants(values, decay):
+    ema = bias_corrected_ema(values, decay)
+    assert ema[0] == pytest.approx(values[0], rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(bias_corrected_ema(np.full(len(values), 3.5), decay), 3.5,
+                               rtol=1e-12)
+    assert np.all(ema >= min(values) - 1e-9) and np.all(ema <= max(values) + 1e-9)

@@ -1,0 +1,319 @@
+"""The gradient noise scale predicted before a sweep, checked against the sweep: the measured
+critical batch size per target loss, the noise scale at the same loss, and McCandlish et al.'s
+learning rate against the measured optima."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import nqm
+from compare._critical import CriticalBatchFit, fit_critical_batch
+from compare._fits import bootstrap_interval
+from compare._study import Study, bootstrap_optima, percentile_interval, target_estimator
+from empirical import NoiseTrace, noise_along_run, steps_to_target_optimum
+
+TARGET_FACTORS = (1.1, 1.5, 2.5, 5.0)
+"""Target test losses: the noise floor plus these multiples of the tightest excess loss every
+batch size reaches (its best seed-mean excess over all rates and steps)."""
+
+RUN_BATCH_SIZE = 64
+"""The noise-scale run uses the study's batch size nearest to this (in log scale)."""
+
+Z95 = 1.959963984540054
+
+
+@dataclass
+class NoiseScaleStudy:
+    """One study's critical batch sizes, its noise scale and the learning rate they predict.
+
+    Attributes
+    ----------
+    model, label : str
+    optimizer : {"sgd", "adam"}
+    batch_sizes : ndarray, shape (n_b,)
+    floor : float
+        The test metric's noise floor.
+    targets : ndarray, shape (n_t,)
+        Target test losses, loosest last.
+    steps, steps_interval : ndarray, shapes (n_t, n_b) and (n_t, n_b, 2)
+        The fewest steps to each target over the grid's rates (seed-mean curves) and their 95%
+        percentile intervals over bootstrap resamples of the seeds.
+    fits : list of CriticalBatchFit or None, length n_t
+        :func:`fit_critical_batch` per target (``None`` where a batch size never reaches it).
+    kaplan_exponent : float
+        :math:`b` in :math:`B_{\\rm crit} \\propto (L - L_\\infty)^{b}` over the targets
+        (Kaplan et al. 2020 fit :math:`B_{\\rm crit} \\propto L^{-1/\\alpha_B}`; here the excess
+        over the noise floor), ``nan`` with fewer than two fitted targets.
+    kaplan_interval : tuple of float
+        Its 95% interval from the same bootstrap rows.
+    trace : NoiseTrace
+        The noise-scale run.
+    noise_at_target : ndarray, shape (n_t, 3)
+        :math:`B_{\\rm simple}` of the run where its test loss first reaches each target
+        (interpolated in log-log between checkpoints) and a 95% interval from the
+        checkpoints' standard errors; ``nan`` where the run never reaches it.
+    prediction_kind : {"absolute", "shape"}
+        ``"absolute"``: :func:`nqm.mccandlish_lr` with the run's :math:`\\eta_\\max` and
+        :math:`B_{\\rm simple}` at its last checkpoint (SGD). ``"shape"``: for Adam, whose rate
+        is not :math:`\\eta_\\max`, the same curve scaled to the measured optimum of the smallest
+        batch size (that batch size is then not counted).
+    predicted : ndarray, shape (n_b,)
+    predicted_band : ndarray, shape (n_b, 2)
+        The prediction's range over the run's checkpoints after the first.
+    inside : ndarray of bool, shape (n_b,)
+        The prediction lies inside the measured fixed-horizon optimum's 95% interval.
+    notes : list of str
+
+    See Also
+    --------
+    noise_scale_study : Builds it.
+    noise_scale_conclusions : Its sentences.
+    """
+
+    model: str
+    label: str
+    optimizer: str
+    batch_sizes: np.ndarray
+    floor: float
+    targets: np.ndarray
+    steps: np.ndarray
+    steps_interval: np.ndarray
+    fits: list
+    kaplan_exponent: float
+    kaplan_interval: tuple
+    trace: NoiseTrace
+    noise_at_target: np.ndarray
+    prediction_kind: str
+    predicted: np.ndarray
+    predicted_band: np.ndarray
+    inside: np.ndarray
+    optimum_lr: np.ndarray
+    optimum_interval: np.ndarray
+    notes: list = field(default_factory=list)
+
+    @property
+    def counted(self) -> np.ndarray:
+        """The batch sizes the verdict counts (all but the anchor of a shape prediction)."""
+        keep = np.ones(self.batch_sizes.size, dtype=bool)
+        if self.prediction_kind == "shape":
+            keep[0] = False
+        return keep
+
+
+def _targets(study: Study, factors) -> tuple[np.ndarray, float]:
+    floor = study.result.spec.noise_floor()
+    best = []
+    for cell in study.result.cells:
+        curves = np.where(np.isfinite(cell.test_loss), cell.test_loss, np.inf).mean(axis=0)
+        best.append(np.min(curves))
+    return floor + (max(best) - floor) * np.asarray(factors, dtype=float), floor
+
+
+def _at_loss(trace: NoiseTrace, target: float, floor: float) -> np.ndarray:
+    """``B_simple`` where the run's test loss first reaches ``target``: (value, low, high)."""
+    reached = np.flatnonzero(trace.test_loss <= target)
+    if not reached.size:
+        return np.full(3, np.nan)
+    j = int(reached[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.sqrt((trace.trace_cov_se / trace.trace_cov) ** 2
+                      + (trace.gradient_sq_se / trace.gradient_sq) ** 2)
+        log_b = np.log(np.where(trace.b_simple > 0, trace.b_simple, np.nan))
+    if j == 0:
+        value, spread = log_b[0], rel[0]
+    else:
+        x = np.log(np.maximum(trace.test_loss[[j - 1, j]] - floor, 1e-300))
+        weight = 0.0 if x[0] == x[1] else (np.log(max(target - floor, 1e-300)) - x[0]) / (
+            x[1] - x[0])
+        value = (1 - weight) * log_b[j - 1] + weight * log_b[j]
+        spread = (1 - weight) * rel[j - 1] + weight * rel[j]
+    return np.exp([value, value - Z95 * spread, value + Z95 * spread])
+
+
+def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
+                      factors=TARGET_FACTORS, method: str = "per-example",
+                      n_batches: int = 10, every: int | None = None) -> NoiseScaleStudy:
+    """The critical batch size measured per target, the noise scale beside it, the prediction.
+
+    From the study's sweep: for each target test loss (:data:`TARGET_FACTORS`), the fewest
+    steps at each batch size over the grid's rates (seed-mean curves, bootstrap intervals over
+    seeds) and McCandlish et al.'s hyperbola fitted to them (:func:`fit_critical_batch`); the
+    exponent of :math:`B_{\\rm crit}` against the excess loss. One extra run, at the study's
+    batch size nearest :data:`RUN_BATCH_SIZE` and its measured fixed-horizon optimum rate for
+    the sweep's steps, measures the noise scale and :math:`\\eta_\\max` along the way
+    (:func:`empirical.noise_along_run`, ``method``, ``n_batches`` draws per checkpoint); its
+    :math:`B_{\\rm simple}` at each target loss goes beside the measured
+    :math:`B_{\\rm crit}`, and :func:`nqm.mccandlish_lr` with its last checkpoint's values is
+    the predicted optimum against the measured ones.
+
+    See Also
+    --------
+    analyze : The study it extends.
+    noise_scale_conclusions : Its sentences.
+    nqm.mccandlish_lr : The predicted rate.
+    """
+    result, spec = study.result, study.result.spec
+    b = study.batch_sizes.astype(float)
+    targets, floor = _targets(study, factors)
+    notes: list[str] = []
+    steps, steps_iv, fits, boot_crit = [], [], [], []
+    for target in targets:
+        reached = [steps_to_target_optimum(c.lrs, c.test_loss, target)[1] for c in result.cells]
+        boot = bootstrap_optima(result, target_estimator(target), n_boot=n_boot, seed=seed)
+        boot_steps = boot[..., 1] if len(boot) else np.empty((0, b.size))
+        steps.append(reached)
+        steps_iv.append(percentile_interval(boot_steps) if len(boot_steps) else
+                        np.column_stack([reached, reached]))
+        if np.all(np.isfinite(reached)):
+            fit = fit_critical_batch(b, reached, boot_steps, n_seeds=len(spec.seeds))
+            boot_crit.append(fit.b_crit_boot if fit.b_crit_boot.size else
+                             np.full(len(boot_steps), np.nan))
+        else:
+            fit = None
+            notes.append(f"target {target:.4g} not reached at every batch size: no fit")
+        fits.append(fit)
+    kaplan, kaplan_iv = _kaplan(targets - floor, fits, boot_crit, len(spec.seeds))
+
+    k = int(np.argmin(np.abs(np.log(b) - np.log(RUN_BATCH_SIZE))))
+    run_lr = study.optima[k].lr
+    trace = noise_along_run(spec.workload(), run_lr, int(b[k]), spec.steps, every=every,
+                            method=method, n_batches=n_batches, run_seed=spec.seeds[0],
+                            seed=seed, device=spec.device)
+    at_target = np.array([_at_loss(trace, t, floor) for t in targets])
+    optimizer = "sgd" if spec.workload().optimizer.kind == "sgd" else "adam"
+    opt_lr = np.array([o.lr for o in study.optima])
+    opt_iv = np.array([o.interval for o in study.optima])
+    curve = _prediction(trace, b)
+    kind = "absolute" if optimizer == "sgd" else "shape"
+    if kind == "shape":
+        curve = curve * opt_lr[0] / curve[:, :1]
+        notes.append("Adam's rate is not eta_max: the prediction is the shape 1/(1 + B_noise/B), "
+                     f"scaled to the measured optimum at B = {b[0]:g}")
+    final = curve[-1]
+    with np.errstate(all="ignore"):
+        band = (np.column_stack([np.nanmin(curve[1:], axis=0), np.nanmax(curve[1:], axis=0)])
+                if np.isfinite(curve[1:]).any() else np.full((b.size, 2), np.nan))
+    inside = (opt_iv[:, 0] <= final) & (final <= opt_iv[:, 1])
+    if not np.all(np.isfinite(final)):
+        notes.append("the last checkpoint's noise or curvature estimate is not positive: "
+                     "no prediction")
+    negative = int(np.sum(trace.lr_max <= 0))
+    if negative:
+        notes.append(f"G^T H G <= 0 (negative curvature along the gradient) at {negative} of "
+                     f"{trace.steps.size} checkpoints: no lr_max there")
+    return NoiseScaleStudy(spec.model, study.label, optimizer, b, floor, targets,
+                           np.array(steps), np.array(steps_iv), fits, kaplan, kaplan_iv, trace,
+                           at_target, kind, final, band, inside, opt_lr, opt_iv, notes)
+
+
+def _prediction(trace: NoiseTrace, b: np.ndarray) -> np.ndarray:
+    """McCandlish's rate at every checkpoint (rows) and batch size (columns); ``nan`` where a
+    checkpoint's noise estimate is not positive."""
+    usable = (trace.b_simple > 0) & np.isfinite(trace.b_simple) & (trace.lr_max > 0)
+    return np.array([nqm.mccandlish_lr(b, lr_max=lr, b_noise=noise) if ok else np.full(b.size, np.nan)
+                     for lr, noise, ok in zip(trace.lr_max, trace.b_simple, usable, strict=True)])
+
+
+def _kaplan(excess: np.ndarray, fits: list, boot_crit: list, n_seeds: int):
+    """Slope of log B_crit against log excess over the fitted targets, bootstrap interval."""
+    ok = [i for i, f in enumerate(fits) if f is not None]
+    nan = (float("nan"), float("nan"))
+    if len(ok) < 2:
+        return float("nan"), nan
+    x = np.log(excess[ok])
+    slope = float(np.polyfit(x, np.log([fits[i].b_crit for i in ok]), 1)[0])
+    rows = np.column_stack([boot_crit[j] for j in range(len(ok))]) if boot_crit else np.empty(0)
+    rows = rows[np.all(np.isfinite(rows) & (rows > 0), axis=1)] if rows.size else rows
+    if len(rows) < 2:
+        return slope, nan
+    slopes = np.polyfit(x, np.log(rows).T, 1)[0]
+    lo, hi = bootstrap_interval(np.array([slope]), slopes[:, None], n_seeds)
+    return slope, (float(lo[0]), float(hi[0]))
+
+
+def _g(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
+    """The study's critical batch sizes, the noise scale beside them and the prediction's
+    verdict, in sentences computed from the numbers.
+
+    See Also
+    --------
+    noise_scale_study : The numbers.
+    """
+    lines = []
+    fitted = [(t, f, a) for t, f, a in zip(gns.targets, gns.fits, gns.noise_at_target,
+                                           strict=True) if f is not None]
+    if fitted:
+        parts = [f"{_g(f.b_crit)} [{_g(f.b_crit_interval[0])}, {_g(f.b_crit_interval[1])}] at "
+                 f"test loss {_g(t)}" for t, f, _ in fitted]
+        lines.append(f"{gns.label}: measured critical batch size " + "; ".join(parts) + ".")
+        ratios = [a[0] / f.b_crit for _, f, a in fitted if np.isfinite(a[0])]
+        agree = sum(bool(a[1] <= f.b_crit_interval[1] and f.b_crit_interval[0] <= a[2])
+                    for _, f, a in fitted if np.isfinite(a[0]))
+        if ratios:
+            lines.append(f"The noise scale B_simple at the same loss is {_g(min(ratios))}-"
+                         f"{_g(max(ratios))} times the measured B_crit; their intervals overlap "
+                         f"at {agree} of {len(ratios)} targets the noise-scale run reached.")
+        if np.isfinite(gns.kaplan_exponent):
+            lo, hi = gns.kaplan_interval
+            lines.append(f"B_crit grows as (excess loss)^{gns.kaplan_exponent:.2f} "
+                         f"[{lo:.2f}, {hi:.2f}] as the target tightens.")
+    counted = gns.counted
+    inside = int(np.sum(gns.inside[counted]))
+    ratio = gns.predicted[counted] / gns.optimum_lr[counted]
+    what = ("McCandlish's lr_max / (1 + B_noise/B)" if gns.prediction_kind == "absolute" else
+            f"the shape of McCandlish's rate (scaled at B = {gns.batch_sizes[0]:g})")
+    lines.append(f"Predicted optimum from one run ({what}, B_noise = B_simple = "
+                 f"{_g(gns.trace.b_simple[-1])}, lr_max = {_g(gns.trace.lr_max[-1])} after "
+                 f"{gns.trace.steps[-1]} steps): inside the measured 95% interval at {inside} of "
+                 f"{int(counted.sum())} batch sizes; predicted / measured "
+                 f"{_g(np.nanmin(ratio))}-{_g(np.nanmax(ratio))}.")
+    return lines
+
+
+def summarize_noise_scale(gns: NoiseScaleStudy) -> dict:
+    """``results.json``'s ``noise_scale[model]``: the run's time series, the critical batch
+    size per target beside the noise scale, the prediction and its verdict, the sentences.
+
+    See Also
+    --------
+    noise_scale_study : The numbers.
+    results_schema : ``$defs/noise_scale`` describes the result.
+    """
+    t = gns.trace
+    run = dict(batch_size=t.batch_size, lr=t.lr, method=t.method, seconds=t.seconds,
+               steps=[int(s) for s in t.steps], train_loss=list(t.train_loss),
+               test_loss=list(t.test_loss), gradient_sq=list(t.gradient_sq),
+               gradient_sq_se=list(t.gradient_sq_se), trace_cov=list(t.trace_cov),
+               trace_cov_se=list(t.trace_cov_se), b_simple=list(t.b_simple),
+               b_simple_ema=list(t.b_simple_ema), lr_max=list(t.lr_max))
+    targets = []
+    for i, target in enumerate(gns.targets):
+        fit: CriticalBatchFit | None = gns.fits[i]
+        targets.append(dict(
+            target_loss=target, steps=list(gns.steps[i]),
+            steps_interval=[list(v) for v in gns.steps_interval[i]],
+            s_min=fit.s_min if fit else None, s_min_interval=list(fit.s_min_interval) if fit
+            else [None, None], e_min=fit.e_min if fit else None,
+            e_min_interval=list(fit.e_min_interval) if fit else [None, None],
+            b_crit=fit.b_crit if fit else None,
+            b_crit_interval=list(fit.b_crit_interval) if fit else [None, None],
+            b_simple_at_loss=gns.noise_at_target[i, 0],
+            b_simple_at_loss_interval=list(gns.noise_at_target[i, 1:])))
+    return dict(
+        label=gns.label, optimizer=gns.optimizer, batch_sizes=[int(v) for v in gns.batch_sizes],
+        noise_floor=gns.floor, run=run, critical_batch=targets,
+        kaplan_exponent=gns.kaplan_exponent, kaplan_interval=list(gns.kaplan_interval),
+        prediction=dict(kind=gns.prediction_kind, lr=list(gns.predicted),
+                        band=[list(v) for v in gns.predicted_band],
+                        measured_lr=list(gns.optimum_lr),
+                        measured_interval=[list(v) for v in gns.optimum_interval],
+                        inside=[bool(v) for v in gns.inside],
+                        counted=[bool(v) for v in gns.counted]),
+        notes=list(gns.notes), conclusions=noise_scale_conclusions(gns))
+
