@@ -366,6 +366,9 @@ def plot_critical_batch(studies: list) -> Figure:
         ax.errorbar(excess[seen] * 1.03, noise[seen, 0],
                     yerr=np.abs(noise[seen, 1:].T - noise[seen, 0]), fmt="s", color=PALETTE[3],
                     capsize=3, label=f"$B_{{simple}}$ of one run at B={gns.trace.batch_size}")
+        if gns.exact_noise_at_target is not None:
+            ax.plot(excess, gns.exact_noise_at_target, "--", color=PALETTE[2],
+                    label="exact $B_{noise}$ of least squares at that loss")
         ax.set_xscale("log")
         ax.set_yscale("log")
         label_axes(ax, "target excess test loss $L - L_\\infty$", "batch size",
@@ -381,7 +384,7 @@ def plot_critical_batch(studies: list) -> Figure:
                         alpha=0.25, label="predicted along the run")
         what = "predicted" if gns.prediction_kind == "absolute" else "predicted shape"
         ax.plot(b, gns.predicted, color=PALETTE[1], lw=1.5,
-                label=f"{what}: $\\eta_{{max}}/(1 + B_{{noise}}/B)$ at step "
+                label=f"{what}: $\\eta_{{max}}/(1 + B_{{noise}}/B)$, EMA at step "
                       f"{gns.trace.steps[-1]}")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -422,8 +425,9 @@ def plot_noise_trace(trace, *, floor: float | None = None) -> Figure:
     label_axes(ax, "step", "$B_{simple} = tr\\Sigma / |G|^2$", "gradient noise scale")
     ax = fig.add_subplot(1, 3, 3)
     positive = trace.lr_max > 0
-    ax.plot(steps[positive], trace.lr_max[positive], "o-", color=PALETTE[2], ms=3,
+    ax.plot(steps[positive], trace.lr_max[positive], "o", color=PALETTE[2], ms=3,
             label="$\\eta_{max} = |G|^2 / G^T H G$ (training set)")
+    ax.plot(steps, trace.lr_max_ema, color=PALETTE[2], lw=1.0, label="bias-corrected EMA")
     if not positive.all():
         ax.plot(steps[~positive], np.full((~positive).sum(), np.min(trace.lr_max[positive],
                                                                     initial=1.0)),

@@ -56,7 +56,8 @@ class NoiseScaleStudy:
         checkpoints' standard errors; ``nan`` where the run never reaches it.
     prediction_kind : {"absolute", "shape"}
         ``"absolute"``: :func:`nqm.mccandlish_lr` with the run's :math:`\\eta_\\max` and
-        :math:`B_{\\rm simple}` at its last checkpoint (SGD). ``"shape"``: for Adam, whose rate
+        :math:`B_{\\rm simple}` at its last checkpoint, both the ratios of bias-corrected moving
+        averages (SGD). ``"shape"``: for Adam, whose rate
         is not :math:`\\eta_\\max`, the same curve scaled to the measured optimum of the smallest
         batch size (that batch size is then not counted).
     predicted : ndarray, shape (n_b,)
@@ -64,6 +65,12 @@ class NoiseScaleStudy:
         The prediction's range over the run's checkpoints after the first.
     inside : ndarray of bool, shape (n_b,)
         The prediction lies inside the measured fixed-horizon optimum's 95% interval.
+    optimum_lr, optimum_interval : ndarray, shapes (n_b,) and (n_b, 2)
+        The measured fixed-horizon optima and their 95% intervals.
+    exact_noise_at_target : ndarray, shape (n_t,), or None
+        Least squares only: the exact :math:`B_{\\rm noise} = D + 1 + \\sigma^2 D^2 / e` at the
+        error :math:`e = D(L - \\sigma^2)` whose expected test loss is the target
+        (:meth:`nqm.LeastSquaresSGD.noise_scale`).
     notes : list of str
 
     See Also
@@ -91,6 +98,7 @@ class NoiseScaleStudy:
     inside: np.ndarray
     optimum_lr: np.ndarray
     optimum_interval: np.ndarray
+    exact_noise_at_target: np.ndarray | None = None
     notes: list = field(default_factory=list)
 
     @property
@@ -185,13 +193,14 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
     optimizer = "sgd" if spec.workload().optimizer.kind == "sgd" else "adam"
     opt_lr = np.array([o.lr for o in study.optima])
     opt_iv = np.array([o.interval for o in study.optima])
-    curve = _prediction(trace, b)
+    curve = _prediction(trace.lr_max, trace.b_simple, b)
+    final = _prediction(trace.lr_max_ema[-1:], trace.b_simple_ema[-1:], b)
     kind = "absolute" if optimizer == "sgd" else "shape"
     if kind == "shape":
-        curve = curve * opt_lr[0] / curve[:, :1]
+        curve, final = (c * opt_lr[0] / c[:, :1] for c in (curve, final))
         notes.append("Adam's rate is not eta_max: the prediction is the shape 1/(1 + B_noise/B), "
                      f"scaled to the measured optimum at B = {b[0]:g}")
-    final = curve[-1]
+    final = final[0]
     with np.errstate(all="ignore"):
         band = (np.column_stack([np.nanmin(curve[1:], axis=0), np.nanmax(curve[1:], axis=0)])
                 if np.isfinite(curve[1:]).any() else np.full((b.size, 2), np.nan))
@@ -203,17 +212,23 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
     if negative:
         notes.append(f"G^T H G <= 0 (negative curvature along the gradient) at {negative} of "
                      f"{trace.steps.size} checkpoints: no lr_max there")
+    exact = None
+    if spec.model == "linear-sgd":
+        problem = spec.problem()
+        theory = nqm.LeastSquaresSGD(dim=problem.dim, noise_std=problem.noise_std,
+                                     init_error=2.0 * problem.dim**2)
+        exact = theory.noise_scale(problem.dim * (targets - floor)).b_noise
     return NoiseScaleStudy(spec.model, study.label, optimizer, b, floor, targets,
                            np.array(steps), np.array(steps_iv), fits, kaplan, kaplan_iv, trace,
-                           at_target, kind, final, band, inside, opt_lr, opt_iv, notes)
+                           at_target, kind, final, band, inside, opt_lr, opt_iv, exact, notes)
 
 
-def _prediction(trace: NoiseTrace, b: np.ndarray) -> np.ndarray:
-    """McCandlish's rate at every checkpoint (rows) and batch size (columns); ``nan`` where a
-    checkpoint's noise estimate is not positive."""
-    usable = (trace.b_simple > 0) & np.isfinite(trace.b_simple) & (trace.lr_max > 0)
+def _prediction(lr_max: np.ndarray, b_noise: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """McCandlish's rate for each (lr_max, B_noise) pair (rows) and batch size (columns);
+    ``nan`` where either is not positive."""
+    usable = (b_noise > 0) & np.isfinite(b_noise) & (lr_max > 0)
     return np.array([nqm.mccandlish_lr(b, lr_max=lr, b_noise=noise) if ok else np.full(b.size, np.nan)
-                     for lr, noise, ok in zip(trace.lr_max, trace.b_simple, usable, strict=True)])
+                     for lr, noise, ok in zip(lr_max, b_noise, usable, strict=True)])
 
 
 def _kaplan(excess: np.ndarray, fits: list, boot_crit: list, n_seeds: int):
@@ -259,6 +274,11 @@ def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
             lines.append(f"The noise scale B_simple at the same loss is {_g(min(ratios))}-"
                          f"{_g(max(ratios))} times the measured B_crit; their intervals overlap "
                          f"at {agree} of {len(ratios)} targets the noise-scale run reached.")
+        if gns.exact_noise_at_target is not None:
+            exact = [gns.exact_noise_at_target[list(gns.targets).index(t)] / f.b_crit
+                     for t, f, _ in fitted]
+            lines.append(f"The exact B_noise of least squares at the same expected loss is "
+                         f"{_g(min(exact))}-{_g(max(exact))} times the measured B_crit.")
         if np.isfinite(gns.kaplan_exponent):
             lo, hi = gns.kaplan_interval
             lines.append(f"B_crit grows as (excess loss)^{gns.kaplan_exponent:.2f} "
@@ -268,8 +288,9 @@ def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
     ratio = gns.predicted[counted] / gns.optimum_lr[counted]
     what = ("McCandlish's lr_max / (1 + B_noise/B)" if gns.prediction_kind == "absolute" else
             f"the shape of McCandlish's rate (scaled at B = {gns.batch_sizes[0]:g})")
-    lines.append(f"Predicted optimum from one run ({what}, B_noise = B_simple = "
-                 f"{_g(gns.trace.b_simple[-1])}, lr_max = {_g(gns.trace.lr_max[-1])} after "
+    lines.append(f"Predicted optimum from one run ({what}, moving averages B_noise = "
+                 f"B_simple = {_g(gns.trace.b_simple_ema[-1])}, lr_max = "
+                 f"{_g(gns.trace.lr_max_ema[-1])} after "
                  f"{gns.trace.steps[-1]} steps): inside the measured 95% interval at {inside} of "
                  f"{int(counted.sum())} batch sizes; predicted / measured "
                  f"{_g(np.nanmin(ratio))}-{_g(np.nanmax(ratio))}.")
@@ -291,7 +312,9 @@ def summarize_noise_scale(gns: NoiseScaleStudy) -> dict:
                test_loss=list(t.test_loss), gradient_sq=list(t.gradient_sq),
                gradient_sq_se=list(t.gradient_sq_se), trace_cov=list(t.trace_cov),
                trace_cov_se=list(t.trace_cov_se), b_simple=list(t.b_simple),
-               b_simple_ema=list(t.b_simple_ema), lr_max=list(t.lr_max))
+               b_simple_ema=list(t.b_simple_ema),
+               lr_max=[float(v) if v > 0 else float("nan") for v in t.lr_max],
+               lr_max_ema=list(t.lr_max_ema))
     targets = []
     for i, target in enumerate(gns.targets):
         fit: CriticalBatchFit | None = gns.fits[i]
@@ -304,7 +327,9 @@ def summarize_noise_scale(gns: NoiseScaleStudy) -> dict:
             b_crit=fit.b_crit if fit else None,
             b_crit_interval=list(fit.b_crit_interval) if fit else [None, None],
             b_simple_at_loss=gns.noise_at_target[i, 0],
-            b_simple_at_loss_interval=list(gns.noise_at_target[i, 1:])))
+            b_simple_at_loss_interval=list(gns.noise_at_target[i, 1:]),
+            exact_b_noise=(gns.exact_noise_at_target[i] if gns.exact_noise_at_target is not None
+                           else None)))
     return dict(
         label=gns.label, optimizer=gns.optimizer, batch_sizes=[int(v) for v in gns.batch_sizes],
         noise_floor=gns.floor, run=run, critical_batch=targets,

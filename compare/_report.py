@@ -28,6 +28,7 @@ from compare._answer import (
 from compare._double_descent import simulate_risk
 from compare._edges import EdgeStudy, edge_conclusions, edge_study
 from compare._fits import COMPARED, ScalingFit, fit_rule
+from compare._gns import noise_scale_study, summarize_noise_scale
 from compare._paths import spec_directory
 from compare._rules import RULES
 from compare._study import FLAT_POINTS, Study, analyze
@@ -299,25 +300,30 @@ def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: boo
     started = time.perf_counter()
     studies, sweep_dirs = [], {}
     for k, spec in enumerate(specs, 1):
-        _log(progress, f"[{k}/7] sweep {spec.model}: {len(spec.batch_sizes)} batch sizes x "
+        _log(progress, f"[{k}/8] sweep {spec.model}: {len(spec.batch_sizes)} batch sizes x "
                        f"{len(spec.seeds)} seeds")
         sweep_dirs[spec.model] = spec_directory(root / "sweeps", spec.model, spec.to_dict())
         result = run_sweep(spec, out=sweep_dirs[spec.model], progress=None if progress else False)
         studies.append(analyze(result, n_boot=settings["n_boot"]))
-    _log(progress, "[4/7] stability edges: bisection and batch Hessians")
+    _log(progress, "[4/8] stability edges: bisection and batch Hessians")
     edges = [edge_study(s, n_boot=settings["n_boot"], n_batches=settings["hessian_batches"],
                         rounds=settings["edge_rounds"]) for s in studies]
-    _log(progress, "[5/7] theory: diagonal NQM and double descent")
+    _log(progress, "[5/8] noise scale: one run per study, critical batch sizes per target")
+    noise = [noise_scale_study(s, n_boot=settings["n_boot"]) for s in studies]
+    _log(progress, "[6/8] theory: diagonal NQM and double descent")
     diagonal = diagonal_curves(settings["nqm_dim"], settings["nqm_batch_sizes"])
     sim = simulate_risk(500, settings["mc_ns"], (0.0, 0.04), trials=settings["mc_trials"])
     scaling = _scaling_section(root, quick, progress)
-    _log(progress, "[7/7] figures and report")
+    _log(progress, "[8/8] figures and report")
     drawn = {}
     for s in studies:
         drawn[f"loss_vs_lr_{s.model}"] = figures.plot_loss_vs_lr(s)
         drawn[f"optimal_lr_{s.model}"] = figures.plot_optima(s)
     drawn["steps_to_target"] = figures.plot_steps_to_target(studies, diagonal)
     drawn["stability_edge"] = figures.plot_stability_edges(edges)
+    drawn["critical_batch"] = figures.plot_critical_batch(noise)
+    for g in noise:
+        drawn[f"noise_scale_{g.model}"] = figures.plot_noise_trace(g.trace, floor=g.floor)
     drawn["double_descent"] = figures.plot_double_descent(sim)
     paths = {name: figures.save_figure(fig, fig_dir, name) for name, fig in drawn.items()}
 
@@ -331,6 +337,7 @@ def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: boo
         studies={s.model: dict(summarize(s, quick=quick), sweep_directory=str(
             sweep_dirs[s.model].relative_to(root))) for s in studies},
         stability_edge={e.model: summarize_edges(e) for e in edges},
+        noise_scale={g.model: summarize_noise_scale(g) for g in noise},
         diagonal_nqm=dict(dim=diagonal["dim"], target=diagonal["target"],
                           batch_sizes=diagonal["batch_sizes"],
                           curves=diagonal["curves"]),
@@ -357,11 +364,11 @@ def _scaling_section(root: Path, quick: bool, progress: bool) -> dict | None:
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        _log(progress, "[6/7] scaling law: skipped (install the 'data' extra for scikit-learn)")
+        _log(progress, "[7/8] scaling law: skipped (install the 'data' extra for scikit-learn)")
         return None
     from compare._scaling_report import run_scaling_law
     seeds = 1 if quick else SCALING_SEEDS
-    _log(progress, f"[6/7] scaling law on digits: {seeds} seed(s)")
+    _log(progress, f"[7/8] scaling law on digits: {seeds} seed(s)")
     return run_scaling_law(root / "scaling", seeds=seeds, quick=quick, progress=progress)
 
 
@@ -424,7 +431,10 @@ REFERENCES = (
     "arXiv:1404.5997; S. Malladi et al., On the SDEs and scaling rules for adaptive gradient "
     "algorithms, NeurIPS 2022 (square-root scaling).",
     "S. McCandlish, J. Kaplan, D. Amodei, An empirical model of large-batch training, "
-    "arXiv:1812.06162 (saturating rule, critical batch size).",
+    "arXiv:1812.06162 (saturating rule, critical batch size, the gradient noise scale and its "
+    "estimators).",
+    "J. Kaplan et al., Scaling laws for neural language models, arXiv:2001.08361 (the critical "
+    "batch size as a power of the loss).",
     "G. Zhang et al., Which algorithmic choices matter at which batch sizes? Insights from a "
     "noisy quadratic model, NeurIPS 2019, arXiv:1907.04164 (the NQM, logarithmic fixed-horizon "
     "optimum).",
@@ -681,6 +691,58 @@ def _edge_html(edges: dict, figure) -> str:
     return "".join(parts)
 
 
+def _noise_html(noise: dict, figure) -> str:
+    first = next(iter(noise.values()))["run"]
+    parts = ["<h2 id='noise-scale'>Predicted before the sweep: the gradient noise scale and the "
+             "critical batch size</h2>",
+             "<p>McCandlish et al. (2018) predict from a few gradient evaluations what a sweep "
+             "measures: the optimal rate &eta;<sub>max</sub> / (1 + B<sub>noise</sub>/B) and a "
+             "critical batch size B<sub>crit</sub> &asymp; B<sub>noise</sub>. Here the sweep "
+             "measures B<sub>crit</sub>: for each target test loss, the fewest steps at each "
+             "batch size over the grid's rates (seed-mean curves; 95% percentile intervals over "
+             "bootstrap resamples of the seeds) fitted by S = S<sub>min</sub>(1 + "
+             "B<sub>crit</sub>/B), intervals from refitting the resamples (Student's quantile). "
+             "One extra run per study, at the batch size nearest 64 and its measured optimal "
+             "rate, estimates the noise scale along the way "
+             f"({html.escape(first['method'])} estimator, B<sub>simple</sub> = "
+             "tr&Sigma; / |G|<sup>2</sup> as B<sub>noise</sub>, 95% intervals from the "
+             "estimates' standard errors) and &eta;<sub>max</sub> = |G|<sup>2</sup> / "
+             "G<sup>T</sup>HG from one Hessian-vector product on the whole training set (exact "
+             "for it). Its B<sub>simple</sub> where its test loss reaches each target stands "
+             "beside the measured B<sub>crit</sub>; its values at the last step give the "
+             "predicted rate, checked against the fixed-horizon optima's 95% intervals.</p>",
+             figure("critical_batch", "Top: fewest steps to each target with the fitted "
+                                      "hyperbolas. Middle: the measured critical batch size and "
+                                      "the noise scale at the same loss. Bottom: the predicted "
+                                      "rate against the measured optima.")]
+    for model, st in noise.items():
+        run = st["run"]
+        parts.append(f"<h3>{html.escape(st['label'])}</h3><ul class='answer'>" + "".join(
+            f"<li>{html.escape(line)}</li>" for line in st["conclusions"]) + "</ul>")
+        parts.append(_table(
+            ["target test loss", "B<sub>crit</sub> [95%]", "S<sub>min</sub> [95%]",
+             "E<sub>min</sub> [95%]", "B<sub>simple</sub> at that loss [95%]",
+             "exact B<sub>noise</sub> (least squares)"],
+            [[_num(t["target_loss"]), f"{_num(t['b_crit'])} {_interval(t['b_crit_interval'])}",
+              f"{_num(t['s_min'])} {_interval(t['s_min_interval'])}",
+              f"{_num(t['e_min'])} {_interval(t['e_min_interval'])}",
+              f"{_num(t['b_simple_at_loss'])} {_interval(t['b_simple_at_loss_interval'])}",
+              _num(t["exact_b_noise"])] for t in st["critical_batch"]]))
+        pred = st["prediction"]
+        parts.append(_table(
+            ["B", "predicted rate", "range along the run", "measured optimum [95%]", "inside"],
+            [[b, _num(p), _interval(band), f"{_num(m)} {_interval(iv)}",
+              ("yes" if inside else "no") if counted else "anchor"]
+             for b, p, band, m, iv, inside, counted in zip(
+                 st["batch_sizes"], pred["lr"], pred["band"], pred["measured_lr"],
+                 pred["measured_interval"], pred["inside"], pred["counted"], strict=True)]))
+        parts.append(figure(f"noise_scale_{model}",
+                            f"The noise-scale run: lr {run['lr']:.3g}, B = {run['batch_size']}, "
+                            f"{run['steps'][-1]} steps, estimates {run['seconds']:.2g} s."))
+        parts += [f"<p>Note: {html.escape(note)}</p>" for note in st["notes"]]
+    return "".join(parts)
+
+
 def _provenance(results: dict) -> str:
     settings, versions, prov = results["settings"], results["versions"], results["provenance"]
     rows = [["git commit", html.escape(str(prov["git_commit"]))],
@@ -704,6 +766,7 @@ def render_html(results: dict, studies: list[Study], paths: dict) -> str:
     quick = results["settings"]["quick"]
     toc = [("answer", "The answer"), ("setup", "Setup"),
            *((s.model, s.label) for s in studies), ("stability-edge", "The stability edge"),
+           ("noise-scale", "Predicted before the sweep: the noise scale"),
            ("criterion", "The criterion decides"),
            ("double-descent", "Double descent and ridge"), ("scaling-law", "Scaling law on digits"),
            ("files", "Files"), ("references", "References"), ("provenance", "Provenance")]
@@ -736,6 +799,7 @@ def render_html(results: dict, studies: list[Study], paths: dict) -> str:
     for s in studies:
         parts.append(_study_html(s, results["studies"][s.model], figure))
     parts.append(_edge_html(results["stability_edge"], figure))
+    parts.append(_noise_html(results["noise_scale"], figure))
     parts.append("<h2 id='criterion'>The criterion decides the exponent</h2>")
     rows = []
     for st in results["studies"].values():

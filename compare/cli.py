@@ -194,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "times the work per step)")
     _threads_option(theory)
     _add_sweep(commands)
+    _add_gns(commands)
     _add_run(commands)
     _add_scaling_law(commands)
     return parser
@@ -304,6 +305,108 @@ def _add_sweep(commands) -> None:
                        help="seeds per task (default: all in one task); fewer gives a cluster "
                             "more tasks to run at once")
     _threads_option(sweep)
+
+
+GNS_LR = {"linear-sgd": 0.02, "mlp-sgd": 0.2, "mlp-adam": 0.15}
+"""``lrbs gns``'s default rate per shipped problem: about its fixed-horizon optimum at B = 64."""
+
+
+def _add_gns(commands) -> None:
+    from empirical import MODELS
+    from empirical._noise import METHODS
+    gns = commands.add_parser(
+        "gns", help="measure the gradient noise scale along one run and predict the optimal rate",
+        description="Train one run (the sweep's own: same data, initialization, minibatches and "
+                    "optimizer) and, every few steps, estimate |G|^2 and tr(Sigma) of the "
+                    "training loss with their standard errors (McCandlish et al. 2018: two "
+                    "batch sizes, or per-example gradients), the noise scale B_simple = "
+                    "tr(Sigma) / |G|^2 with its bias-corrected moving average, and lr_max = "
+                    "|G|^2 / G^T H G from one Hessian-vector product on the whole training set. "
+                    "Prints the time series and the optimal rate it predicts per batch size, "
+                    "lr_max / (1 + B_simple / B), from the moving averages at the last step.")
+    gns.add_argument("model", nargs="?", choices=MODELS,
+                     help="a shipped problem and optimizer (or give --workload)")
+    gns.add_argument("--workload", metavar="MODULE:FACTORY",
+                     help="your own model, as for lrbs sweep (then --lr is required)")
+    gns.add_argument("--lr", type=_positive(float), default=None,
+                     help="the run's learning rate (default: about the shipped problem's "
+                          "optimum at B = 64: " + ", ".join(f"{k} {v:g}" for k, v in
+                                                            GNS_LR.items()) + ")")
+    gns.add_argument("--batch-size", type=_positive(int), default=64, help="the run's batch size")
+    gns.add_argument("--steps", type=_positive(int), default=100, help="the run's steps")
+    gns.add_argument("--every", type=_positive(int), default=None, metavar="K",
+                     help="steps between estimates (default steps // 20)")
+    gns.add_argument("--method", choices=METHODS, default="two-batch",
+                     help="two-batch: minibatch gradients at two sizes; per-example: "
+                          "torch.func.vmap over per-example gradients")
+    gns.add_argument("--sizes", type=lambda text: tuple(_int_list(text, "--sizes", 1)),
+                     default=(16, 256), metavar="SMALL,BIG",
+                     help="the two batch sizes of the estimator (per-example uses BIG)")
+    gns.add_argument("--batches", type=_positive(int), default=10, metavar="N",
+                     help="independent draws per estimate (their spread is the standard error)")
+    gns.add_argument("--seed", type=int, default=0, help="seed of the run and the estimator")
+    gns.add_argument("--predict", type=_batch_sizes, default=_batch_sizes("2,4,16,64,256,1024,2048"),
+                     metavar="B1,B2,...", help="batch sizes of the predicted optimal rate")
+    gns.add_argument("--device", default="cpu", help="torch device: cpu, cuda[:N] or mps")
+    gns.add_argument("--out", metavar="DIR",
+                     help="write DIR/noise_scale.json and the figure DIR/noise_scale.png/.svg")
+    _threads_option(gns)
+
+
+def _gns(args) -> None:
+    import numpy as np
+
+    import nqm
+    from compare._figures import plot_noise_trace, save_figure
+    from empirical import MODELS, SweepSpec, atomic_write_json, noise_along_run, strict_json
+    if (args.model is None) == (args.workload is None):
+        raise ValueError("give a model (" + ", ".join(MODELS) + ") or --workload MODULE:FACTORY"
+                         + (", not both" if args.model else ""))
+    if args.workload and args.lr is None:
+        raise ValueError("--workload needs --lr (the rate of the run to measure along)")
+    if len(args.sizes) != 2 or not args.sizes[0] < args.sizes[1]:
+        raise ValueError(f"--sizes must be SMALL,BIG with SMALL < BIG, got {args.sizes}")
+    spec = SweepSpec(args.model or args.workload, (args.batch_size,), [1.0], steps=args.steps,
+                     seeds=(args.seed,), device=args.device)
+    workload = spec.workload()
+    lr = args.lr if args.lr is not None else GNS_LR[args.model]
+    trace = noise_along_run(workload, lr, args.batch_size, args.steps, every=args.every,
+                            method=args.method, sizes=args.sizes, n_batches=args.batches,
+                            run_seed=args.seed, seed=args.seed, device=args.device)
+    print(f"{spec.label}: noise scale along the run at lr {lr:g}, B = {args.batch_size} "
+          f"({args.method}, {args.batches} draws per estimate, +/- one standard error)")
+    print(format_rows([dict(step=int(t), test=test, g2=f"{_fmt(g)} +/- {_fmt(gse)}",
+                            trace=f"{_fmt(c)} +/- {_fmt(cse)}", b=b, ema=ema,
+                            lr_max=m if m > 0 else float("nan"), lr_ema=m_ema)
+                       for t, test, g, gse, c, cse, b, ema, m, m_ema in zip(
+                           trace.steps, trace.test_loss, trace.gradient_sq, trace.gradient_sq_se,
+                           trace.trace_cov, trace.trace_cov_se, trace.b_simple,
+                           trace.b_simple_ema, trace.lr_max, trace.lr_max_ema, strict=True)],
+                      {"step": "step", "test": "test loss", "g2": "|G|^2", "trace": "tr Sigma",
+                       "b": "B_simple", "ema": "B_simple (EMA)", "lr_max": "lr_max",
+                       "lr_ema": "lr_max (EMA)"}))
+    last_b, last_lr = trace.b_simple_ema[-1], trace.lr_max_ema[-1]
+    if last_b > 0 and last_lr > 0:
+        predicted = nqm.mccandlish_lr(np.array(args.predict), lr_max=last_lr, b_noise=last_b)
+        print(f"\npredicted optimal rate lr_max / (1 + B_simple / B), moving averages at step "
+              f"{trace.steps[-1]} (lr_max {_fmt(last_lr)}, B_simple {_fmt(last_b)})"
+              + ("; Adam's rate is not lr_max, read the shape only"
+                 if workload.optimizer.kind != "sgd" else "") + ":")
+        print(format_rows([dict(b=b, lr=p) for b, p in zip(args.predict, predicted, strict=True)],
+                          {"b": "B", "lr": "predicted lr*"}))
+    else:
+        print(f"\nno prediction: at step {trace.steps[-1]} the estimate of |G|^2 or G^T H G is "
+              "not positive (more --batches, or an earlier step)")
+    print(f"estimates took {trace.seconds:.2f} s (the run excluded)")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "noise_scale.json", strict_json(dict(
+            model=spec.model, label=spec.label, **{k: v for k, v in trace._asdict().items()})))
+        paths = save_figure(plot_noise_trace(trace, floor=workload.floor), out, "noise_scale")
+        print(f"wrote {out / 'noise_scale.json'} and " + " and ".join(map(str, paths.values())))
+    else:
+        print("wrote no files (--out DIR keeps the series and its figure)")
 
 
 def _check_output_file(path: str) -> Path:
@@ -472,14 +575,15 @@ def _scaling_law(args) -> None:
           f"runs under {Path(args.out) / 'runs'}")
 
 
-COMMANDS = {"theory": _theory, "sweep": _sweep, "run": _run, "scaling-law": _scaling_law}
+COMMANDS = {"theory": _theory, "sweep": _sweep, "gns": _gns, "run": _run,
+            "scaling-law": _scaling_law}
 
 
 def _interrupted(args, argv: list[str]) -> str:
     """The one line said on Ctrl-C: what was kept and how to resume."""
     again = "lrbs " + " ".join(shlex.quote(a) for a in argv)
     out = getattr(args, "out", None)
-    if args.command == "theory":
+    if args.command in ("theory", "gns"):
         return "interrupted; nothing was written"
     if out is None:
         return "interrupted; nothing was kept (--out DIR keeps finished batch sizes)"

@@ -141,7 +141,7 @@ def two_batch_noise(loss: Callable, params: Mapping[str, torch.Tensor], data: tu
 
 
 class NoiseTrace(NamedTuple):
-    """The gradient noise scale and the curvature along one training run.
+    r"""The gradient noise scale and the curvature along one training run.
 
     Attributes
     ----------
@@ -154,7 +154,7 @@ class NoiseTrace(NamedTuple):
     train_loss, test_loss : ndarray, shape (n,)
         The loss on the whole training set and the workload's test metric there.
     gradient_sq, trace_cov, gradient_sq_se, trace_cov_se : ndarray, shape (n,)
-        The unbiased estimates of :math:`\\lvert G\\rvert^2` and :math:`\\operatorname{tr}\\Sigma`
+        The unbiased estimates of :math:`\lvert G\rvert^2` and :math:`\operatorname{tr}\Sigma`
         at each checkpoint and their standard errors (:class:`NoiseEstimate`).
     b_simple : ndarray, shape (n,)
         ``trace_cov / gradient_sq`` at each checkpoint.
@@ -163,7 +163,10 @@ class NoiseTrace(NamedTuple):
         (decay ``ema`` per checkpoint), as training codebases report it.
     lr_max : ndarray, shape (n,)
         :func:`noiseless_lr_max` on the whole training set (exact for the data set: no
-        standard error).
+        standard error; negative where the curvature along the gradient is).
+    lr_max_ema : ndarray, shape (n,)
+        The ratio of the bias-corrected moving averages of :math:`\lvert G\rvert^2` and
+        :math:`G^\top H G` (both on the whole training set).
     seconds : float
         Wall time of the estimates (the training run excluded).
 
@@ -185,6 +188,7 @@ class NoiseTrace(NamedTuple):
     b_simple: np.ndarray
     b_simple_ema: np.ndarray
     lr_max: np.ndarray
+    lr_max_ema: np.ndarray
     seconds: float
 
 
@@ -236,10 +240,10 @@ def noise_along_run(workload, lr: float, batch_size: int, steps: int, *, every: 
     :func:`per_example_noise` on batches of ``sizes[1]`` examples), and
     :math:`\eta_\max = \lvert G\rvert^2 / G^\top H G` (:func:`noiseless_lr_max` on the whole
     training set). The estimator draws at checkpoint :math:`k` use seed ``seed + k``. The
-    noise scale is reported per checkpoint and as the ratio of the bias-corrected moving
-    averages of its numerator and denominator (:func:`bias_corrected_ema`, decay ``ema``):
-    McCandlish et al. average the two separately because the ratio of noisy estimates is
-    biased.
+    noise scale and :math:`\eta_\max` are reported per checkpoint and as ratios of the
+    bias-corrected moving averages of their numerators and denominators
+    (:func:`bias_corrected_ema`, decay ``ema``): McCandlish et al. average the two separately
+    because the ratio of noisy estimates is biased.
 
     Parameters
     ----------
@@ -299,15 +303,16 @@ def noise_along_run(workload, lr: float, batch_size: int, steps: int, *, every: 
         else:
             estimate = per_example_noise(workload.loss, params, train, big,
                                          n_batches=n_batches, seed=seed + k)
-        loss, g2, ghg = gradient_curvature(workload.loss, params, train)
+        loss, g2_full, ghg = gradient_curvature(workload.loss, params, train)
         with torch.no_grad():
             test_loss = float(workload.measure(params, test))
-        rows.append((loss, test_loss, *estimate[:4], g2 / ghg))
-    loss, test_loss, g2, trace, g2_se, trace_se, lr_max = (np.array(c) for c in zip(*rows,
-                                                                                   strict=True))
+        rows.append((loss, test_loss, *estimate[:4], g2_full, ghg))
+    loss, test_loss, g2, trace, g2_se, trace_se, g2_full, ghg = (
+        np.array(c) for c in zip(*rows, strict=True))
     with np.errstate(divide="ignore", invalid="ignore"):
         b_simple = trace / g2
         b_ema = bias_corrected_ema(trace, ema) / bias_corrected_ema(g2, ema)
-    return NoiseTrace(float(lr), int(batch_size), method, np.array(marks), loss, test_loss, g2,
-                      trace, g2_se, trace_se, b_simple, b_ema, lr_max,
-                      time.perf_counter() - started)
+        lr_max_ema = bias_corrected_ema(g2_full, ema) / bias_corrected_ema(ghg, ema)
+        return NoiseTrace(float(lr), int(batch_size), method, np.array(marks), loss, test_loss,
+                          g2, trace, g2_se, trace_se, b_simple, b_ema, g2_full / ghg, lr_max_ema,
+                          time.perf_counter() - started)

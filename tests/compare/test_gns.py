@@ -1,0 +1,98 @@
+"""The noise-scale study: the critical batch size per target, the noise scale at the same loss,
+the predicted rate; its sentences follow its numbers and its summary fits the schema."""
+
+import dataclasses
+
+import jsonschema
+import numpy as np
+import pytest
+
+import nqm
+from compare import (
+    CriticalBatchFit,
+    analyze,
+    noise_scale_conclusions,
+    noise_scale_study,
+    results_schema,
+    summarize_noise_scale,
+)
+from compare._gns import _at_loss, _kaplan
+from empirical import LRGrid, NoiseTrace, SweepSpec, run_sweep, strict_json
+
+
+@pytest.fixture(scope="module")
+def least_squares_noise():
+    spec = SweepSpec("linear-sgd", (2, 16, 64, 512), LRGrid(base=0.01, ratio=1.25, k_max=24),
+                     seeds=(0, 1, 2), extend=False)
+    return noise_scale_study(analyze(run_sweep(spec, progress=False), n_boot=50), n_boot=50)
+
+
+def test_summary_fits_the_schema_and_the_sentences_state_its_counts(least_squares_noise):
+    gns = least_squares_noise
+    summary = strict_json(summarize_noise_scale(gns))
+    schema = results_schema()
+    jsonschema.validate(summary, {**schema["$defs"]["noise_scale"], "$defs": schema["$defs"]})
+    prediction = summary["prediction"]
+    inside = sum(i for i, c in zip(prediction["inside"], prediction["counted"], strict=True) if c)
+    line = summary["conclusions"][-1]
+    assert f"inside the measured 95% interval at {inside} of 4 batch sizes" in line
+    first = summary["critical_batch"][0]
+    assert f"{first['b_crit']:.3g} [{first['b_crit_interval'][0]:.3g}" in summary["conclusions"][0]
+    moved = dataclasses.replace(gns, inside=np.ones(4, dtype=bool))
+    assert "at 4 of 4 batch sizes" in noise_scale_conclusions(moved)[-1]
+    shape = dataclasses.replace(gns, prediction_kind="shape", inside=np.ones(4, dtype=bool))
+    assert "at 3 of 3 batch sizes" in noise_scale_conclusions(shape)[-1]
+
+
+def test_the_targets_fit_hyperbolas_and_the_exact_noise_scale_is_the_theory(least_squares_noise):
+    gns = least_squares_noise
+    assert np.all(np.diff(gns.targets) > 0)                  # loosest last
+    for fit, steps in zip(gns.fits, gns.steps, strict=True):
+        assert fit is not None and np.all(np.isfinite(steps))
+        assert fit.b_crit_interval[0] < fit.b_crit < fit.b_crit_interval[1]
+        assert fit.e_min == pytest.approx(fit.s_min * fit.b_crit)
+    theory = nqm.LeastSquaresSGD(dim=16, noise_std=5.0, init_error=512.0)
+    want = 17 + 25 * 256 / (16 * (gns.targets - 25.0))
+    np.testing.assert_allclose(gns.exact_noise_at_target, want, rtol=1e-12)
+    np.testing.assert_allclose(theory.noise_scale(16 * (gns.targets - 25.0)).b_noise, want)
+    # the run's estimate at the same loss against the exact value of the population: the data
+    # set is finite (10,000 examples) and the loss is interpolated between checkpoints
+    reached = np.isfinite(gns.noise_at_target[:, 0])
+    assert reached.any()
+    ratio = gns.noise_at_target[reached, 0] / gns.exact_noise_at_target[reached]
+    assert np.all((ratio > 0.6) & (ratio < 1.6))
+
+
+def _trace(test_loss, b_simple, rel_se=0.1):
+    n = len(test_loss)
+    ones = np.ones(n)
+    return NoiseTrace(0.1, 8, "two-batch", np.arange(n), ones, np.asarray(test_loss, float),
+                      ones, np.asarray(b_simple, float), rel_se * ones,
+                      rel_se * np.asarray(b_simple, float), np.asarray(b_simple, float),
+                      np.asarray(b_simple, float), ones, ones, 0.0)
+
+
+def test_noise_at_a_loss_is_interpolated_in_log_log():
+    trace = _trace([11.0, 5.0, 2.0], [10.0, 40.0, 90.0])
+    value, low, high = _at_loss(trace, 1.0 + np.sqrt(4.0 * 1.0), floor=1.0)   # excess 2
+    # excess 4 -> 40 and excess 1 -> 90: at excess 2, log B = log 40 + (1/2) log(90/40)
+    assert value == pytest.approx(np.sqrt(40.0 * 90.0))
+    half = 1.959963984540054 * np.sqrt(2) * 0.1
+    assert (low, high) == pytest.approx((value * np.exp(-half), value * np.exp(half)))
+    assert np.isnan(_at_loss(trace, 1.5, floor=1.0)).all()            # never reached
+    assert _at_loss(trace, 20.0, floor=1.0)[0] == pytest.approx(10.0)  # already at the start
+
+
+def test_kaplan_exponent_recovers_a_power_law():
+    excess = np.array([1.0, 2.0, 4.0, 8.0])
+    rng = np.random.default_rng(0)
+    scale = np.exp(rng.normal(0, 0.1, 40))                           # resamples move the level
+    fits, boots = [], []
+    for e in excess:
+        b_crit = 100 * e**-1.5
+        fits.append(CriticalBatchFit(1.0, b_crit, b_crit, (0, 0), (0, 0), (0, 0)))
+        boots.append(b_crit * scale * np.exp(rng.normal(0, 0.05, 40)))
+    slope, (low, high) = _kaplan(excess, fits, boots, n_seeds=5)
+    assert slope == pytest.approx(-1.5)
+    assert low < -1.5 < high
+    assert np.isnan(_kaplan(excess, [fits[0], None, None, None], boots[:1], 5)[0])
