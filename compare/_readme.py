@@ -31,7 +31,8 @@ RESULTS = ROOT / "docs" / "results.json"
 HEADLINE = ROOT / "docs" / "images" / "headline.png"
 HEADLINE_FIGURE = "optimal_lr_linear-sgd"
 FIGURES = {HEADLINE_FIGURE: HEADLINE,
-           "stability_edge": ROOT / "docs" / "images" / "stability_edge.png"}
+           "stability_edge": ROOT / "docs" / "images" / "stability_edge.png",
+           "critical_batch": ROOT / "docs" / "images" / "critical_batch.png"}
 """The figures of a run the README shows, and where they are kept."""
 
 
@@ -65,8 +66,20 @@ def stability_edge_section(results: dict) -> str:
                        for st in results["stability_edge"].values())
 
 
+def noise_scale_section(results: dict) -> str:
+    """Per study, the critical batch sizes, the noise scale beside them and the prediction's
+    verdict (:func:`compare.noise_scale_conclusions`), with the noise-scale run's time."""
+    noise = results["noise_scale"]
+    seconds = sum(st["run"]["seconds"] for st in noise.values())
+    sweeps = results["provenance"]["run_seconds"]
+    text = [_paragraph(" ".join(st["conclusions"])) for st in noise.values()]
+    text.append(_paragraph(f"The three noise-scale runs' estimates took {seconds:.2f} s in all, "
+                           f"of a {sweeps:.0f} s `lrbs run`."))
+    return "\n\n".join(text)
+
+
 SECTIONS = {"answer": answer_section, "stability-edge": stability_edge_section,
-            "scaling-law": scaling_law_section}
+            "noise-scale": noise_scale_section, "scaling-law": scaling_law_section}
 
 
 def render_readme(readme: str, results: dict) -> str:

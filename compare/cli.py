@@ -238,16 +238,18 @@ def _add_study_options(parser, *, out: str, seeds_default: str, quick_help: str)
 
 def _add_run(commands) -> None:
     run = commands.add_parser(
-        "run", help="the whole study: three sweeps, stability edges, theory, fits; writes a report",
+        "run", help="the whole study: three sweeps, stability edges, noise scales, theory, fits; "
+                    "writes a report",
         description="Run the three sweeps (least squares with SGD, the MLP with SGD and with "
-                    "Adam; geometric grid that extends itself), their stability edges, the exact "
-                    "theory and the scaling-rule fits, and write DIR/index.html, DIR/results.json and "
+                    "Adam; geometric grid that extends itself), their stability edges, their "
+                    "critical batch sizes beside the gradient noise scale, the exact theory and "
+                    "the scaling-rule fits, and write DIR/index.html, DIR/results.json and "
                     "DIR/figures/, with a section for the digits scaling law when the 'data' "
                     "extra is installed. Finished runs are kept under DIR/sweeps/ and "
                     "DIR/scaling/runs/, so an interrupted run resumes.")
     _add_study_options(run, out="lrbs-report", seeds_default="0-4; 0-1 with --quick",
                        quick_help="fewer batch sizes, resamples and Monte Carlo draws (about "
-                                  "30 s)")
+                                  "50 s on 2 cores)")
     run.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                      help="torch device of the sweeps")
 

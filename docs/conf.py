@@ -50,7 +50,7 @@ class ReadingOrder:
 
     ORDER = ("plot_scalar_nqm.py", "plot_diagonal_nqm.py", "plot_least_squares.py",
              "plot_mlp_sgd.py", "plot_mlp_adam.py", "plot_own_model.py", "plot_stability_edge.py",
-             "plot_scaling_law.py",
+             "plot_noise_scale.py", "plot_scaling_law.py",
              "plot_double_descent.py")
 
     def __init__(self, src_dir):

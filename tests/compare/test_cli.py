@@ -114,3 +114,25 @@ def test_sweep_your_own_workload_on_two_dask_workers(tmp_path, capsys):
 def test_sweep_needs_exactly_one_model(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_gns_prints_the_series_and_the_prediction(tmp_path, capsys):
+    assert main(["gns", "linear-sgd", "--steps", "10", "--every", "5", "--method", "per-example",
+                 "--predict", "4,64", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "B_simple (EMA)" in out and "predicted optimal rate" in out
+    saved = json.loads((tmp_path / "noise_scale.json").read_text())
+    assert saved["steps"] == [0, 5, 10] and saved["method"] == "per-example"
+    assert saved["lr"] == 0.02 and len(saved["b_simple_ema"]) == 3
+    assert (tmp_path / "noise_scale.png").exists() and "wrote" in out.splitlines()[-1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["gns"], "give a model"),
+    (["gns", "--workload", "x.py:f"], "--workload needs --lr"),
+    (["gns", "mlp-sgd", "--sizes", "8,4"], "--sizes must be SMALL,BIG"),
+])
+def test_gns_bad_input_is_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err

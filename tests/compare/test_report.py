@@ -88,7 +88,7 @@ def test_least_squares_optima_match_the_exact_theory(report):
 
 def test_figures_written_as_png_and_svg(report):
     results = json.loads((report / "results.json").read_text())
-    assert len(results["figures"]) == 9
+    assert len(results["figures"]) == 13        # 9, the critical batch and 3 noise-scale runs
     for paths in results["figures"].values():
         assert (report / paths["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert b"<svg" in (report / paths["svg"]).read_bytes()[:500]
@@ -98,7 +98,7 @@ def test_page_is_self_contained(report):
     page = (report / "index.html").read_text()
     scaling = json.loads((report / "results.json").read_text())["scaling_law"]
     sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    assert len(sources) == 9 + (2 if scaling else 0)
+    assert len(sources) == 13 + (2 if scaling else 0)
     for src in sources:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
