@@ -40,12 +40,12 @@ def main() -> None:
         sweep, result = _best(repeats, lambda spec=spec: run_sweep(spec, progress=False))
         workload = spec.workload()
         lr = result.optima(n_boot=10)[3].lr                     # B = 64, as the report
-        run, trace = _best(repeats, lambda: noise_along_run(
-            workload, lr, 64, spec.steps, method="per-example", run_seed=spec.seeds[0]))
+        run, trace = _best(repeats, lambda w=workload, lr=lr, spec=spec: noise_along_run(
+            w, lr, 64, spec.steps, method="per-example", run_seed=spec.seeds[0]))
         params = workload.parameters(spec.seeds[0])
-        point, _ = _best(repeats, lambda: (
-            per_example_noise(workload.loss, params, workload.train, 256, n_batches=10),
-            noiseless_lr_max(workload.loss, params, workload.train)))
+        point, _ = _best(repeats, lambda w=workload, p=params: (
+            per_example_noise(w.loss, p, w.train, 256, n_batches=10),
+            noiseless_lr_max(w.loss, p, w.train)))
         print(f"{spec.model:<12}{sweep:>9.2f}s{run:>9.2f}s{trace.seconds:>10.2f}s{point:>10.3f}s"
               f"{100 * run / sweep:>10.1f}%{100 * point / sweep:>12.2f}%")
 

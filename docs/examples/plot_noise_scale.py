@@ -18,6 +18,8 @@ seven batch sizes and five seeds, and adds Adam.
 # :math:`e` is :math:`D + 1 + \sigma^2 D^2 / e`, and McCandlish's rate is exactly the greedy
 # step (:func:`nqm.symbolic.greedy_lr_is_mccandlish`).
 import nqm
+from compare import analyze, noise_scale_conclusions, noise_scale_study, plot_critical_batch
+from empirical import LRGrid, SweepSpec, run_sweep
 
 theory = nqm.LeastSquaresSGD(dim=16, noise_std=5.0, init_error=2 * 16**2)
 for error in (512.0, 50.0, 5.0):
@@ -27,9 +29,6 @@ for error in (512.0, 50.0, 5.0):
 
 # %%
 # The sweeps, the fits and the noise-scale runs.
-from compare import analyze, noise_scale_conclusions, noise_scale_study, plot_critical_batch
-from empirical import LRGrid, SweepSpec, run_sweep
-
 studies = []
 for model in ("linear-sgd", "mlp-sgd"):
     spec = SweepSpec(model, (2, 16, 128, 1024), LRGrid(), steps=100, seeds=(0, 1, 2))
