@@ -88,6 +88,11 @@ class DiagonalNQM:
         Per-example gradient-noise variances :math:`c_i \ge 0` (the diagonal of C).
     w0_sq : array_like of float, shape (dim,)
         Initial second moments :math:`\mathbb{E} w_{0,i}^2 \ge 0`.
+    multiplicity : array_like of float, shape (dim,), optional
+        How many Hessian eigenvalues each coordinate stands for (:math:`n_i > 0`, 1 by
+        default): a binned spectrum, as Zhang et al.'s code uses (:meth:`zhang2019` with
+        ``bins``). Every sum over coordinates (the loss, the noise scale) weighs coordinate
+        :math:`i` by :math:`n_i`.
 
     See Also
     --------
@@ -113,6 +118,7 @@ class DiagonalNQM:
     curvatures: np.ndarray
     noise_var: np.ndarray
     w0_sq: np.ndarray
+    multiplicity: np.ndarray | None = None
     _shape: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -121,38 +127,66 @@ class DiagonalNQM:
         w = nonnegative("w0_sq", self.w0_sq)
         if h.ndim != 1 or h.size == 0:
             raise ValueError(f"curvatures must be a non-empty 1-d array, got shape {h.shape}")
+        n = np.ones(h.shape) if self.multiplicity is None else positive("multiplicity",
+                                                                        self.multiplicity)
         try:
-            c, w = (np.broadcast_to(x, h.shape).astype(float) for x in (c, w))
+            c, w, n = (np.broadcast_to(x, h.shape).astype(float) for x in (c, w, n))
         except ValueError as exc:
-            raise ValueError(f"noise_var and w0_sq must broadcast to curvatures' shape {h.shape}, "
-                             f"got {np.shape(self.noise_var)} and {np.shape(self.w0_sq)}") from exc
+            raise ValueError(f"noise_var, w0_sq and multiplicity must broadcast to curvatures' "
+                             f"shape {h.shape}, got {np.shape(self.noise_var)}, "
+                             f"{np.shape(self.w0_sq)} and {np.shape(self.multiplicity)}") from exc
         object.__setattr__(self, "curvatures", h)
         object.__setattr__(self, "noise_var", c)
         object.__setattr__(self, "w0_sq", w)
+        object.__setattr__(self, "multiplicity", n)
         object.__setattr__(self, "_shape", h.shape)
 
     @classmethod
-    def zhang2019(cls, dim: int = 10_000) -> DiagonalNQM:
+    def zhang2019(cls, dim: int = 10_000, *, bins: int | None = None) -> DiagonalNQM:
         r"""The model of Zhang et al. (2019): :math:`h_i = 1/i`, :math:`C = H`, :math:`w_0 \sim N(0, I)`.
 
         Parameters
         ----------
         dim : int, default 10_000
-            Number of coordinates.
+            Number of Hessian eigenvalues.
+        bins : int, optional
+            Their code's binned spectrum: ``bins`` edges geometrically spaced from
+            :math:`h_1 = 1` down to :math:`h_{\rm dim} = 1/{\rm dim}`; every eigenvalue is
+            replaced by the largest edge at or below it, and each edge carries the count of
+            eigenvalues it replaced (:attr:`multiplicity`; edges that replace none are left
+            out). ``dim=10_000, bins=100`` reproduces the figures of their notebook number
+            for number; the exact spectrum (no ``bins``) is the model itself.
+
+        Examples
+        --------
+        >>> from nqm import DiagonalNQM
+        >>> binned = DiagonalNQM.zhang2019(10_000, bins=100)
+        >>> binned.curvatures.size, int(binned.multiplicity.sum()), binned.multiplicity[-1]
+        (84, 10000, 889.0)
         """
         if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
         need = dim * _BYTES_PER_COORDINATE
-        if need > 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"):
+        if bins is None and need > 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"):
             raise ValueError(f"dim={dim} needs about {need / 2**30:.3g} GiB for the moments, "
-                             "more than this machine has; use a smaller dim")
+                             "more than this machine has; use a smaller dim or bins")
         h = 1.0 / np.arange(1, dim + 1)
-        return cls(curvatures=h, noise_var=h, w0_sq=np.ones(dim))
+        if bins is None:
+            return cls(curvatures=h, noise_var=h, w0_sq=np.ones(dim))
+        if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 2:
+            raise ValueError(f"bins must be an integer >= 2, got {bins!r}")
+        edges = np.geomspace(h[0], h[-1], bins)
+        # the edge of h_i: the first (largest) edge at or below it, edges decreasing
+        which = np.searchsorted(-edges, -h, side="left")
+        counts = np.bincount(which, minlength=bins).astype(float)
+        keep = counts > 0
+        return cls(curvatures=edges[keep], noise_var=edges[keep], w0_sq=np.ones(keep.sum()),
+                   multiplicity=counts[keep])
 
     @property
     def initial_loss(self) -> float:
-        r""":math:`\mathbb{E} L_0 = \tfrac12 \sum_i h_i \mathbb{E} w_{0,i}^2`."""
-        return float(0.5 * np.dot(self.curvatures, self.w0_sq))
+        r""":math:`\mathbb{E} L_0 = \tfrac12 \sum_i n_i h_i \mathbb{E} w_{0,i}^2`."""
+        return float(0.5 * np.dot(self.curvatures * self.multiplicity, self.w0_sq))
 
     def max_stable_lr(self, *, momentum: float = 0.0, precondition_power: float = 0.0) -> float:
         r"""Largest stable learning rate, :math:`2 (1 + \beta) / \max_i h_i^{1-p}`.
@@ -174,6 +208,7 @@ class DiagonalNQM:
         share of oscillating coordinates (``>= 0``); the loss is their sum.
         """
         h, c = self.curvatures, self.noise_var
+        weight = h * self.multiplicity                   # each coordinate's share of the loss
         alpha = lr * h ** (-p)
         k = alpha * h
         drive = alpha**2 * c / batch_size
@@ -210,7 +245,7 @@ class DiagonalNQM:
                 for start in range(0, a.shape[0], block):
                     rows = slice(start, start + block)
                     bound = moments.start_lower_bound(a[rows], b[rows], self.w0_sq)
-                    out[rows] = 0.5 * (bound * ~monotone) @ h
+                    out[rows] = 0.5 * (bound * ~monotone) @ weight
                 return out
 
 
@@ -218,7 +253,8 @@ class DiagonalNQM:
             out = np.zeros((3, steps.size))
             for start in range(0, steps.size, block):
                 for row, share in enumerate(shares(steps[start:start + block, None])):
-                    out[row, start:start + block] = 0.5 * share @ h if share.ndim > 1 else share
+                    out[row, start:start + block] = (0.5 * share @ weight if share.ndim > 1
+                                                     else share)
             return out
 
         def second_moments(steps: np.ndarray) -> np.ndarray:
@@ -337,12 +373,12 @@ class DiagonalNQM:
         b = float(positive("batch_size", batch_size, allow_inf=True))
         t = steps_array("steps", steps)
         m = self._evaluator(eta, b, beta, p).second_moments(t.ravel()).reshape(*t.shape, -1)
-        h, c = self.curvatures, self.noise_var
+        h, c, n = self.curvatures, self.noise_var, self.multiplicity
         with np.errstate(over="ignore", invalid="ignore"):
-            g2, ghg = m @ h**2, m @ h**3
-            trace = np.full(t.shape, c.sum())
+            g2, ghg = m @ (n * h**2), m @ (n * h**3)
+            trace = np.full(t.shape, np.dot(n, c))
             return NoiseScale(*(scalar_or_array(v) for v in (
-                g2, trace, trace / g2, np.dot(h, c) / ghg, g2 / ghg)))
+                g2, trace, trace / g2, np.dot(n * h, c) / ghg, g2 / ghg)))
 
     # -- steps to a target ---------------------------------------------------------------
     def _first_reach(self, lr, batch_size, target, beta, p, max_steps) -> int | None:
