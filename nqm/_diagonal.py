@@ -161,7 +161,7 @@ class DiagonalNQM:
         --------
         >>> from nqm import DiagonalNQM
         >>> binned = DiagonalNQM.zhang2019(10_000, bins=100)
-        >>> binned.curvatures.size, int(binned.multiplicity.sum()), binned.multiplicity[-1]
+        >>> binned.curvatures.size, int(binned.multiplicity.sum()), float(binned.multiplicity[-1])
         (84, 10000, 889.0)
         """
         if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
@@ -584,6 +584,49 @@ class DiagonalNQM:
             log_hi *= 2.0
         return float(np.exp(brentq(excess, log_hi / 2 if log_hi > 1 else 0.0, log_hi,
                                    xtol=1e-3)))
+
+    def steps_lower_bound(self, batch_size, target_loss):
+        r"""Zhang et al.'s information-theoretic lower bound on the steps to a target loss.
+
+        .. math::
+
+            T \ge \frac{1}{2 B L^\star} \sum_i n_i \frac{c_i}{h_i}
+            \quad\Big(= \frac{\rm dim}{2 B L^\star}\ \text{for}\ C = H\Big),
+
+        where ``batch_size`` is :math:`B`, ``target_loss`` is :math:`L^\star` and
+        :math:`n_i` the :attr:`multiplicity`. Each example's gradient observes
+        :math:`h_i (w_i - w^\star_i)` with noise variance :math:`c_i`, so :math:`N = BT`
+        examples carry Fisher information :math:`N h_i^2 / c_i` about :math:`w^\star_i`; by
+        the Cramér-Rao bound no unbiased estimate has variance below :math:`c_i / (N h_i^2)`,
+        hence an expected loss of at least :math:`\sum_i n_i c_i / (2 N h_i)`
+        (:func:`nqm.symbolic.information_lower_bound`). It assumes unbiased estimation and no
+        use of the prior :math:`w_0`, so it binds only for targets well below the initial
+        loss; it holds for every optimizer, schedule and averaging.
+
+        Returns
+        -------
+        float or ndarray
+            Broadcast over ``batch_size`` and ``target_loss``.
+
+        References
+        ----------
+        .. [1] G. Zhang et al., "Which algorithmic choices matter at which batch sizes?",
+           NeurIPS 2019, arXiv:1907.04164, Sec. 3.3 and their notebook's "lower bound".
+
+        See Also
+        --------
+        optimal_steps_to_target : What a fixed learning rate achieves.
+
+        Examples
+        --------
+        >>> from nqm import DiagonalNQM
+        >>> print(DiagonalNQM.zhang2019(10_000).steps_lower_bound([4, 1024], 0.01))
+        [125000.    488.28125]
+        """
+        b = positive("batch_size", batch_size)
+        target = positive("target_loss", target_loss)
+        information = np.dot(self.multiplicity, self.noise_var / self.curvatures)
+        return scalar_or_array(information / (2.0 * b * target))
 
 
 def _check_optimizer(momentum, precondition_power) -> tuple[float, float]:

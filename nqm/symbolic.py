@@ -321,6 +321,17 @@ def steps_examples_tradeoff() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return steps, examples, product
 
 
+def information_lower_bound() -> sp.Expr:
+    r"""Zhang et al.'s bound on the steps :math:`T` to reach loss ``target`` at batch size
+    :math:`B` for one coordinate of curvature ``a`` and per-example gradient-noise variance
+    ``sigma^2``: each example's gradient :math:`a(w - w^\star) + \xi` carries Fisher
+    information :math:`a^2/\sigma^2` about :math:`w^\star`, so :math:`N = BT` examples allow
+    no unbiased estimate with variance below :math:`\sigma^2/(N a^2)` (Cramér-Rao)."""
+    variance = _step("the Cramer-Rao bound with N = B t examples", sigma2 / (B * t * a**2))
+    loss = _step("the expected loss a/2 Var", sp.simplify(a / 2 * variance))
+    return _step("the t at which it equals the target", sp.solve(sp.Eq(loss, target), t)[0])
+
+
 def ridgeless_risk() -> tuple[sp.Expr, sp.Expr]:
     r"""(under-parameterized, over-parameterized) min-norm risk.
 
@@ -395,7 +406,7 @@ DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_lo
                momentum_moment_matrix, heavy_ball_noise_sum,
                momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
                least_squares_max_stable_lr, least_squares_noise_scale, greedy_lr_is_mccandlish,
-               quadratic_greedy_step, steps_examples_tradeoff,
+               quadratic_greedy_step, steps_examples_tradeoff, information_lower_bound,
                ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,
                marchenko_pastur_edge, ridge_risk, ridge_risk_at_optimum)
 """Every derivation of this module, in the order the docs show them."""

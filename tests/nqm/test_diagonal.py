@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nqm
 
@@ -126,3 +128,25 @@ def test_binned_spectrum_is_zhangs():
 def test_zhang2019_binned_known_step_counts(batch, lr, target, kwargs, steps):
     binned = nqm.DiagonalNQM.zhang2019(10_000, bins=100)
     assert int(np.ceil(binned.steps_to_target(lr, batch, target, **kwargs))) - 1 == steps
+
+
+@given(st.floats(1e-3, 10.0), st.floats(1e-3, 10.0), st.floats(1.0, 1e4), st.floats(1e-4, 1.0))
+def test_lower_bound_is_its_derivation(curvature, noise_var, batch, target):
+    from nqm import symbolic as sym
+    model = nqm.DiagonalNQM(curvatures=[curvature], noise_var=[noise_var], w0_sq=[1.0],
+                            multiplicity=[3.0])
+    at = {sym.a: curvature, sym.sigma2: noise_var, sym.B: batch, sym.target: target}
+    want = 3 * float(sym.information_lower_bound().subs(at).evalf(30))
+    assert model.steps_lower_bound(batch, target) == pytest.approx(want, rel=1e-12)
+
+
+def test_no_optimizer_beats_the_lower_bound():
+    """Zhang et al.'s notebook draws dim / (2 C B) (their C = H, so sum c/h = dim, binned or
+    not); the fewest steps of plain SGD and of momentum 0.9 lie above it at every B."""
+    assert nqm.DiagonalNQM.zhang2019(10_000, bins=100).steps_lower_bound(4, 0.01) == 125_000
+    model = nqm.DiagonalNQM.zhang2019(dim=100)
+    b = np.array([1, 16, 256, 4096])
+    bound = model.steps_lower_bound(b, 0.05)
+    plain = model.optimal_steps_to_target(b, 0.05).steps
+    heavy = model.optimal_steps_to_target(b, 0.05, momentum=0.9).steps
+    assert np.all(plain > bound) and np.all(heavy > bound)
