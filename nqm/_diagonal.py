@@ -10,6 +10,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from nqm._affine import affine_moment, minimize_on_log_scale
+from nqm._averaging import AveragedSGD
 from nqm._heavy_ball import HeavyBall
 from nqm._noise_scale import NoiseScale
 from nqm._validation import as_float_array, nonnegative, positive, scalar_or_array, steps_array
@@ -195,11 +196,11 @@ class DiagonalNQM:
         :math:`0 < k < 2(1+\beta)` (both roots of :math:`z^2 - (1+\beta-k) z + \beta` inside
         the unit circle; :func:`nqm.symbolic.momentum_stability_bound`).
         """
-        beta, p = _check_optimizer(momentum, precondition_power)
+        beta, p, _ = _check_optimizer(momentum, precondition_power)
         return float(2.0 * (1.0 + beta) / np.max(self.curvatures ** (1.0 - p)))
 
     # -- the loss at integer steps -------------------------------------------------------
-    def _evaluator(self, lr: float, batch_size: float, beta: float, p: float):
+    def _evaluator(self, lr: float, batch_size: float, optimizer: _Optimizer):
         """``parts(steps)``: (falling, rising, other) shares of the expected loss at the int
         ``steps`` for one (lr, B), shape (3, n).
 
@@ -207,13 +208,14 @@ class DiagonalNQM:
         oscillate), ``rising`` never decreases (the noise's share), ``other`` is the start's
         share of oscillating coordinates (``>= 0``); the loss is their sum.
         """
+        beta, p, gamma = optimizer
         h, c = self.curvatures, self.noise_var
         weight = h * self.multiplicity                   # each coordinate's share of the loss
         alpha = lr * h ** (-p)
         k = alpha * h
         drive = alpha**2 * c / batch_size
         block = max(1, _BLOCK // h.size)
-        if beta < NEGLIGIBLE_MOMENTUM:
+        if beta < NEGLIGIBLE_MOMENTUM and gamma == 0.0:
             with np.errstate(divide="ignore"):
                 log_rate = 2.0 * np.log(np.abs(1.0 - k))
             def shares(chunk):
@@ -232,7 +234,7 @@ class DiagonalNQM:
             def other_bound(a, b):
                 return np.full(np.atleast_2d(a).shape[0], np.inf)
         else:
-            moments = HeavyBall(k, beta)
+            moments = AveragedSGD(k, gamma) if gamma > 0.0 else HeavyBall(k, beta)
             monotone = moments.monotone
 
             def shares(chunk):
@@ -270,12 +272,12 @@ class DiagonalNQM:
         parts.second_moments = second_moments
         return parts
 
-    def _loss_at(self, lr: float, batch_size: float, steps: np.ndarray, beta: float, p: float):
+    def _loss_at(self, lr: float, batch_size: float, steps: np.ndarray, optimizer: _Optimizer):
         """Expected loss at each entry of the int array ``steps`` for one (lr, B)."""
-        return self._evaluator(lr, batch_size, beta, p)(steps).sum(axis=0)
+        return self._evaluator(lr, batch_size, optimizer)(steps).sum(axis=0)
 
     def expected_loss(self, lr, batch_size, steps, *, momentum: float = 0.0,
-                      precondition_power: float = 0.0):
+                      precondition_power: float = 0.0, ema_decay: float = 0.0):
         r"""Exact expected loss :math:`\mathbb{E}L_t = \tfrac12\sum_i h_i \mathbb{E}w_{t,i}^2`.
 
         Parameters
@@ -290,13 +292,18 @@ class DiagonalNQM:
             Heavy-ball momentum :math:`0 \le \beta < 1`.
         precondition_power : float, default 0.0
             :math:`0 \le p \le 1`; the update is preconditioned by :math:`H^{-p}`.
+        ema_decay : float, default 0.0
+            :math:`0 \le \gamma < 1`: the loss of the exponential moving average of the
+            iterates, :math:`u_t = \gamma u_{t-1} + (1-\gamma) w_t`, :math:`u_0 = w_0`, instead
+            of the iterate (Zhang et al., Sec. 4.3); exact for plain SGD
+            (:func:`nqm.symbolic.ema_as_heavy_ball`), not implemented with momentum.
 
         Returns
         -------
         float or ndarray
             Broadcast over ``lr``, ``batch_size`` and ``steps``.
         """
-        beta, p = _check_optimizer(momentum, precondition_power)
+        optimizer = _check_optimizer(momentum, precondition_power, ema_decay)
         lr, batch_size, steps = np.broadcast_arrays(
             positive("lr", lr), positive("batch_size", batch_size, allow_inf=True),
             steps_array("steps", steps))
@@ -307,7 +314,7 @@ class DiagonalNQM:
         for j, (eta, b) in enumerate(unique):
             where = np.flatnonzero(inverse.ravel() == j)
             wanted = np.unique(flat_steps[where])
-            losses = self._loss_at(eta, b, wanted, beta, p)
+            losses = self._loss_at(eta, b, wanted, optimizer)
             flat_out[where] = losses[np.searchsorted(wanted, flat_steps[where])]
         return scalar_or_array(out)
 
@@ -368,11 +375,11 @@ class DiagonalNQM:
         >>> print(scale.b_noise.round(2), scale.lr_max.round(3))
         [  1.37 265.76 270.02] [1.368 2.733 1.305]
         """
-        beta, p = _check_optimizer(momentum, precondition_power)
+        optimizer = _check_optimizer(momentum, precondition_power)
         eta = float(positive("lr", lr))
         b = float(positive("batch_size", batch_size, allow_inf=True))
         t = steps_array("steps", steps)
-        m = self._evaluator(eta, b, beta, p).second_moments(t.ravel()).reshape(*t.shape, -1)
+        m = self._evaluator(eta, b, optimizer).second_moments(t.ravel()).reshape(*t.shape, -1)
         h, c, n = self.curvatures, self.noise_var, self.multiplicity
         with np.errstate(over="ignore", invalid="ignore"):
             g2, ghg = m @ (n * h**2), m @ (n * h**3)
@@ -381,7 +388,7 @@ class DiagonalNQM:
                 g2, trace, trace / g2, np.dot(n * h, c) / ghg, g2 / ghg)))
 
     # -- steps to a target ---------------------------------------------------------------
-    def _first_reach(self, lr, batch_size, target, beta, p, max_steps) -> int | None:
+    def _first_reach(self, lr, batch_size, target, optimizer, max_steps) -> int | None:
         """The first integer step with expected loss at or below ``target``, or ``None``.
 
         Exact whatever the loss's shape: a scan (every step up to 16, then eight per octave)
@@ -390,7 +397,7 @@ class DiagonalNQM:
         non-negative); intervals it cannot rule out are split, and evaluated step by step
         once short.
         """
-        evaluate = self._evaluator(lr, batch_size, beta, p)
+        evaluate = self._evaluator(lr, batch_size, optimizer)
         grid = _scan_grid(max_steps)
         parts = np.empty((3, 0))
         for start in range(0, grid.size, 24):            # scan up to the first step reached
@@ -425,19 +432,21 @@ class DiagonalNQM:
                 return int(b)
         return None
 
-    def _steps_one(self, lr, batch_size, target, beta, p, max_steps) -> float:
-        first = self._first_reach(lr, batch_size, target, beta, p, max_steps)
+    def _steps_one(self, lr, batch_size, target, optimizer, max_steps) -> float:
+        first = self._first_reach(lr, batch_size, target, optimizer, max_steps)
         if first is None:
             return np.inf
         if first == 0:
             return 0.0
-        loss_lo, loss_hi = self._loss_at(lr, batch_size, np.array([first - 1, first]), beta, p)
+        loss_lo, loss_hi = self._loss_at(lr, batch_size, np.array([first - 1, first]),
+                                         optimizer)
         # log-linear interpolation between the last step above and the first at or below
         frac = np.log(loss_lo / target) / np.log(loss_lo / loss_hi) if loss_hi > 0 else 1.0
         return first - 1 + float(frac)
 
     def steps_to_target(self, lr, batch_size, target_loss, *, momentum: float = 0.0,
-                        precondition_power: float = 0.0, max_steps: int = 10**7):
+                        precondition_power: float = 0.0, ema_decay: float = 0.0,
+                        max_steps: int = 10**7):
         r"""Steps until the expected loss first reaches ``target_loss``.
 
         Defined as the first integer :math:`t` with :math:`\mathbb{E}L_t \le L^\star`, also
@@ -455,7 +464,7 @@ class DiagonalNQM:
         ----------
         lr, batch_size, target_loss : array_like of float
             Broadcast together; all ``> 0``.
-        momentum, precondition_power : float
+        momentum, precondition_power, ema_decay : float
             As in :meth:`expected_loss`.
         max_steps : int, default 10**7
             Horizon of the search; ``inf`` is returned if the target is not reached by then.
@@ -464,17 +473,17 @@ class DiagonalNQM:
         -------
         float or ndarray
         """
-        beta, p = _check_optimizer(momentum, precondition_power)
+        optimizer = _check_optimizer(momentum, precondition_power, ema_decay)
         args = np.broadcast_arrays(positive("lr", lr),
                                    positive("batch_size", batch_size, allow_inf=True),
                                    positive("target_loss", target_loss))
         max_steps = int(steps_array("max_steps", max_steps))
         solve = np.vectorize(lambda eta, b, target: self._steps_one(
-            eta, b, target, beta, p, max_steps), otypes=[float])
+            eta, b, target, optimizer, max_steps), otypes=[float])
         return scalar_or_array(solve(*args))
 
     def optimal_steps_to_target(self, batch_size, target_loss, *, momentum: float = 0.0,
-                                precondition_power: float = 0.0,
+                                precondition_power: float = 0.0, ema_decay: float = 0.0,
                                 max_steps: int = 10**7) -> OptimalSteps:
         r"""The learning rate reaching ``target_loss`` in the fewest steps, and those steps.
 
@@ -494,7 +503,7 @@ class DiagonalNQM:
             Batch sizes, ``> 0`` (``inf`` gives the noise-free limit).
         target_loss : array_like of float
             :math:`0 < L^\star`.
-        momentum, precondition_power, max_steps
+        momentum, precondition_power, ema_decay, max_steps
             As in :meth:`steps_to_target`.
 
         Returns
@@ -511,16 +520,17 @@ class DiagonalNQM:
         >>> print(best.steps.round(1))
         [24657.8   568.8   279.3]
         """
-        beta, p = _check_optimizer(momentum, precondition_power)
+        optimizer = _check_optimizer(momentum, precondition_power, ema_decay)
         batch_size, target_loss = np.broadcast_arrays(
             positive("batch_size", batch_size, allow_inf=True),
             positive("target_loss", target_loss))
         max_steps = int(steps_array("max_steps", max_steps))
-        high = self.max_stable_lr(momentum=beta, precondition_power=p) * (1.0 - 1e-9)
+        high = self.max_stable_lr(momentum=optimizer.beta,
+                                  precondition_power=optimizer.p) * (1.0 - 1e-9)
 
         def solve(b, target):
             def objective(lrs):
-                return np.array([self._steps_one(eta, b, target, beta, p, max_steps)
+                return np.array([self._steps_one(eta, b, target, optimizer, max_steps)
                                  for eta in lrs])
             lr = minimize_on_log_scale(objective, high * 1e-7, high, n_grid=36, xatol=1e-6)
             steps = objective([lr])[0] if np.isfinite(lr) else np.inf
@@ -530,7 +540,8 @@ class DiagonalNQM:
         return OptimalSteps(scalar_or_array(lr), scalar_or_array(steps))
 
     def critical_batch_size(self, target_loss, *, momentum: float = 0.0,
-                            precondition_power: float = 0.0, max_steps: int = 10**7) -> float:
+                            precondition_power: float = 0.0, ema_decay: float = 0.0,
+                            max_steps: int = 10**7) -> float:
         r"""Batch size at which perfect scaling ends.
 
         Defined as in McCandlish et al. (2018): with :math:`S_\min = S^\star(\infty)` the
@@ -543,7 +554,7 @@ class DiagonalNQM:
         ----------
         target_loss : float
             :math:`L^\star > 0`.
-        momentum, precondition_power, max_steps
+        momentum, precondition_power, ema_decay, max_steps
             As in :meth:`steps_to_target`.
 
         Returns
@@ -563,7 +574,7 @@ class DiagonalNQM:
            arXiv:1812.06162, Sec. 2.2.
         """
         kwargs = dict(momentum=momentum, precondition_power=precondition_power,
-                      max_steps=max_steps)
+                      ema_decay=ema_decay, max_steps=max_steps)
         target = float(positive("target_loss", target_loss))
         if target >= self.initial_loss:
             raise ValueError(f"target_loss={target:g} is not below the initial loss "
@@ -629,11 +640,23 @@ class DiagonalNQM:
         return scalar_or_array(information / (2.0 * b * target))
 
 
-def _check_optimizer(momentum, precondition_power) -> tuple[float, float]:
+class _Optimizer(NamedTuple):
+    beta: float
+    p: float
+    gamma: float = 0.0
+
+
+def _check_optimizer(momentum, precondition_power, ema_decay=0.0) -> _Optimizer:
     beta = float(as_float_array("momentum", momentum, low=0.0, strict=False))
     if beta >= 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     p = float(as_float_array("precondition_power", precondition_power, low=0.0, strict=False))
     if p > 1.0:
         raise ValueError(f"precondition_power must be in [0, 1], got {precondition_power!r}")
-    return beta, p
+    gamma = float(as_float_array("ema_decay", ema_decay, low=0.0, strict=False))
+    if gamma >= 1.0:
+        raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay!r}")
+    if gamma > 0.0 and beta >= NEGLIGIBLE_MOMENTUM:
+        raise ValueError("the moving average of momentum SGD's iterates is not implemented: "
+                         "give momentum=0 with ema_decay")
+    return _Optimizer(beta, p, gamma)

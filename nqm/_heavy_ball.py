@@ -31,24 +31,25 @@ MAX_AMPLIFICATION = 1e5
 
 
 class HeavyBall:
-    """The closed form of one coordinate per entry of ``k`` (momentum ``beta`` shared).
+    """The closed form of one coordinate per entry of ``k`` (and of ``beta``, broadcast).
 
     Parameters
     ----------
     k : ndarray
         Effective steps :math:`k = \\eta h^{1-p}`, inside ``(0, 2 (1 + beta))``.
-    beta : float
-        Momentum in ``(0, 1)`` (:class:`DiagonalNQM` takes one below
-        ``NEGLIGIBLE_MOMENTUM`` as none).
+    beta : float or ndarray
+        Momentum in ``(0, 1)``, one for all coordinates or one each (:class:`DiagonalNQM`
+        takes one below ``NEGLIGIBLE_MOMENTUM`` as none; the averaged iterate of plain SGD is
+        a heavy-ball sequence with a momentum per coordinate).
     """
 
-    def __init__(self, k: np.ndarray, beta: float):
+    def __init__(self, k: np.ndarray, beta):
         self.k = np.asarray(k, dtype=float)
-        self.beta = float(beta)
+        self.beta = beta = np.broadcast_to(np.asarray(beta, dtype=float), self.k.shape)
         rho = np.sqrt(beta)
         self.rho, self.one_m_rho = rho, (1.0 - beta) / (1.0 + rho)
         # log sqrt(beta): log1p keeps beta near 1 exact, log keeps a small beta exact
-        self.log_rho = 0.5 * (np.log(beta) if beta < 0.5 else np.log1p(-(1.0 - beta)))
+        self.log_rho = 0.5 * np.where(beta < 0.5, np.log(beta), np.log1p(-(1.0 - beta)))
         k = self.k
         # (1 - r1)(1 - r2) = k and (1 + r1)(1 + r2) = 2 (1 + beta) - k; each difference is
         # one rounding of two exact terms (2 - k and 3 - k are exact for k in [1.5, 4])
@@ -111,7 +112,7 @@ class HeavyBall:
 
         def trigonometric(n, sel):
             theta = self.angle[sel]
-            return (self._parity(n, sel) * np.exp(n * self.log_rho) * np.sin((n + 1.0) * theta)
+            return (self._parity(n, sel) * np.exp(n * self.log_rho[sel]) * np.sin((n + 1.0) * theta)
                     / np.sin(theta))
 
         n = np.asarray(n, dtype=float)
@@ -119,9 +120,8 @@ class HeavyBall:
 
     def f(self, n) -> np.ndarray:
         r"""The response to the start, :math:`f_n = g_n - \beta g_{n-1}` (:math:`w_{-1} = w_0`)."""
-        rho, one_m_rho = self.rho, self.one_m_rho
-
         def hyperbolic(n, sel):
+            rho, one_m_rho = self.rho[sel], self.one_m_rho[sel]
             phi, decay = self.angle[sel], np.exp(n * self.log_r1[sel])
             within = self._ratio(n, sel) * np.exp(-phi)
             if np.all(self.case[sel] == 0):
@@ -134,7 +134,8 @@ class HeavyBall:
                                                            negative)
 
         def trigonometric(n, sel):
-            theta, scale = self.angle[sel], np.exp(n * self.log_rho)
+            rho, one_m_rho = self.rho[sel], self.one_m_rho[sel]
+            theta, scale = self.angle[sel], np.exp(n * self.log_rho[sel])
             positive = (np.cos((n + 0.5) * theta) / np.cos(theta / 2.0)
                         + one_m_rho * np.sin(n * theta) / np.sin(theta))
             negative = (np.sin((n + 1.0) * theta) + rho * np.sin(n * theta)) / np.sin(theta)
@@ -146,24 +147,22 @@ class HeavyBall:
     # -- the noise sum S_t = sum_{n<t} g_n^2 ---------------------------------------------
     def _geometric(self, t):
         """S_t from geometric sums in the roots, and how much it amplifies rounding."""
-        beta, log_rho = self.beta, self.log_rho
-
         def hyperbolic(t, sel):
-            phi = self.angle[sel]
+            phi, beta = self.angle[sel], self.beta[sel]
 
             def total(log_q):                                  # sum_{n=1}^{t} q^n
                 return np.where(log_q < 0, np.exp(log_q) * np.expm1(t * log_q) / np.expm1(log_q),
                                 t)
             a1 = 2.0 * self.log_r1[sel]
-            parts = (total(a1), 2.0 * total(np.full_like(a1, np.log(beta))),
+            parts = (total(a1), 2.0 * total(np.broadcast_to(np.log(beta), a1.shape)),
                      total(a1 - 4.0 * phi))
-            gap = (2.0 * self.rho * np.sinh(phi)) ** 2         # (r1 - r2)^2
+            gap = (2.0 * self.rho[sel] * np.sinh(phi)) ** 2    # (r1 - r2)^2
             value = (parts[0] - parts[1] + parts[2]) / gap
             return value + 1j * (parts[0] + parts[1] + parts[2]) / (gap * np.abs(value))
 
         def trigonometric(t, sel):
             theta = self.angle[sel]
-            a, b = 2.0 * log_rho, 2.0 * theta                  # q = exp(a + i b)
+            a, b = 2.0 * self.log_rho[sel], 2.0 * theta        # q = exp(a + i b)
             plain = np.expm1(t * a) / np.expm1(a)              # sum_{n<t} rho^(2n)
             num = (-np.expm1(t * a) + 2.0 * np.exp(t * a) * np.sin(t * b / 2.0) ** 2
                    - 1j * np.exp(t * a) * np.sin(t * b))
@@ -207,7 +206,8 @@ class HeavyBall:
         coordinate = np.broadcast_to(np.arange(self.k.size), t.shape)
         for where in np.argwhere(bad):              # a narrow band near the double root
             where = tuple(where)
-            single = HeavyBall(self.k[coordinate[where]:coordinate[where] + 1], self.beta)
+            i = coordinate[where]
+            single = HeavyBall(self.k[i:i + 1], self.beta[i:i + 1])
             steps = np.arange(int(t[where]), dtype=float)[:, None]
             value[where] = np.sum(single.g(steps) ** 2)
         return np.where(t > 0, value, 0.0)

@@ -321,6 +321,28 @@ def steps_examples_tradeoff() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return steps, examples, product
 
 
+def ema_as_heavy_ball() -> tuple[sp.Expr, sp.Expr]:
+    r"""(:math:`\beta'`, :math:`k'`): the moving average :math:`u_t = \gamma u_{t-1} +
+    (1-\gamma) w_t` of plain SGD's iterates :math:`w_{t+1} = (1-k) w_t - \xi_t` is a
+    heavy-ball sequence :math:`u_{t+1} = (1 + \beta' - k') u_t - \beta' u_{t-1} -
+    (1-\gamma)\xi_t` started at :math:`u_{-1} = u_0 = w_0`; its roots are :math:`1-k` and
+    :math:`\gamma`."""
+    k, g, w0, xi, u_prev, w_now = sp.symbols("k gamma w_0 xi u_{t-1} w_t")
+    beta_p = _step("beta' = (1 - k) gamma, the product of the roots", (1 - k) * g)
+    k_p = _step("k' = 1 + beta' - (1 - k + gamma), one minus the sum of the roots plus beta'",
+                sp.factor(1 + beta_p - (1 - k + g)))
+    u_now = g * u_prev + (1 - g) * w_now
+    u_next = g * u_now + (1 - g) * ((1 - k) * w_now - xi)
+    step = _step("u(t+1) - (1 + beta' - k') u(t) + beta' u(t-1), for any u(t-1) and w(t)",
+                 sp.simplify(u_next - (1 + beta_p - k_p) * u_now + beta_p * u_prev))
+    first = _step("the heavy-ball u(1) from u(-1) = u(0) = w0, minus gamma w0 + (1 - gamma) w(1)",
+                  sp.simplify((1 + beta_p - k_p) * w0 - beta_p * w0 - (1 - g) * xi
+                              - (g * w0 + (1 - g) * ((1 - k) * w0 - xi))))
+    assert sp.simplify(step + (1 - g) * xi) == 0
+    assert first == 0
+    return beta_p, k_p
+
+
 def information_lower_bound() -> sp.Expr:
     r"""Zhang et al.'s bound on the steps :math:`T` to reach loss ``target`` at batch size
     :math:`B` for one coordinate of curvature ``a`` and per-example gradient-noise variance
@@ -407,6 +429,7 @@ DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_lo
                momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
                least_squares_max_stable_lr, least_squares_noise_scale, greedy_lr_is_mccandlish,
                quadratic_greedy_step, steps_examples_tradeoff, information_lower_bound,
+               ema_as_heavy_ball,
                ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,
                marchenko_pastur_edge, ridge_risk, ridge_risk_at_optimum)
 """Every derivation of this module, in the order the docs show them."""
