@@ -29,21 +29,24 @@ def scalar_table(batch_sizes, *, steps: int, target_loss: float, curvature: floa
 
 
 def diagonal_table(batch_sizes, *, target_loss: float, dim: int, momentum: float = 0.0,
-                   precondition_power: float = 0.0,
+                   precondition_power: float = 0.0, bins: int | None = None,
                    progress: str | None = None) -> tuple[list[dict], float]:
-    """Rows of the diagonal NQM's optimal steps-to-target and rate, and the critical batch size.
+    """Rows of the diagonal NQM's optimal steps-to-target and rate, with Zhang et al.'s lower
+    bound on the steps, and the critical batch size.
 
+    ``bins`` bins the spectrum as their code does (:meth:`nqm.DiagonalNQM.zhang2019`).
     ``progress`` labels a progress bar over the batch sizes (and the critical batch size) on
     stderr, shown on a terminal once the table has taken two seconds; none by default.
     """
-    model = nqm.DiagonalNQM.zhang2019(dim=dim)
+    model = nqm.DiagonalNQM.zhang2019(dim=dim, bins=bins)
     kwargs = dict(momentum=momentum, precondition_power=precondition_power)
     rows = []
     with tqdm(total=len(batch_sizes) + 1, desc=progress, unit="step", leave=False, delay=2.0,
               disable=progress is None or not sys.stderr.isatty()) as bar:
         for b in batch_sizes:
             best = model.optimal_steps_to_target(b, target_loss, **kwargs)
-            rows.append(dict(batch_size=int(b), lr=best.lr, steps=np.ceil(best.steps)))
+            rows.append(dict(batch_size=int(b), lr=best.lr, steps=np.ceil(best.steps),
+                             bound=float(model.steps_lower_bound(b, target_loss))))
             bar.update(1)
         critical = model.critical_batch_size(target_loss, **kwargs)
         bar.update(1)

@@ -136,3 +136,11 @@ def test_gns_bad_input_is_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and message in err
+
+
+def test_theory_on_zhangs_binned_spectrum_prints_the_lower_bound(capsys):
+    assert main(["theory", "--batch-sizes", "1024", "--dim", "10000", "--bins", "100",
+                 "--diagonal-target", "0.01"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("dim=10000 in 84 non-empty bins") == 3
+    assert "lower bound" in out and "488.3" in out            # dim / (2 C B), their notebook
