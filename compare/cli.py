@@ -312,6 +312,15 @@ def _add_sweep(commands) -> None:
     _threads_option(sweep)
 
 
+def _model_or_workload(args) -> str:
+    """The shipped model or the workload reference: exactly one must be given."""
+    from empirical import MODELS
+    if (args.model is None) == (args.workload is None):
+        raise ValueError("give a model (" + ", ".join(MODELS) + ") or --workload MODULE:FACTORY"
+                         + (", not both" if args.model else ""))
+    return args.model or args.workload
+
+
 GNS_LR = {"linear-sgd": 0.02, "mlp-sgd": 0.2, "mlp-adam": 0.15}
 """``lrbs gns``'s default rate per shipped problem: about its fixed-horizon optimum at B = 64."""
 
@@ -363,10 +372,8 @@ def _gns(args) -> None:
 
     import nqm
     from compare._figures import plot_noise_trace, save_figure
-    from empirical import MODELS, SweepSpec, atomic_write_json, noise_along_run, strict_json
-    if (args.model is None) == (args.workload is None):
-        raise ValueError("give a model (" + ", ".join(MODELS) + ") or --workload MODULE:FACTORY"
-                         + (", not both" if args.model else ""))
+    from empirical import SweepSpec, atomic_write_json, noise_along_run, strict_json
+    _model_or_workload(args)
     if args.workload and args.lr is None:
         raise ValueError("--workload needs --lr (the rate of the run to measure along)")
     if len(args.sizes) != 2 or not args.sizes[0] < args.sizes[1]:
@@ -430,17 +437,13 @@ def _check_output_file(path: str) -> Path:
 def _sweep(args) -> None:
     from compare import analyze, conclusions, summarize, write_sweep_report
     from empirical import (
-        MODELS,
         LRGrid,
         SweepSpec,
         atomic_write_json,
         locked_directory,
         run_sweep,
     )
-    if (args.model is None) == (args.workload is None):
-        raise ValueError("give a model (" + ", ".join(MODELS) + ") or --workload "
-                         "MODULE:FACTORY, not both" if args.model else
-                         "give a model (" + ", ".join(MODELS) + ") or --workload MODULE:FACTORY")
+    _model_or_workload(args)
     json_path = _check_output_file(args.json) if args.json else None
     lrs = args.lrs or args.logspace or args.grid or LRGrid()
     spec = SweepSpec(args.model or args.workload, args.batch_sizes, lrs, steps=args.steps,
