@@ -6,7 +6,7 @@ Every closed form has its sympy derivation in :mod:`nqm.symbolic`. numpy/scipy/s
 """
 
 from nqm import symbolic
-from nqm._diagonal import DiagonalNQM, OptimalSteps
+from nqm._diagonal import DiagonalNQM, OptimalSchedule, OptimalSteps
 from nqm._finite_sample import FiniteSampleLeastSquaresSGD
 from nqm._least_squares import LeastSquaresSGD
 from nqm._noise_scale import (
@@ -40,6 +40,7 @@ __all__ = [
     "FiniteSampleLeastSquaresSGD",
     "LeastSquaresSGD",
     "NoiseScale",
+    "OptimalSchedule",
     "OptimalSteps",
     "RiskDecomposition",
     "claimed_max_lr",
