@@ -185,12 +185,12 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
     kaplan, kaplan_iv = _kaplan(targets - floor, fits, boot_crit, len(spec.seeds))
 
     k = int(np.argmin(np.abs(np.log(b) - np.log(RUN_BATCH_SIZE))))
-    run_lr = study.optima[k].lr
-    trace = noise_along_run(spec.workload(), run_lr, int(b[k]), spec.steps, every=every,
+    workload = spec.workload()
+    trace = noise_along_run(workload, study.optima[k].lr, int(b[k]), spec.steps, every=every,
                             method=method, n_batches=n_batches, run_seed=spec.seeds[0],
                             seed=seed, device=spec.device)
     at_target = np.array([_at_loss(trace, t, floor) for t in targets])
-    optimizer = "sgd" if spec.workload().optimizer.kind == "sgd" else "adam"
+    optimizer = "sgd" if workload.optimizer.kind == "sgd" else "adam"
     opt_lr = np.array([o.lr for o in study.optima])
     opt_iv = np.array([o.interval for o in study.optima])
     curve = _prediction(trace.lr_max, trace.b_simple, b)

@@ -10,6 +10,9 @@ import numpy as np
 import torch
 from torch.func import grad, vmap
 
+from empirical._hessian import gradient_curvature
+from empirical._workload import Workload, train_workload
+
 
 class NoiseEstimate(NamedTuple):
     """Estimates of :math:`\\lvert G\\rvert^2` and :math:`\\operatorname{tr}\\Sigma`, their
@@ -275,9 +278,6 @@ def noise_along_run(workload, lr: float, batch_size: int, steps: int, *, every: 
     noiseless_lr_max : The curvature along the gradient.
     nqm.mccandlish_lr : The learning rate these predict.
     """
-    from empirical._hessian import gradient_curvature
-    from empirical._workload import Workload, train_workload
-
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be an empirical.Workload, got {type(workload).__name__}")
     if method not in METHODS:
