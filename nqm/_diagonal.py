@@ -562,6 +562,11 @@ class DiagonalNQM:
         :math:`m \leftarrow r_j^{n_j} m + d_j (1 - r_j^{n_j})/(1 - r_j)` with
         :math:`r_j = (1 - \eta_j h^{1-p})^2` and :math:`d_j = \eta_j^2 h^{-2p} c / B`.
 
+        References
+        ----------
+        .. [1] G. Zhang et al., "Which algorithmic choices matter at which batch sizes?",
+           NeurIPS 2019, arXiv:1907.04164, Sec. 4.1.
+
         See Also
         --------
         optimal_schedule : The schedule that minimizes it.
@@ -646,6 +651,11 @@ class DiagonalNQM:
         does not increase with the budget). Returns the total ``pieces * n``, or ``-1`` if
         ``max_steps`` do not suffice. Zhang et al.'s notebook reports ``pieces * (n - 1)``
         (the last budget that does not reach the target).
+
+        References
+        ----------
+        .. [1] G. Zhang et al., "Which algorithmic choices matter at which batch sizes?",
+           NeurIPS 2019, arXiv:1907.04164, Sec. 4.1 and their notebook's ``ttl_sched``.
 
         See Also
         --------
