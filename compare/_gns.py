@@ -153,8 +153,8 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
     the sweep's steps, measures the noise scale and :math:`\\eta_\\max` along the way
     (:func:`empirical.noise_along_run`, ``method``, ``n_batches`` draws per checkpoint); its
     :math:`B_{\\rm simple}` at each target loss goes beside the measured
-    :math:`B_{\\rm crit}`, and :func:`nqm.mccandlish_lr` with its last checkpoint's values is
-    the predicted optimum against the measured ones.
+    :math:`B_{\\rm crit}`, and :func:`nqm.mccandlish_lr` with the bias-corrected moving
+    averages at its last checkpoint is the predicted optimum against the measured ones.
 
     See Also
     --------
