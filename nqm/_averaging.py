@@ -45,31 +45,33 @@ class AveragedSGD:
     """The closed form per entry of ``k`` for the moving average with decay ``gamma``.
 
     The interface of :class:`nqm._heavy_ball.HeavyBall`: :meth:`parts`, :attr:`monotone`,
-    :meth:`start_lower_bound`; ``k`` inside ``(0, 2)``, ``0 < gamma < 1``.
+    :meth:`start_lower_bound`; ``k`` inside ``(0, 2)``, ``0 < gamma < 1`` (one decay for all
+    coordinates, or one each).
     """
 
-    def __init__(self, k: np.ndarray, gamma: float):
+    def __init__(self, k: np.ndarray, gamma):
         self.k = np.asarray(k, dtype=float)
-        self.gamma = float(gamma)
+        self.gamma = gamma = np.broadcast_to(np.asarray(gamma, dtype=float), self.k.shape)
         a = 1.0 - self.k
-        product = a * self.gamma
+        product = a * gamma
         self._ball = np.flatnonzero(product >= NEGLIGIBLE_PRODUCT)
         self._direct = np.flatnonzero(product < NEGLIGIBLE_PRODUCT)
-        one_m_gamma = 1.0 - self.gamma
-        self.heavy = (HeavyBall(self.k[self._ball] * one_m_gamma, product[self._ball])
-                      if self._ball.size else None)
-        a_d = a[self._direct]
-        gap = self.gamma - a_d                                   # >= gamma > 0
-        self._a, self._gap = a_d, gap
-        self._start = (self.gamma * (1.0 - a_d) / gap, -a_d * one_m_gamma / gap)   # A, B >= 0
+        one_m_gamma = 1.0 - gamma
+        ball = self._ball
+        self.heavy = (HeavyBall(self.k[ball] * one_m_gamma[ball], product[ball])
+                      if ball.size else None)
+        a_d, g_d = a[self._direct], gamma[self._direct]
+        gap = g_d - a_d                                          # >= gamma > 0
+        self._a, self._g, self._gap = a_d, g_d, gap
+        self._start = (g_d * (1.0 - a_d) / gap, -a_d * (1.0 - g_d) / gap)   # A, B >= 0
         self._noise_scale = one_m_gamma**2
 
     def _direct_parts(self, t: np.ndarray):
-        a, g, gap = self._a, self.gamma, self._gap
+        a, g, gap = self._a, self._g, self._gap
         with np.errstate(under="ignore", invalid="ignore"):
             big, small = self._start
             f = big * g**t + small * np.sign(a) ** t * np.abs(a) ** t
-            sums = (_geometric(np.full_like(a, g * g), t, np.full_like(a, (1 - g) * (1 + g)))
+            sums = (_geometric(g * g, t, (1 - g) * (1 + g))
                     - 2.0 * _geometric(a * g, t, 1.0 - a * g)
                     + _geometric(a * a, t, (1.0 - a) * (1.0 + a)))
         return f, sums / gap**2
@@ -85,12 +87,12 @@ class AveragedSGD:
         if self._ball.size:
             sel = self._ball
             start[..., sel], noise[..., sel] = self.heavy.parts(
-                tt[..., sel], s0[sel], self._noise_scale * drive[sel])
+                tt[..., sel], s0[sel], self._noise_scale[sel] * drive[sel])
         if self._direct.size:
             sel = self._direct
             f, sums = self._direct_parts(tt[..., sel])
             start[..., sel] = s0[sel] * f**2
-            noise[..., sel] = np.where(tt[..., sel] > 0, self._noise_scale * drive[sel] * sums,
+            noise[..., sel] = np.where(tt[..., sel] > 0, self._noise_scale[sel] * drive[sel] * sums,
                                        0.0)
         return start, noise
 
@@ -113,7 +115,7 @@ class AveragedSGD:
             sel = self._direct
             big, small = self._start
             with np.errstate(under="ignore"):
-                least = (big * self.gamma ** np.broadcast_to(hi, shape)[..., sel]
+                least = (big * self._g ** np.broadcast_to(hi, shape)[..., sel]
                          - small * np.abs(self._a) ** np.broadcast_to(lo, shape)[..., sel])
             out[..., sel] = np.broadcast_to(s0, self.k.shape)[sel] * np.maximum(least, 0.0) ** 2
         return out * (1.0 - 1e-12)

@@ -9,8 +9,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import brentq
 
-from nqm._affine import affine_moment, minimize_on_log_scale
+from nqm._affine import affine_moment
 from nqm._averaging import AveragedSGD
+from nqm._fewest_steps import Quadratic, Space, envelope_at, fewest_steps
 from nqm._heavy_ball import HeavyBall
 from nqm._noise_scale import NoiseScale
 from nqm._validation import as_float_array, nonnegative, positive, scalar_or_array, steps_array
@@ -41,7 +42,11 @@ class OptimalSteps(NamedTuple):
     lr: float | np.ndarray
     """The learning rate that reaches the target in the fewest steps."""
     steps: float | np.ndarray
-    """Steps needed at that rate (interpolated; the integer count is its ceiling)."""
+    """Those steps, interpolated (the integer count is its ceiling)."""
+    momentum: float | np.ndarray
+    """The momentum: the one given, or the best one where it was ``"tuned"``."""
+    ema_decay: float | np.ndarray
+    """The decay of the moving average: the one given, or the best one where ``"tuned"``."""
 
 
 class OptimalSchedule(NamedTuple):
@@ -496,20 +501,36 @@ class DiagonalNQM:
             eta, b, target, optimizer, max_steps), otypes=[float])
         return scalar_or_array(solve(*args))
 
-    def optimal_steps_to_target(self, batch_size, target_loss, *, momentum: float = 0.0,
-                                precondition_power: float = 0.0, ema_decay: float = 0.0,
+    def optimal_steps_to_target(self, batch_size, target_loss, *,
+                                momentum: float | str = 0.0, precondition_power: float = 0.0,
+                                ema_decay: float | str = 0.0,
                                 max_steps: int = 10**7) -> OptimalSteps:
-        r"""The learning rate reaching ``target_loss`` in the fewest steps, and those steps.
+        r"""The learning rate (and momentum or averaging decay) reaching ``target_loss`` in the
+        fewest steps, and those steps.
 
         .. math::
 
-            S^\star(B) = \min_{0 < \eta < \eta_\max} S(\eta, B)
+            T^\star(B) = \min_\theta \min\{T : \mathbb{E}L_T(\theta) \le L^\star\}
+            = \min\{T : \psi(T) \le L^\star\}, \qquad
+            \psi(T) = \min_\theta \mathbb{E}L_T(\theta),
 
-        with :math:`S` from :meth:`steps_to_target` and :math:`\eta_\max` from
-        :meth:`max_stable_lr`; found by a geometric grid over seven decades below
-        :math:`\eta_\max` refined by bounded Brent in :math:`\log\eta`. While gradient noise
-        dominates, :math:`S^\star \propto 1/B` (perfect scaling); once curvature dominates it
-        flattens at the noise-free step count.
+        with :math:`\theta` the learning rate :math:`0 < \eta < \eta_\max`
+        (:meth:`max_stable_lr`, searched over seven decades below it), and with it the
+        momentum or the decay where given as ``"tuned"`` (:math:`0 \le \beta, \gamma \le
+        1 - 10^{-5}`, the range of Zhang et al.'s grid). The search runs over :math:`T` on the
+        envelope :math:`\psi`: each evaluation minimizes the exact loss at one step over
+        :math:`\theta` (started from a grid on a copy of the spectrum binned into 64
+        geometric bins, refined on it and then on the model), so its cost does not grow with
+        :math:`T`. It assumes :math:`\psi` falls with :math:`T`. ``steps`` is
+        :math:`T^\star - 1` plus the log-linear interpolation of :math:`\psi` between
+        :math:`T^\star - 1` and :math:`T^\star`; the hyperparameters returned minimize
+        :math:`\mathbb{E}L_{T^\star}`. While gradient noise dominates,
+        :math:`T^\star \propto 1/B` (perfect scaling); once curvature dominates it flattens.
+
+        Where coordinates are under-damped (momentum at large batch) the loss at a fixed step
+        ripples in :math:`\theta` (each such coordinate's phase at step :math:`T`); the
+        minimization there follows the ripple reached from the grid's best point, so the
+        steps are those of the hyperparameters returned, not a certified global minimum.
 
         Parameters
         ----------
@@ -517,14 +538,33 @@ class DiagonalNQM:
             Batch sizes, ``> 0`` (``inf`` gives the noise-free limit).
         target_loss : array_like of float
             :math:`0 < L^\star`.
-        momentum, precondition_power, ema_decay, max_steps
-            As in :meth:`steps_to_target`.
+        momentum : float or "tuned", default 0.0
+            A fixed momentum, or ``"tuned"`` to minimize over it jointly with the rate.
+        precondition_power : float, default 0.0
+            As in :meth:`expected_loss`.
+        ema_decay : float or "tuned", default 0.0
+            A fixed decay of the moving average of the iterates (plain SGD), or ``"tuned"``.
+        max_steps : int, default 10**7
+            ``steps`` is ``inf`` beyond it.
 
         Returns
         -------
         OptimalSteps
-            Named tuple ``(lr, steps)``, broadcast over the arguments; ``steps`` is ``inf``
-            (and ``lr`` nan) where no rate reaches the target within ``max_steps``.
+            Named tuple ``(lr, steps, momentum, ema_decay)``, broadcast over the arguments;
+            ``steps`` is ``inf`` (the rest nan) where the target is not reached within
+            ``max_steps``, and ``0`` (the rest nan) where it is not below the initial loss.
+
+        References
+        ----------
+        .. [1] G. Zhang et al., "Which algorithmic choices matter at which batch sizes?",
+           NeurIPS 2019, arXiv:1907.04164, Secs. 3-4 (their notebook searches a grid of 100
+           rates, and of 20 momenta or decays).
+
+        See Also
+        --------
+        steps_to_target : At one learning rate.
+        critical_batch_size : Where perfect scaling ends.
+        steps_lower_bound : What no optimizer beats.
 
         Examples
         --------
@@ -533,25 +573,26 @@ class DiagonalNQM:
         >>> best = model.optimal_steps_to_target([1, 64, 4096], 0.1)
         >>> print(best.steps.round(1))
         [24657.8   568.8   279.3]
+        >>> joint = model.optimal_steps_to_target(4096, 0.1, momentum="tuned")
+        >>> print(round(float(joint.steps), 1), round(float(joint.momentum), 3))
+        30.4 0.877
         """
-        optimizer = _check_optimizer(momentum, precondition_power, ema_decay)
+        space = _search_space(momentum, precondition_power, ema_decay)
+        quadratic = self._quadratic()
         batch_size, target_loss = np.broadcast_arrays(
             positive("batch_size", batch_size, allow_inf=True),
             positive("target_loss", target_loss))
         max_steps = int(steps_array("max_steps", max_steps))
-        high = self.max_stable_lr(momentum=optimizer.beta,
-                                  precondition_power=optimizer.p) * (1.0 - 1e-9)
 
         def solve(b, target):
-            def objective(lrs):
-                return np.array([self._steps_one(eta, b, target, optimizer, max_steps)
-                                 for eta in lrs])
-            lr = minimize_on_log_scale(objective, high * 1e-7, high, n_grid=36, xatol=1e-6)
-            steps = objective([lr])[0] if np.isfinite(lr) else np.inf
-            return lr, steps
+            best = fewest_steps(quadratic, b, target, space, max_steps)
+            return best.lr, best.steps, best.beta, best.gamma
 
-        lr, steps = np.vectorize(solve, otypes=[float, float])(batch_size, target_loss)
-        return OptimalSteps(scalar_or_array(lr), scalar_or_array(steps))
+        fields = np.vectorize(solve, otypes=[float] * 4)(batch_size, target_loss)
+        return OptimalSteps(*(scalar_or_array(v) for v in fields))
+
+    def _quadratic(self) -> Quadratic:
+        return Quadratic(self.curvatures, self.noise_var, self.w0_sq, self.multiplicity)
 
     def schedule_loss(self, lrs, batch_size, piece_steps, *,
                       precondition_power: float = 0.0) -> float:
@@ -680,8 +721,8 @@ class DiagonalNQM:
             low, high = (low, mid) if reaches(mid) else (mid, high)
         return pieces * high
 
-    def critical_batch_size(self, target_loss, *, momentum: float = 0.0,
-                            precondition_power: float = 0.0, ema_decay: float = 0.0,
+    def critical_batch_size(self, target_loss, *, momentum: float | str = 0.0,
+                            precondition_power: float = 0.0, ema_decay: float | str = 0.0,
                             max_steps: int = 10**7) -> float:
         r"""Batch size at which perfect scaling ends.
 
@@ -689,14 +730,17 @@ class DiagonalNQM:
         noise-free optimal step count, :math:`B_\mathrm{crit}` solves
         :math:`S^\star(B) = 2 S_\min`. For the hyperbola :math:`S^\star = S_\min (1 +
         B_\mathrm{noise}/B)` this is exactly :math:`B_\mathrm{noise}`; below it steps fall
-        as :math:`1/B`, above it they flatten.
+        as :math:`1/B`, above it they flatten. Solved at the fixed step :math:`2 S_\min`: the
+        interpolated envelope :math:`\log\psi_B` there falls with :math:`B` (less noise,
+        lower loss), and :math:`S^\star(B) = 2 S_\min` exactly where it equals
+        :math:`\log L^\star`; Brent's method in :math:`\log B`.
 
         Parameters
         ----------
         target_loss : float
             :math:`L^\star > 0`.
         momentum, precondition_power, ema_decay, max_steps
-            As in :meth:`steps_to_target`.
+            As in :meth:`optimal_steps_to_target` (``"tuned"`` included).
 
         Returns
         -------
@@ -714,20 +758,20 @@ class DiagonalNQM:
         .. [1] S. McCandlish et al., "An empirical model of large-batch training",
            arXiv:1812.06162, Sec. 2.2.
         """
-        kwargs = dict(momentum=momentum, precondition_power=precondition_power,
-                      ema_decay=ema_decay, max_steps=max_steps)
+        space = _search_space(momentum, precondition_power, ema_decay)
+        quadratic = self._quadratic()
         target = float(positive("target_loss", target_loss))
+        max_steps = int(steps_array("max_steps", max_steps))
         if target >= self.initial_loss:
             raise ValueError(f"target_loss={target:g} is not below the initial loss "
                              f"{self.initial_loss:.4g}: every batch size reaches it at step 0")
-        s_min = self.optimal_steps_to_target(np.inf, target, **kwargs).steps
+        s_min = fewest_steps(quadratic, np.inf, target, space, max_steps).steps
         if not np.isfinite(s_min):
             raise ValueError(f"target_loss={target} is not reachable within max_steps={max_steps}"
                              " even without noise")
 
-        def excess(log_b):
-            return np.log(self.optimal_steps_to_target(np.exp(log_b), target, **kwargs).steps
-                          / (2.0 * s_min))
+        def excess(log_b):        # log psi_B at 2 S_min minus log target: falls with B
+            return envelope_at(quadratic, np.exp(log_b), space, 2.0 * s_min) - np.log(target)
 
         if excess(0.0) <= 0:
             return 1.0
@@ -785,6 +829,25 @@ class _Optimizer(NamedTuple):
     beta: float
     p: float
     gamma: float = 0.0
+
+
+def _search_space(momentum, precondition_power, ema_decay) -> Space:
+    """What :meth:`DiagonalNQM.optimal_steps_to_target` searches besides the rate."""
+    given = {"momentum": momentum, "ema_decay": ema_decay}
+    tuned = [name for name, value in given.items() if isinstance(value, str)]
+    for name in tuned:
+        if given[name] != "tuned":
+            raise ValueError(f'{name} must be a number or "tuned", got {given[name]!r}')
+    if len(tuned) == 2:
+        raise ValueError('momentum and ema_decay cannot both be "tuned": the moving average of '
+                         "momentum SGD's iterates is not implemented")
+    fixed = _check_optimizer(0.0 if momentum == "tuned" else momentum, precondition_power,
+                             0.0 if ema_decay == "tuned" else ema_decay)
+    if momentum == "tuned" and fixed.gamma > 0.0 or ema_decay == "tuned" and fixed.beta > 0.0:
+        raise ValueError("the moving average of momentum SGD's iterates is not implemented: "
+                         'give momentum=0 with ema_decay, or ema_decay=0 with momentum="tuned"')
+    return Space(None if momentum == "tuned" else fixed.beta, fixed.p,
+                 None if ema_decay == "tuned" else fixed.gamma)
 
 
 def _check_optimizer(momentum, precondition_power, ema_decay=0.0) -> _Optimizer:

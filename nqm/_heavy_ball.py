@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
+_DIRECT_BLOCK = 1_000_000
+"""Steps x coordinates of the direct sum evaluated at once."""
+
 MAX_AMPLIFICATION = 1e5
 """A closed form of :math:`S_t` is used where its rounding is amplified at most this much."""
 
@@ -203,14 +206,21 @@ class HeavyBall:
             value[rows] = np.where(better, geometric, value[rows])
             amp[rows] = np.minimum(amp[rows], geometric_amp)
         bad = (amp > MAX_AMPLIFICATION) & (t > 0)
-        coordinate = np.broadcast_to(np.arange(self.k.size), t.shape)
-        for where in np.argwhere(bad):              # a narrow band near the double root
-            where = tuple(where)
-            i = coordinate[where]
-            single = HeavyBall(self.k[i:i + 1], self.beta[i:i + 1])
-            steps = np.arange(int(t[where]), dtype=float)[:, None]
-            value[where] = np.sum(single.g(steps) ** 2)
+        if bad.any():                               # a narrow band near the double root
+            value[bad] = self._direct_sum(np.broadcast_to(np.arange(self.k.size), t.shape)[bad],
+                                          t[bad])
         return np.where(t > 0, value, 0.0)
+
+    def _direct_sum(self, coordinates: np.ndarray, t: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_{n<t} g_n^2` of the given coordinates, each to its own ``t``, summed
+        pairwise by numpy over blocks of steps."""
+        band = HeavyBall(self.k[coordinates], self.beta[coordinates])
+        total = np.zeros(t.shape)
+        rows = max(1, _DIRECT_BLOCK // t.size)
+        for first in range(0, int(t.max()), rows):
+            steps = np.arange(first, min(first + rows, int(t.max())), dtype=float)[:, None]
+            total += np.sum(np.where(steps < t, band.g(steps) ** 2, 0.0), axis=0)
+        return total
 
     def parts(self, t, s0, drive) -> tuple[np.ndarray, np.ndarray]:
         """``(s0 f_t^2, D S_t)``: the start's share and the noise's share of the moment."""
