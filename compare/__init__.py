@@ -5,7 +5,9 @@ from compare._critical import CriticalBatchFit, fit_critical_batch
 from compare._double_descent import RiskSimulation, simulate_risk
 from compare._edges import EdgeStudy, edge_conclusions, edge_study
 from compare._figures import (
+    draw_diagonal_nqm,
     plot_critical_batch,
+    plot_diagonal_nqm,
     plot_double_descent,
     plot_loss_vs_lr,
     plot_noise_trace,
@@ -22,7 +24,6 @@ from compare._gns import (
     summarize_noise_scale,
 )
 from compare._report import (
-    diagonal_curves,
     results_schema,
     run_report,
     summarize,
@@ -48,6 +49,7 @@ from compare._scaling_report import (
     summarize_scaling_law,
 )
 from compare._study import Study, Theory, analyze, bootstrap_optima
+from compare._theory_table import diagonal_curves
 
 __all__ = [
     "CriticalBatchFit",
@@ -67,6 +69,8 @@ __all__ = [
     "conclusions",
     "diagonal_conclusion",
     "diagonal_curves",
+    "draw_diagonal_nqm",
+    "plot_diagonal_nqm",
     "edge_conclusions",
     "edge_study",
     "extrapolation_check",

@@ -224,19 +224,21 @@ def conclusions(study: dict, *, quick: bool = False) -> list[str]:
 
 
 def diagonal_conclusion(diagonal: dict) -> str:
-    """What the diagonal NQM's critical batch sizes say, computed from its curves.
+    """What Zhang et al.'s figure shows, computed from its curves.
 
     Parameters
     ----------
     diagonal : dict
-        :func:`diagonal_curves` (``results.json``'s ``diagonal_nqm``): the optimal steps per
-        batch size and the critical batch size of plain SGD and the other optimizers.
+        :func:`diagonal_curves` (``results.json``'s ``diagonal_nqm``): the fewest steps per
+        batch size and the critical batch size of plain SGD and the other optimizers, and the
+        lower bound.
 
     Returns
     -------
     str
-        How each optimizer moves the large-batch step count and the critical batch size, and
-        why momentum's effect on it depends on the dimension.
+        Per optimizer, its steps against plain SGD's at the smallest and the largest batch
+        size and its critical batch size against plain SGD's; then how far the best
+        optimizer stays above the lower bound at the smallest batch size.
 
     See Also
     --------
@@ -245,22 +247,29 @@ def diagonal_conclusion(diagonal: dict) -> str:
     """
     curves = dict(diagonal["curves"])
     plain = curves.pop("plain SGD")
+    b = np.asarray(diagonal["batch_sizes"], dtype=float)
+    small, large = f"{b[0]:.0f}", f"{b[-1]:.0f}"
     parts = []
     for name, curve in curves.items():
-        floor = plain["steps"][-1] / curve["steps"][-1]
-        moved = "raises" if curve["critical_batch_size"] > plain["critical_batch_size"] else "lowers"
-        verb = "cuts" if floor > 1 else "does not cut" if floor == 1 else "raises"
-        parts.append(f"{name} {verb} the large-batch step count {_g(plain['steps'][-1])} -> "
-                     f"{_g(curve['steps'][-1])} ({_g(floor)}x) and {moved} B_crit from "
+        ratio_small = curve["steps"][0] / plain["steps"][0]
+        ratio_large = curve["steps"][-1] / plain["steps"][-1]
+        moved = ("raises" if curve["critical_batch_size"] > plain["critical_batch_size"]
+                 else "lowers")
+        parts.append(f"{name} needs {_g(ratio_small)}x plain SGD's steps at B = {small} and "
+                     f"{_g(ratio_large)}x at B = {large}, and {moved} B_crit from "
                      f"{_g(plain['critical_batch_size'])} to {_g(curve['critical_batch_size'])}")
-    return (f"Diagonal NQM, dim {diagonal['dim']}, target {_g(diagonal['target'])}: "
-            + "; ".join(parts) + ". B_crit is where the optimal step count reaches twice its own "
-            "large-batch floor, so an optimizer raises it only when it lowers that floor by more "
-            "than it lowers the noise-dominated step counts. With a fixed momentum beta the "
-            "slowest coordinate cannot contract faster than sqrt(beta) per step, so momentum "
-            "lowers the floor much only where plain SGD is slow: a condition number (here the "
-            "dim) far above 1/(1 - beta); at a small dim it need not raise B_crit, at a large "
-            "one it does (compare `lrbs theory --dim 1000`).")
+    text = (f"Diagonal NQM, dim {diagonal['dim']}, target {_g(diagonal['target'])}: "
+            + "; ".join(parts) + ". B_crit is where the fewest steps reach twice their own "
+            "noise-free floor, so an optimizer raises it when it lowers that floor by more than "
+            "it lowers the noise-dominated step counts.")
+    if "lower_bound" in diagonal:
+        every = {"plain SGD": plain, **curves}
+        best = min(every, key=lambda name: every[name]["steps"][0])
+        bound = diagonal["lower_bound"][0]
+        text += (f" At B = {small} plain SGD needs {_g(plain['steps'][0] / bound)}x the "
+                 f"information-theoretic lower bound ({_g(bound)} steps), the best optimizer "
+                 f"({best}) {_g(every[best]['steps'][0] / bound)}x.")
+    return text
 
 
 def scaling_law_conclusions(summary: dict) -> list[str]:

@@ -201,21 +201,51 @@ def plot_steps_to_target(studies: list[Study], diagonal: dict) -> Figure:
     label_axes(ax, "batch size $B$", "fewest steps to the target (95% interval over seeds)",
                "measured: steps fall as $1/B$, then flatten", legend_below=True)
 
-    ax = fig.add_subplot(1, 2, 2)
+    draw_diagonal_nqm(fig.add_subplot(1, 2, 2), diagonal)
+    return fig
+
+
+_DIAGONAL_LABELS = {"H^-1/4": "$H^{-1/4}$", "H^-1/2": "$H^{-1/2}$", "H^-3/4": "$H^{-3/4}$"}
+
+
+def draw_diagonal_nqm(ax, diagonal: dict) -> None:
+    """Zhang et al. (2019)'s figure on ``ax``: the fewest steps per batch size of each optimizer
+    (its critical batch size marked and in the legend) and the information-theoretic bound.
+
+    See Also
+    --------
+    diagonal_curves : The curves.
+    plot_diagonal_nqm : The same as a figure of its own.
+    """
     b = diagonal["batch_sizes"]
     for i, (name, curve) in enumerate(diagonal["curves"].items()):
-        shown = name.replace("H^-1/2", "$H^{-1/2}$")
-        ax.plot(b, curve["steps"], "o-", ms=3, color=PALETTE[i + 3],
-                label=rf"{shown}: $B_{{\rm crit}}$ = {curve['critical_batch_size']:.0f}")
-        ax.axvline(curve["critical_batch_size"], color=PALETTE[i + 3], lw=0.8, ls=":")
-    first = next(iter(diagonal["curves"].values()))["steps"][0]
-    ax.plot(b, first * b[0] / b, color="grey", lw=0.8, ls="--", label="perfect scaling, $1/B$")
+        critical = curve["critical_batch_size"]
+        colour = PALETTE[i % 7]
+        ax.plot(b, curve["steps"], "o-", ms=3, color=colour,
+                label=rf"{_DIAGONAL_LABELS.get(name, name)}: $B_{{\rm crit}}$ = {critical:.3g}")
+        if b[0] <= critical <= b[-1]:
+            at = np.exp(np.interp(np.log(critical), np.log(b), np.log(curve["steps"])))
+            ax.plot([critical], [at], "*", ms=10, color=colour, mec="black", mew=0.5)
+    ax.plot(b, diagonal["lower_bound"], "k--", lw=1,
+            label="lower bound $\\sum_i c_i/h_i\\,/\\,(2BL^\\star)$")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_ylim(bottom=min(c["steps"].min() for c in diagonal["curves"].values()) / 2)
-    label_axes(ax, "batch size $B$", "optimal steps to target",
-               f"diagonal NQM (Zhang et al. 2019), dim {diagonal['dim']}, target "
-               f"{diagonal['target']:g}", legend_below=True)
+    _data_limits(ax, *(c["steps"] for c in diagonal["curves"].values()))
+    binned = f" in {diagonal['bins']} bins" if diagonal.get("bins") else ""
+    label_axes(ax, "batch size $B$", "fewest steps to the target (star: $B_{\\rm crit}$)",
+               f"diagonal NQM (Zhang et al. 2019), dim {diagonal['dim']}{binned}, target "
+               f"{diagonal['target']:g}", legend_below=True, legend_columns=2)
+
+
+def plot_diagonal_nqm(diagonal: dict) -> Figure:
+    """Zhang et al. (2019)'s figure as a figure of its own (:func:`draw_diagonal_nqm`).
+
+    See Also
+    --------
+    diagonal_curves : The curves.
+    """
+    fig = Figure(figsize=(7.0, 6.0), layout="constrained")
+    draw_diagonal_nqm(fig.add_subplot(), diagonal)
     return fig
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-import nqm
 from compare import _figures as figures
 from compare._answer import (
     ANSWER_COLUMNS,
@@ -32,7 +31,7 @@ from compare._gns import noise_scale_study, summarize_noise_scale
 from compare._paths import spec_directory
 from compare._rules import RULES
 from compare._study import FLAT_POINTS, Study, analyze
-from compare._theory_table import DIAGONAL_VARIANTS
+from compare._theory_table import diagonal_curves
 from empirical import (
     MODELS,
     LRGrid,
@@ -47,12 +46,11 @@ from empirical import (
 FULL = dict(batch_sizes=(2, 4, 16, 64, 256, 1024, 2048), seeds=5, n_boot=200, mc_trials=8,
             hessian_batches=5, edge_rounds=6,
             mc_ns=(100, 200, 300, 400, 450, 475, 525, 550, 600, 700, 850, 1000),
-            nqm_dim=100, nqm_batch_sizes=tuple(2**k for k in range(13)))
+            nqm_dim=1000, nqm_batch_sizes=tuple(2**k for k in range(13)))
 QUICK = dict(batch_sizes=(2, 8, 32, 256, 2048), seeds=2, n_boot=50, mc_trials=2,
              hessian_batches=2, edge_rounds=4,
              mc_ns=(100, 250, 400, 475, 525, 600, 800, 1000),
              nqm_dim=40, nqm_batch_sizes=tuple(4**k for k in range(6)))
-DIAGONAL_TARGET = 0.1
 
 
 def _log(progress: bool, message: str) -> None:
@@ -81,24 +79,6 @@ def sweep_specs(seeds, *, quick: bool = False, device: str = "cpu") -> list[Swee
     sizes = (QUICK if quick else FULL)["batch_sizes"]
     return [SweepSpec(model, sizes, LRGrid(), steps=100, seeds=seed_tuple(seeds), device=device)
             for model in MODELS]
-
-
-def diagonal_curves(dim: int, batch_sizes, target: float = DIAGONAL_TARGET) -> dict:
-    """Optimal steps to ``target`` of :class:`nqm.DiagonalNQM` per batch size, three optimizers.
-
-    See Also
-    --------
-    nqm.DiagonalNQM : The model.
-    plot_steps_to_target : Draws the curves.
-    """
-    model = nqm.DiagonalNQM.zhang2019(dim=dim)
-    b = np.asarray(batch_sizes, dtype=float)
-    curves = {}
-    for name, kwargs in DIAGONAL_VARIANTS.items():
-        best = model.optimal_steps_to_target(b, target, **kwargs)
-        curves[name] = dict(lr=np.atleast_1d(best.lr), steps=np.ceil(np.atleast_1d(best.steps)),
-                            critical_batch_size=model.critical_batch_size(target, **kwargs))
-    return dict(dim=dim, target=target, batch_sizes=b, curves=curves)
 
 
 def _fit_json(fit: ScalingFit | None, label: str) -> dict | None:
@@ -338,9 +318,7 @@ def _write_report(root: Path, specs: list[SweepSpec], settings: dict, quick: boo
             sweep_dirs[s.model].relative_to(root))) for s in studies},
         stability_edge={e.model: summarize_edges(e) for e in edges},
         noise_scale={g.model: summarize_noise_scale(g) for g in noise},
-        diagonal_nqm=dict(dim=diagonal["dim"], target=diagonal["target"],
-                          batch_sizes=diagonal["batch_sizes"],
-                          curves=diagonal["curves"]),
+        diagonal_nqm=diagonal,
         double_descent=dict(d=sim.d, n=sim.ns, noise_vars=list(sim.noise_vars),
                             ridgeless_median=np.median(sim.ridgeless, axis=-1),
                             ridge_mean=np.mean(sim.ridge, axis=-1), trials=sim.ridgeless.shape[-1]),
@@ -812,13 +790,17 @@ def render_html(results: dict, studies: list[Study], paths: dict) -> str:
                          "exact theory, fixed horizon", "exact theory, steps to target"], rows))
     parts.append(figure("steps_to_target", "Fewest steps to the target against batch size: "
                         "measured (95% intervals over seeds), the exact least-squares theory "
-                        "and the diagonal noisy quadratic model."))
+                        "and, right, Zhang et al.'s figure on the diagonal noisy quadratic "
+                        "model: momentum and the moving average each tuned jointly with the "
+                        "rate, preconditioning by H^-p, and their lower bound."))
     diag = results["diagonal_nqm"]
     parts.append(_table(["diagonal NQM optimizer", "critical batch size", "steps at B = "
                          f"{_num(diag['batch_sizes'][0])}", f"steps at B = "
                          f"{_num(diag['batch_sizes'][-1])}"],
                         [[k, _num(v["critical_batch_size"]), _num(v["steps"][0]),
-                          _num(v["steps"][-1])] for k, v in diag["curves"].items()]))
+                          _num(v["steps"][-1])] for k, v in diag["curves"].items()]
+                        + [["lower bound (Zhang et al.)", "", _num(diag["lower_bound"][0]),
+                            _num(diag["lower_bound"][-1])]]))
     parts.append(f"<p>{html.escape(diagonal_conclusion(diag))}</p>")
     parts.append("<h2 id='double-descent'>Double descent and ridge</h2>")
     parts.append(figure("double_descent", "Ridgeless and ridge risk: formulas and Monte Carlo."))

@@ -9,9 +9,20 @@ from tqdm.auto import tqdm
 
 import nqm
 
-DIAGONAL_VARIANTS = {"plain SGD": {}, "momentum 0.9": {"momentum": 0.9},
-                     "preconditioned H^-1/2": {"precondition_power": 0.5}}
-"""The three optimizers of Zhang et al. (2019) compared on the diagonal NQM."""
+DIAGONAL_VARIANTS = {
+    "plain SGD": {},
+    "momentum (tuned)": {"momentum": "tuned"},
+    "moving average (tuned)": {"ema_decay": "tuned"},
+    "H^-1/4": {"precondition_power": 0.25},
+    "H^-1/2": {"precondition_power": 0.5},
+    "H^-3/4": {"precondition_power": 0.75},
+}
+"""The optimizers of Zhang et al. (2019)'s figures: plain SGD; heavy-ball momentum and the
+moving average of the iterates, each tuned jointly with the rate; SGD preconditioned by
+:math:`H^{-p}`."""
+
+DIAGONAL_TARGET = 0.1
+"""Target loss of the diagonal NQM in the report and ``lrbs theory``."""
 
 
 def scalar_table(batch_sizes, *, steps: int, target_loss: float, curvature: float = 1.0,
@@ -28,29 +39,47 @@ def scalar_table(batch_sizes, *, steps: int, target_loss: float, curvature: floa
             for b, h, t, s, g in zip(batch_sizes, horizon, target, needed, greedy, strict=True)]
 
 
-def diagonal_table(batch_sizes, *, target_loss: float, dim: int, momentum: float = 0.0,
-                   precondition_power: float = 0.0, bins: int | None = None,
-                   progress: str | None = None) -> tuple[list[dict], float]:
-    """Rows of the diagonal NQM's optimal steps-to-target and rate, with Zhang et al.'s lower
-    bound on the steps, and the critical batch size.
+def diagonal_curves(dim: int, batch_sizes, target: float = DIAGONAL_TARGET, *,
+                    bins: int | None = None, progress: str | None = None) -> dict:
+    """Zhang et al. (2019)'s figure: the fewest steps to ``target`` per batch size for each of
+    :data:`DIAGONAL_VARIANTS`, each one's critical batch size, and the lower bound.
 
-    ``bins`` bins the spectrum as their code does (:meth:`nqm.DiagonalNQM.zhang2019`).
-    ``progress`` labels a progress bar over the batch sizes (and the critical batch size) on
-    stderr, shown on a terminal once the table has taken two seconds; none by default.
+    ``bins`` bins the spectrum as their notebook does (:meth:`nqm.DiagonalNQM.zhang2019`).
+    ``progress`` labels a progress bar on stderr, shown on a terminal once the curves have
+    taken two seconds; none by default.
+
+    Returns
+    -------
+    dict
+        ``dim``, ``bins``, ``target``, ``batch_sizes``, ``lower_bound`` (per batch size) and
+        ``curves``: per optimizer the ``lr``, ``steps`` (integer), ``momentum`` and
+        ``ema_decay`` at the optimum of each batch size, and its ``critical_batch_size``.
+
+    See Also
+    --------
+    nqm.DiagonalNQM.optimal_steps_to_target : Each point.
+    nqm.DiagonalNQM.critical_batch_size : Each critical batch size.
+    nqm.DiagonalNQM.steps_lower_bound : The bound.
+    plot_diagonal_nqm : Draws them.
     """
     model = nqm.DiagonalNQM.zhang2019(dim=dim, bins=bins)
-    kwargs = dict(momentum=momentum, precondition_power=precondition_power)
-    rows = []
-    with tqdm(total=len(batch_sizes) + 1, desc=progress, unit="step", leave=False, delay=2.0,
-              disable=progress is None or not sys.stderr.isatty()) as bar:
-        for b in batch_sizes:
-            best = model.optimal_steps_to_target(b, target_loss, **kwargs)
-            rows.append(dict(batch_size=int(b), lr=best.lr, steps=np.ceil(best.steps),
-                             bound=float(model.steps_lower_bound(b, target_loss))))
+    b = np.asarray(batch_sizes, dtype=float)
+    curves = {}
+    with tqdm(total=len(DIAGONAL_VARIANTS) * (b.size + 1), desc=progress, unit="point",
+              leave=False, delay=2.0, disable=progress is None or not sys.stderr.isatty()) as bar:
+        for name, kwargs in DIAGONAL_VARIANTS.items():
+            points = []
+            for size in b:
+                points.append(model.optimal_steps_to_target(size, target, **kwargs))
+                bar.update(1)
+            curves[name] = dict(lr=np.array([p.lr for p in points]),
+                                steps=np.ceil([p.steps for p in points]),
+                                momentum=np.array([p.momentum for p in points]),
+                                ema_decay=np.array([p.ema_decay for p in points]),
+                                critical_batch_size=model.critical_batch_size(target, **kwargs))
             bar.update(1)
-        critical = model.critical_batch_size(target_loss, **kwargs)
-        bar.update(1)
-    return rows, critical
+    return dict(dim=dim, bins=bins, target=target, batch_sizes=b, curves=curves,
+                lower_bound=np.atleast_1d(model.steps_lower_bound(b, target)))
 
 
 def format_rows(rows: list[dict], columns: dict[str, str]) -> str:

@@ -13,9 +13,9 @@ import warnings
 from importlib.metadata import version
 from pathlib import Path
 
+from compare._answer import diagonal_conclusion
 from compare._theory_table import (
-    DIAGONAL_VARIANTS,
-    diagonal_table,
+    diagonal_curves,
     format_rows,
     scalar_table,
 )
@@ -175,26 +175,31 @@ def build_parser() -> argparse.ArgumentParser:
     theory = commands.add_parser(
         "theory", help="print what the closed forms predict per batch size",
         description="Optimal learning rates of the scalar noisy quadratic model (a = 1, "
-                    "sigma^2 = 1, w0^2 = 1) under three criteria, and the diagonal NQM of "
-                    "Zhang et al. (2019): optimal steps to a target loss and the critical "
-                    "batch size, plain, with momentum 0.9 and with H^-1/2 preconditioning. "
-                    "Writes no files.")
+                    "sigma^2 = 1, w0^2 = 1) under three criteria, and Zhang et al. (2019)'s "
+                    "figure on their diagonal NQM: the fewest steps to a target loss per batch "
+                    "size for plain SGD, momentum and the moving average of the iterates (each "
+                    "tuned jointly with the rate) and preconditioning by H^-1/4, H^-1/2, "
+                    "H^-3/4, each one's critical batch size, and their lower bound. Writes "
+                    "files only with --out.")
     theory.add_argument("--batch-sizes", type=_batch_sizes,
                         default=_batch_sizes("1,4,16,64,256,1024,4096"), metavar="B1,B2,...",
-                        help="batch sizes of the tables")
+                        help="batch sizes of the tables (Zhang et al.'s figure: "
+                             "4,16,64,...,1048576)")
     theory.add_argument("--steps", type=_positive(int), default=100,
                         help="fixed horizon of the scalar model")
     theory.add_argument("--target", type=_positive(float), default=0.01,
                         help="target loss of the scalar model, below its initial loss 0.5")
     theory.add_argument("--diagonal-target", type=_positive(float), default=0.1,
-                        help="target loss of the diagonal NQM, below its initial loss")
+                        help="target loss of the diagonal NQM, below its initial loss (Zhang "
+                             "et al.'s figure: 0.01)")
     theory.add_argument("--dim", type=_positive(int), default=1000,
-                        help="dimension of the diagonal NQM (at 1000, four batch sizes took 94 s "
-                             "on 2 cores, mostly the momentum table; the paper's 10000 is ten "
-                             "times the work per step)")
+                        help="dimension of the diagonal NQM (the paper's is 10000)")
     theory.add_argument("--bins", type=_positive(int), default=None, metavar="K",
                         help="bin the spectrum into K geometric bins as Zhang et al.'s notebook "
                              "does (their figures: --dim 10000 --bins 100); exact by default")
+    theory.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="also draw the diagonal NQM's figure to DIR/diagonal_nqm.png and "
+                             ".svg")
     _threads_option(theory)
     _add_sweep(commands)
     _add_gns(commands)
@@ -530,10 +535,10 @@ def _theory(args) -> None:
     import nqm
     if args.target >= 0.5:
         raise ValueError(f"--target must be below the initial loss 0.5, got {args.target:g}")
-    diagonal = nqm.DiagonalNQM.zhang2019(dim=args.dim, bins=args.bins)   # checks the memory
-    if args.diagonal_target >= diagonal.initial_loss:
+    diagonal_model = nqm.DiagonalNQM.zhang2019(dim=args.dim, bins=args.bins)  # checks memory
+    if args.diagonal_target >= diagonal_model.initial_loss:
         raise ValueError(f"--diagonal-target must be below the diagonal NQM's initial loss "
-                         f"{diagonal.initial_loss:.4g}, got {args.diagonal_target:g}")
+                         f"{diagonal_model.initial_loss:.4g}, got {args.diagonal_target:g}")
     print(f"Scalar NQM (a=1, sigma^2=1, w0^2=1): optimal lr per batch size\n"
           f"  horizon: minimizes E L after {args.steps} steps;  target: reaches "
           f"E L = {args.target:g} in the fewest steps;  greedy: best single step\n")
@@ -541,16 +546,36 @@ def _theory(args) -> None:
     print(format_rows(rows, {"batch_size": "B", "lr_horizon": "lr* horizon",
                              "lr_target": "lr* target", "steps_target": "steps",
                              "lr_greedy": "lr* greedy"}))
-    for label, kwargs in DIAGONAL_VARIANTS.items():
-        rows, b_crit = diagonal_table(args.batch_sizes, target_loss=args.diagonal_target,
-                                      dim=args.dim, bins=args.bins,
-                                      progress=f"diagonal NQM, {label}", **kwargs)
-        binned = f" in {diagonal.curvatures.size} non-empty bins" if args.bins else ""
-        print(f"\nDiagonal NQM (Zhang et al. 2019, dim={args.dim}{binned}), {label}: fewest "
-              f"steps to E L = {args.diagonal_target:g}\n")
-        print(format_rows(rows, {"batch_size": "B", "lr": "lr*", "steps": "steps",
-                                 "bound": "lower bound"}))
-        print(f"critical batch size (steps = 2 x noise-free minimum): {_fmt(b_crit)}")
+    diagonal = diagonal_curves(args.dim, args.batch_sizes, args.diagonal_target, bins=args.bins,
+                               progress="diagonal NQM")
+    binned = f" in {diagonal_model.curvatures.size} non-empty bins" if args.bins else ""
+    names = list(diagonal["curves"])
+    print(f"\nDiagonal NQM (Zhang et al. 2019, dim={args.dim}{binned}): fewest steps to "
+          f"E L = {args.diagonal_target:g}; momentum and the moving average tuned jointly with "
+          f"the rate; last row: critical batch size (steps = 2 x noise-free minimum)\n")
+    rows = [dict(batch_size=int(b), bound=bound,
+                 **{name: diagonal["curves"][name]["steps"][i] for name in names})
+            for i, (b, bound) in enumerate(zip(diagonal["batch_sizes"], diagonal["lower_bound"],
+                                               strict=True))]
+    rows.append(dict(batch_size="B_crit", bound=None,
+                     **{name: diagonal["curves"][name]["critical_batch_size"] for name in names}))
+    print(format_rows(rows, {"batch_size": "B", **{name: name for name in names},
+                             "bound": "lower bound"}))
+    momentum, average = (diagonal["curves"][name] for name in names[1:3])
+    rows = [dict(batch_size=int(b), plain=diagonal["curves"]["plain SGD"]["lr"][i],
+                 momentum_lr=momentum["lr"][i], momentum=momentum["momentum"][i],
+                 average_lr=average["lr"][i], decay=average["ema_decay"][i])
+            for i, b in enumerate(diagonal["batch_sizes"])]
+    print("\nThe optimal hyperparameters\n")
+    print(format_rows(rows, {"batch_size": "B", "plain": "plain SGD lr*", "momentum_lr":
+                             "momentum lr*", "momentum": "momentum", "average_lr":
+                             "average lr*", "decay": "average decay"}))
+    print("\n" + diagonal_conclusion(diagonal))
+    if args.out is not None:
+        from compare._figures import plot_diagonal_nqm, save_figure
+        paths = save_figure(plot_diagonal_nqm(diagonal), args.out, "diagonal_nqm")
+        print(f"\nwrote {paths['png']} and {paths['svg']}")
+        return
     print("\nwrote no files")
 
 

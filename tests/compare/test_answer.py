@@ -91,15 +91,18 @@ def test_theory_gap_is_called_the_estimators_only_when_the_estimator_closes_it(s
     assert "not the theory's" not in conclusions(study)[2]
 
 
-def test_diagonal_conclusion_says_which_way_momentum_moves_b_crit():
+def test_diagonal_conclusion_says_what_each_optimizer_changes():
     def curves(mom_floor, mom_crit):
-        return {"dim": 100, "target": 0.1, "curves": {
-            "plain SGD": {"steps": np.array([1000.0, 30.0]), "critical_batch_size": 50.0},
-            "momentum 0.9": {"steps": np.array([1000.0, mom_floor]),
-                             "critical_batch_size": mom_crit}}}
-    assert "momentum 0.9 cuts the large-batch step count 30 -> 10 (3x) and raises B_crit from " \
-           "50 to 120" in diagonal_conclusion(curves(10.0, 120.0))
-    assert "does not cut" in diagonal_conclusion(curves(30.0, 40.0))
+        return {"dim": 100, "target": 0.1, "batch_sizes": [1, 4096],
+                "lower_bound": np.array([250.0, 0.06]), "curves": {
+                    "plain SGD": {"steps": np.array([1000.0, 30.0]), "critical_batch_size": 50.0},
+                    "momentum (tuned)": {"steps": np.array([900.0, mom_floor]),
+                                         "critical_batch_size": mom_crit}}}
+    text = diagonal_conclusion(curves(10.0, 120.0))
+    assert ("momentum (tuned) needs 0.9x plain SGD's steps at B = 1 and 0.333x at B = 4096, "
+            "and raises B_crit from 50 to 120") in text
+    assert "plain SGD needs 4x the information-theoretic lower bound (250 steps), the best " \
+           "optimizer (momentum (tuned)) 3.6x" in text
     assert "lowers B_crit from 50 to 40" in diagonal_conclusion(curves(30.0, 40.0))
 
 

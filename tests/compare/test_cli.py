@@ -10,12 +10,16 @@ import pytest
 from compare.cli import main
 
 
-def test_theory_prints_both_tables(capsys):
-    assert main(["theory", "--batch-sizes", "1,16,256", "--dim", "100"]) == 0
+def test_theory_prints_the_tables_and_draws_zhangs_figure(capsys, tmp_path):
+    assert main(["theory", "--batch-sizes", "1,16,256", "--dim", "100",
+                 "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Scalar NQM" in out and "lr* horizon" in out
-    assert out.count("critical batch size") == 3
-    assert "momentum 0.9" in out and "H^-1/2" in out
+    header = next(line for line in out.splitlines() if line.strip().startswith("B  plain SGD"))
+    assert header.split() == ["B", "plain", "SGD", "momentum", "(tuned)", "moving", "average",
+                              "(tuned)", "H^-1/4", "H^-1/2", "H^-3/4", "lower", "bound"]
+    assert "B_crit" in out and "average decay" in out and "needs" in out
+    assert (tmp_path / "diagonal_nqm.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("argv", [["theory", "--batch-sizes", "0,4"],
@@ -142,5 +146,5 @@ def test_theory_on_zhangs_binned_spectrum_prints_the_lower_bound(capsys):
     assert main(["theory", "--batch-sizes", "1024", "--dim", "10000", "--bins", "100",
                  "--diagonal-target", "0.01"]) == 0
     out = capsys.readouterr().out
-    assert out.count("dim=10000 in 84 non-empty bins") == 3
+    assert out.count("dim=10000 in 84 non-empty bins") == 1
     assert "lower bound" in out and "488.3" in out            # dim / (2 C B), their notebook
