@@ -563,13 +563,13 @@ def _theory(args) -> None:
                              "bound": "lower bound"}))
     momentum, average = (diagonal["curves"][name] for name in names[1:3])
     rows = [dict(batch_size=int(b), plain=diagonal["curves"]["plain SGD"]["lr"][i],
-                 momentum_lr=momentum["lr"][i], momentum=momentum["momentum"][i],
-                 average_lr=average["lr"][i], decay=average["ema_decay"][i])
+                 momentum_lr=momentum["lr"][i], momentum=1.0 - momentum["momentum"][i],
+                 average_lr=average["lr"][i], decay=1.0 - average["ema_decay"][i])
             for i, b in enumerate(diagonal["batch_sizes"])]
     print("\nThe optimal hyperparameters\n")
     print(format_rows(rows, {"batch_size": "B", "plain": "plain SGD lr*", "momentum_lr":
-                             "momentum lr*", "momentum": "momentum", "average_lr":
-                             "average lr*", "decay": "average decay"}))
+                             "momentum lr*", "momentum": "1 - momentum", "average_lr":
+                             "average lr*", "decay": "1 - decay"}))
     print("\n" + diagonal_conclusion(diagonal))
     if args.out is not None:
         from compare._figures import plot_diagonal_nqm, save_figure

@@ -18,7 +18,7 @@ def test_theory_prints_the_tables_and_draws_zhangs_figure(capsys, tmp_path):
     header = next(line for line in out.splitlines() if line.strip().startswith("B  plain SGD"))
     assert header.split() == ["B", "plain", "SGD", "momentum", "(tuned)", "moving", "average",
                               "(tuned)", "H^-1/4", "H^-1/2", "H^-3/4", "lower", "bound"]
-    assert "B_crit" in out and "average decay" in out and "needs" in out
+    assert "B_crit" in out and "1 - decay" in out and "needs" in out
     assert (tmp_path / "diagonal_nqm.png").stat().st_size > 0
 
 
