@@ -10,7 +10,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from nqm._affine import affine_moment
-from nqm._averaging import AveragedSGD
+from nqm._averaging import AveragedHeavyBall, AveragedSGD
 from nqm._fewest_steps import Quadratic, Space, envelope_at, fewest_steps
 from nqm._heavy_ball import HeavyBall
 from nqm._noise_scale import NoiseScale
@@ -253,7 +253,12 @@ class DiagonalNQM:
             def other_bound(a, b):
                 return np.full(np.atleast_2d(a).shape[0], np.inf)
         else:
-            moments = AveragedSGD(k, gamma) if gamma > 0.0 else HeavyBall(k, beta)
+            if gamma == 0.0:
+                moments = HeavyBall(k, beta)
+            elif beta < NEGLIGIBLE_MOMENTUM:
+                moments = AveragedSGD(k, gamma)
+            else:
+                moments = AveragedHeavyBall(k, beta, gamma)
             monotone = moments.monotone
 
             def shares(chunk):
@@ -315,7 +320,8 @@ class DiagonalNQM:
             :math:`0 \le \gamma < 1`: the loss of the exponential moving average of the
             iterates, :math:`u_t = \gamma u_{t-1} + (1-\gamma) w_t`, :math:`u_0 = w_0`, instead
             of the iterate (Zhang et al., Sec. 4.3); exact for plain SGD
-            (:func:`nqm.symbolic.ema_as_heavy_ball`), not implemented with momentum.
+            (:func:`nqm.symbolic.ema_as_heavy_ball`) and with momentum
+            (:func:`nqm.symbolic.averaged_heavy_ball_sums`).
 
         Returns
         -------
@@ -543,7 +549,8 @@ class DiagonalNQM:
         precondition_power : float, default 0.0
             As in :meth:`expected_loss`.
         ema_decay : float or "tuned", default 0.0
-            A fixed decay of the moving average of the iterates (plain SGD), or ``"tuned"``.
+            A fixed decay of the moving average of the iterates, or ``"tuned"`` (not both it
+            and ``momentum``).
         max_steps : int, default 10**7
             ``steps`` is ``inf`` beyond it.
 
@@ -839,13 +846,10 @@ def _search_space(momentum, precondition_power, ema_decay) -> Space:
         if given[name] != "tuned":
             raise ValueError(f'{name} must be a number or "tuned", got {given[name]!r}')
     if len(tuned) == 2:
-        raise ValueError('momentum and ema_decay cannot both be "tuned": the moving average of '
-                         "momentum SGD's iterates is not implemented")
+        raise ValueError('momentum and ema_decay cannot both be "tuned": tune one, fix the '
+                         "other")
     fixed = _check_optimizer(0.0 if momentum == "tuned" else momentum, precondition_power,
                              0.0 if ema_decay == "tuned" else ema_decay)
-    if momentum == "tuned" and fixed.gamma > 0.0 or ema_decay == "tuned" and fixed.beta > 0.0:
-        raise ValueError("the moving average of momentum SGD's iterates is not implemented: "
-                         'give momentum=0 with ema_decay, or ema_decay=0 with momentum="tuned"')
     return Space(None if momentum == "tuned" else fixed.beta, fixed.p,
                  None if ema_decay == "tuned" else fixed.gamma)
 
@@ -860,7 +864,4 @@ def _check_optimizer(momentum, precondition_power, ema_decay=0.0) -> _Optimizer:
     gamma = float(as_float_array("ema_decay", ema_decay, low=0.0, strict=False))
     if gamma >= 1.0:
         raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay!r}")
-    if gamma > 0.0 and beta >= NEGLIGIBLE_MOMENTUM:
-        raise ValueError("the moving average of momentum SGD's iterates is not implemented: "
-                         "give momentum=0 with ema_decay")
     return _Optimizer(beta, p, gamma)

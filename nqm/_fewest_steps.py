@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from nqm._affine import affine_moment
-from nqm._averaging import AveragedSGD
+from nqm._averaging import AveragedHeavyBall, AveragedSGD
 from nqm._heavy_ball import HeavyBall
 
 NEGLIGIBLE_MOMENTUM = 2.0**-106
@@ -116,7 +116,7 @@ class Space(NamedTuple):
         if self.beta is None:
             beta = -np.expm1(y)
             return np.log(2.0 * (1.0 + beta) / h_max_eff * (1.0 - 1e-9)) - y
-        return np.log(2.0 / h_max_eff * (1.0 - 1e-9))
+        return np.log(2.0 * (1.0 + self.beta) / h_max_eff * (1.0 - 1e-9))
 
     def grid(self, h_max_eff: float) -> np.ndarray:
         """The starting grid: 33 rates over :data:`DECADES` decades below the bound, times
@@ -149,19 +149,24 @@ def losses(model: Quadratic, batch_size: float, space: Space, steps, theta) -> n
         drive = (lr[rows, None] * pre) ** 2 * c / batch_size
         t = steps[rows, None]
         b, g = beta[rows, None], gamma[rows, None]
-        stable = np.all(k < np.where(g > 0.0, 2.0, 2.0 * (1.0 + b)), axis=1)
+        stable = np.all(k < 2.0 * (1.0 + b), axis=1)
         moments = np.full(k.shape, np.inf)
         plain = stable & (beta[rows] < NEGLIGIBLE_MOMENTUM) & (gamma[rows] == 0.0)
         if plain.any():
             with np.errstate(divide="ignore"):
                 log_rate = 2.0 * np.log(np.abs(1.0 - k[plain]))
             moments[plain] = affine_moment(log_rate, drive[plain], w0, t[plain])
-        for which, closed_form in ((stable & (beta[rows] >= NEGLIGIBLE_MOMENTUM), HeavyBall),
-                                   (stable & (gamma[rows] > 0.0), AveragedSGD)):
+        momentum = beta[rows] >= NEGLIGIBLE_MOMENTUM
+        averaged = gamma[rows] > 0.0
+        for which, closed_form in ((stable & momentum & ~averaged, HeavyBall),
+                                   (stable & ~momentum & averaged, AveragedSGD),
+                                   (stable & momentum & averaged, AveragedHeavyBall)):
             if which.any():
                 shape = k[which].shape
-                form = closed_form(k[which].ravel(), np.broadcast_to(
-                    b if closed_form is HeavyBall else g, k.shape)[which].ravel())
+                arguments = {HeavyBall: (b,), AveragedSGD: (g,), AveragedHeavyBall: (b, g)}
+                form = closed_form(k[which].ravel(), *(
+                    np.broadcast_to(v, k.shape)[which].ravel()
+                    for v in arguments[closed_form]))
                 start_share, noise_share = form.parts(
                     np.broadcast_to(t, k.shape)[which].ravel(),
                     np.broadcast_to(w0, k.shape)[which].ravel(), drive[which].ravel())

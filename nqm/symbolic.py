@@ -343,6 +343,82 @@ def ema_as_heavy_ball() -> tuple[sp.Expr, sp.Expr]:
     return beta_p, k_p
 
 
+def averaged_heavy_ball_sums() -> tuple[sp.Expr, ...]:
+    r"""The moving average of heavy-ball iterates in the heavy ball's own closed forms.
+
+    With :math:`g_n` the heavy ball's impulse response (:func:`heavy_ball_noise_sum`; its
+    roots :math:`y, z`, :math:`\beta = yz`, :math:`u = y + z`) and :math:`x` a third root,
+    :math:`G_n = \sum_{m \le n} x^{n-m} g_m` (the response of the average with decay
+    :math:`x`, or, for :math:`x` a heavy-ball root, of the average seen from the other two).
+    Returns, each checked here by the recursion of :math:`g` (``t`` the step):
+
+    - :math:`G_t = (x^{t+2} - x g_{t+1} + \beta g_t) / P(x)`, :math:`P(x) = x^2 - ux + \beta`
+      (it satisfies :math:`G_t = x G_{t-1} + g_t` and :math:`G_0 = 1`);
+    - :math:`\sum_{n<t} x^n g_n = (1 - x^t g_t + \beta x^{t+1} g_{t-1}) / (1 - ux + \beta
+      x^2)` (its increment is :math:`x^t g_t`; zero at :math:`t = 0`);
+    - :math:`\sum_{n<t} g_n g_{n+1} = (u S_t + \beta g_t g_{t-1}) / (1 + \beta)`,
+      :math:`S_t = \sum_{n<t} g_n^2` (increment :math:`g_t g_{t+1}` given that of
+      :math:`S_t`);
+    - :math:`P(x)^2 \sum_{n<t} G_n^2` in those sums: :math:`x^4 \sum x^{2n} + 2x^2(1 -
+      (1-\beta)\sum x^n g_n - x^t g_t) + \beta^2 S_t - 2\beta x \sum g_n g_{n+1} + x^2
+      (S_t + g_t^2 - 1)` (:math:`P G_n = x^{n+2} + \beta g_n - x g_{n+1}`, squared and summed);
+    - the start's response of the average :math:`v_t = \gamma v_{t-1} + (1-\gamma) w_t`,
+      :math:`v_0 = w_0`, of heavy-ball iterates (:math:`x = \gamma`):
+      :math:`F_t = \gamma^{t+1} + (1-\gamma)(G_t - \beta G_{t-1})`.
+    """
+    x, beta, u, g_next, g_now, g_before = sp.symbols("x beta u g_{t+1} g_t g_{t-1}")
+    x_t, s_t, c_t, t_t = sp.symbols("x^t S_t C_t T_t")
+    recursion = {g_next: u * g_now - beta * g_before}
+    p = x**2 - u * x + beta
+
+    def averaged(power, ahead, now):                  # G at the step whose x-power is given
+        return (power * x**2 - x * ahead + beta * now) / p
+    closed = _step("G_t = (x^(t+2) - x g_(t+1) + beta g_t) / P(x)", averaged(x_t, g_next, g_now))
+    step = _step("G_t - x G_(t-1) - g_t, with g_(t+1) = u g_t - beta g_(t-1)",
+                 sp.simplify((closed - x * averaged(x_t / x, g_now, g_before) - g_now)
+                             .subs(recursion)))
+    assert step == 0 and sp.simplify(averaged(1, u, 1) - 1) == 0          # G_0 = g_0 = 1
+    q = 1 - u * x + beta * x**2
+
+    def weighted(power, now, before):                 # sum_{n<t} x^n g_n
+        return (1 - power * now + beta * x * power * before) / q
+    weighted_sum = _step("sum_(n<t) x^n g_n", weighted(x_t, g_now, g_before))
+    assert sp.simplify((weighted(x * x_t, g_next, g_now) - weighted_sum - x_t * g_now)
+                       .subs(recursion)) == 0
+    assert sp.simplify(weighted(1, 1, 0)) == 0
+
+    def cross(squares, now, before):                  # sum_{n<t} g_n g_(n+1)
+        return (u * squares + beta * now * before) / (1 + beta)
+    cross_sum = _step("sum_(n<t) g_n g_(n+1)", cross(s_t, g_now, g_before))
+    assert sp.simplify((cross(s_t + g_now**2, g_next, g_now) - cross_sum - g_now * g_next)
+                       .subs(recursion)) == 0
+    geometric = (1 - x_t**2) / (1 - x**2)
+    bracket = _step("P(x)^2 sum_(n<t) G_n^2",
+                    x**4 * geometric + 2 * x**2 * (1 - (1 - beta) * t_t - x_t * g_now)
+                    + beta**2 * s_t - 2 * beta * x * c_t + x**2 * (s_t + g_now**2 - 1))
+    big_g, big_g_before = sp.symbols("G_t G_{t-1}")
+    start = _step("F_t = gamma^(t+1) + (1 - gamma)(G_t - beta G_(t-1))",
+                  gamma * gamma**t + (1 - gamma) * (big_g - beta * big_g_before))
+    # both against the definitions, exactly, at rational points and the first steps
+    point = {x: sp.Rational(3, 5), beta: sp.Rational(2, 7), u: sp.Rational(9, 10)}
+    g, big, v, w = [sp.Integer(1), point[u]], [sp.Integer(1)], [sp.Integer(1)], [1, 1]
+    for n in range(1, 7):
+        g.append(point[u] * g[n] - point[beta] * g[n - 1])
+        big.append(point[x] * big[n - 1] + g[n])
+        w = [point[u] * w[0] - point[beta] * w[1], w[0]]              # w_n, w_(n-1)
+        v.append(point[x] * v[-1] + (1 - point[x]) * w[0])          # the average, decay x
+    for now in range(1, 6):
+        sums = {x_t: point[x] ** now, g_now: g[now], g_before: g[now - 1],
+                s_t: sum(g[n] ** 2 for n in range(now)),
+                c_t: sum(g[n] * g[n + 1] for n in range(now)),
+                t_t: sum(point[x] ** n * g[n] for n in range(now))}
+        assert bracket.subs(point).subs(sums) == p.subs(point) ** 2 * sum(
+            big[n] ** 2 for n in range(now))
+        assert start.subs({gamma: point[x], t: now, big_g: big[now], big_g_before: big[now - 1],
+                           beta: point[beta]}) == v[now]
+    return closed, weighted_sum, cross_sum, bracket, start
+
+
 def information_lower_bound() -> sp.Expr:
     r"""Zhang et al.'s bound on the steps :math:`T` to reach loss ``target`` at batch size
     :math:`B` for one coordinate of curvature ``a`` and per-example gradient-noise variance
