@@ -505,7 +505,7 @@ DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_lo
                momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
                least_squares_max_stable_lr, least_squares_noise_scale, greedy_lr_is_mccandlish,
                quadratic_greedy_step, steps_examples_tradeoff, information_lower_bound,
-               ema_as_heavy_ball,
+               ema_as_heavy_ball, averaged_heavy_ball_sums,
                ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,
                marchenko_pastur_edge, ridge_risk, ridge_risk_at_optimum)
 """Every derivation of this module, in the order the docs show them."""
