@@ -239,15 +239,16 @@ def _local_min(objective, start, scale: float, tol: float = 1e-4, rounds: int = 
 
     Each round evaluates a stencil of 3 (one dimension) or 9 points of spacing ``h`` around
     the current point, moves to the best of them, and tries the minimizer of the quadratic
-    fitted to them (where convex). The spacing is kept while the point moves and divided by
-    four when it does not; the search ends once the spacing or the last quadratic step is
-    below ``tol``, or after ``rounds`` rounds (where the loss oscillates in the
-    hyperparameters it moves between ripples). Returns ``(value, point)``.
+    fitted to them (where convex). The spacing doubles (up to 1) while the best stencil point
+    keeps moving the same way (a long flat valley, as tuned momentum has at small batch) and
+    is divided by four when the point does not move; the search ends once the spacing or the
+    last quadratic step is below ``tol``, or after ``rounds`` rounds (where the loss
+    oscillates in the hyperparameters it moves between ripples). Returns ``(value, point)``.
     """
     x = np.asarray(start, dtype=float).ravel()
     d = x.size
     offsets = np.array(np.meshgrid(*[[-1.0, 0.0, 1.0]] * d, indexing="ij")).reshape(d, -1).T
-    best, h = float(objective(x[None])[0]), scale
+    best, h, direction = float(objective(x[None])[0]), scale, None
     for _ in range(rounds):
         centre = x
         values = objective(centre + h * offsets)
@@ -255,19 +256,22 @@ def _local_min(objective, start, scale: float, tol: float = 1e-4, rounds: int = 
         moved = values[i] < best
         if moved:
             best, x = float(values[i]), centre + h * offsets[i]
+            if direction is not None and np.array_equal(direction, offsets[i]):
+                h = min(2.0 * h, 1.0)
+            direction = offsets[i]
         step = _quadratic_step(offsets, values, h)
         if step is not None:
             trial = centre + step
             value = float(objective(trial[None])[0])
             if value < best:
-                best, x, moved = value, trial, True
+                best, x, moved, direction = value, trial, True, None
                 if np.max(np.abs(step)) < tol:
                     break
                 h = min(h, max(4.0 * np.max(np.abs(step)), tol))
         if not moved:
             if h <= tol:
                 break
-            h /= 4.0
+            h, direction = h / 4.0, None
     return best, x
 
 
