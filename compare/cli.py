@@ -561,7 +561,8 @@ def _theory(args) -> None:
                      **{name: diagonal["curves"][name]["critical_batch_size"] for name in names}))
     print(format_rows(rows, {"batch_size": "B", **{name: name for name in names},
                              "bound": "lower bound"}))
-    momentum, average = (diagonal["curves"][name] for name in names[1:3])
+    momentum, average = (diagonal["curves"][name]
+                         for name in ("momentum (tuned)", "moving average (tuned)"))
     rows = [dict(batch_size=int(b), plain=diagonal["curves"]["plain SGD"]["lr"][i],
                  momentum_lr=momentum["lr"][i], momentum=1.0 - momentum["momentum"][i],
                  average_lr=average["lr"][i], decay=1.0 - average["ema_decay"][i])

@@ -204,6 +204,19 @@ class _Envelope:
         self.found[steps] = (value, theta)
         return value, theta
 
+    def before(self, steps: int) -> float:
+        """:math:`\\log\\psi` one step before ``steps >= 1`` (the initial loss before step 1)."""
+        return self.at(steps - 1)[0] if steps > 1 else float(np.log(self.model.initial_loss))
+
+    def refined(self, model: Quadratic, steps: int) -> _Envelope:
+        """The envelope of ``model`` (of which this one's is the coarse copy) minimized at
+        ``steps`` from this one's minimizer there; itself where the copy is the model."""
+        if model is self.model:
+            return self
+        exact = _Envelope(model, self.batch_size, self.space)
+        exact.at(steps, self.found[steps][1], scale=0.02)
+        return exact
+
     def first_reach(self, log_target: float, hint: int, max_steps: int) -> int | None:
         r"""The least integer ``T <= max_steps`` with ``log psi(T) <= log_target`` (``None``
         if there is none), searched from ``hint``: outwards in growing steps until bracketed,
@@ -304,19 +317,13 @@ class Fewest(NamedTuple):
     gamma: float
 
 
-def _seeded(model: Quadratic, batch_size: float, space: Space, steps: int,
-            grid_values: np.ndarray | None = None) -> tuple[_Envelope, _Envelope]:
-    """The coarse and exact envelopes of a batch size, both minimized at ``steps`` from the
-    best point of the grid on the coarse copy."""
+def _seeded(model: Quadratic, batch_size: float, space: Space, steps: int) -> _Envelope:
+    """The exact envelope of a batch size, minimized at ``steps`` from the best point of the
+    grid on the coarse copy (refined there first)."""
     coarse = _Envelope(model.coarse(), batch_size, space)
     grid = space.grid(coarse.h_max_eff)
-    values = coarse.log_loss(steps, grid) if grid_values is None else grid_values
-    coarse.at(steps, grid[int(np.argmin(values))], scale=0.1)
-    if coarse.model is model:
-        return coarse, coarse
-    exact = _Envelope(model, batch_size, space)
-    exact.at(steps, coarse.found[steps][1], scale=0.02)
-    return coarse, exact
+    coarse.at(steps, grid[int(np.argmin(coarse.log_loss(steps, grid)))], scale=0.1)
+    return coarse.refined(model, steps)
 
 
 def fewest_steps(model: Quadratic, batch_size: float, target: float, space: Space,
@@ -343,16 +350,14 @@ def fewest_steps(model: Quadratic, batch_size: float, target: float, space: Spac
         a, b = np.log(previous), np.log(t)
         hint = int(round(np.exp(b - (coarse.found[t][0] - log_target) * (b - a)
                                 / (coarse.found[t][0] - before))))
-    reached = coarse.first_reach(log_target, hint, max_steps)
-    exact = coarse
+    reached, exact = coarse.first_reach(log_target, hint, max_steps), coarse
     if reached is not None and coarse.model is not model:
-        exact = _Envelope(model, batch_size, space)
-        exact.at(reached, coarse.found[reached][1], scale=0.02)
+        exact = coarse.refined(model, reached)
         reached = exact.first_reach(log_target, reached, max_steps)
     if reached is None:
         return Fewest(np.inf, np.nan, np.nan, np.nan)
     at, theta = exact.at(reached)
-    before = exact.at(reached - 1)[0] if reached > 1 else np.log(model.initial_loss)
+    before = exact.before(reached)
     fraction = (before - log_target) / (before - at) if before > at else 1.0
     lr, beta, gamma = (float(v[0]) for v in space.params(theta[None]))
     return Fewest(reached - 1 + float(fraction), lr, beta, gamma)
@@ -363,7 +368,5 @@ def envelope_at(model: Quadratic, batch_size: float, space: Space, steps: float)
     (between its integer neighbours), the minimizations seeded at the upper one."""
     upper = int(np.ceil(steps))
     fraction = steps - (upper - 1)
-    _, exact = _seeded(model, batch_size, space, upper)
-    at = exact.at(upper)[0]
-    before = exact.at(upper - 1)[0] if upper > 1 else np.log(model.initial_loss)
-    return float((1.0 - fraction) * before + fraction * at)
+    exact = _seeded(model, batch_size, space, upper)
+    return float((1.0 - fraction) * exact.before(upper) + fraction * exact.at(upper)[0])

@@ -92,6 +92,18 @@ def test_exact_next_to_the_double_roots(beta, side, distance):
         np.testing.assert_allclose(numeric, exact, rtol=1e-9)
 
 
+@pytest.mark.parametrize("k", [1.5e-11, 2.5e-11 * (1 + 1e-3), 3.4e-11, 7.8e-11])
+@pytest.mark.parametrize("t", [10**5, 1_326_316])
+@pytest.mark.parametrize("drive", [1.0, 1e-15])
+def test_exact_where_tuned_momentum_goes(k, t, drive):
+    """beta = 1 - 1e-5 (the edge of the tuned range) with k around its double root 2.5e-11 at
+    a million steps: where Zhang et al.'s small-batch momentum optimum puts its slowest
+    coordinates (a float64 iteration of the moment recursion drifts there by up to 98%)."""
+    beta = 1 - 1e-5
+    numeric = HeavyBall(np.array([k]), beta).second_moment(np.array([float(t)]), 1.0, drive)[0]
+    assert numeric == pytest.approx(exact_moment(k, beta, t, 1.0, drive), rel=1e-9)
+
+
 def test_momentum_moments_against_a_float64_iteration_and_50_digits():
     """The issue's table: DiagonalNQM.zhang2019(dim=1000) at B = 64.
 
