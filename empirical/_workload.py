@@ -429,25 +429,40 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
     wanted = [int(k) for k in checkpoints]
     if any(not 0 <= k <= steps for k in wanted):
         raise ValueError(f"checkpoints must lie in 0..steps={steps}, got {list(checkpoints)}")
-    snapshots: dict[int, dict] = {}
+    train_loss, test_loss, params, snapshots = _train_stacked(
+        workload, rates, seeds, batch_size, steps, torch.device(device), wanted)
+    out = tuple(curve.cpu().numpy() for curve in (train_loss, test_loss))
+    if return_parameters:
+        out += (params,)
+    if wanted:
+        out += ([snapshots[k] for k in wanted],)
+    return out
 
-    def keep(after: int) -> None:
-        if after in wanted:
-            snapshots[after] = {k: v.detach().clone().view(len(seeds), rates.size, *v.shape[1:])
-                                for k, v in params.items()}
-    dev = torch.device(device)
-    train_data = tuple(t.to(dev) for t in workload.train)
-    test_data = tuple(t.to(dev) for t in workload.test)
-    params = _stack([workload.parameters(s) for s in seeds], rates.size, dev)
+
+def _train_stacked(workload: Workload, rates: np.ndarray, seeds: tuple, batch_size: int,
+                   steps: int, device: torch.device, checkpoints: list) -> tuple:
+    """:func:`train_workload`'s program, every tensor on ``device`` and left there.
+
+    Returns the train and test curves ``(n_seed, n_lr, steps)`` (float64), the final
+    parameters and the snapshots after ``checkpoints`` updates (each ``(n_seed, n_lr,
+    *shape)``, the snapshots by update count).
+    """
+    runs = (len(seeds), rates.size)
+
+    def by_seed(tensors: dict) -> dict:
+        return {k: v.view(*runs, *v.shape[1:]) for k, v in tensors.items()}
+    train_data = tuple(t.to(device) for t in workload.train)
+    test_data = tuple(t.to(device) for t in workload.test)
+    params = _stack([workload.parameters(s) for s in seeds], rates.size, device)
     optimizer = _StackedOptimizer(workload.optimizer, params, np.tile(rates, len(seeds)), steps)
     idx = torch.as_tensor(minibatch_indices(seeds, workload.n_train, batch_size, steps),
-                          device=dev)
+                          device=device)
     per_run = vmap(workload.loss)                                  # each run its own batch
     measure = vmap(workload.measure, in_dims=(0, None))            # the shared test set
     gradient = grad(lambda p, batch: per_run(p, batch).sum())
-    train_loss = torch.empty((steps, len(seeds) * rates.size), dtype=torch.float64, device=dev)
+    train_loss = torch.empty((steps, math.prod(runs)), dtype=torch.float64, device=device)
     test_loss = torch.empty_like(train_loss)
-    keep(0)
+    snapshots = {0: by_seed({k: v.clone() for k, v in params.items()})} if 0 in checkpoints else {}
     for t in range(steps):
         # every run gets its seed's minibatch: (run, B, ...)
         batch = tuple(tensor[idx[t]].repeat_interleave(rates.size, dim=0) for tensor in train_data)
@@ -455,12 +470,7 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
         with torch.no_grad():
             test_loss[t] = measure(params, test_data)
             train_loss[t] = per_run(params, batch)
-        keep(t + 1)
-    shape = (steps, len(seeds), rates.size)
-    out = tuple(curve.view(shape).permute(1, 2, 0).cpu().numpy()
-                for curve in (train_loss, test_loss))
-    if return_parameters:
-        out += ({k: v.view(len(seeds), rates.size, *v.shape[1:]) for k, v in params.items()},)
-    if wanted:
-        out += ([snapshots[k] for k in wanted],)
-    return out
+        if t + 1 in checkpoints:
+            snapshots[t + 1] = by_seed({k: v.clone() for k, v in params.items()})
+    curves = tuple(curve.view(steps, *runs).permute(1, 2, 0) for curve in (train_loss, test_loss))
+    return (*curves, by_seed(params), snapshots)

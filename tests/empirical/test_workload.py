@@ -22,6 +22,7 @@ from empirical import (
     train_workload,
 )
 from empirical import _sweep as sweep_module
+from empirical._workload import _train_stacked
 from tests.empirical import workloads
 from tests.empirical.test_mlp_parity import _perturbed_init, assert_matches_reference
 
@@ -53,12 +54,15 @@ def test_generic_path_equals_hand_batched_mlp(optimizer, steps, monkeypatch):
                     assert_matches_reference(got[i, j], want[i, j], moved)
 
 
-@pytest.mark.parametrize("config", [
+OPTIMIZERS = pytest.mark.parametrize("config", [
     OptimizerConfig("sgd", momentum=0.9, weight_decay=0.01),
     OptimizerConfig("sgd", momentum=0.5, nesterov=True, warmup=5, decay="cosine"),
     OptimizerConfig("adam", betas=(0.8, 0.99), weight_decay=0.1),
     OptimizerConfig("adamw", weight_decay=0.1, warmup=5, warmup_start=0.1, decay="cosine"),
 ], ids=["sgd-momentum-decay", "nesterov-warmup-cosine", "adam-decay", "adamw-warmup-cosine"])
+
+
+@OPTIMIZERS
 def test_generic_optimizers_equal_torch_optim(config):
     """In float64 the stacked optimizers equal ``torch.optim`` (and its schedulers) run per
     run to 1e-12: the same arithmetic, not just the same algorithm."""
@@ -70,6 +74,22 @@ def test_generic_optimizers_equal_torch_optim(config):
             want = reference.train_workload(workload, lr, 8, 30, run_seed=seed)
             np.testing.assert_allclose(train[i, j], want[0], rtol=1e-12)
             np.testing.assert_allclose(test[i, j], want[1], rtol=1e-12)
+
+
+@OPTIMIZERS
+def test_every_tensor_stays_on_the_device(config):
+    """``device=`` placement, checked without a GPU: on the meta device (shapes, no data) the
+    whole program runs, and a tensor it made on the CPU (a rate, a schedule factor, an
+    optimizer state) would meet the device's tensors in an elementwise op and raise. The
+    numbers on a real GPU are ``benchmarks/check_cuda.py``'s to check."""
+    meta = torch.device("meta")
+    train, test, params, snapshots = _train_stacked(
+        workloads.regression(config), np.array([0.01, 0.1, 1.0]), (0, 1), 8, 12, meta, [0, 7])
+    assert train.shape == test.shape == (2, 3, 12)
+    assert sorted(snapshots) == [0, 7]
+    every = [train, test, *params.values(), *(v for s in snapshots.values() for v in s.values())]
+    assert {t.device for t in every} == {meta}
+    assert params["w"].shape == snapshots[7]["w"].shape == (2, 3, 3, 1)
 
 
 def test_from_module_seeds_the_module_and_refuses_buffers():
