@@ -14,6 +14,10 @@
 3. Two Dask workers (a ``LocalCluster``, one thread each) against one local process on the
    same sweep, with one task per (batch size, seed) and with one per batch size: the ratio
    as the work per task grows.
+4. Where vectorizing pays: the teacher MLP made wider (``D`` = 4, 32, 128; 2 batch sizes x
+   32 rates x 5 seeds x 20 steps) through the generic path, all 160 runs per vmap call and
+   in chunks (``Workload.runs_per_chunk`` 16 and 4), against the per-run ``torch.optim``
+   loop (every 4th rate of seed 0, scaled by 20).
 
 Each measurement runs in fresh processes (``bench_sweeps.measure``: best of ``--repeats``,
 median beside it, peak ``ru_maxrss`` including torch's ~0.4 GiB). Run by hand:
@@ -84,6 +88,39 @@ def _cnn_reference(batch_sizes=(8, 32, 128), steps=100):
             reference.train_workload(workload, lr, b, steps)
 
 
+WIDE_BATCH_SIZES, WIDE_STEPS = (16, 512), 20
+
+
+def _wide_workload(dim: int, runs_per_chunk: int | None):
+    import torch
+
+    from empirical import Workload, teacher_mlp_problem
+    problem = teacher_mlp_problem(0, dim=dim)
+    data = [torch.as_tensor(a, dtype=torch.float32)
+            for a in (problem.X_train, problem.y_train, problem.X_test, problem.y_test)]
+    return Workload.from_module(
+        f"teacher MLP, D = {dim}",
+        lambda: torch.nn.Sequential(torch.nn.Linear(dim, dim), torch.nn.ReLU(),
+                                    torch.nn.Linear(dim, dim)),
+        torch.nn.functional.mse_loss, tuple(data[:2]), tuple(data[2:]),
+        runs_per_chunk=runs_per_chunk)
+
+
+def _wide(dim, runs_per_chunk, batch_sizes=WIDE_BATCH_SIZES, steps=WIDE_STEPS):
+    from empirical import LRGrid, train_workload
+    workload = _wide_workload(dim, runs_per_chunk)
+    for b in batch_sizes:
+        train_workload(workload, LRGrid(k_max=31).values(), b, steps, run_seeds=SEEDS)
+
+
+def _wide_reference(dim, batch_sizes=WIDE_BATCH_SIZES, steps=WIDE_STEPS):
+    from empirical import LRGrid, reference
+    workload = _wide_workload(dim, None)
+    for b in batch_sizes:
+        for lr in LRGrid(k_max=31).values()[::4]:
+            reference.train_workload(workload, lr, b, steps)
+
+
 def _dask_ratio(spec, repeats: int) -> tuple[float, float, float]:
     """Seconds of one sweep, best of ``repeats``: here, and on two workers with one task per
     (batch size, seed) and per batch size; the cluster is started before the clock."""
@@ -111,12 +148,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3,
                         help="fresh-process runs per measurement (default 3)")
-    parser.add_argument("--dask-only", action="store_true", help="only part 3")
+    parser.add_argument("--part", type=int, choices=(1, 3, 4), action="append",
+                        help="run only these parts (1 includes 2); all by default")
     args = parser.parse_args()
-    repeats = args.repeats
-    if not args.dask_only:
-        _speed(repeats)
-    _dask(repeats)
+    parts = set(args.part or (1, 3, 4))
+    for part, run in ((1, _speed), (3, _dask), (4, _widths)):
+        if part in parts:
+            run(args.repeats)
 
 
 def _speed(repeats: int) -> None:
@@ -156,6 +194,22 @@ def _dask(repeats: int) -> None:
         local, per_seed, per_batch = _dask_ratio(spec, max(1, repeats // 2))
         print(f"{name:<42}{local:>10.2f}{f'{per_seed:.2f} ({local / per_seed:.2f}x)':>18}"
               f"{f'{per_batch:.2f} ({local / per_batch:.2f}x)':>16}")
+
+
+def _widths(repeats: int) -> None:
+    print(f"\n{'teacher MLP of width D, 2 B x 32 x 5 x 20':<42}{'seconds, best (median)':>24}"
+          f"{'vs reference':>14}{'peak GiB':>10}")
+    for dim in (4, 32, 128):
+        ref, ref_med, _ = measure(_wide_reference, (dim,), (dim, (2,), 2), repeats)
+        ref, ref_med = 20 * ref, 20 * ref_med                   # 8 of 160 runs per batch size
+        print(f"{f'D = {dim}: per-run torch.optim (scaled)':<42}{f'{ref:.2f} ({ref_med:.2f})':>24}"
+              f"{'1.0x':>14}")
+        for chunk in (None, 16, 4):
+            best, med, mem = measure(_wide, (dim, chunk), (dim, chunk, (2,), 2), repeats)
+            name = f"D = {dim}: generic, " + ("all runs per call" if chunk is None
+                                              else f"{chunk} runs per call")
+            print(f"{name:<42}{f'{best:.2f} ({med:.2f})':>24}{f'{ref / best:.1f}x':>14}"
+                  f"{mem:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -139,6 +139,13 @@ class Workload:
     floor : float, default 0.0
         The metric's irreducible level (the noise floor): optima are compared on the excess
         above it.
+    runs_per_chunk : int, optional
+        How many runs one vectorized call takes (``torch.func.vmap``'s ``chunk_size``): all
+        of a batch size's runs at once by default. Chunks trade a call per chunk for a
+        working set that stays in cache; they pay where a step is compute-bound (wide layers,
+        large batches on the CPU: ``benchmarks/bench_workload.py`` measures it) and cost
+        where it is dominated by per-call overhead (small models). Each run's computation is
+        its own, so the numbers do not depend on it (the tests find them equal bit for bit).
 
     Notes
     -----
@@ -163,6 +170,7 @@ class Workload:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     metric: Callable[[Params, Batch], torch.Tensor] | None = None
     floor: float = 0.0
+    runs_per_chunk: int | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -188,6 +196,11 @@ class Workload:
                             f"{type(self.optimizer).__name__}")
         if not (isinstance(self.floor, int | float) and math.isfinite(self.floor)):
             raise ValueError(f"Workload.floor must be a finite number, got {self.floor!r}")
+        chunk = self.runs_per_chunk
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int)
+                                  or chunk < 1):
+            raise ValueError(f"Workload.runs_per_chunk must be an integer >= 1 or None, got "
+                             f"{chunk!r}")
 
     @property
     def n_train(self) -> int:
@@ -216,7 +229,7 @@ class Workload:
                     criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                     train: tuple, test: tuple, *, optimizer: OptimizerConfig | None = None,
                     metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                    floor: float = 0.0) -> Workload:
+                    floor: float = 0.0, runs_per_chunk: int | None = None) -> Workload:
         """A workload from a ``torch.nn.Module`` factory and a criterion on ``(output, target)``.
 
         ``module()`` is called with torch's global generator seeded by the run seed (inside
@@ -225,6 +238,8 @@ class Workload:
         ``(inputs, targets)``; the loss is ``criterion(module(inputs), targets)``, evaluated
         with ``torch.func.functional_call``. Modules with buffers (batch norm's running
         statistics) are refused: their in-place updates cannot be vectorized over runs.
+        ``optimizer``, ``metric`` (here on ``(output, target)``), ``floor`` and
+        ``runs_per_chunk`` are the workload's own.
 
         Examples
         --------
@@ -259,7 +274,8 @@ class Workload:
 
         return cls(name, init, on_outputs(criterion), train, test,
                    optimizer=optimizer or OptimizerConfig(),
-                   metric=None if metric is None else on_outputs(metric), floor=floor)
+                   metric=None if metric is None else on_outputs(metric), floor=floor,
+                   runs_per_chunk=runs_per_chunk)
 
 
 def load_workload(reference: str) -> Workload:
@@ -375,7 +391,8 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
     seed 1, ...); the loss is evaluated with ``torch.func.vmap`` over the runs, each on its
     seed's minibatch, and ``torch.func.grad`` of the sum over runs gives every run its own
     gradient (each run's loss depends on its own parameters only). The test metric is one
-    ``vmap`` over the runs against the shared test set. The optimizer updates the stacked
+    ``vmap`` over the runs against the shared test set. Each ``vmap`` takes the runs in
+    chunks of ``workload.runs_per_chunk`` where that is set. The optimizer updates the stacked
     parameters with the rates as a tensor (:class:`OptimizerConfig`). After each update, as
     the shipped sweeps record them, the metric on the whole test set and the loss on the
     step's minibatch.
@@ -457,8 +474,9 @@ def _train_stacked(workload: Workload, rates: np.ndarray, seeds: tuple, batch_si
     optimizer = _StackedOptimizer(workload.optimizer, params, np.tile(rates, len(seeds)), steps)
     idx = torch.as_tensor(minibatch_indices(seeds, workload.n_train, batch_size, steps),
                           device=device)
-    per_run = vmap(workload.loss)                                  # each run its own batch
-    measure = vmap(workload.measure, in_dims=(0, None))            # the shared test set
+    chunk = workload.runs_per_chunk
+    per_run = vmap(workload.loss, chunk_size=chunk)                # each run its own batch
+    measure = vmap(workload.measure, in_dims=(0, None), chunk_size=chunk)   # shared test set
     gradient = grad(lambda p, batch: per_run(p, batch).sum())
     train_loss = torch.empty((steps, math.prod(runs)), dtype=torch.float64, device=device)
     test_loss = torch.empty_like(train_loss)

@@ -1,5 +1,6 @@
 """The generic path: any workload swept as one vectorized program, here or on a Dask cluster."""
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -92,6 +93,25 @@ def test_every_tensor_stays_on_the_device(config):
     assert params["w"].shape == snapshots[7]["w"].shape == (2, 3, 3, 1)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_runs_in_chunks_give_the_same_numbers(optimizer):
+    """``runs_per_chunk`` changes how many runs one vmap call takes, not a number: every
+    curve equals the all-at-once program's bit for bit, with chunks of one run, with chunks
+    that do not divide the runs, and at two batch sizes."""
+    workload = teacher_mlp_workload(optimizer, n_train=2000, n_test=300)
+    for batch_size in (2, 64):
+        whole = train_workload(workload, LRS, batch_size, 25, run_seeds=(0, 1),
+                               return_parameters=True)
+        for chunk in (1, 3, 7):
+            chunked = train_workload(dataclasses.replace(workload, runs_per_chunk=chunk), LRS,
+                                     batch_size, 25, run_seeds=(0, 1), return_parameters=True)
+            for got, want in zip(chunked[:2], whole[:2], strict=True):
+                np.testing.assert_array_equal(got, want)
+            for name, value in whole[2].items():
+                torch.testing.assert_close(chunked[2][name], value, rtol=0, atol=0,
+                                           equal_nan=True)
+
+
 def test_from_module_seeds_the_module_and_refuses_buffers():
     x, y = torch.randn(32, 3), torch.randn(32, 2)
 
@@ -123,6 +143,10 @@ def test_bad_workloads_fail_with_a_message(tmp_path):
         Workload("w", lambda s: {"w": x}, lambda p, b: p["w"].sum(), (x, x[:4]), (x,))
     with pytest.raises(TypeError, match="init must be callable"):
         Workload("w", None, lambda p, b: p["w"].sum(), (x,), (x,))
+    for chunk in (0, 2.5, True):
+        with pytest.raises(ValueError, match="runs_per_chunk must be an integer >= 1"):
+            Workload("w", lambda s: {"w": x}, lambda p, b: p["w"].sum(), (x,), (x,),
+                     runs_per_chunk=chunk)
     bad = Workload("w", lambda s: [x], lambda p, b: p.sum(), (x,), (x,))
     with pytest.raises(TypeError, match="must return a non-empty dict"):
         train_workload(bad, [0.1], 2, 3)
