@@ -480,7 +480,12 @@ def _train_stacked(workload: Workload, rates: np.ndarray, seeds: tuple, batch_si
     gradient = grad(lambda p, batch: per_run(p, batch).sum())
     train_loss = torch.empty((steps, math.prod(runs)), dtype=torch.float64, device=device)
     test_loss = torch.empty_like(train_loss)
-    snapshots = {0: by_seed({k: v.clone() for k, v in params.items()})} if 0 in checkpoints else {}
+    snapshots = {}
+
+    def keep(after: int) -> None:
+        if after in checkpoints:
+            snapshots[after] = by_seed({k: v.clone() for k, v in params.items()})
+    keep(0)
     for t in range(steps):
         # every run gets its seed's minibatch: (run, B, ...)
         batch = tuple(tensor[idx[t]].repeat_interleave(rates.size, dim=0) for tensor in train_data)
@@ -488,7 +493,6 @@ def _train_stacked(workload: Workload, rates: np.ndarray, seeds: tuple, batch_si
         with torch.no_grad():
             test_loss[t] = measure(params, test_data)
             train_loss[t] = per_run(params, batch)
-        if t + 1 in checkpoints:
-            snapshots[t + 1] = by_seed({k: v.clone() for k, v in params.items()})
+        keep(t + 1)
     curves = tuple(curve.view(steps, *runs).permute(1, 2, 0) for curve in (train_loss, test_loss))
     return (*curves, by_seed(params), snapshots)
