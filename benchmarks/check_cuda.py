@@ -2,7 +2,8 @@
 
 Compares ``train_workload`` on the CPU and on ``cuda`` for a float64 regression (AdamW with
 warmup and cosine decay; SGD with Nesterov momentum) and the float32 teacher MLP (SGD, Adam):
-the largest relative difference of every finite curve and the share of runs that diverge alike.
+the largest relative difference of every finite curve and the share of runs that diverge alike
+(the MLP also with ``runs_per_chunk``).
 Then times the gallery's digits CNN sweep on the device.
 
 Run: ``python benchmarks/check_cuda.py``.
@@ -10,6 +11,7 @@ Run: ``python benchmarks/check_cuda.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -50,6 +52,9 @@ def main() -> None:
         ("teacher MLP, float32, SGD", teacher_mlp_workload("sgd", n_train=2000, n_test=300),
          [0.001, 0.01, 0.1]),
         ("teacher MLP, float32, Adam", teacher_mlp_workload("adam", n_train=2000, n_test=300),
+         [0.001, 0.01, 0.1]),
+        ("teacher MLP, float32, SGD, 2 runs per vmap call", dataclasses.replace(
+            teacher_mlp_workload("sgd", n_train=2000, n_test=300), runs_per_chunk=2),
          [0.001, 0.01, 0.1])]
     print(f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}")
     for name, workload, lrs in cases:
