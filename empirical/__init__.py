@@ -4,25 +4,18 @@ All learning rates (and seeds) of one batch size train as one batched tensor pro
 common random numbers; :mod:`empirical.reference` holds the plain per-run loops they match.
 """
 
-from empirical import reference
-from empirical._digits import (
-    DigitsRuns,
-    DigitsSplit,
-    MLPShape,
-    evaluate_checkpoint,
-    init_mlp_params,
-    load_digits_split,
-    train_digits_batched,
-)
-from empirical._edge import StabilityEdge, stability_edges
-from empirical._hessian import (
+import sys
+
+from empirical._core.grid import LRGrid
+from empirical._core.schedules import schedule_factors
+from empirical._core.streams import minibatch_indices
+from empirical.probes._edge import StabilityEdge, stability_edges
+from empirical.probes._hessian import (
     batch_hessian_top_eigenvalues,
     lanczos_top_eigenvalue,
     noiseless_lr_max,
 )
-from empirical._linear import train_linear_sgd_batched
-from empirical._mlp import minibatch_indices, schedule_factors, train_mlp_batched
-from empirical._noise import (
+from empirical.probes._noise import (
     NoiseEstimate,
     NoiseTrace,
     bias_corrected_ema,
@@ -30,26 +23,36 @@ from empirical._noise import (
     per_example_noise,
     two_batch_noise,
 )
-from empirical._optimum import Optimum, find_optimum, steps_to_target_optimum, subgrid_argmin
-from empirical._problems import Problem, least_squares_problem, teacher_mlp_problem
-from empirical._scaling_study import (
+from empirical.problems._digits import DigitsSplit, MLPShape, init_mlp_params, load_digits_split
+from empirical.problems._shipped import MODELS, least_squares_workload, teacher_mlp_workload
+from empirical.problems._synthetic import Problem, least_squares_problem, teacher_mlp_problem
+from empirical.problems._workload import OptimizerConfig, Workload, load_workload
+from empirical.scaling._study import (
     ScalingRuns,
     ScalingSpec,
     ShapeResult,
     run_scaling_study,
     tune_shape,
 )
-from empirical._shipped import least_squares_workload, teacher_mlp_workload
-from empirical._spec import MODELS, LRGrid, SweepSpec
-from empirical._store import (
+from empirical.sweep._optimum import Optimum, find_optimum, steps_to_target_optimum, subgrid_argmin
+from empirical.sweep._result import SweepCell, SweepResult, failed
+from empirical.sweep._run import run_sweep
+from empirical.sweep._spec import SweepSpec
+from empirical.sweep._store import (
     DamagedFileError,
     atomic_write_bytes,
     atomic_write_json,
     locked_directory,
     strict_json,
 )
-from empirical._sweep import SweepCell, SweepResult, failed, run_sweep
-from empirical._workload import OptimizerConfig, Workload, load_workload, train_workload
+from empirical.train import reference
+from empirical.train._digits import DigitsRuns, evaluate_checkpoint, train_digits_batched
+from empirical.train._generic import train_workload
+from empirical.train._linear import train_linear_sgd_batched
+from empirical.train._mlp import train_mlp_batched
+
+# the per-run loops keep their public path: `import empirical.reference` is this module
+sys.modules[f"{__name__}.reference"] = reference
 
 __all__ = [
     "DamagedFileError",

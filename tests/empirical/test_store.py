@@ -54,7 +54,7 @@ def _other_batch_size(path, directory):
 
 def _other_shapes(path, directory):
     """A consistent-looking file (its checksum put in the index) whose curves are too short."""
-    from empirical._store import save_arrays
+    from empirical.sweep._store import save_arrays
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
     arrays["train_loss"] = arrays["train_loss"][..., :5]
@@ -79,7 +79,7 @@ def test_damaged_cell_is_named_and_recomputed(damage, tmp_path, fresh):
 
 
 def test_only_the_new_cell_is_written(tmp_path, monkeypatch):
-    import empirical._sweep as sweep_module
+    import empirical.sweep._result as sweep_module
     written = []
     original = sweep_module.SweepCell._save
 

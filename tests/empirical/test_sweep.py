@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-import empirical._sweep as sweep_module
+import empirical.sweep._run as run_module
+import empirical.sweep._tasks as tasks_module
 from empirical import (
     LRGrid,
     SweepResult,
@@ -102,7 +103,7 @@ def test_save_load_and_resume(tmp_path, monkeypatch):
     assert SweepResult.load(tmp_path / "saved") == full
 
     calls = []
-    original = sweep_module._train
+    original = tasks_module._train
 
     def interrupted(spec_, lrs, batch_sizes, seeds):
         if len(calls) == 2:
@@ -110,12 +111,12 @@ def test_save_load_and_resume(tmp_path, monkeypatch):
         calls.extend(batch_sizes)
         return original(spec_, lrs, batch_sizes, seeds)
 
-    monkeypatch.setattr(sweep_module, "_train", interrupted)
+    monkeypatch.setattr(tasks_module, "_train", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(spec, out=tmp_path / "run", progress=False)
     assert [c.batch_size for c in SweepResult.load(tmp_path / "run").cells] == [2, 8]
     calls.clear()
-    monkeypatch.setattr(sweep_module, "_train",
+    monkeypatch.setattr(tasks_module, "_train",
                         lambda s, lrs, bs, seeds: calls.extend(bs) or original(s, lrs, bs, seeds))
     resumed = run_sweep(spec, out=tmp_path / "run", progress=False)
     assert calls == [32] and resumed == full                    # nothing finished recomputed
@@ -136,10 +137,10 @@ def test_least_squares_lock_step_groups_resume(tmp_path, monkeypatch):
                      **SMALL)
     full = run_sweep(spec, progress=False)
     # work per batch size B: steps x seeds x (B + n_lr x dim); a budget that holds [2, 8] only
-    monkeypatch.setattr(sweep_module, "_LOCKSTEP_WORK", spec.steps * 2 * (2 + 8 + 2 * 4 * 16))
-    assert sweep_module._lockstep_groups(spec, 16, spec.batch_sizes) == [[2, 8], [32], [128]]
+    monkeypatch.setattr(run_module, "_LOCKSTEP_WORK", spec.steps * 2 * (2 + 8 + 2 * 4 * 16))
+    assert run_module._lockstep_groups(spec, 16, spec.batch_sizes) == [[2, 8], [32], [128]]
     calls = []
-    original = sweep_module._train
+    original = tasks_module._train
 
     def interrupted(spec_, lrs, batch_sizes, seeds):
         if calls:
@@ -147,12 +148,12 @@ def test_least_squares_lock_step_groups_resume(tmp_path, monkeypatch):
         calls.append(list(batch_sizes))
         return original(spec_, lrs, batch_sizes, seeds)
 
-    monkeypatch.setattr(sweep_module, "_train", interrupted)
+    monkeypatch.setattr(tasks_module, "_train", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(spec, out=tmp_path, progress=False)
     assert [c.batch_size for c in SweepResult.load(tmp_path).cells] == [2, 8]
     calls.clear()
-    monkeypatch.setattr(sweep_module, "_train",
+    monkeypatch.setattr(tasks_module, "_train",
                         lambda s, lrs, bs, seeds: calls.append(list(bs)) or original(s, lrs, bs, seeds))
     resumed = run_sweep(spec, out=tmp_path, progress=False)
     assert calls == [[32], [128]]

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-import empirical.reference as reference
 from empirical import (
     LRGrid,
     OptimizerConfig,
@@ -16,16 +15,17 @@ from empirical import (
     SweepSpec,
     Workload,
     load_workload,
+    reference,
     run_sweep,
     teacher_mlp_problem,
     teacher_mlp_workload,
     train_mlp_batched,
     train_workload,
 )
-from empirical import _sweep as sweep_module
-from empirical._workload import _train_stacked
+from empirical.sweep import _result as sweep_module
+from empirical.train._generic import _train_stacked
 from tests.empirical import workloads
-from tests.empirical.test_mlp_parity import _perturbed_init, assert_matches_reference
+from tests.empirical.test_mlp_parity import assert_matches_reference, perturbed_references
 
 HERE = Path(__file__).parent
 REGRESSION = f"{HERE / 'workloads.py'}:regression"
@@ -44,15 +44,12 @@ def test_generic_path_equals_hand_batched_mlp(optimizer, steps, monkeypatch):
         generic = train_workload(workload, LRS, batch_size, steps, run_seeds=seeds)
         hand = train_mlp_batched(problem, LRS, batch_size, steps, run_seeds=seeds,
                                  optimizer=optimizer)
-        with monkeypatch.context() as patch:
-            _perturbed_init(patch)
-            jitter = {(s, lr): reference.train_mlp(problem, lr, batch_size, steps, run_seed=s,
-                                                   optimizer=optimizer)
-                      for s in seeds for lr in LRS}
         for i, seed in enumerate(seeds):
             for j, lr in enumerate(LRS):
-                for got, want, moved in zip(generic, hand, jitter[seed, lr], strict=True):
-                    assert_matches_reference(got[i, j], want[i, j], moved)
+                jitters = perturbed_references(monkeypatch, problem, lr, batch_size, steps,
+                                               run_seed=seed, optimizer=optimizer)
+                for k, (got, want) in enumerate(zip(generic, hand, strict=True)):
+                    assert_matches_reference(got[i, j], want[i, j], [jitter[k] for jitter in jitters])
 
 
 OPTIMIZERS = pytest.mark.parametrize("config", [

@@ -9,16 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from empirical._digits import (
-    DEFAULT_GRID,
-    DEFAULT_SHAPES,
-    DigitsRuns,
-    MLPShape,
-    load_digits_split,
-    train_digits_batched,
-)
-from empirical._spec import LRGrid
-from empirical._store import (
+from empirical._core.grid import LRGrid
+from empirical._core.threads import bounded_threads
+from empirical.problems._digits import DEFAULT_SHAPES, MLPShape, load_digits_split
+from empirical.sweep._store import (
     DamagedFileError,
     atomic_write_json,
     load_arrays,
@@ -26,8 +20,10 @@ from empirical._store import (
     read_json,
     save_arrays,
 )
-from empirical._threads import bounded_threads
+from empirical.train._digits import DigitsRuns, train_digits_batched
 
+DEFAULT_GRID = LRGrid(base=1e-4, ratio=10 ** 0.25, k_min=0, k_max=15)
+"""16 rates, 1e-4 to 0.56, a quarter decade apart."""
 INDEX = "scaling.json"
 FORMAT = 2
 """Version of the on-disk layout: 2 adds checksums."""

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from empirical._problems import Problem
-from empirical._spec import check_run_args
-from empirical._threads import bounded_threads
+from empirical._core.checks import check_run_args
+from empirical._core.threads import bounded_threads
+from empirical.problems._synthetic import Problem
 
 # Minibatches are gathered block by block into one reused buffer of about this size: a block
 # is a few large operations, stays in cache, and the memory is not fresh each time (a first

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from empirical._sweep import SweepCell, SweepResult, _train, failed
+from empirical.sweep._result import SweepCell, SweepResult, failed
+from empirical.sweep._tasks import _train
 
 
 @dataclass(frozen=True)

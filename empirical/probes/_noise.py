@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from torch.func import grad, vmap
 
-from empirical._hessian import gradient_curvature
-from empirical._workload import Workload, train_workload
+from empirical.probes._hessian import gradient_curvature
+from empirical.problems._workload import Workload
+from empirical.train._generic import train_workload
 
 
 class NoiseEstimate(NamedTuple):

@@ -5,63 +5,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from empirical._adam import adam_update_
-from empirical._problems import Problem
-from empirical._spec import check_run_args
-from empirical._threads import bounded_threads
-from empirical.reference import init_mlp, lr_schedule
+from empirical._core.checks import check_run_args
+from empirical._core.init import init_mlp
+from empirical._core.schedules import schedule_factors
+from empirical._core.streams import minibatch_indices
+from empirical._core.threads import bounded_threads
+from empirical.problems._synthetic import Problem
+from empirical.train._adam import adam_update_
 
 ADAM_BETAS = (0.5, 0.5)
+
+
 ADAM_EPS = 1e-8
-
-
-def schedule_factors(steps: int, warmup: int = 10, *, start_factor: float = 0.001,
-                     decay: str = "cosine") -> np.ndarray:
-    """The learning-rate factor at each step of a warmup + cosine (or constant) schedule.
-
-    Read off ``torch.optim.lr_scheduler`` itself (a dummy optimizer with lr 1 under
-    :func:`empirical.reference.lr_schedule`) so that the vectorized optimizers follow exactly
-    the sequence the per-run loops get. The defaults are the notebook's Adam schedule: 10
-    warmup steps from 0.001 of the rate, then a cosine decay.
-
-    See Also
-    --------
-    train_mlp_batched : Applies it to Adam.
-    OptimizerConfig : A workload's schedule.
-
-    Examples
-    --------
-    >>> from empirical import schedule_factors
-    >>> schedule_factors(4, warmup=2, start_factor=0.5, decay="constant")
-    array([0.5 , 0.75, 1.  , 1.  ])
-    """
-    if decay == "cosine" and steps <= warmup or steps < warmup:
-        raise ValueError(f"steps must exceed the {warmup} warmup steps of the schedule, "
-                         f"got steps={steps}")
-    dummy = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    scheduler = lr_schedule(dummy, steps, warmup=warmup, start_factor=start_factor, decay=decay)
-    factors = np.empty(steps)
-    for t in range(steps):
-        factors[t] = dummy.param_groups[0]["lr"]
-        dummy.step()
-        scheduler.step()
-    return factors
-
-
-def minibatch_indices(run_seeds, n_train: int, batch_size: int, steps: int) -> np.ndarray:
-    """Every minibatch of every seed, shape ``(steps, n_seed, batch_size)``.
-
-    Seed ``s`` draws ``RandomState(s).randint(0, n_train, (steps, batch_size))``, the same
-    sequence as ``steps`` calls of ``randint(0, n_train, batch_size)`` in the notebook's
-    loops (common random numbers: every rate of a seed sees it).
-
-    See Also
-    --------
-    train_mlp_batched : Draws its minibatches with it.
-    train_workload : As does the generic path.
-    """
-    return np.stack([np.random.RandomState(s).randint(0, n_train, (steps, batch_size))
-                     for s in run_seeds], axis=1)
 
 
 class _Layers:

@@ -11,10 +11,12 @@ import copy
 import numpy as np
 import torch
 
-from empirical._digits import DigitsSplit, MLPShape
-from empirical._digits import init_mlp_params as _init_digits
-from empirical._problems import Problem
-from empirical._spec import check_run_args
+from empirical._core.checks import check_run_args
+from empirical._core.init import init_mlp
+from empirical._core.schedules import lr_schedule
+from empirical.problems._digits import DigitsSplit, MLPShape
+from empirical.problems._digits import init_mlp_params as _init_digits
+from empirical.problems._synthetic import Problem
 
 
 def train_linear_sgd(problem: Problem, lr: float, batch_size: int, steps: int, *,
@@ -48,40 +50,6 @@ def train_linear_sgd(problem: Problem, lr: float, batch_size: int, steps: int, *
             train_loss[t] = np.mean((yb - x @ w) ** 2)
             test_loss[t] = np.mean((problem.y_test - problem.X_test @ w) ** 2)
     return train_loss, test_loss
-
-
-def init_mlp(dim: int, run_seed: int) -> torch.nn.Sequential:
-    """The notebook's model ``Linear(D, D) -> ReLU -> Linear(D, D)``, created after ``torch.manual_seed``.
-
-    The global torch generator is re-seeded and restored afterwards, so the call has no
-    side effect on the caller's random state.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(run_seed)
-        return torch.nn.Sequential(torch.nn.Linear(dim, dim), torch.nn.ReLU(),
-                                   torch.nn.Linear(dim, dim))
-
-
-def lr_schedule(optimizer: torch.optim.Optimizer, steps: int, *, warmup: int = 10,
-                start_factor: float = 0.001, decay: str = "cosine"):
-    """The learning-rate schedule of a run, built from ``torch.optim.lr_scheduler``.
-
-    A linear warmup over ``warmup`` steps from ``start_factor`` times the rate
-    (``LinearLR``), then a cosine decay to zero at ``steps`` (``CosineAnnealingLR``) or a
-    constant rate, chained with ``SequentialLR`` at the milestone ``warmup``. The defaults are
-    the notebook's Adam schedule: ``SequentialLR(LinearLR(0.001, 10),
-    CosineAnnealingLR(steps - 10), [10])``.
-    """
-    sched = torch.optim.lr_scheduler
-    if decay not in ("cosine", "constant"):
-        raise ValueError(f"decay must be 'cosine' or 'constant', got {decay!r}")
-    after = (sched.CosineAnnealingLR(optimizer, T_max=steps - warmup) if decay == "cosine"
-             else sched.ConstantLR(optimizer, factor=1.0, total_iters=0))
-    if warmup == 0:
-        return after
-    return sched.SequentialLR(optimizer, [
-        sched.LinearLR(optimizer, start_factor=start_factor, total_iters=warmup), after],
-        milestones=[warmup])
 
 
 def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, scheduler) -> None:

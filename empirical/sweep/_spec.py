@@ -1,59 +1,17 @@
-"""Sweep configuration: the learning-rate grid and the frozen sweep specification."""
+"""The frozen sweep specification: problem, batch sizes, rates, steps, seeds, device."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from empirical._problems import Problem, least_squares_problem, teacher_mlp_problem
-
-MODELS = ("linear-sgd", "mlp-sgd", "mlp-adam")
-ADAM_WEIGHT_DECAY = 0.001
-"""The question's text: "a weight decay of 0.001" (the notebook's code has 0.01)."""
-DEVICE_TYPES = ("cpu", "cuda", "mps")
-
-
-@dataclass(frozen=True)
-class LRGrid:
-    """A geometric learning-rate grid ``lr_k = base * ratio**k`` for ``k_min <= k <= k_max``.
-
-    The default is the homework's: 32 rates from 1e-3 up by factors of 1.25 (to about 1.0).
-    A sweep over an ``LRGrid`` may extend it (new ``k``) until every optimum is interior.
-
-    See Also
-    --------
-    SweepSpec : Takes it as its rates.
-    run_sweep : Extends it when an optimum sits on its edge.
-
-    Examples
-    --------
-    >>> from empirical import LRGrid
-    >>> LRGrid(k_max=3).values()
-    array([0.001     , 0.00125   , 0.0015625 , 0.00195312])
-    """
-
-    base: float = 1e-3
-    ratio: float = 1.25
-    k_min: int = 0
-    k_max: int = 31
-
-    def __post_init__(self):
-        if not (np.isfinite(self.base) and self.base > 0):
-            raise ValueError(f"LRGrid.base must be finite and > 0, got {self.base!r}")
-        if not (np.isfinite(self.ratio) and self.ratio > 1):
-            raise ValueError(f"LRGrid.ratio must be finite and > 1, got {self.ratio!r}")
-        if int(self.k_min) != self.k_min or int(self.k_max) != self.k_max or self.k_max < self.k_min:
-            raise ValueError(f"LRGrid needs integers k_min <= k_max, got {self.k_min!r}, {self.k_max!r}")
-
-    def values(self, k_min: int | None = None, k_max: int | None = None) -> np.ndarray:
-        """The rates for ``k_min..k_max`` (default: the grid's own range)."""
-        lo = self.k_min if k_min is None else k_min
-        hi = self.k_max if k_max is None else k_max
-        return self.base * self.ratio ** np.arange(lo, hi + 1, dtype=float)
+from empirical._core.checks import check_device, int_tuple, is_workload_reference, memory_limit
+from empirical._core.grid import LRGrid
+from empirical.problems._shipped import ADAM_WEIGHT_DECAY, MODELS, least_squares_workload, teacher_mlp_workload
+from empirical.problems._synthetic import Problem, least_squares_problem, teacher_mlp_problem
+from empirical.problems._workload import load_workload
 
 
 @dataclass(frozen=True)
@@ -119,7 +77,7 @@ class SweepSpec:
         if self.model not in MODELS and not is_workload_reference(self.model):
             raise ValueError(f"model must be one of {', '.join(MODELS)} or a workload "
                              f"'package.module:factory'; got {self.model!r}")
-        sizes = _int_tuple("batch_sizes", self.batch_sizes, low=1)
+        sizes = int_tuple("batch_sizes", self.batch_sizes, low=1)
         object.__setattr__(self, "batch_sizes", tuple(sorted(set(sizes))))
         if isinstance(self.lrs, dict):
             object.__setattr__(self, "lrs", LRGrid(**self.lrs))
@@ -135,16 +93,16 @@ class SweepSpec:
                 raise ValueError(f"lrs must not repeat, got {sorted(lrs)}")
             object.__setattr__(self, "lrs", tuple(sorted(lrs)))
         for name in ("steps", "window", "max_extensions", "extension_points", "n_train", "n_test"):
-            _int_tuple(name, [getattr(self, name)], low=1)
+            int_tuple(name, [getattr(self, name)], low=1)
         if self.model == "mlp-adam" and self.steps <= 10:
             raise ValueError(f"steps must be > 10 for mlp-adam (10 warmup steps), got {self.steps}")
         if self.window > self.steps:
             raise ValueError(f"window must be <= steps={self.steps}, got {self.window}")
-        seeds = _int_tuple("seeds", self.seeds, low=0)
+        seeds = int_tuple("seeds", self.seeds, low=0)
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must not repeat, got {seeds}")
         object.__setattr__(self, "seeds", seeds)
-        _int_tuple("problem_seed", [self.problem_seed], low=0)
+        int_tuple("problem_seed", [self.problem_seed], low=0)
         if self.model == "mlp-adam":
             decay = ADAM_WEIGHT_DECAY if self.weight_decay is None else self.weight_decay
             if isinstance(decay, bool) or not isinstance(decay, int | float | np.floating) \
@@ -155,7 +113,7 @@ class SweepSpec:
             raise ValueError(f"weight_decay applies to mlp-adam only; {self.model} has none "
                              "(a workload sets it in its OptimizerConfig) "
                              f"(got weight_decay={self.weight_decay!r})")
-        object.__setattr__(self, "device", _check_device(self.device))
+        object.__setattr__(self, "device", check_device(self.device))
 
     @property
     def is_workload(self) -> bool:
@@ -167,9 +125,7 @@ class SweepSpec:
         problem expressed as one (:func:`least_squares_workload`, :func:`teacher_mlp_workload`:
         the same data, initialization, loss and optimizer as its hand-batched trainer)."""
         if self.is_workload:
-            from empirical._workload import load_workload
             return load_workload(self.model)
-        from empirical._shipped import least_squares_workload, teacher_mlp_workload
         if self.model == "linear-sgd":
             return least_squares_workload(problem_seed=self.problem_seed, n_train=self.n_train,
                                           n_test=self.n_test)
@@ -278,59 +234,3 @@ class SweepSpec:
         if unknown:
             raise ValueError(f"unknown SweepSpec fields: {sorted(unknown)}")
         return cls(**data)
-
-
-def is_workload_reference(model) -> bool:
-    """``model`` has the form ``"where:factory"``, a factory name after the last colon."""
-    where, colon, attr = str(model).rpartition(":")
-    return bool(colon and where and attr.isidentifier())
-
-
-def check_run_args(lrs, batch_sizes, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """The trainers' boundary: rates finite and ``> 0``, batch sizes and steps integers ``>= 1``.
-
-    Returns the rates as a float array and the batch sizes as an int array.
-    """
-    try:
-        rates = np.atleast_1d(np.asarray(lrs, dtype=float))
-    except (TypeError, ValueError):
-        raise ValueError(f"lrs must be numbers, got {lrs!r}") from None
-    if rates.ndim != 1 or rates.size == 0 or not np.all(np.isfinite(rates) & (rates > 0)):
-        raise ValueError(f"lrs must be a non-empty list of finite numbers > 0, got {lrs!r}")
-    sizes = _int_tuple("batch_size", batch_sizes, low=1)
-    _int_tuple("steps", [steps], low=1)
-    return rates, np.array(sizes, dtype=int)
-
-
-def _check_device(device) -> str:
-    """A device torch can use here, as a string; a one-line ``ValueError`` otherwise."""
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device must be 'cpu', 'cuda[:N]' or 'mps', got {device!r}") from None
-    if parsed.type not in DEVICE_TYPES:
-        raise ValueError(f"device must be 'cpu', 'cuda[:N]' or 'mps', got {device!r}")
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} asked for, but torch sees no CUDA device")
-        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r}: torch sees {torch.cuda.device_count()} CUDA "
-                             "device(s)")
-    if parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={device!r} asked for, but torch has no MPS device here")
-    return str(parsed)
-
-
-def memory_limit() -> int:
-    """Bytes a sweep may plan to hold: 80% of this machine's physical memory."""
-    return int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-
-
-def _int_tuple(name: str, values, *, low: int) -> tuple[int, ...]:
-    values = tuple(np.atleast_1d(values).tolist()) if not isinstance(values, int) else (values,)
-    if not values:
-        raise ValueError(f"{name} must not be empty")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < low:
-            raise ValueError(f"{name} must be integers >= {low}, got {v!r}")
-    return tuple(int(v) for v in values)

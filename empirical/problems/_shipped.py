@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from empirical._problems import least_squares_problem, teacher_mlp_problem
-from empirical._spec import ADAM_WEIGHT_DECAY
-from empirical._workload import OptimizerConfig, Workload
+from empirical.problems._synthetic import least_squares_problem, teacher_mlp_problem
+from empirical.problems._workload import OptimizerConfig, Workload
 
+MODELS = ("linear-sgd", "mlp-sgd", "mlp-adam")
+"""The shipped problems, by the names :class:`SweepSpec` and the command line take."""
+ADAM_WEIGHT_DECAY = 0.001
+"""The question's text: "a weight decay of 0.001" (the notebook's code has 0.01)."""
 NOTEBOOK_ADAM = dict(kind="adam", betas=(0.5, 0.5), eps=1e-8, warmup=10, warmup_start=0.001,
                      decay="cosine")
 """The notebook's Adam: betas (0.5, 0.5), 10 warmup steps from 0.001 of the rate, cosine decay."""

@@ -1,0 +1,54 @@
+"""One task of a sweep: every rate of a group of batch sizes for a block of seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from empirical._core.init import init_mlp
+from empirical.sweep._spec import SweepSpec
+from empirical.train._generic import train_workload
+from empirical.train._linear import train_linear_sgd_batched
+from empirical.train._mlp import train_mlp_batched
+
+
+def _initial_test_loss(spec: SweepSpec, seed: int) -> float:
+    """The metric of a seed's initialization (before any step)."""
+    if spec.is_workload:
+        workload = spec.workload()
+        with torch.no_grad():
+            return float(workload.measure(workload.parameters(seed), workload.test))
+    problem = spec.problem()
+    if spec.model == "linear-sgd":
+        w = np.random.RandomState(seed).randn(problem.dim, problem.dim)
+        return float(np.mean((problem.X_test @ w - problem.y_test) ** 2))
+    model = init_mlp(problem.dim, seed)
+    with torch.no_grad():
+        out = model(torch.as_tensor(problem.X_test, dtype=torch.float32))
+        return float(torch.mean((out - torch.as_tensor(problem.y_test, dtype=torch.float32)) ** 2))
+
+
+def _train(spec: SweepSpec, lrs: np.ndarray, batch_sizes, seeds) -> list:
+    """``(train_loss, test_loss)`` of every batch size for ``seeds``; least squares in one
+    lock-step program, a workload through the generic path."""
+    kwargs = dict(run_seeds=seeds, device=spec.device)
+    if spec.is_workload:
+        return [train_workload(spec.workload(), lrs, b, spec.steps, **kwargs) for b in batch_sizes]
+    problem = spec.problem()
+    if spec.model == "linear-sgd":
+        train, test = train_linear_sgd_batched(problem, lrs, list(batch_sizes), spec.steps, **kwargs)
+        return list(zip(train, test, strict=True))
+    if spec.model == "mlp-adam":
+        kwargs.update(optimizer="adam", weight_decay=spec.weight_decay)
+    return [train_mlp_batched(problem, lrs, b, spec.steps, **kwargs) for b in batch_sizes]
+
+
+def train_task(spec: dict, lrs: np.ndarray, batch_sizes: tuple, seeds: tuple) -> list:
+    """One task of a sweep: every rate of a group of batch sizes for a block of seeds.
+
+    A pure function of its arguments (the spec as its JSON dict), so it runs the same in
+    this process or on a Dask worker, and a rerun after a lost worker gives the same
+    numbers. Returns ``(train_loss, test_loss)`` per batch size, each ``(n_block_seeds,
+    n_lr, steps)``.
+    """
+    return _train(SweepSpec.from_dict(spec), np.asarray(lrs), batch_sizes, tuple(seeds))

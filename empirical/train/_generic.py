@@ -1,0 +1,184 @@
+"""A workload's runs trained as one vectorized program: ``vmap`` over runs, stacked optimizers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.func import grad, vmap
+
+from empirical._core.checks import check_run_args
+from empirical._core.streams import minibatch_indices
+from empirical._core.threads import bounded_threads
+from empirical.problems._workload import OptimizerConfig, Workload
+from empirical.train._adam import adam_update_
+
+
+def _stack(per_seed: list[dict], n_lr: int, device) -> dict[str, torch.Tensor]:
+    """Parameters of shape ``(n_seed * n_lr, *shape)``, seed-major: each seed's draw for all
+    its rates."""
+    names = per_seed[0].keys()
+    for params in per_seed[1:]:
+        if params.keys() != names or any(params[k].shape != per_seed[0][k].shape for k in names):
+            raise ValueError("init(seed) must return the same names and shapes for every seed")
+    return {k: torch.stack([p[k] for p in per_seed]).to(device).repeat_interleave(n_lr, dim=0)
+            for k in names}
+
+
+class _StackedOptimizer:
+    """``torch.optim``'s SGD, Adam and AdamW applied in place to parameters stacked over runs.
+
+    ``rates`` has shape ``(runs,)``; the step's rate of each run is its rate times the
+    schedule's factor, in the parameters' precision, as ``torch.optim`` multiplies them.
+    """
+
+    def __init__(self, config: OptimizerConfig, params: dict, rates: np.ndarray, steps: int):
+        self.config = config
+        self.factors = config.factors(steps)
+        self.state: dict[str, list] = {k: [] for k in params}
+        self.rates = {k: torch.as_tensor(rates, dtype=p.dtype, device=p.device)
+                      .view(-1, *([1] * (p.ndim - 1))) for k, p in params.items()}
+        factors = torch.as_tensor(self.factors, device=next(iter(params.values())).device)
+        self.scheduled = {k: [r * f.to(r.dtype) for f in factors] for k, r in self.rates.items()}
+
+    @torch.no_grad()
+    def step(self, params: dict, grads: dict, t: int) -> None:
+        c = self.config
+        for name, param in params.items():
+            g, rate, state = grads[name], self.scheduled[name][t], self.state[name]
+            if c.kind == "sgd":
+                if c.weight_decay:
+                    g = g.add(param, alpha=c.weight_decay)
+                if c.momentum:
+                    if not state:
+                        state.append(g.clone())
+                    else:
+                        state[0].mul_(c.momentum).add_(g)
+                    g = g.add(state[0], alpha=c.momentum) if c.nesterov else state[0]
+                param.addcmul_(rate, g, value=-1.0)
+                continue
+            if not state:
+                state += [torch.zeros_like(param), torch.zeros_like(param)]
+            if c.kind == "adam" and c.weight_decay:
+                g = g.add(param, alpha=c.weight_decay)
+            elif c.kind == "adamw" and c.weight_decay:
+                param.mul_(1 - rate * c.weight_decay)
+            adam_update_(param, g, state[0], state[1], rate, t + 1, c.betas, c.eps)
+
+
+@bounded_threads
+def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
+                   device: str = "cpu", return_parameters: bool = False,
+                   checkpoints=()) -> tuple:
+    """All ``lrs`` x ``run_seeds`` runs of a workload at once, as one vectorized program.
+
+    The parameters carry a leading ``run`` axis (seed-major: the rates of seed 0, then of
+    seed 1, ...); the loss is evaluated with ``torch.func.vmap`` over the runs, each on its
+    seed's minibatch, and ``torch.func.grad`` of the sum over runs gives every run its own
+    gradient (each run's loss depends on its own parameters only). The test metric is one
+    ``vmap`` over the runs against the shared test set. Each ``vmap`` takes the runs in
+    chunks of ``workload.runs_per_chunk`` where that is set. The optimizer updates the stacked
+    parameters with the rates as a tensor (:class:`OptimizerConfig`). After each update, as
+    the shipped sweeps record them, the metric on the whole test set and the loss on the
+    step's minibatch.
+
+    Parameters
+    ----------
+    workload : Workload
+    lrs : array_like of float, shape (n_lr,)
+    batch_size, steps : int
+    run_seeds : sequence of int, default (0,)
+        Initialization and minibatch stream of each run (:func:`minibatch_indices`).
+    device : str, default "cpu"
+        Where the parameters, the data and every step live.
+    return_parameters : bool, default False
+        Also return the final parameters.
+    checkpoints : sequence of int, default ()
+        Also return copies of every run's parameters after these many updates (0: the
+        initialization), each in ``0..steps``.
+
+    Returns
+    -------
+    train_loss, test_loss : ndarray, shape (n_seed, n_lr, steps)
+        The minibatch loss and the test metric after each update, float64; ``inf``/``nan``
+        kept where a run diverged.
+    parameters : dict of Tensor, each ``(n_seed, n_lr, *shape)``
+        With ``return_parameters``: every run's parameters after the last step.
+    snapshots : list of dict of Tensor, each ``(n_seed, n_lr, *shape)``
+        With ``checkpoints``: the parameters at each checkpoint, in the order given.
+
+    See Also
+    --------
+    empirical.reference.train_workload : The per-run ``torch.optim`` loop it matches.
+    train_mlp_batched : The hand-batched kernel of the shipped MLP, faster on it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from empirical import Workload, train_workload
+    >>> x = torch.randn(256, 3, generator=torch.Generator().manual_seed(0))
+    >>> y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    >>> w = Workload.from_module("linear", lambda: torch.nn.Linear(3, 1),
+    ...                          torch.nn.functional.mse_loss, (x, y), (x, y))
+    >>> train, test = train_workload(w, [0.01, 0.1], batch_size=16, steps=50)
+    >>> test.shape, bool(test[0, 1, -1] < test[0, 0, -1] < test[0, 0, 0])
+    ((1, 2, 50), True)
+    """
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be an empirical.Workload, got {type(workload).__name__}")
+    rates, _ = check_run_args(lrs, batch_size, steps)
+    seeds = tuple(int(s) for s in run_seeds)
+    wanted = [int(k) for k in checkpoints]
+    if any(not 0 <= k <= steps for k in wanted):
+        raise ValueError(f"checkpoints must lie in 0..steps={steps}, got {list(checkpoints)}")
+    train_loss, test_loss, params, snapshots = _train_stacked(
+        workload, rates, seeds, batch_size, steps, torch.device(device), wanted)
+    out = tuple(curve.cpu().numpy() for curve in (train_loss, test_loss))
+    if return_parameters:
+        out += (params,)
+    if wanted:
+        out += ([snapshots[k] for k in wanted],)
+    return out
+
+
+def _train_stacked(workload: Workload, rates: np.ndarray, seeds: tuple, batch_size: int,
+                   steps: int, device: torch.device, checkpoints: list) -> tuple:
+    """:func:`train_workload`'s program, every tensor on ``device`` and left there.
+
+    Returns the train and test curves ``(n_seed, n_lr, steps)`` (float64), the final
+    parameters and the snapshots after ``checkpoints`` updates (each ``(n_seed, n_lr,
+    *shape)``, the snapshots by update count).
+    """
+    runs = (len(seeds), rates.size)
+
+    def by_seed(tensors: dict) -> dict:
+        return {k: v.view(*runs, *v.shape[1:]) for k, v in tensors.items()}
+    train_data = tuple(t.to(device) for t in workload.train)
+    test_data = tuple(t.to(device) for t in workload.test)
+    params = _stack([workload.parameters(s) for s in seeds], rates.size, device)
+    optimizer = _StackedOptimizer(workload.optimizer, params, np.tile(rates, len(seeds)), steps)
+    idx = torch.as_tensor(minibatch_indices(seeds, workload.n_train, batch_size, steps),
+                          device=device)
+    chunk = workload.runs_per_chunk
+    per_run = vmap(workload.loss, chunk_size=chunk)                # each run its own batch
+    measure = vmap(workload.measure, in_dims=(0, None), chunk_size=chunk)   # shared test set
+    gradient = grad(lambda p, batch: per_run(p, batch).sum())
+    train_loss = torch.empty((steps, math.prod(runs)), dtype=torch.float64, device=device)
+    test_loss = torch.empty_like(train_loss)
+    snapshots = {}
+
+    def keep(after: int) -> None:
+        if after in checkpoints:
+            snapshots[after] = by_seed({k: v.clone() for k, v in params.items()})
+    keep(0)
+    for t in range(steps):
+        # every run gets its seed's minibatch: (run, B, ...)
+        batch = tuple(tensor[idx[t]].repeat_interleave(rates.size, dim=0) for tensor in train_data)
+        optimizer.step(params, gradient(params, batch), t)
+        with torch.no_grad():
+            test_loss[t] = measure(params, test_data)
+            train_loss[t] = per_run(params, batch)
+        keep(t + 1)
+    curves = tuple(curve.view(steps, *runs).permute(1, 2, 0) for curve in (train_loss, test_loss))
+    return (*curves, by_seed(params), snapshots)
