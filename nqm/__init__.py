@@ -6,7 +6,9 @@ Every closed form has its sympy derivation in :mod:`nqm.symbolic`. numpy/scipy/s
 """
 
 from nqm import symbolic
-from nqm._diagonal import DiagonalNQM, OptimalSchedule, OptimalSteps
+from nqm._diagonal import DiagonalNQM
+from nqm._diagonal_schedules import OptimalSchedule
+from nqm._diagonal_steps import OptimalSteps
 from nqm._finite_sample import FiniteSampleLeastSquaresSGD
 from nqm._least_squares import LeastSquaresSGD
 from nqm._noise_scale import (

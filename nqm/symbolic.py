@@ -15,53 +15,40 @@ Examples
 
 from __future__ import annotations
 
-import sys
-
 import sympy as sp
 
-# named as they are written, so that they print and render as sigma^2, w_0^2, w^2, r^2
-eta, a, sigma2, B, w0sq, wsq, t, target = sp.symbols(
-    "eta a sigma^2 B w_0^2 w^2 t target", positive=True)
-D, gamma, lam, r2, n, d = sp.symbols("D gamma lambda r^2 n d", positive=True)
-m = sp.Function("m")
-_QUADRATIC = sp.symbols("GG GHG trHSigma", positive=True)
-_k = sp.Symbol("k", integer=True, nonnegative=True)
-
-_TRACED = None      # the code object of the derivation :func:`steps` is tracing
-_STEPS: list = []
-
-
-def _step(description: str, expr):
-    """Record ``expr`` as a step of the derivation being traced by :func:`steps`; returns it.
-
-    Only the traced derivation's own steps are recorded, not those of the derivations it calls.
-    """
-    if _TRACED is not None and sys._getframe(1).f_code is _TRACED:
-        _STEPS.append((description, expr))
-    return expr
-
-
-def steps(derivation) -> list[tuple[str, sp.Expr]]:
-    """The intermediate results of ``derivation()``, each with what it is, in order.
-
-    Examples
-    --------
-    >>> from nqm import symbolic
-    >>> for what, expr in symbolic.steps(symbolic.scalar_stationary_loss):
-    ...     print(what, "|", expr)
-    fixed point m = E w^2 of the moment recursion | -eta*sigma^2/(B*a*(a*eta - 2))
-    as a loss, a/2 m | -eta*sigma^2/(2*B*(a*eta - 2))
-    """
-    global _TRACED
-    outer = _TRACED, list(_STEPS)
-    _TRACED = derivation.__code__
-    _STEPS.clear()
-    try:
-        derivation()
-        return list(_STEPS)
-    finally:
-        _TRACED = outer[0]
-        _STEPS[:] = outer[1]
+# the symbols every derivation is written in (eta, a, sigma^2, B, w_0^2, w^2, t, target, D,
+# gamma, lambda, r^2, n, d and the function m), importable from here
+from nqm._derivation import (  # noqa: F401
+    _QUADRATIC,
+    B,
+    D,
+    _step,
+    a,
+    as_latex,
+    d,
+    eta,
+    gamma,
+    lam,
+    latex_of,
+    m,
+    n,
+    r2,
+    sigma2,
+    steps,
+    t,
+    target,
+    w0sq,
+    wsq,
+)
+from nqm._symbolic_risk import (
+    marchenko_pastur_edge,
+    mp_stieltjes,
+    mp_stieltjes_derivative,
+    ridge_risk,
+    ridge_risk_at_optimum,
+    ridgeless_risk,
+)
 
 
 def scalar_moment_recursion() -> sp.Expr:
@@ -402,18 +389,18 @@ def averaged_heavy_ball_sums() -> tuple[sp.Expr, ...]:
     # both against the definitions, exactly, at rational points and the first steps
     point = {x: sp.Rational(3, 5), beta: sp.Rational(2, 7), u: sp.Rational(9, 10)}
     g, big, v, w = [sp.Integer(1), point[u]], [sp.Integer(1)], [sp.Integer(1)], [1, 1]
-    for n in range(1, 7):
-        g.append(point[u] * g[n] - point[beta] * g[n - 1])
-        big.append(point[x] * big[n - 1] + g[n])
+    for j in range(1, 7):
+        g.append(point[u] * g[j] - point[beta] * g[j - 1])
+        big.append(point[x] * big[j - 1] + g[j])
         w = [point[u] * w[0] - point[beta] * w[1], w[0]]              # w_n, w_(n-1)
         v.append(point[x] * v[-1] + (1 - point[x]) * w[0])          # the average, decay x
     for now in range(1, 6):
         sums = {x_t: point[x] ** now, g_now: g[now], g_before: g[now - 1],
-                s_t: sum(g[n] ** 2 for n in range(now)),
-                c_t: sum(g[n] * g[n + 1] for n in range(now)),
-                t_t: sum(point[x] ** n * g[n] for n in range(now))}
+                s_t: sum(g[j] ** 2 for j in range(now)),
+                c_t: sum(g[j] * g[j + 1] for j in range(now)),
+                t_t: sum(point[x] ** j * g[j] for j in range(now))}
         assert bracket.subs(point).subs(sums) == p.subs(point) ** 2 * sum(
-            big[n] ** 2 for n in range(now))
+            big[j] ** 2 for j in range(now))
         assert start.subs({gamma: point[x], t: now, big_g: big[now], big_g_before: big[now - 1],
                            beta: point[beta]}) == v[now]
     return closed, weighted_sum, cross_sum, bracket, start
@@ -430,74 +417,6 @@ def information_lower_bound() -> sp.Expr:
     return _step("the t at which it equals the target", sp.solve(sp.Eq(loss, target), t)[0])
 
 
-def ridgeless_risk() -> tuple[sp.Expr, sp.Expr]:
-    r"""(under-parameterized, over-parameterized) min-norm risk.
-
-    Variance :math:`\sigma^2\mathbb{E}\operatorname{tr}(G^\top G)^{-1}` with the inverse-Wishart
-    mean :math:`p/(m - p - 1)`: :math:`(m, p) = (n, d)` below the threshold, :math:`(d, n)`
-    above (the min-norm solution lives in the row space). Bias: the prior's mass
-    :math:`r^2 (d - n)/d` in the null space of :math:`X` when :math:`d > n`.
-    """
-    def inverse_wishart_trace(rows, cols):
-        return cols / (rows - cols - 1)
-    under = _step("n > d + 1: variance only", sigma2 * inverse_wishart_trace(n, d))
-    over = _step("n < d - 1: null-space bias plus variance",
-                 r2 * (d - n) / d + sigma2 * inverse_wishart_trace(d, n))
-    return under, over
-
-
-def mp_stieltjes() -> sp.Expr:
-    r""":math:`M(\lambda) = m(-\lambda)`, the positive root of :math:`\gamma\lambda M^2 + (1-\gamma+\lambda)M - 1`."""
-    big_m = sp.Symbol("M")
-    roots = _step("both roots of the quadratic",
-                  sp.solve(gamma * lam * big_m**2 + (1 - gamma + lam) * big_m - 1, big_m))
-    return [r for r in roots if r.subs({gamma: 1, lam: 1}).evalf() > 0][0]
-
-
-def marchenko_pastur_edge() -> sp.Expr:
-    r"""The top of the Marchenko–Pastur support, :math:`(1 + \sqrt\gamma)^2`.
-
-    The Stieltjes transform has a square root of
-    :math:`(1 - \gamma - z)^2 - 4\gamma z`; the density lives where it is negative, between
-    its two roots.
-    """
-    z = sp.Symbol("z", real=True)
-    discriminant = _step("the discriminant under the Stieltjes transform's square root",
-                         sp.expand((1 - gamma - z) ** 2 - 4 * gamma * z))
-    roots = _step("its roots, the edges of the support",
-                  sp.solve(sp.Eq(discriminant, 0), z))
-    return _step("the larger one", sp.factor(max(roots, key=lambda r: r.subs(gamma, 1))))
-
-
-def mp_stieltjes_derivative() -> sp.Expr:
-    r""":math:`m'(-\lambda) = -\mathrm{d}M/\mathrm{d}\lambda`."""
-    return _step("differentiate M(lambda) = m(-lambda)", -sp.diff(mp_stieltjes(), lam))
-
-
-def ridge_risk() -> tuple[sp.Expr, sp.Expr]:
-    r"""(bias, variance) of ridge in terms of :math:`M` and :math:`M' = m'(-\lambda)`."""
-    big_m, dm = mp_stieltjes(), mp_stieltjes_derivative()
-    _step("bias r^2 lambda^2 m'(-lambda) and variance sigma^2 gamma (m - lambda m') in M, M'",
-          (r2 * lam**2 * sp.Symbol("M'"), sigma2 * gamma * (sp.Symbol("M") - lam * sp.Symbol("M'"))))
-    return r2 * lam**2 * dm, sigma2 * gamma * (big_m - lam * dm)
-
-
-def ridge_risk_at_optimum() -> tuple[sp.Expr, sp.Expr]:
-    r"""(:math:`\lambda^\star`, total risk there), with :math:`\lambda^\star` a stationary point.
-
-    The derivative of the total factors as :math:`(r^2\lambda - \sigma^2\gamma)\,g(\lambda)`,
-    so :math:`\lambda^\star = \sigma^2\gamma/r^2`; there the bias and variance terms in
-    :math:`M'` cancel and the total is :math:`\sigma^2\gamma M(\lambda^\star)`.
-    """
-    bias, variance = ridge_risk()
-    total = bias + variance
-    lam_star = _step("candidate lambda* = sigma^2 gamma / r^2", sigma2 * gamma / r2)
-    _step("the derivative of the total vanishes there",
-          sp.simplify(sp.diff(total, lam).subs(lam, lam_star)))
-    assert sp.simplify(sp.diff(total, lam).subs(lam, lam_star)) == 0
-    return lam_star, _step("the total at lambda*", sp.simplify(total.subs(lam, lam_star)))
-
-
 DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_loss,
                scalar_stationary_loss, scalar_stability_bound, scalar_target_feasibility,
                scalar_steps_to_target, optimal_lr_greedy, fixed_horizon_optimal_lr,
@@ -510,22 +429,6 @@ DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_lo
                marchenko_pastur_edge, ridge_risk, ridge_risk_at_optimum)
 """Every derivation of this module, in the order the docs show them."""
 
-
-def latex_of(expr) -> str:
-    """LaTeX of a step: an expression, an equation, or a list or tuple of them."""
-    if isinstance(expr, list | tuple):
-        return r",\quad ".join(latex_of(e) for e in expr)
-    return sp.latex(expr)
-
-
-def as_latex(derivation) -> list[str]:
-    """The LaTeX of what ``derivation()`` returns, one string per returned expression.
-
-    Examples
-    --------
-    >>> from nqm import symbolic
-    >>> print(symbolic.as_latex(symbolic.scalar_stability_bound)[0])
-    \\frac{2}{a}
-    """
-    result = derivation()
-    return [sp.latex(expr) for expr in (result if isinstance(result, tuple) else (result,))]
+for _shown in (steps, latex_of, as_latex, ridgeless_risk, mp_stieltjes, marchenko_pastur_edge,
+               mp_stieltjes_derivative, ridge_risk, ridge_risk_at_optimum):
+    _shown.__module__ = __name__          # documented here, where users import them
