@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="best of N (default 2)")
     repeats = parser.parse_args().repeats
 
-    from compare._report import sweep_specs
+    from compare.studies._base import sweep_specs
     from empirical import noise_along_run, noiseless_lr_max, per_example_noise, run_sweep
 
     print(f"{'study':<12}{'sweep':>10}{'gns run':>10}{'estimates':>11}{'one point':>11}"

@@ -1,36 +1,14 @@
 """Theory over experiment: scaling-rule fits, the study report and the ``lrbs`` command line."""
 
-from compare._answer import conclusions, diagonal_conclusion, scaling_law_conclusions
-from compare._critical import CriticalBatchFit, fit_critical_batch
-from compare._double_descent import RiskSimulation, simulate_risk
-from compare._edges import EdgeStudy, edge_conclusions, edge_study
-from compare._figures import (
-    draw_diagonal_nqm,
-    plot_critical_batch,
-    plot_diagonal_nqm,
-    plot_double_descent,
-    plot_loss_vs_lr,
-    plot_noise_trace,
-    plot_optima,
-    plot_stability_edges,
-    plot_steps_to_target,
-    save_figure,
-)
-from compare._fits import RuleFit, ScalingFit, fit_rule, fit_scaling
-from compare._gns import (
-    NoiseScaleStudy,
-    noise_scale_conclusions,
-    noise_scale_study,
-    summarize_noise_scale,
-)
-from compare._report import (
-    results_schema,
-    run_report,
-    summarize,
-    summarize_edges,
-    write_sweep_report,
-)
-from compare._rules import (
+from compare.analysis._double_descent import RiskSimulation, plot_double_descent, simulate_risk
+from compare.analysis._edges import EdgeStudy, edge_study
+from compare.analysis._gns import NoiseScaleStudy, noise_scale_study
+from compare.analysis._optima import Study, Theory, analyze, bootstrap_optima
+from compare.analysis._theory_table import diagonal_curves
+from compare.fit._critical import CriticalBatchFit, fit_critical_batch
+from compare.fit._fits import RuleFit, ScalingFit, fit_rule, fit_scaling
+from compare.fit._law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
+from compare.fit._rules import (
     RULES,
     ScalingRule,
     linear_rule,
@@ -40,16 +18,32 @@ from compare._rules import (
     sqrt_rule,
     surge_rule,
 )
-from compare._scaling_law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
-from compare._scaling_report import (
+from compare.report._run import results_schema, run_report
+from compare.report._sweep_page import write_sweep_report
+from compare.studies._answer import conclusions
+from compare.studies.diagonal_nqm import (
+    diagonal_conclusion,
+    draw_diagonal_nqm,
+    plot_diagonal_nqm,
+    plot_steps_to_target,
+)
+from compare.studies.noise_scale import (
+    noise_scale_conclusions,
+    plot_critical_batch,
+    plot_noise_trace,
+    summarize_noise_scale,
+)
+from compare.studies.optimal_lr import plot_loss_vs_lr, plot_optima, summarize
+from compare.studies.scaling_law import (
     plot_lr_vs_width,
     plot_scaling_law,
     run_scaling_law,
+    scaling_law_conclusions,
     scaling_spec,
     summarize_scaling_law,
 )
-from compare._study import Study, Theory, analyze, bootstrap_optima
-from compare._theory_table import diagonal_curves
+from compare.studies.stability_edge import edge_conclusions, plot_stability_edges, summarize_edges
+from compare.style._figures import save_figure
 
 __all__ = [
     "CriticalBatchFit",

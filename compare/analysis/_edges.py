@@ -8,8 +8,8 @@ import numpy as np
 from scipy import stats
 
 import nqm
-from compare._fits import ScalingFit, fit_scaling
-from compare._study import Study
+from compare.analysis._optima import Study
+from compare.fit._fits import ScalingFit, fit_scaling
 from empirical import (
     StabilityEdge,
     batch_hessian_top_eigenvalues,
@@ -158,58 +158,3 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
             b, problem.dim)
     return EdgeStudy(spec.model, study.label, optimizer, edges, fit, init, trained, predicted,
                      study.horizon, notes)
-
-
-def _holds(claim: float, interval) -> bool:
-    """``claim`` lies inside the (95%) ``interval``."""
-    return bool(interval[0] <= claim <= interval[1])
-
-
-def edge_conclusions(edge: EdgeStudy) -> list[str]:
-    """The verdict on the paper's claim for this study's optimizer, from the numbers.
-
-    Whether "linear for SGD, square root for Adam" holds for the stability edge (over the
-    whole range, or between the smallest batch sizes only), for the optimum, or for neither:
-    the claimed exponent against the 95% intervals of the fitted power law and of the first
-    local exponent.
-
-    See Also
-    --------
-    edge_study : The numbers.
-    """
-    claim, name = CLAIMS[edge.optimizer]
-    b = edge.batch_sizes
-    lines = []
-    if edge.fit is None:
-        return [f"{edge.label}: the stability edge is not measured at every batch size "
-                f"({'; '.join(edge.notes)}), so its scaling is not fitted."]
-    fit, opt = edge.fit, edge.optimum
-    other, other_name = [(c, n) for c, n in CLAIMS.values() if c != claim][0]
-    lines.append(f"{edge.label}: the paper's claim for "
-                 f"{'SGD' if edge.optimizer == 'sgd' else 'Adam'} is {name} scaling of the "
-                 f"largest stable rate (exponent {claim:g}; the other rule: {other:g}).")
-    targets = (
-        (f"the stability edge from B = {b[0]:g} to {b[-1]:g}", fit.exponent,
-         fit.exponent_interval),
-        (f"the stability edge between B = {b[0]:g} and {b[1]:g}", fit.local_exponents[0],
-         fit.local_intervals[0]),
-        (f"the fixed-horizon optimum from B = {opt.batch_sizes[0]:g} to "
-         f"{opt.batch_sizes[-1]:g}", opt.exponent, opt.exponent_interval))
-    for what, exponent, interval in targets:
-        claimed, rival = _holds(claim, interval), _holds(other, interval)
-        status = (f"consistent with the claimed {name}, not with {other_name}"
-                  if claimed and not rival else
-                  f"too uncertain to tell {name} from {other_name}" if claimed and rival else
-                  f"consistent with {other_name}, not with the claimed {name}" if rival else
-                  f"consistent with neither {name} nor {other_name}")
-        lines.append(f"{what[0].upper()}{what[1:]} grows as B^{exponent:.2f} "
-                     f"[{interval[0]:.2f}, {interval[1]:.2f}]: {status}.")
-    rule = fit.preferred if len(fit.tied) <= 1 else ", ".join(fit.tied) + " (tied)"
-    lines.append(f"Best rule for the edge by AICc: {rule}.")
-    for label, curve in edge.predicted.items():
-        inside = sum(_holds(p, e.interval) for p, e in zip(curve, edge.edges, strict=True))
-        ratio = np.asarray(curve) / np.array([e.edge for e in edge.edges])
-        lines.append(f"Predicted edge '{label}': inside the measured 95% interval at {inside} of "
-                     f"{len(curve)} batch sizes; predicted / measured {np.nanmin(ratio):.3g}-"
-                     f"{np.nanmax(ratio):.3g}.")
-    return lines

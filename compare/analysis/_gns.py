@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import nqm
-from compare._critical import CriticalBatchFit, fit_critical_batch
-from compare._fits import bootstrap_interval
-from compare._study import Study, bootstrap_optima, percentile_interval, target_estimator
+from compare.analysis._optima import Study, bootstrap_optima, percentile_interval, target_estimator
+from compare.fit._critical import fit_critical_batch
+from compare.fit._fits import bootstrap_interval
 from empirical import NoiseTrace, noise_along_run, steps_to_target_optimum
 
 TARGET_FACTORS = (1.1, 1.5, 2.5, 5.0)
@@ -246,99 +246,3 @@ def _kaplan(excess: np.ndarray, fits: list, boot_crit: list, n_seeds: int):
     slopes = np.polyfit(x, np.log(rows).T, 1)[0]
     lo, hi = bootstrap_interval(np.array([slope]), slopes[:, None], n_seeds)
     return slope, (float(lo[0]), float(hi[0]))
-
-
-def _g(v: float) -> str:
-    return f"{v:.3g}"
-
-
-def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
-    """The study's critical batch sizes, the noise scale beside them and the prediction's
-    verdict, in sentences computed from the numbers.
-
-    See Also
-    --------
-    noise_scale_study : The numbers.
-    """
-    lines = []
-    fitted = [(t, f, a) for t, f, a in zip(gns.targets, gns.fits, gns.noise_at_target,
-                                           strict=True) if f is not None]
-    if fitted:
-        parts = [f"{_g(f.b_crit)} [{_g(f.b_crit_interval[0])}, {_g(f.b_crit_interval[1])}] at "
-                 f"test loss {_g(t)}" for t, f, _ in fitted]
-        lines.append(f"{gns.label}: measured critical batch size " + "; ".join(parts) + ".")
-        ratios = [a[0] / f.b_crit for _, f, a in fitted if np.isfinite(a[0])]
-        agree = sum(bool(a[1] <= f.b_crit_interval[1] and f.b_crit_interval[0] <= a[2])
-                    for _, f, a in fitted if np.isfinite(a[0]))
-        if ratios:
-            lines.append(f"The noise scale B_simple at the same loss is {_g(min(ratios))}-"
-                         f"{_g(max(ratios))} times the measured B_crit; their intervals overlap "
-                         f"at {agree} of {len(ratios)} targets the noise-scale run reached.")
-        if gns.exact_noise_at_target is not None:
-            exact = [gns.exact_noise_at_target[list(gns.targets).index(t)] / f.b_crit
-                     for t, f, _ in fitted]
-            lines.append(f"The exact B_noise of least squares at the same expected loss is "
-                         f"{_g(min(exact))}-{_g(max(exact))} times the measured B_crit.")
-        if np.isfinite(gns.kaplan_exponent):
-            lo, hi = gns.kaplan_interval
-            lines.append(f"B_crit grows as (excess loss)^{gns.kaplan_exponent:.2f} "
-                         f"[{lo:.2f}, {hi:.2f}] as the target tightens.")
-    counted = gns.counted
-    inside = int(np.sum(gns.inside[counted]))
-    ratio = gns.predicted[counted] / gns.optimum_lr[counted]
-    what = ("McCandlish's lr_max / (1 + B_noise/B)" if gns.prediction_kind == "absolute" else
-            f"the shape of McCandlish's rate (scaled at B = {gns.batch_sizes[0]:g})")
-    lines.append(f"Predicted optimum from one run ({what}, moving averages B_noise = "
-                 f"B_simple = {_g(gns.trace.b_simple_ema[-1])}, lr_max = "
-                 f"{_g(gns.trace.lr_max_ema[-1])} after "
-                 f"{gns.trace.steps[-1]} steps): inside the measured 95% interval at {inside} of "
-                 f"{int(counted.sum())} batch sizes; predicted / measured "
-                 f"{_g(np.nanmin(ratio))}-{_g(np.nanmax(ratio))}.")
-    return lines
-
-
-def summarize_noise_scale(gns: NoiseScaleStudy) -> dict:
-    """``results.json``'s ``noise_scale[model]``: the run's time series, the critical batch
-    size per target beside the noise scale, the prediction and its verdict, the sentences.
-
-    See Also
-    --------
-    noise_scale_study : The numbers.
-    results_schema : ``$defs/noise_scale`` describes the result.
-    """
-    t = gns.trace
-    run = dict(batch_size=t.batch_size, lr=t.lr, method=t.method, seconds=t.seconds,
-               steps=[int(s) for s in t.steps], train_loss=list(t.train_loss),
-               test_loss=list(t.test_loss), gradient_sq=list(t.gradient_sq),
-               gradient_sq_se=list(t.gradient_sq_se), trace_cov=list(t.trace_cov),
-               trace_cov_se=list(t.trace_cov_se), b_simple=list(t.b_simple),
-               b_simple_ema=list(t.b_simple_ema),
-               lr_max=[float(v) if v > 0 else float("nan") for v in t.lr_max],
-               lr_max_ema=list(t.lr_max_ema))
-    targets = []
-    for i, target in enumerate(gns.targets):
-        fit: CriticalBatchFit | None = gns.fits[i]
-        targets.append(dict(
-            target_loss=target, steps=list(gns.steps[i]),
-            steps_interval=[list(v) for v in gns.steps_interval[i]],
-            s_min=fit.s_min if fit else None, s_min_interval=list(fit.s_min_interval) if fit
-            else [None, None], e_min=fit.e_min if fit else None,
-            e_min_interval=list(fit.e_min_interval) if fit else [None, None],
-            b_crit=fit.b_crit if fit else None,
-            b_crit_interval=list(fit.b_crit_interval) if fit else [None, None],
-            b_simple_at_loss=gns.noise_at_target[i, 0],
-            b_simple_at_loss_interval=list(gns.noise_at_target[i, 1:]),
-            exact_b_noise=(gns.exact_noise_at_target[i] if gns.exact_noise_at_target is not None
-                           else None)))
-    return dict(
-        label=gns.label, optimizer=gns.optimizer, batch_sizes=[int(v) for v in gns.batch_sizes],
-        noise_floor=gns.floor, run=run, critical_batch=targets,
-        kaplan_exponent=gns.kaplan_exponent, kaplan_interval=list(gns.kaplan_interval),
-        prediction=dict(kind=gns.prediction_kind, lr=list(gns.predicted),
-                        band=[list(v) for v in gns.predicted_band],
-                        measured_lr=list(gns.optimum_lr),
-                        measured_interval=[list(v) for v in gns.optimum_interval],
-                        inside=[bool(v) for v in gns.inside],
-                        counted=[bool(v) for v in gns.counted]),
-        notes=list(gns.notes), conclusions=noise_scale_conclusions(gns))
-

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import nqm
-from compare._fits import ScalingFit, fit_scaling
+from compare.fit._fits import ScalingFit, fit_scaling
 from empirical import Optimum, SweepCell, SweepResult, steps_to_target_optimum, subgrid_argmin
 
 LABELS = {"linear-sgd": "Least squares, SGD", "mlp-sgd": "MLP, SGD",
@@ -220,8 +220,8 @@ class Study:
 
     @property
     def key(self) -> str:
-        """The model as a name for files and page anchors (a workload reference sanitized)."""
-        return re.sub(r"[^A-Za-z0-9_-]+", "-", self.model).strip("-")
+        """The model as a name for files and page anchors (:func:`model_key`)."""
+        return model_key(self.model)
 
     @property
     def label(self) -> str:
@@ -230,6 +230,11 @@ class Study:
     @property
     def batch_sizes(self) -> np.ndarray:
         return np.array([o.batch_size for o in self.optima])
+
+
+def model_key(model: str) -> str:
+    """A model as a name for files and page anchors (a workload reference sanitized)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", model).strip("-")
 
 
 def _flat(cell: SweepCell, optimum: Optimum) -> bool:

@@ -15,3 +15,16 @@ def spec_directory(root, name: str, spec: dict) -> Path:
     """
     digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
     return Path(root) / f"{name}-{digest}"
+
+
+def seed_tuple(seeds) -> tuple[int, ...]:
+    """Run seeds from a count ``K`` (seeds ``0..K-1``) or an explicit sequence of seeds."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int | tuple | list | range):
+        raise ValueError(f"seeds must be a count or a list of seeds, got {seeds!r}")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"seeds must be a positive count, got {seeds!r}")
+        return tuple(range(seeds))
+    if not seeds:
+        raise ValueError("seeds must not be empty")
+    return tuple(seeds)

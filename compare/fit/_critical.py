@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import least_squares
 
-from compare._fits import bootstrap_interval
+from compare.fit._fits import bootstrap_interval
 
 
 @dataclass(frozen=True)

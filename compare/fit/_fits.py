@@ -8,7 +8,7 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.stats import t as student_t
 
-from compare._rules import RULES, ScalingRule
+from compare.fit._rules import RULES, ScalingRule
 
 COMPARED = ("linear", "sqrt", "power", "logarithmic", "saturating", "surge")
 """Every rule fitted, drawn and scored against the others by AICc (``power`` also gives the
@@ -337,3 +337,27 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
                       fits["power"].intervals["exponent"], fits, ranked[0], tied or ranked[:1],
                       local, local_intervals, float(np.exp(growth)),
                       tuple(float(v) for v in np.exp(growth_interval)))
+
+
+def fit_summary(fit: ScalingFit | None, label: str) -> dict | None:
+    """A :class:`ScalingFit` as JSON (``results.json``'s ``$defs/fit``); ``None`` for no fit.
+
+    ``label`` names the study in the verdict sentence.
+    """
+    if fit is None:
+        return None
+    b = [int(round(v)) for v in fit.batch_sizes]
+    return dict(
+        batch_sizes=b, lr=fit.lr, exponent=fit.exponent,
+        exponent_interval=list(fit.exponent_interval),
+        local_exponents=[dict(batch_sizes=[b[i], b[i + 1]], exponent=e, interval=list(iv))
+                         for i, (e, iv) in enumerate(zip(fit.local_exponents,
+                                                         fit.local_intervals, strict=True))],
+        growth=fit.growth, growth_interval=list(fit.growth_interval),
+        rules={name: dict(formula=RULES[name].formula, params=fit.rules[name].params,
+                          meanings=list(RULES[name].meanings),
+                          intervals={k: list(v) for k, v in fit.rules[name].intervals.items()},
+                          score=fit.rules[name].aicc, chi2=fit.rules[name].chi2)
+               for name in COMPARED},
+        score_name="AICc (lower is better)", preferred=fit.preferred, tied=list(fit.tied),
+        verdict=fit.verdict(label))

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from compare._fits import bootstrap_interval
+from compare.fit._fits import bootstrap_interval
 
 HUBER_DELTA = 1e-3
 
@@ -122,7 +122,7 @@ def fit_scaling_law(n_params, losses, *, n_boot: int = 200, seed: int = 0,
     L-BFGS from a grid of 36 starting points (Hoffmann et al. 2022, approach 3, with
     :math:`\delta = 10^{-3}`). ``losses`` holds one column per seed; the fit is to the
     seed-mean, and the intervals come from refitting bootstrap resamples of the seeds
-    (:func:`compare._fits.bootstrap_interval`: Student's quantile, fitted coordinates).
+    (:func:`compare.fit._fits.bootstrap_interval`: Student's quantile, fitted coordinates).
 
     Parameters
     ----------

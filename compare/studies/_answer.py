@@ -1,4 +1,4 @@
-"""The answer in sentences, computed from a study's summary and nothing else.
+"""The optimal-lr study's answer in sentences, computed from its summary and nothing else.
 
 Every sentence the report, the gallery and the README state about a study comes from
 :func:`conclusions`, written from the numbers of :func:`summarize` (``results.json``'s
@@ -9,27 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-QUICK_MARK = "provisional (--quick run): "
-"""Prefix of every verdict and conclusion of a ``--quick`` run: fewer batch sizes, seeds and
-resamples than the full study, whose verdicts it can contradict."""
-
-
-def _g(value: float) -> str:
-    """Three significant digits, as every number of a conclusion is written."""
-    return f"{value:.3g}"
-
-
-def _iv(interval) -> str:
-    return f"[{_g(interval[0])}, {_g(interval[1])}]"
-
-
-def _overlap(a, b) -> bool:
-    return a[0] <= b[1] and b[0] <= a[1]
-
-
-def _span(values) -> str:
-    lo, hi = _g(min(values)), _g(max(values))
-    return lo if lo == hi else f"{lo}-{hi}"
+from compare.style._text import QUICK_MARK, fmt, fmt_iv, overlap, span
 
 
 def _rule_text(fit: dict) -> str:
@@ -38,7 +18,7 @@ def _rule_text(fit: dict) -> str:
     if rule["score"] is None or not np.isfinite(rule["score"]):
         return (f"{len(fit['batch_sizes'])} batch sizes are too few for AICc to compare the "
                 "rules (it needs more batch sizes than parameters + 2).")
-    params = "; ".join(f"{name} = {_g(value)} {_iv(rule['intervals'][name])}, {meaning}"
+    params = "; ".join(f"{name} = {fmt(value)} {fmt_iv(rule['intervals'][name])}, {meaning}"
                        for (name, value), meaning in zip(rule["params"].items(), rule["meanings"],
                                                          strict=True))
     if len(tied) > 1:
@@ -53,15 +33,15 @@ def _shape_text(fit: dict) -> str:
     first, last = local[0], local[-1]
     if len(local) == 1:
         return "Two batch sizes give one local exponent: no shape to test."
-    if len(local) > 1 and not _overlap(first["interval"], last["interval"]):
+    if len(local) > 1 and not overlap(first["interval"], last["interval"]):
         trend = "falls" if last["exponent"] < first["exponent"] else "rises"
-        return (f"The local exponent {trend} from {_g(first['exponent'])} "
-                f"{_iv(first['interval'])} (B = {first['batch_sizes'][0]}-"
-                f"{first['batch_sizes'][1]}) to {_g(last['exponent'])} {_iv(last['interval'])} "
+        return (f"The local exponent {trend} from {fmt(first['exponent'])} "
+                f"{fmt_iv(first['interval'])} (B = {first['batch_sizes'][0]}-"
+                f"{first['batch_sizes'][1]}) to {fmt(last['exponent'])} {fmt_iv(last['interval'])} "
                 f"(B = {last['batch_sizes'][0]}-{last['batch_sizes'][1]}): not one power law, "
                 "so no single exponent describes it.")
     return (f"The first and last local exponents' intervals overlap, so one power law, exponent "
-            f"{_g(fit['exponent'])} {_iv(fit['exponent_interval'])}, is consistent with it.")
+            f"{fmt(fit['exponent'])} {fmt_iv(fit['exponent_interval'])}, is consistent with it.")
 
 
 def answer(fit: dict, criterion: str) -> str:
@@ -89,22 +69,22 @@ def answer(fit: dict, criterion: str) -> str:
     first, last = fit["local_exponents"][0], fit["local_exponents"][-1]
 
     def per4(local: dict) -> str:
-        return (f"{_g(4.0 ** local['exponent'])} {_iv(4.0 ** np.asarray(local['interval']))} "
+        return (f"{fmt(4.0 ** local['exponent'])} {fmt_iv(4.0 ** np.asarray(local['interval']))} "
                 f"at B = {local['batch_sizes'][0]}-{local['batch_sizes'][1]}")
 
     def versus(name: str, predicted: float) -> str:
         over, (lo, hi) = predicted / g, (predicted / ghi, predicted / glo)
         if lo <= 1 <= hi:
-            return (f"{name} would land at {_g(over)}x it {_iv((lo, hi))}, an interval that "
+            return (f"{name} would land at {fmt(over)}x it {fmt_iv((lo, hi))}, an interval that "
                     "cannot tell overshoot from undershoot")
         verb = "overshoot" if over > 1 else "undershoot"
         factor, (flo, fhi) = (over, (lo, hi)) if over > 1 else (1 / over, (1 / hi, 1 / lo))
-        return f"{name} would {verb} it by {_g(factor)}x {_iv((flo, fhi))}"
+        return f"{name} would {verb} it by {fmt(factor)}x {fmt_iv((flo, fhi))}"
 
     change = "grows" if glo > 1 else "falls" if ghi < 1 else "changes"
     caveat = ", an interval that includes no change" if change == "changes" else ""
     return (f"{criterion}: from B = {b[0]:g} to B = {b[-1]:g} ({ratio:g}x the batch) the best "
-            f"learning rate {change} by a factor {_g(g)} {_iv((glo, ghi))}{caveat}. Per 4x batch, "
+            f"learning rate {change} by a factor {fmt(g)} {fmt_iv((glo, ghi))}{caveat}. Per 4x batch, "
             "multiply it by "
             f"{per4(first)}" + (f" and by {per4(last)}" if len(fit['local_exponents']) > 1 else "")
             + f". Scaled from B = {b[0]:g} to B = {b[-1]:g}, "
@@ -134,7 +114,7 @@ def answer_rows(studies: dict) -> list[list[str]]:
             per4 = " -> ".join(f"{4 ** e['exponent']:.2f} [{4 ** e['interval'][0]:.2f}, "
                                f"{4 ** e['interval'][1]:.2f}]" for e in ends)
             rows.append([study["label"], criterion,
-                         f"{_g(fit['growth'])}x [{_g(lo)}, {_g(hi)}] (B = {b[0]} -> {b[-1]})",
+                         f"{fmt(fit['growth'])}x [{fmt(lo)}, {fmt(hi)}] (B = {b[0]} -> {b[-1]})",
                          per4, ", ".join(fit["tied"])])
     return rows
 
@@ -155,9 +135,9 @@ def theory_check(study: dict) -> str | None:
     text = (f"Exact theory through the measurement's own estimator on the same grid: inside the "
             f"measured 95% interval (percentile bootstrap over {seeds} seeds) at "
             f"{th['horizon_inside']} of {len(horizon)} batch sizes for "
-            f"the fixed horizon (predicted / measured {_span(same)}) and at "
+            f"the fixed horizon (predicted / measured {span(same)}) and at "
             f"{th['target_inside']} of {len(target)} for steps to target. The theory's "
-            f"continuous argmin is {_span(continuous)} of the measured optimum")
+            f"continuous argmin is {span(continuous)} of the measured optimum")
     if max(abs(np.log(same))) < min(abs(np.log(continuous))):
         text += (": that gap is the sub-grid estimator's bias on the grid, not the theory's, "
                  "since the same estimator applied to the theory closes it.")
@@ -172,15 +152,15 @@ def criteria_text(study: dict) -> str | None:
     if target.get("exponent") is None:
         return None
     a, b = study["exponent_interval"], target["exponent_interval"]
-    text = (f"{study['label']}: the criterion {'does not separate' if _overlap(a, b) else 'moves'} "
+    text = (f"{study['label']}: the criterion {'does not separate' if overlap(a, b) else 'moves'} "
             "the power-law "
-            f"exponent: {_g(study['exponent'])} {_iv(a)} for the fixed horizon, "
-            f"{_g(target['exponent'])} {_iv(b)} for steps to target (intervals "
-            f"{'overlap' if _overlap(a, b) else 'do not overlap'})")
+            f"exponent: {fmt(study['exponent'])} {fmt_iv(a)} for the fixed horizon, "
+            f"{fmt(target['exponent'])} {fmt_iv(b)} for steps to target (intervals "
+            f"{'overlap' if overlap(a, b) else 'do not overlap'})")
     if "theory" in study:
         th = study["theory"]
-        text += (f"; the exact theory's optima give {_g(th['horizon_exponent'])} and "
-                 f"{_g(th['target_exponent'])}")
+        text += (f"; the exact theory's optima give {fmt(th['horizon_exponent'])} and "
+                 f"{fmt(th['target_exponent'])}")
     return text + "."
 
 
@@ -218,119 +198,6 @@ def conclusions(study: dict, *, quick: bool = False) -> list[str]:
     lines = [answer(study, f"Fixed horizon ({study['spec']['steps']} steps)")]
     if study["steps_to_target"].get("exponent") is not None:
         lines.append(answer(study["steps_to_target"],
-                            f"Steps to test loss {_g(study['steps_to_target']['target_loss'])}"))
+                            f"Steps to test loss {fmt(study['steps_to_target']['target_loss'])}"))
     lines += [s for s in (theory_check(study), criteria_text(study)) if s is not None]
     return [QUICK_MARK + s if quick else s for s in lines]
-
-
-def diagonal_conclusion(diagonal: dict) -> str:
-    """What Zhang et al.'s figure shows, computed from its curves.
-
-    Parameters
-    ----------
-    diagonal : dict
-        :func:`diagonal_curves` (``results.json``'s ``diagonal_nqm``): the fewest steps per
-        batch size and the critical batch size of plain SGD and the other optimizers, and the
-        lower bound.
-
-    Returns
-    -------
-    str
-        Per optimizer, its steps against plain SGD's at the smallest and the largest batch
-        size and its critical batch size against plain SGD's; then how far the best
-        optimizer stays above the lower bound at the smallest batch size.
-
-    See Also
-    --------
-    diagonal_curves : The curves.
-    nqm.DiagonalNQM.critical_batch_size : The definition used.
-    """
-    curves = dict(diagonal["curves"])
-    plain = curves.pop("plain SGD")
-    b = np.asarray(diagonal["batch_sizes"], dtype=float)
-    small, large = f"{b[0]:.0f}", f"{b[-1]:.0f}"
-    parts = []
-    for name, curve in curves.items():
-        ratio_small = curve["steps"][0] / plain["steps"][0]
-        ratio_large = curve["steps"][-1] / plain["steps"][-1]
-        moved = ("raises" if curve["critical_batch_size"] > plain["critical_batch_size"]
-                 else "lowers")
-        parts.append(f"{name} needs {_g(ratio_small)}x plain SGD's steps at B = {small} and "
-                     f"{_g(ratio_large)}x at B = {large}, and {moved} B_crit from "
-                     f"{_g(plain['critical_batch_size'])} to {_g(curve['critical_batch_size'])}")
-    text = (f"Diagonal NQM, dim {diagonal['dim']}, target {_g(diagonal['target'])}: "
-            + "; ".join(parts) + ". B_crit is where the fewest steps reach twice their own "
-            "noise-free floor, so an optimizer raises it when it lowers that floor by more than "
-            "it lowers the noise-dominated step counts.")
-    if "lower_bound" in diagonal:
-        every = {"plain SGD": plain, **curves}
-        best = min(every, key=lambda name: every[name]["steps"][0])
-        bound = diagonal["lower_bound"][0]
-        text += (f" At B = {small} plain SGD needs {_g(plain['steps'][0] / bound)}x the "
-                 f"information-theoretic lower bound ({_g(bound)} steps), the best optimizer "
-                 f"({best}) {_g(every[best]['steps'][0] / bound)}x.")
-    return text
-
-
-def scaling_law_conclusions(summary: dict) -> list[str]:
-    """What the digits scaling-law study shows, in sentences computed from its summary.
-
-    Parameters
-    ----------
-    summary : dict
-        :func:`summarize_scaling_law` (``results.json``'s ``scaling_law``).
-
-    Returns
-    -------
-    list of str
-        The fitted law with its intervals (or that one seed gives none), whether the exponent
-        is identified, the extrapolation check, and how the tuned learning rate moves with
-        width.
-
-    See Also
-    --------
-    summarize_scaling_law : The summary.
-    fit_scaling_law : The fit.
-    """
-    law, ex, shapes = summary["law"], summary["extrapolation"], summary["shapes"]
-    iv = law["intervals"]
-    if law["n_seeds"] > 1:
-        lines = [f"L(N) = E + A N^-alpha with E = {_g(law['E'])} {_iv(iv['E'])}, A = "
-                 f"{_g(law['A'])} {_iv(iv['A'])}, alpha = {_g(law['alpha'])} {_iv(iv['alpha'])} "
-                 f"(95% intervals from a bootstrap over the {law['n_seeds']} seeds, Student's "
-                 "quantile)."]
-    else:
-        lines = [f"L(N) = E + A N^-alpha with E = {_g(law['E'])}, A = {_g(law['A'])}, alpha = "
-                 f"{_g(law['alpha'])} (one seed, so no intervals)."]
-    by_size = sorted(shapes, key=lambda r: r["n_params"])
-    rises = [(a, b) for a, b in zip(by_size[:-1], by_size[1:], strict=True)
-             if b["test_loss"] > a["test_loss"]]
-    if law["alpha_at_bound"]:
-        if rises:
-            a, b = rises[0]
-            reason = (f"the loss is not monotone in size (it rises from "
-                      f"{_g(a['test_loss'])} at {a['n_params']:,} parameters to "
-                      f"{_g(b['test_loss'])} at {b['n_params']:,})")
-        else:
-            reason = "the losses do not bend towards a floor over these sizes"
-        lines.append(f"alpha = {_g(law['alpha'])} sits at the fit's bound: {reason}, so the "
-                     "data set no exponent; read E as the level the losses reach, not alpha as "
-                     "a scaling exponent.")
-    lines.append(f"Fitted on the smallest {ex['n_fitted']} shapes, the law predicts "
-                 f"{_g(ex['predicted'])} for the largest ({ex['n_params']:,.0f} parameters), "
-                 f"which measures {_g(ex['measured'])}: {100 * ex['relative_error']:+.0f}%.")
-    shallow = sorted((r for r in shapes if r["depth"] == 1), key=lambda r: r["width"])
-    if len(shallow) >= 2:
-        rates = [r["lr"] for r in shallow]
-        steps = np.sign(np.diff(rates))
-        peak = shallow[int(np.argmax(rates))]
-        if len(set(rates)) == 1:
-            lines.append(f"The tuned rate (Adam, depth 1) is {_g(rates[0])} at every width.")
-            return lines
-        trend = ("falls or stays with every doubling of width" if np.all(steps <= 0) else
-                 "rises or stays with every doubling of width" if np.all(steps >= 0) else
-                 f"is not monotone in width: it peaks at width {peak['width']}")
-        lines.append(f"The tuned rate (Adam, depth 1) {trend} ({', '.join(_g(v) for v in rates)} "
-                     f"at widths {', '.join(str(r['width']) for r in shallow)}), so one rate for "
-                     "all shapes would bias the curve.")
-    return lines

@@ -1,16 +1,21 @@
-"""``lrbs scaling-law``: the digits study analysed, drawn and written (figures, table, JSON)."""
+"""The scaling law on digits: every MLP shape's rate tuned, L(N) = E + A N^-alpha fitted with
+intervals and checked by extrapolation; also ``lrbs scaling-law``'s own folder."""
 
 from __future__ import annotations
 
+import html as html_
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from compare._answer import scaling_law_conclusions
-from compare._figures import PALETTE, label_axes, save_figure
-from compare._paths import spec_directory
-from compare._scaling_law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
+from compare.analysis._paths import seed_tuple, spec_directory
+from compare.fit._law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
+from compare.studies._base import Context, Summary
+from compare.style._figures import PALETTE, label_axes, save_figure
+from compare.style._html import num_text, table
+from compare.style._text import fmt, fmt_iv
 from empirical import (
     LRGrid,
     ScalingRuns,
@@ -21,6 +26,16 @@ from empirical import (
     strict_json,
 )
 
+NAME = "scaling-law"
+KEY = "scaling_law"
+TITLE = "Scaling law on digits"
+ORDER = 60
+REFERENCES = (
+    "J. Hoffmann et al., Training compute-optimal large language models, arXiv:2203.15556 "
+    "(the scaling-law fit).",
+)
+SCALING_SEEDS = 3
+"""Seeds of the scaling-law section of ``lrbs run`` (1 with ``--quick``)."""
 QUICK_SPEC = dict(shapes=tuple((w, 1) for w in (8, 16, 32, 64, 128, 256)), max_steps=300,
                   grid=LRGrid(base=1e-4, ratio=10**0.5, k_min=1, k_max=6))
 """A smoke-test study: six widths at depth 1, 300 steps at most, six rates half a decade apart."""
@@ -37,7 +52,6 @@ def scaling_spec(seeds, *, quick: bool = False, **options) -> ScalingSpec:
     run_scaling_law : Runs it.
     empirical.ScalingSpec : What it returns.
     """
-    from compare._report import seed_tuple
     return ScalingSpec(**{**(QUICK_SPEC if quick else {}), **options, "seeds": seed_tuple(seeds)})
 
 
@@ -178,3 +192,116 @@ def markdown_table(results: dict) -> str:
                      f"{'yes' if r['on_edge'] else 'no'} | {r['test_loss']:.4f} | {sd} | "
                      f"{r['test_accuracy']:.4f} |")
     return "\n".join(lines) + "\n\n" + "\n\n".join(results["conclusions"]) + "\n"
+
+
+def scaling_law_conclusions(summary: dict) -> list[str]:
+    """What the digits scaling-law study shows, in sentences computed from its summary.
+
+    Parameters
+    ----------
+    summary : dict
+        :func:`summarize_scaling_law` (``results.json``'s ``scaling_law``).
+
+    Returns
+    -------
+    list of str
+        The fitted law with its intervals (or that one seed gives none), whether the exponent
+        is identified, the extrapolation check, and how the tuned learning rate moves with
+        width.
+
+    See Also
+    --------
+    summarize_scaling_law : The summary.
+    fit_scaling_law : The fit.
+    """
+    law, ex, shapes = summary["law"], summary["extrapolation"], summary["shapes"]
+    iv = law["intervals"]
+    if law["n_seeds"] > 1:
+        lines = [f"L(N) = E + A N^-alpha with E = {fmt(law['E'])} {fmt_iv(iv['E'])}, A = "
+                 f"{fmt(law['A'])} {fmt_iv(iv['A'])}, alpha = {fmt(law['alpha'])} {fmt_iv(iv['alpha'])} "
+                 f"(95% intervals from a bootstrap over the {law['n_seeds']} seeds, Student's "
+                 "quantile)."]
+    else:
+        lines = [f"L(N) = E + A N^-alpha with E = {fmt(law['E'])}, A = {fmt(law['A'])}, alpha = "
+                 f"{fmt(law['alpha'])} (one seed, so no intervals)."]
+    by_size = sorted(shapes, key=lambda r: r["n_params"])
+    rises = [(a, b) for a, b in zip(by_size[:-1], by_size[1:], strict=True)
+             if b["test_loss"] > a["test_loss"]]
+    if law["alpha_at_bound"]:
+        if rises:
+            a, b = rises[0]
+            reason = (f"the loss is not monotone in size (it rises from "
+                      f"{fmt(a['test_loss'])} at {a['n_params']:,} parameters to "
+                      f"{fmt(b['test_loss'])} at {b['n_params']:,})")
+        else:
+            reason = "the losses do not bend towards a floor over these sizes"
+        lines.append(f"alpha = {fmt(law['alpha'])} sits at the fit's bound: {reason}, so the "
+                     "data set no exponent; read E as the level the losses reach, not alpha as "
+                     "a scaling exponent.")
+    lines.append(f"Fitted on the smallest {ex['n_fitted']} shapes, the law predicts "
+                 f"{fmt(ex['predicted'])} for the largest ({ex['n_params']:,.0f} parameters), "
+                 f"which measures {fmt(ex['measured'])}: {100 * ex['relative_error']:+.0f}%.")
+    shallow = sorted((r for r in shapes if r["depth"] == 1), key=lambda r: r["width"])
+    if len(shallow) >= 2:
+        rates = [r["lr"] for r in shallow]
+        steps = np.sign(np.diff(rates))
+        peak = shallow[int(np.argmax(rates))]
+        if len(set(rates)) == 1:
+            lines.append(f"The tuned rate (Adam, depth 1) is {fmt(rates[0])} at every width.")
+            return lines
+        trend = ("falls or stays with every doubling of width" if np.all(steps <= 0) else
+                 "rises or stays with every doubling of width" if np.all(steps >= 0) else
+                 f"is not monotone in width: it peaks at width {peak['width']}")
+        lines.append(f"The tuned rate (Adam, depth 1) {trend} ({', '.join(fmt(v) for v in rates)} "
+                     f"at widths {', '.join(str(r['width']) for r in shallow)}), so one rate for "
+                     "all shapes would bias the curve.")
+    return lines
+
+
+def _scaling_html(scaling: dict, figure) -> str:
+    rows = [[r["width"], r["depth"], r["n_params"], num_text(r["lr"]), num_text(r["on_edge"]),
+             num_text(r["test_loss"], 4), num_text(r["test_loss_sd"], 2), num_text(r["test_accuracy"], 4)]
+            for r in scaling["shapes"]]
+    return "".join([
+        "<h2 id='scaling-law'>Scaling law on digits</h2>",
+        f"<p>Every shape's learning rate tuned over a geometric grid ({len(scaling['spec']['seeds'])}"
+        " seed(s); Adam, early stopping on the validation loss); the loss is the test "
+        "cross-entropy of the best validation checkpoint at the tuned rate.</p>",
+        "<ul class='answer'>" + "".join(f"<li>{html_.escape(line)}</li>"
+                                        for line in scaling["conclusions"]) + "</ul>",
+        figure("scaling/scaling_law", "Test loss against parameter count with the fitted law, "
+                                      "its band and the extrapolation check."),
+        figure("scaling/lr_vs_width", "Tuned learning rate against width."),
+        table(["width", "depth", "parameters", "tuned lr", "edge", "test loss", "sd over seeds",
+                "test accuracy"], rows)])
+
+
+def run(context: Context) -> Summary:
+    """The digits study under ``root/scaling/``, when the optional ``data`` extra (scikit-learn)
+    is there; ``None`` otherwise, and the page says so."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        context.log("  skipped: install the 'data' extra for scikit-learn")
+        return Summary(None)
+    seeds = 1 if context.quick else SCALING_SEEDS
+    context.log(f"  {seeds} seed(s)")
+    results = run_scaling_law(context.root / "scaling", seeds=seeds, quick=context.quick,
+                              progress=context.progress)
+    files = {f"scaling/{k}": v for k, v in results.pop("_paths").items()}
+    results["figures"] = {name: {ext: str(p.relative_to(context.root)) for ext, p in v.items()}
+                          for name, v in ((k.partition("/")[2], v) for k, v in files.items())}
+    return Summary(results, files=files)
+
+
+def figures(summary: Summary) -> dict[str, Figure]:
+    """None to draw: :func:`run_scaling_law` draws its two figures into its own folder."""
+    return {}
+
+
+def sentences(data: dict | None) -> list[str]:
+    return [] if data is None else list(data["conclusions"])
+
+
+def html(results: dict, figure: Callable[[str, str], str]) -> str:
+    return _scaling_html(results[KEY], figure)

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from compare import analyze, conclusions, scaling_law_conclusions, summarize
-from compare._answer import QUICK_MARK, answer, diagonal_conclusion
+from compare.studies._answer import answer
+from compare.studies.diagonal_nqm import diagonal_conclusion
+from compare.style._text import QUICK_MARK
 from empirical import LRGrid, SweepSpec, run_sweep
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"

@@ -16,7 +16,7 @@ from compare import (
     results_schema,
     summarize_noise_scale,
 )
-from compare._gns import _at_loss, _kaplan
+from compare.analysis._gns import _at_loss, _kaplan
 from empirical import LRGrid, NoiseTrace, SweepSpec, run_sweep, strict_json
 
 

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from compare._readme import README, RESULTS, answer_section, render_readme, scaling_law_section
-from compare._report import FULL, sweep_specs
+from compare import scaling_law_conclusions
+from compare.report._readme import README, RESULTS, answer_section, render_readme
+from compare.studies._base import FULL, sweep_specs
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def test_readme_sections_are_written_from_docs_results(results):
     readme = README.read_text()
     assert render_readme(readme, results) == readme, (
         "README.md's result sections differ from docs/results.json: run "
-        "`python -m compare._readme lrbs-report` after `lrbs run`")
+        "`python -m compare.report._readme lrbs-report` after `lrbs run`")
 
 
 def test_docs_results_is_a_full_run_of_todays_specs(results):
@@ -43,15 +44,21 @@ def test_sentences_follow_the_numbers(results):
                          strict=True):
         shape["lr"] = lr
     assert "falls or stays with every doubling of width" in \
-        scaling_law_section(changed).replace("\n", " ")
+        " ".join(scaling_law_conclusions(changed["scaling_law"]))
 
 
 @pytest.mark.parametrize("model", ["linear-sgd", "mlp-sgd", "mlp-adam"])
 def test_docs_results_are_what_the_code_measures_today(results, model):
     """Rerun each sweep of ``lrbs run`` (a few seconds): the stored optima are today's.
 
-    Guards against a README stated on data or trainers that have since changed (the MLPs in
-    float32: 1e-6 relative, for another machine's rounding).
+    Guards against a README stated on data or trainers that have since changed. Least squares
+    runs in float64: the same optima to 1e-6. The MLPs run in float32, whose sums another CPU
+    orders differently, and 100 steps amplify that: between the machine that stored the run
+    and an AMD EPYC the best losses differ by up to 2.5e-4 relative (mlp-adam, B = 2048), and
+    in Adam's flat basins at B >= 256 the grid argmin moves by up to a factor 2 (sub-grid
+    estimate 0.47 lower at B = 2048). So for them: best losses to 1e-3 (a change of data, seed
+    or trainer moves them by more), and today's optimum inside the stored 95% interval over
+    seeds, which is what the README's sentences rest on.
     """
     from empirical import run_sweep
     [spec] = [s for s in sweep_specs(FULL["seeds"]) if s.model == model]
@@ -59,5 +66,9 @@ def test_docs_results_are_what_the_code_measures_today(results, model):
     measured = run_sweep(spec, progress=False).optima(n_boot=2)
     assert [o.batch_size for o in measured] == [o["batch_size"] for o in stored]
     for o, want in zip(measured, stored, strict=True):
-        assert o.subgrid_lr == pytest.approx(want["subgrid_lr"], rel=1e-6)
-        assert o.best_loss == pytest.approx(want["best_loss"], rel=1e-6)
+        if model == "linear-sgd":
+            assert o.subgrid_lr == pytest.approx(want["subgrid_lr"], rel=1e-6)
+            assert o.best_loss == pytest.approx(want["best_loss"], rel=1e-6)
+        else:
+            assert o.best_loss == pytest.approx(want["best_loss"], rel=1e-3)
+            assert want["interval"][0] <= o.subgrid_lr <= want["interval"][1]

@@ -29,7 +29,7 @@ def test_results_json_validates_against_the_shipped_schema(report):
     """Every field of a real run is described by the schema (no field it does not know)."""
     jsonschema = pytest.importorskip("jsonschema")
     from compare import results_schema
-    from compare._readme import RESULTS
+    from compare.report._readme import RESULTS
     schema = results_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     for results in (json.loads((report / "results.json").read_text()),

@@ -87,8 +87,8 @@ def test_scaling_law_bad_dropout_is_one_line(capsys):
 
 
 def test_settings_get_their_own_run_directories(tmp_path):
-    from compare._paths import spec_directory
-    from compare._scaling_report import scaling_spec
+    from compare import scaling_spec
+    from compare.analysis._paths import spec_directory
     quick, full = scaling_spec(1, quick=True), scaling_spec(3)
     a = spec_directory(tmp_path, "digits", quick.to_dict())
     assert a == spec_directory(tmp_path, "digits", scaling_spec(1, quick=True).to_dict())

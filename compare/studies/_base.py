@@ -1,0 +1,161 @@
+"""What every study shares: the context it runs in, the summary it returns, the registry.
+
+A study is a module of :mod:`compare.studies` with one small face (:class:`StudyModule`):
+``run(context) -> Summary`` measures, predicts and compares; ``sentences(data)`` says what its
+``results.json`` entry shows; ``figures(summary)`` draws it; ``html(results, figure)`` is its
+section of the report; its JSON Schema fragment sits beside it as ``<module>.schema.json``.
+The report page, ``results.json``, the README's answer, the docs page of each study and
+``lrbs run --only`` are loops over :func:`registered` studies, so a new study is a new module
+(with its schema fragment, tests and docs page) and nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+from compare.analysis._optima import Study, analyze
+from compare.analysis._paths import seed_tuple, spec_directory
+from empirical import MODELS, LRGrid, SweepSpec, run_sweep
+
+FULL = dict(batch_sizes=(2, 4, 16, 64, 256, 1024, 2048), seeds=5, n_boot=200, mc_trials=8,
+            hessian_batches=5, edge_rounds=6,
+            mc_ns=(100, 200, 300, 400, 450, 475, 525, 550, 600, 700, 850, 1000),
+            nqm_dim=1000, nqm_batch_sizes=tuple(2**k for k in range(13)))
+"""The settings of ``lrbs run``."""
+QUICK = dict(batch_sizes=(2, 8, 32, 256, 2048), seeds=2, n_boot=50, mc_trials=2,
+             hessian_batches=2, edge_rounds=4,
+             mc_ns=(100, 250, 400, 475, 525, 600, 800, 1000),
+             nqm_dim=40, nqm_batch_sizes=tuple(4**k for k in range(6)))
+"""The settings of ``lrbs run --quick``."""
+
+
+def sweep_specs(seeds, *, quick: bool = False, device: str = "cpu") -> list[SweepSpec]:
+    """The three sweeps of the study: geometric grid 1e-3 * 1.25^k that extends itself.
+
+    ``seeds`` is a count ``K`` (seeds ``0..K-1``) or a sequence of seeds.
+    """
+    sizes = (QUICK if quick else FULL)["batch_sizes"]
+    return [SweepSpec(model, sizes, LRGrid(), steps=100, seeds=seed_tuple(seeds), device=device)
+            for model in MODELS]
+
+
+@dataclass
+class Context:
+    """Where and how the studies of one ``lrbs run`` run, and what they share.
+
+    Attributes
+    ----------
+    root : Path
+        The report's folder (locked while the run lasts).
+    specs : list of SweepSpec
+        The three sweeps; :meth:`sweeps` runs (or resumes) and analyses them once.
+    settings : dict
+        :data:`FULL` or :data:`QUICK`.
+    quick : bool
+    device : str
+    progress : bool
+        Stage messages and progress bars on stderr.
+    """
+
+    root: Path
+    specs: list
+    settings: dict
+    quick: bool = False
+    device: str = "cpu"
+    progress: bool = True
+    sweep_directories: dict = field(default_factory=dict)
+    _studies: list | None = field(default=None, repr=False)
+
+    def log(self, message: str) -> None:
+        if self.progress:
+            print(message, file=sys.stderr, flush=True)
+
+    def sweeps(self) -> list[Study]:
+        """The three sweeps, run or resumed under ``root/sweeps/`` and analysed, once per run."""
+        if self._studies is None:
+            studies = []
+            for spec in self.specs:
+                self.log(f"  sweep {spec.model}: {len(spec.batch_sizes)} batch sizes x "
+                         f"{len(spec.seeds)} seeds")
+                directory = spec_directory(self.root / "sweeps", spec.model, spec.to_dict())
+                self.sweep_directories[spec.model] = directory
+                result = run_sweep(spec, out=directory, progress=None if self.progress else False)
+                studies.append(analyze(result, n_boot=self.settings["n_boot"]))
+            self._studies = studies
+        return self._studies
+
+
+@dataclass
+class Summary:
+    """What a study's ``run`` returns.
+
+    Attributes
+    ----------
+    data : dict or None
+        Its entry of ``results.json`` (under the module's ``KEY``); ``None`` where it could not
+        run (a missing optional dependency), said so on the page.
+    detail : object
+        What its ``figures`` draws from (not saved).
+    files : dict
+        Figures its ``run`` already wrote elsewhere, name -> extension -> path, for the page.
+    """
+
+    data: dict | None
+    detail: Any = None
+    files: dict = field(default_factory=dict)
+
+
+class StudyModule(Protocol):
+    """The face of a study module (the module itself is the study)."""
+
+    NAME: str                       # for ``lrbs run --only`` and its docs page
+    KEY: str                        # its key in results.json
+    TITLE: str
+    ORDER: int                      # its place in the report
+    REFERENCES: tuple
+
+    def run(self, context: Context) -> Summary: ...
+
+    def sentences(self, data: dict) -> list[str]: ...
+
+    def figures(self, summary: Summary) -> dict: ...
+
+    def html(self, results: dict, figure: Callable[[str, str], str]) -> str: ...
+
+
+def registered() -> list[StudyModule]:
+    """Every study module of :mod:`compare.studies` (public modules with a ``run``), in report
+    order."""
+    package = importlib.import_module("compare.studies")
+    modules = [importlib.import_module(f"compare.studies.{info.name}")
+               for info in pkgutil.iter_modules(package.__path__) if not info.name.startswith("_")]
+    return sorted((m for m in modules if hasattr(m, "run")), key=lambda m: m.ORDER)
+
+
+def select(names) -> list[StudyModule]:
+    """The registered studies named in ``names`` (all when ``None``), in report order; a
+    ``ValueError`` naming the choices for an unknown name."""
+    studies = registered()
+    if names is None:
+        return studies
+    known = {s.NAME: s for s in studies}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown study {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(known)}")
+    return [s for s in studies if s.NAME in set(names)]
+
+
+def schema_fragment(study: StudyModule) -> dict:
+    """The study's ``results.json`` schema: ``property`` (its entry) and its ``$defs``."""
+    name = study.__name__.rpartition(".")[2]
+    return json.loads(resources.files("compare.studies").joinpath(f"{name}.schema.json")
+                      .read_text())

@@ -1,0 +1,225 @@
+"""The stability edge against batch size: measured, predicted from the minibatch Hessian, fitted,
+and set against Granziol et al.'s claim (linear for SGD, square root for Adam)."""
+
+from __future__ import annotations
+
+import html as html_
+from collections.abc import Callable
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from compare.analysis._edges import CLAIMS, EdgeStudy, edge_study
+from compare.fit._fits import fit_summary
+from compare.studies._base import Context, Summary
+from compare.style._figures import PALETTE, label_axes
+from compare.style._html import interval_text, local_table, num_text, rules_table, table
+
+NAME = "stability-edge"
+KEY = "stability_edge"
+TITLE = "The stability edge"
+ORDER = 20
+REFERENCES = (
+    "D. Granziol, S. Zohren, S. Roberts, Learning rates as a function of batch size: a random "
+    "matrix theory approach to neural network training, JMLR 23 (2022), arXiv:2006.09092 "
+    "(the largest stable rate: linear for SGD, square root for Adam).",
+    "I. M. Johnstone, On the distribution of the largest eigenvalue in principal components "
+    "analysis, Ann. Statist. 29 (2001) (the finite-size edge of a Wishart matrix).",
+)
+
+
+def _holds(claim: float, interval) -> bool:
+    """``claim`` lies inside the (95%) ``interval``."""
+    return bool(interval[0] <= claim <= interval[1])
+
+
+def edge_conclusions(edge: EdgeStudy) -> list[str]:
+    """The verdict on the paper's claim for this study's optimizer, from the numbers.
+
+    Whether "linear for SGD, square root for Adam" holds for the stability edge (over the
+    whole range, or between the smallest batch sizes only), for the optimum, or for neither:
+    the claimed exponent against the 95% intervals of the fitted power law and of the first
+    local exponent.
+
+    See Also
+    --------
+    edge_study : The numbers.
+    """
+    claim, name = CLAIMS[edge.optimizer]
+    b = edge.batch_sizes
+    lines = []
+    if edge.fit is None:
+        return [f"{edge.label}: the stability edge is not measured at every batch size "
+                f"({'; '.join(edge.notes)}), so its scaling is not fitted."]
+    fit, opt = edge.fit, edge.optimum
+    other, other_name = [(c, n) for c, n in CLAIMS.values() if c != claim][0]
+    lines.append(f"{edge.label}: the paper's claim for "
+                 f"{'SGD' if edge.optimizer == 'sgd' else 'Adam'} is {name} scaling of the "
+                 f"largest stable rate (exponent {claim:g}; the other rule: {other:g}).")
+    targets = (
+        (f"the stability edge from B = {b[0]:g} to {b[-1]:g}", fit.exponent,
+         fit.exponent_interval),
+        (f"the stability edge between B = {b[0]:g} and {b[1]:g}", fit.local_exponents[0],
+         fit.local_intervals[0]),
+        (f"the fixed-horizon optimum from B = {opt.batch_sizes[0]:g} to "
+         f"{opt.batch_sizes[-1]:g}", opt.exponent, opt.exponent_interval))
+    for what, exponent, interval in targets:
+        claimed, rival = _holds(claim, interval), _holds(other, interval)
+        status = (f"consistent with the claimed {name}, not with {other_name}"
+                  if claimed and not rival else
+                  f"too uncertain to tell {name} from {other_name}" if claimed and rival else
+                  f"consistent with {other_name}, not with the claimed {name}" if rival else
+                  f"consistent with neither {name} nor {other_name}")
+        lines.append(f"{what[0].upper()}{what[1:]} grows as B^{exponent:.2f} "
+                     f"[{interval[0]:.2f}, {interval[1]:.2f}]: {status}.")
+    rule = fit.preferred if len(fit.tied) <= 1 else ", ".join(fit.tied) + " (tied)"
+    lines.append(f"Best rule for the edge by AICc: {rule}.")
+    for label, curve in edge.predicted.items():
+        inside = sum(_holds(p, e.interval) for p, e in zip(curve, edge.edges, strict=True))
+        ratio = np.asarray(curve) / np.array([e.edge for e in edge.edges])
+        lines.append(f"Predicted edge '{label}': inside the measured 95% interval at {inside} of "
+                     f"{len(curve)} batch sizes; predicted / measured {np.nanmin(ratio):.3g}-"
+                     f"{np.nanmax(ratio):.3g}.")
+    return lines
+
+
+def summarize_edges(edge: EdgeStudy) -> dict:
+    """The machine-readable stability-edge section of one study (``results.json``'s
+    ``stability_edge[model]``).
+
+    Per batch size: the measured edge with its 95% interval over seeds and each seed's edge,
+    the minibatch Hessian's largest eigenvalue at initialization and at the trained point
+    (mean over minibatches, 95% interval), every predicted edge and whether it lies inside
+    the measured interval; the rules fitted to the edge; the optimum's exponent beside it;
+    and the sentences of :func:`edge_conclusions`.
+
+    See Also
+    --------
+    edge_study : The numbers.
+    results_schema : ``$defs/stability_edge`` describes the result.
+    """
+    rows = []
+    for i, e in enumerate(edge.edges):
+        rows.append(dict(
+            batch_size=e.batch_size, edge=e.edge, interval=list(e.interval),
+            seed_edges=list(e.seed_edges),
+            hessian_init=edge.hessian_init[i, 0], hessian_init_interval=list(
+                edge.hessian_init[i, 1:]),
+            hessian_trained=edge.hessian_trained[i, 0], hessian_trained_interval=list(
+                edge.hessian_trained[i, 1:]),
+            predicted={k: v[i] for k, v in edge.predicted.items()},
+            predicted_inside={k: _holds(v[i], e.interval) for k, v in edge.predicted.items()}))
+    return dict(label=edge.label, optimizer=edge.optimizer, rounds=edge.edges[0].rounds,
+                definition="the smallest learning rate whose run diverges or ends with a test "
+                           "loss no better than its initial one, bisected between grid rates",
+                edges=rows, fit=fit_summary(edge.fit, f"{edge.label}, stability edge"),
+                optimum_exponent=edge.optimum.exponent,
+                optimum_exponent_interval=list(edge.optimum.exponent_interval),
+                notes=list(edge.notes), conclusions=edge_conclusions(edge))
+
+
+EDGE_STYLES = {
+    "2 / lambda_max, init": ("-.", "#009E73", r"$2/\lambda_{\max}(H_B)$ at initialization"),
+    "2 / lambda_max, trained": (":", "#D55E00", r"$2/\lambda_{\max}(H_B)$ at the trained point"),
+    "exact, same criterion": ("--", "#CC79A7", "exact theory, same criterion"),
+    "mean-square bound B/(B+D+1)": ((0, (5, 2, 1, 2)), "#56B4E9",
+                                    "mean-square bound $B/(B+D+1)$"),
+    "Marchenko-Pastur (1+sqrt(D/B))^-2": ((0, (1, 1)), "#000000",
+                                          r"Marchenko-Pastur $(1+\sqrt{D/B})^{-2}$")}
+"""Line style, colour and legend label of each predicted edge."""
+
+
+def plot_stability_edges(edges: list) -> Figure:
+    """The largest stable learning rate against batch size, one panel per study.
+
+    The measured edge (geometric mean over seeds, 95% interval), the best-fitting rule, the
+    batch-Hessian and exact predictions, and the fixed-horizon optimum for comparison.
+
+    See Also
+    --------
+    compare.edge_study : The numbers.
+    plot_optima : The optimum's own figure.
+    """
+    fig = Figure(figsize=(5.0 * len(edges), 5.4), layout="constrained")
+    for k, edge in enumerate(edges):
+        ax = fig.add_subplot(1, len(edges), k + 1)
+        b = edge.batch_sizes
+        value = np.array([e.edge for e in edge.edges])
+        interval = np.array([e.interval for e in edge.edges])
+        ok = np.isfinite(interval).all(axis=1)
+        err = np.abs(np.where(ok[:, None], interval, value[:, None]).T - value)
+        ax.errorbar(b, value, yerr=err, fmt="o", color=PALETTE[0], ms=5, capsize=3,
+                    label="measured edge (95% over seeds)")
+        if edge.fit is not None:
+            dense = np.geomspace(b[0], b[-1], 100)
+            best = edge.fit.rules[edge.fit.preferred]
+            ax.plot(dense, best.predict(dense), color=PALETTE[0], lw=1.0,
+                    label=f"fitted: {edge.fit.preferred}, $B^{{{edge.fit.exponent:.2f}}}$ overall")
+        for name, curve in edge.predicted.items():
+            style, colour, label = EDGE_STYLES.get(name, ((0, (6, 3)), "#999999", name))
+            ax.plot(b, curve, ls=style, color=colour, lw=1.2, label=label)
+        optimum = edge.optimum
+        ax.plot(optimum.batch_sizes, optimum.lr, "s", color=PALETTE[1], ms=4,
+                label="fixed-horizon optimum")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        label_axes(ax, "batch size $B$", "learning rate", f"{edge.label}: stability edge",
+                   legend_below=True)
+    return fig
+
+
+def _edge_html(edges: dict, figure) -> str:
+    first = next(iter(edges.values()))
+    parts = ["<h2 id='stability-edge'>The stability edge: linear for SGD, square root for "
+             "Adam?</h2>",
+             "<p>Granziol et al. (2022) derive the <em>largest stable</em> learning rate from "
+             "the extremal eigenvalues of the minibatch Hessian: linear in the batch size for "
+             "SGD, square root for Adam. Their claim is about the edge, not the optimum. The "
+             f"edge here is {html_.escape(first['definition'])} ({first['rounds']} rounds; the "
+             "grid's rates doubled beyond its top where no grid rate failed), with a 95% "
+             "interval over seeds (Student's t on the log edges). The minibatch Hessian's "
+             "largest eigenvalue comes from Lanczos on Hessian-vector products at the first "
+             "seed's initialization and at the point its run at the optimal rate reaches (mean "
+             "over minibatches, 95% interval); gradient descent on one minibatch is stable "
+             "below 2 / &lambda;<sub>max</sub>. The exponents carry the optima's intervals "
+             "(bootstrap over seeds, Student's quantile).</p>",
+             figure("stability_edge", "The stability edge against batch size, measured (95% "
+                                      "intervals over seeds) and predicted, with the "
+                                      "fixed-horizon optimum for comparison.")]
+    for st in edges.values():
+        names = list(st["edges"][0]["predicted"])
+        parts.append(f"<h3>{html_.escape(st['label'])}</h3><ul class='answer'>" + "".join(
+            f"<li>{html_.escape(line)}</li>" for line in st["conclusions"]) + "</ul>")
+        rows = [[r["batch_size"], f"{num_text(r['edge'])} {interval_text(r['interval'])}",
+                 f"{num_text(r['hessian_init'])} {interval_text(r['hessian_init_interval'])}",
+                 f"{num_text(r['hessian_trained'])} {interval_text(r['hessian_trained_interval'])}",
+                 *(f"{num_text(r['predicted'][k])} ({'inside' if r['predicted_inside'][k] else 'outside'})"
+                   for k in names)] for r in st["edges"]]
+        parts.append(table(["B", "edge [95%]", "&lambda;<sub>max</sub>(H<sub>B</sub>), init",
+                             "&lambda;<sub>max</sub>(H<sub>B</sub>), trained",
+                             *(html_.escape(k) for k in names)], rows))
+        if st["fit"] is not None:
+            parts += [local_table(st["fit"]), rules_table(st["fit"])]
+        parts += [f"<p>Note: {html_.escape(note)}</p>" for note in st["notes"]]
+    return "".join(parts)
+
+
+def run(context: Context) -> Summary:
+    """Each sweep's edge by bisection, its batch Hessians, predictions and rule fits."""
+    settings = context.settings
+    edges = [edge_study(s, n_boot=settings["n_boot"], n_batches=settings["hessian_batches"],
+                        rounds=settings["edge_rounds"]) for s in context.sweeps()]
+    return Summary({e.model: summarize_edges(e) for e in edges}, detail=edges)
+
+
+def figures(summary: Summary) -> dict[str, Figure]:
+    return {"stability_edge": plot_stability_edges(summary.detail)}
+
+
+def sentences(data: dict) -> list[str]:
+    """Every sweep's :func:`edge_conclusions`, in order."""
+    return [line for st in data.values() for line in st["conclusions"]]
+
+
+def html(results: dict, figure: Callable[[str, str], str]) -> str:
+    return _edge_html(results[KEY], figure)
