@@ -1,15 +1,19 @@
-"""Sphinx configuration: a gallery from docs/examples, and two pages generated at build time:
-the API reference (every name of each package's ``__all__``) and the sympy derivations of
-:mod:`nqm.symbolic`."""
+"""Sphinx configuration: a gallery from docs/examples, a page per study (``docs/studies/``, the
+numbers of each from ``docs/results.json`` through the study's own ``sentences``), and two
+pages generated at build time: the API reference (every name of each package's ``__all__``)
+and the sympy derivations of :mod:`nqm.symbolic`."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import json
+import re
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from compare.studies._base import registered
 from nqm import symbolic
 
 project = "lrbs"
@@ -17,13 +21,15 @@ author = "the lrbs developers"
 # math renders offline: sphinx-mathjax-offline (from the package index) copies MathJax into
 # _static/ and points mathjax_path at it, so no page loads a script from a CDN
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.mathjax", "sphinx-mathjax-offline",
-              "sphinx.ext.viewcode", "numpydoc", "sphinx_gallery.gen_gallery"]
+              "sphinx.ext.viewcode", "numpydoc", "sphinx_gallery.gen_gallery", "myst_parser"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 numpydoc_show_class_members = False
 numpydoc_validation_checks: set = set()
 autodoc_default_options = {"members": True, "inherited-members": False}
 html_theme = "pydata_sphinx_theme"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
-exclude_patterns = ["_build", "examples", "auto_examples/*.ipynb", "auto_examples/*.py"]
+exclude_patterns = ["_build", "examples", "auto_examples/*.ipynb", "auto_examples/*.py",
+                    "studies/_results"]
 suppress_warnings = ["config.cache"]
 
 
@@ -105,7 +111,10 @@ def _write_api() -> None:
             if inspect.ismodule(obj):
                 lines += [f".. automodule:: {obj.__name__}", "   :members:", ""]
             elif inspect.isclass(obj):
-                lines += [f".. autoclass:: {package}.{name}", "   :members:", ""]
+                # methods a class takes from its package's own mixins (DiagonalNQM's) are its own
+                mixins = [c.__name__ for c in obj.__mro__[1:] if c.__module__.startswith(package)]
+                lines += [f".. autoclass:: {package}.{name}", "   :members:",
+                          *(["   :inherited-members:"] if mixins else []), ""]
             elif callable(obj):
                 lines += [f".. autofunction:: {package}.{name}", ""]
             else:
@@ -113,5 +122,27 @@ def _write_api() -> None:
     Path(__file__).with_name("api.rst").write_text("\n".join(lines))
 
 
+def _markdown_escape(text: str) -> str:
+    """``text`` as literal Markdown: its emphasis, code and table characters escaped."""
+    return re.sub(r"([*_`|<>\\[\]])", r"\\\1", text)
+
+
+def _write_study_results() -> None:
+    """Each study's sentences of the stored full run, as ``studies/_results/NAME.md`` (included
+    by the study's page), from the study's own ``sentences``: one loop over the studies."""
+    results = json.loads(Path(__file__).with_name("results.json").read_text())
+    out = Path(__file__).parent / "studies" / "_results"
+    out.mkdir(exist_ok=True)
+    for study in registered():
+        data = results.get(study.KEY)
+        lines = [f"From the full `lrbs run` of {results['created'][:10]} (`docs/results.json`, "
+                 f"{results['provenance']['run_seconds']:.0f} s):", ""]
+        sentences = study.sentences(data) if data is not None else []
+        lines += ["- " + _markdown_escape(line) for line in sentences] or [
+            "(this study is not in that run)"]
+        (out / f"{study.NAME}.md").write_text("\n".join(lines) + "\n")
+
+
 _write_derivations()
 _write_api()
+_write_study_results()

@@ -294,8 +294,9 @@ def figures(summary: Summary) -> dict[str, Figure]:
 
 
 def sentences(data: dict) -> list[str]:
-    """Every sweep's :func:`conclusions`, in order."""
-    return [line for st in data.values() for line in st["conclusions"]]
+    """Every sweep's :func:`conclusions`, in order, each naming its sweep."""
+    return [line if line.startswith(st["label"]) else f"{st['label']}, {line[0].lower()}{line[1:]}"
+            for st in data.values() for line in st["conclusions"]]
 
 
 def answer_html(data: dict) -> str:
