@@ -1,6 +1,6 @@
 """Theory over experiment: scaling-rule fits, the study report and the ``lrbs`` command line."""
 
-from compare.analysis._double_descent import RiskSimulation, plot_double_descent, simulate_risk
+from compare.analysis._double_descent import RiskSimulation, simulate_risk
 from compare.analysis._edges import EdgeStudy, edge_study
 from compare.analysis._gns import NoiseScaleStudy, noise_scale_study
 from compare.analysis._optima import Study, Theory, analyze, bootstrap_optima
@@ -27,6 +27,7 @@ from compare.studies.diagonal_nqm import (
     plot_diagonal_nqm,
     plot_steps_to_target,
 )
+from compare.studies.double_descent import plot_double_descent
 from compare.studies.noise_scale import (
     noise_scale_conclusions,
     plot_critical_batch,
