@@ -98,26 +98,35 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def _layer(name: str) -> str | None:
+    """The subfolder a module lives in (its own name for a subfolder's ``__init__``); ``None``
+    for the package's front and its top-level modules."""
+    package, *rest = name.split(".")
+    if package not in LAYERS or not rest or (len(rest) == 1 and rest[0] not in LAYERS[package]):
+        return None
+    return rest[0]
+
+
 def upward_imports(graph: dict[str, set[str]]) -> list[str]:
     """Every import that goes up a layer: from a subfolder to a later one, or to the package's
     own top level; and every subfolder that is not a known layer."""
     problems = []
     for name, edges in graph.items():
-        package, *rest = name.split(".")
-        if package not in LAYERS or len(rest) < 2:
+        package, layer = name.split(".")[0], _layer(name)
+        if layer is None:
             continue                                  # the package front or a top-level module
         layers = LAYERS[package]
-        if rest[0] not in layers:
-            problems.append(f"{name}: subfolder {rest[0]!r} is not a layer of {package}")
+        if layer not in layers:
+            problems.append(f"{name}: subfolder {layer!r} is not a layer of {package}")
             continue
         for target in sorted(edges):
-            t_package, *t_rest = target.split(".")
-            if t_package != package:
+            if target.split(".")[0] != package:
                 continue
-            if len(t_rest) < 2:
+            above = _layer(target)
+            if above is None:
                 problems.append(f"{name} imports {target}, above every layer")
-            elif t_rest[0] in layers and layers.index(t_rest[0]) > layers.index(rest[0]):
-                problems.append(f"{name} ({rest[0]}) imports {target} ({t_rest[0]}), a layer up")
+            elif above in layers and layers.index(above) > layers.index(layer):
+                problems.append(f"{name} ({layer}) imports {target} ({above}), a layer up")
     return problems
 
 
@@ -156,8 +165,9 @@ def test_circles_are_found(edges, expected):
 def test_an_upward_import_is_found():
     graph = {"compare.fit._fits": {"compare.studies._base"}, "compare.report._run":
              {"compare.fit._fits"}, "empirical.train._mlp": {"empirical"},
-             "empirical.attic._old": set()}
+             "empirical.attic._old": set(), "compare.fit": {"compare.style._figures"}}
     assert upward_imports(graph) == [
         "compare.fit._fits (fit) imports compare.studies._base (studies), a layer up",
         "empirical.train._mlp imports empirical, above every layer",
-        "empirical.attic._old: subfolder 'attic' is not a layer of empirical"]
+        "empirical.attic._old: subfolder 'attic' is not a layer of empirical",
+        "compare.fit (fit) imports compare.style._figures (style), a layer up"]
