@@ -174,6 +174,9 @@ def _run(args) -> None:
               f"best rule (AICc) {rules}")
     print(f"wrote the report {Path(args.out) / 'index.html'}, its results.json and figures/, "
           f"and the runs under {Path(args.out) / 'sweeps'}")
+    prov = results["provenance"]
+    print(f"took {prov['run_seconds']:.1f} s: " + ", ".join(
+        f"{name} {seconds:.1f} s" for name, seconds in prov["stage_seconds"].items()))
 
 
 def _scaling_law(args) -> None:

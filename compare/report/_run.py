@@ -115,11 +115,8 @@ def _write_report(context: Context, studies: list) -> dict:
         figures=relative(saved, root), **entries)
     results = strict_json(results)
     atomic_write_json(root / "results.json", results)
-    begun = time.perf_counter()
     page = render_html(results, studies, {**saved, **files}, root)
     atomic_write_bytes(root / "index.html", page.encode())
-    context.log(f"wrote the page in {time.perf_counter() - begun:.1f} s; stages: " + ", ".join(
-        f"{name} {s:.1f} s" for name, s in seconds.items()))
     return results
 
 
