@@ -103,10 +103,13 @@ def sentences(data: dict) -> list[str]:
             continue
         risk = np.array([np.inf if r is None else r for r in ridgeless], dtype=float)
         peak = int(np.argmax(risk))
+        sampled = np.abs(n - d)
+        where = ("beside the interpolation threshold n = d (no sampled n is nearer)"
+                 if sampled[peak] == sampled.min() else "not at the interpolation threshold n = d")
         text = (f"Noise variance {fmt(var)}, d = {d}: the min-norm risk (median over "
                 f"{data['trials']} draws) is {fmt(risk[0])} at n = {n[0]}, peaks at "
-                f"{fmt(risk[peak])} at n = {n[peak]}, next to the interpolation threshold n = d, "
-                f"and falls to {fmt(risk[-1])} at n = {n[-1]}")
+                f"{fmt(risk[peak])} at n = {n[peak]}, {where}, and is {fmt(risk[-1])} at "
+                f"n = {n[-1]}")
         if ridge[peak] is not None:
             text += (f"; ridge at its optimal penalty is {fmt(ridge[peak])} at n = {n[peak]}, "
                      f"{fmt(risk[peak] / ridge[peak])}x lower, and never above the ridgeless "
