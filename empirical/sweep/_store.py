@@ -36,8 +36,23 @@ class DamagedFileError(ValueError):
     """
 
 
+def _umask() -> int:
+    """This process's umask, read without changing it where the system says it (Linux)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)          # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a unique temporary file and an atomic rename.
+
+    The file gets the permissions an ordinary new file gets under the process's umask
+    (``0o666 & ~umask``: 0644 under the usual 022), not the temporary file's private 0600, so
+    that a colleague or a web server can read a report.
 
     See Also
     --------
@@ -48,6 +63,7 @@ def atomic_write_bytes(path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -167,3 +168,17 @@ def test_damaged_scaling_shape_is_retrained(tmp_path):
         np.testing.assert_array_equal(a.runs.test_loss, b.runs.test_loss)
     with locked_directory(tmp_path), pytest.raises(ValueError, match="in use"):
         run_scaling_study(spec, out=tmp_path)
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_get_the_permissions_of_the_umask(tmp_path, umask, mode):
+    """Every result file goes through atomic_write_bytes: readable by others under umask 022."""
+    from empirical import atomic_write_bytes, atomic_write_json
+    old = os.umask(umask)
+    try:
+        atomic_write_bytes(tmp_path / "figure.svg", b"<svg/>")
+        atomic_write_json(tmp_path / "results.json", {"a": 1})
+    finally:
+        os.umask(old)
+    for name in ("figure.svg", "results.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode
