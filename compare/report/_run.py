@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from compare.report._page import render_html
+from compare.report._readme import FIGURES
 from compare.studies._base import FULL, QUICK, Context, schema_fragment, select, sweep_specs
-from compare.style._figures import relative, save_figure
+from compare.style._figures import FORMATS, relative, save_figure
 from empirical import atomic_write_bytes, atomic_write_json, locked_directory, strict_json
 
 
@@ -100,7 +101,8 @@ def _write_report(context: Context, studies: list) -> dict:
         begun = time.perf_counter()
         summary = study.run(context)
         for name, fig in study.figures(summary).items():
-            saved[name] = save_figure(fig, root / "figures", name)
+            saved[name] = save_figure(fig, root / "figures", name,
+                                      formats=FORMATS if name in FIGURES else ("svg",))
         files.update(summary.files)
         entries[study.KEY] = summary.data
         seconds[study.NAME] = time.perf_counter() - begun

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from compare.analysis._paths import seed_tuple, spec_directory
 from compare.fit._law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
 from compare.studies._base import Context, Summary
-from compare.style._figures import PALETTE, label_axes, save_figure
+from compare.style._figures import FORMATS, PALETTE, label_axes, save_figure
 from compare.style._html import num_text, table
 from compare.style._text import fmt, fmt_iv
 from empirical import (
@@ -153,10 +153,13 @@ def summarize_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) 
 
 
 def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
-                    progress: bool = True, n_boot: int = 200, **options) -> dict:
+                    progress: bool = True, n_boot: int = 200, formats=FORMATS,
+                    **options) -> dict:
     """Run (or resume) the study; write ``scaling_law.json``, ``scaling_law.md`` and two figures.
 
-    ``options`` go to :func:`scaling_spec` (for example ``optimizer="sgd"``, ``dropout=0.1``).
+    The figures in ``formats`` (PNG and SVG by default; ``lrbs run`` asks for the SVG its page
+    embeds). ``options`` go to :func:`scaling_spec` (for example ``optimizer="sgd"``,
+    ``dropout=0.1``).
 
     See Also
     --------
@@ -170,8 +173,9 @@ def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
     fit = fit_scaling_law(runs.n_params, runs.test_loss, n_boot=n_boot)
     check = extrapolation_check(runs.n_params, runs.test_loss, n_boot=n_boot)
     paths = {"scaling_law": save_figure(plot_scaling_law(runs, fit, check), root / "figures",
-                                        "scaling_law"),
-             "lr_vs_width": save_figure(plot_lr_vs_width(runs), root / "figures", "lr_vs_width")}
+                                        "scaling_law", formats=formats),
+             "lr_vs_width": save_figure(plot_lr_vs_width(runs), root / "figures", "lr_vs_width",
+                                        formats=formats)}
     results = dict(spec=spec.to_dict(), version=runs.version,
                    **summarize_scaling_law(runs, fit, check),
                    figures={k: {e: str(p.relative_to(root)) for e, p in v.items()}
@@ -287,7 +291,7 @@ def run(context: Context) -> Summary:
     seeds = 1 if context.quick else SCALING_SEEDS
     context.log(f"  {seeds} seed(s)")
     results = run_scaling_law(context.root / "scaling", seeds=seeds, quick=context.quick,
-                              progress=context.progress)
+                              progress=context.progress, formats=("svg",))
     files = {f"scaling/{k}": v for k, v in results.pop("_paths").items()}
     results["figures"] = {name: {ext: str(p.relative_to(context.root)) for ext, p in v.items()}
                           for name, v in ((k.partition("/")[2], v) for k, v in files.items())}

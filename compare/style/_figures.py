@@ -45,17 +45,26 @@ def data_limits(ax, *arrays, margin: float = 1.6) -> None:
         ax.set_ylim(values.min() / margin, values.max() * margin)
 
 
-def save_figure(fig: Figure, directory, name: str) -> dict:
-    """Write ``name.png`` and ``name.svg`` under ``directory``; returns both paths.
+FORMATS = ("png", "svg")
+
+
+def save_figure(fig: Figure, directory, name: str, *, formats=FORMATS) -> dict:
+    """Write ``name.png`` and ``name.svg`` (or only the ``formats`` given) under ``directory``;
+    returns their paths by extension.
+
+    Each format draws the figure anew (its layout and text included), so ``lrbs run`` writes
+    only the SVG its page embeds, and a PNG only where the README or the docs show one.
 
     See Also
     --------
     run_report : Saves every figure of the report with it.
     """
+    if not formats or set(formats) - set(FORMATS):
+        raise ValueError(f"formats must be some of {FORMATS}, got {formats!r}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for ext in ("png", "svg"):
+    for ext in formats:
         paths[ext] = directory / f"{name}.{ext}"
         buffer = io.BytesIO()
         fig.savefig(buffer, format=ext, dpi=110)

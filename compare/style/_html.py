@@ -15,10 +15,15 @@ figcaption{font-size:.9em;color:#444}.flat{background:#fff4d6}code{background:#f
 nav ol{columns:2}"""
 
 
+MEDIA_TYPES = {".svg": "image/svg+xml", ".png": "image/png"}
+
+
 def img(path: Path, caption: str, svg: str | None = None) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
+    """A figure embedded in the page (the file's bytes as a data URI), with a link to its SVG."""
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    media = MEDIA_TYPES[Path(path).suffix]
     link = f' (<a href="{html.escape(svg)}">SVG</a>)' if svg else ""
-    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+    return (f'<figure><img alt="{html.escape(caption)}" src="data:{media};base64,{data}">'
             f'<figcaption>{html.escape(caption)}{link}</figcaption></figure>')
 
 
@@ -43,7 +48,8 @@ def table(headers, rows) -> str:
 
 
 class FigureRefs:
-    """Numbers the page's figures in order of appearance, each with its SVG linked."""
+    """Numbers the page's figures in order of appearance, each embedded (its SVG where there is
+    one, else its PNG) with its SVG linked."""
 
     def __init__(self, paths: dict, root_paths: dict):
         self.paths, self.root_paths, self.count = paths, root_paths, 0
@@ -51,7 +57,8 @@ class FigureRefs:
     def __call__(self, name: str, caption: str) -> str:
         self.count += 1
         svg = self.root_paths.get(name, {}).get("svg")
-        return img(self.paths[name]["png"], f"Figure {self.count}. {caption}", svg)
+        files = self.paths[name]
+        return img(files.get("svg", files.get("png")), f"Figure {self.count}. {caption}", svg)
 
 
 def rules_table(fit: dict) -> str:
