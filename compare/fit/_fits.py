@@ -162,8 +162,32 @@ def _starts(rule: ScalingRule, log_b: np.ndarray, log_lr: np.ndarray) -> list[np
     return [np.array([top + 0.5, nb]) for nb in turns]
 
 
+FIXED_SLOPES = {"linear": 1.0, "sqrt": 0.5}
+"""The rules that are lines in log space with a fixed slope; ``power`` is one with a free slope."""
+LINES = (*FIXED_SLOPES, "power")
+
+
+def _fit_lines(rule: ScalingRule, log_b, log_lr_rows, sd) -> tuple[np.ndarray, np.ndarray]:
+    r"""The exact weighted least-squares fit of a rule that is a line in log space
+    (:math:`\log\eta = z_0 + s\log B`, the slope fixed or, for ``power``, free), for every row
+    of ``log_lr_rows`` (m, n_b) at once; returns z (m, k) and chi2 (m,)."""
+    rows = np.atleast_2d(log_lr_rows)
+    if rule.name == "power":
+        design, target = np.column_stack([np.ones_like(log_b), log_b]), rows
+    else:
+        design, target = np.ones((log_b.size, 1)), rows - FIXED_SLOPES[rule.name] * log_b
+    weighted = design / sd[:, None]
+    z = np.linalg.lstsq(weighted, (target / sd).T, rcond=None)[0].T
+    chi2 = np.sum((target / sd - z @ weighted.T) ** 2, axis=1)
+    return z, chi2
+
+
 def _fit_one(rule: ScalingRule, log_b, log_lr, sd, starts) -> tuple[np.ndarray, float]:
-    """Minimize the weighted squared log residuals; returns (z, chi2)."""
+    """Minimize the weighted squared log residuals; returns (z, chi2). Exact for the lines
+    (:func:`_fit_lines`), by multi-start ``least_squares`` from ``starts`` for the others."""
+    if rule.name in LINES:
+        z, chi2 = _fit_lines(rule, log_b, log_lr, sd)
+        return z[0], float(chi2[0])
     b = np.exp(log_b)
 
     def residual(z):
@@ -316,7 +340,8 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
                           for v, log in zip(point.params.values(), spec.log_params, strict=True)])
         intervals = {k: (v, v) for k, v in point.params.items()}
         if len(boot) >= 2:
-            replicates = np.array([_fit_one(spec, log_b, row, sd, [z_hat])[0] for row in boot])
+            replicates = (_fit_lines(spec, log_b, boot, sd)[0] if name in LINES else
+                          np.array([_fit_one(spec, log_b, row, sd, [z_hat])[0] for row in boot]))
             lows, highs = (_to_params(spec, z) for z in bootstrap_interval(z_hat, replicates,
                                                                            n_seeds))
             intervals = {k: (float(lo), float(hi))
