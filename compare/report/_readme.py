@@ -16,17 +16,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from compare.report._run import FIGURES, README, RESULTS
 from compare.studies._base import registered
-
-ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
-RESULTS = ROOT / "docs" / "results.json"
-HEADLINE = ROOT / "docs" / "images" / "headline.png"
-HEADLINE_FIGURE = "optimal_lr_linear-sgd"
-FIGURES = {HEADLINE_FIGURE: HEADLINE,
-           "stability_edge": ROOT / "docs" / "images" / "stability_edge.png",
-           "critical_batch": ROOT / "docs" / "images" / "critical_batch.png"}
-"""The figures of a run the README and the docs pages show, and where they are kept."""
 
 
 def answer_section(results: dict) -> str:

@@ -14,10 +14,20 @@ from pathlib import Path
 import numpy as np
 
 from compare.report._page import render_html
-from compare.report._readme import FIGURES
 from compare.studies._base import FULL, QUICK, Context, schema_fragment, select, sweep_specs
 from compare.style._figures import FORMATS, relative, save_figure
 from empirical import atomic_write_bytes, atomic_write_json, locked_directory, strict_json
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+RESULTS = ROOT / "docs" / "results.json"
+HEADLINE = ROOT / "docs" / "images" / "headline.png"
+HEADLINE_FIGURE = "optimal_lr_linear-sgd"
+FIGURES = {HEADLINE_FIGURE: HEADLINE,
+           "stability_edge": ROOT / "docs" / "images" / "stability_edge.png",
+           "critical_batch": ROOT / "docs" / "images" / "critical_batch.png"}
+"""The figures of a run the README and the docs pages show, and where they are kept: ``lrbs
+run`` writes these as PNG too (``python -m compare.report._readme`` copies them)."""
 
 
 def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = False,
