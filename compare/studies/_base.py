@@ -114,7 +114,12 @@ class Summary:
 
 
 class StudyModule(Protocol):
-    """The face of a study module (the module itself is the study)."""
+    """The face of a study module (the module itself is the study).
+
+    Two parts are optional: ``answer_html(data) -> str``, the study's part of the page's
+    opening answer, and ``readme(data) -> str``, its block of the README's answer; only the
+    optimal-lr study has them today.
+    """
 
     NAME: str                       # for ``lrbs run --only`` and its docs page
     KEY: str                        # its key in results.json
