@@ -54,6 +54,8 @@ class Schedules:
         """
         _, p, _ = _check_optimizer(0.0, precondition_power)
         rates = positive("lrs", lrs)
+        if rates.size == 0:
+            raise ValueError("lrs must hold the rate of at least one piece, got none")
         pieces = np.broadcast_to(steps_array("piece_steps", piece_steps), rates.shape)
         b = float(positive("batch_size", batch_size, allow_inf=True))
         return self._schedule_loss(np.log(rates), b, pieces, p)

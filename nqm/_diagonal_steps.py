@@ -34,6 +34,14 @@ class OptimalSteps(NamedTuple):
     """The decay of the moving average: the one given, or the best one where ``"tuned"``."""
 
 
+def _max_steps(value) -> int:
+    """The step limit of a search, a whole number ``>= 1``."""
+    steps = int(steps_array("max_steps", value))
+    if steps < 1:
+        raise ValueError(f"max_steps must be at least 1, got {value!r}")
+    return steps
+
+
 def _scan_grid(max_steps: int) -> np.ndarray:
     """Steps 0..16, then 8 points per octave (gaps that are powers of two) up to ``max_steps``."""
     points = list(range(17))
@@ -138,7 +146,7 @@ class FewestSteps:
         args = np.broadcast_arrays(positive("lr", lr),
                                    positive("batch_size", batch_size, allow_inf=True),
                                    positive("target_loss", target_loss))
-        max_steps = int(steps_array("max_steps", max_steps))
+        max_steps = _max_steps(max_steps)
         solve = np.vectorize(lambda eta, b, target: self._steps_one(
             eta, b, target, optimizer, max_steps), otypes=[float])
         return scalar_or_array(solve(*args))
@@ -225,7 +233,7 @@ class FewestSteps:
         batch_size, target_loss = np.broadcast_arrays(
             positive("batch_size", batch_size, allow_inf=True),
             positive("target_loss", target_loss))
-        max_steps = int(steps_array("max_steps", max_steps))
+        max_steps = _max_steps(max_steps)
 
         def solve(b, target):
             best = fewest_steps(quadratic, b, target, space, max_steps)
@@ -274,7 +282,7 @@ class FewestSteps:
         space = _search_space(momentum, precondition_power, ema_decay)
         quadratic = self._quadratic()
         target = float(positive("target_loss", target_loss))
-        max_steps = int(steps_array("max_steps", max_steps))
+        max_steps = _max_steps(max_steps)
         if target >= self.initial_loss:
             raise ValueError(f"target_loss={target:g} is not below the initial loss "
                              f"{self.initial_loss:.4g}: every batch size reaches it at step 0")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nqm._affine import minimize_on_log_scale
-from nqm._validation import as_float_array, positive, scalar_or_array, steps_array
+from nqm._validation import as_float_array, positive, scalar_or_array, steps_array, whole_array
 
 
 def _as_2d(name: str, value) -> np.ndarray:
@@ -131,7 +131,7 @@ class FiniteSampleLeastSquaresSGD:
             Non-finite (``inf``) from the step where the moments overflow.
         """
         lrs = np.atleast_1d(positive("lrs", lrs))[:, None, None]
-        b = float(positive("batch_size", batch_size))
+        b = float(whole_array("batch_size", batch_size, low=1))
         steps = int(steps_array("steps", steps))
         m0, P0 = self._initial(w_init)
         d, k = self.dim, self.n_out

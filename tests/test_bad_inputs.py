@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import nqm
-from compare import fit_rule
+from compare import analyze, fit_rule, simulate_risk
 from compare.cli import main
 from empirical import (
     LRGrid,
@@ -21,6 +21,7 @@ from empirical import (
     least_squares_problem,
     reference,
     run_sweep,
+    steps_to_target_optimum,
     teacher_mlp_problem,
     train_linear_sgd_batched,
     train_mlp_batched,
@@ -193,6 +194,19 @@ API_CASES = [
     (lambda: ZHANG.critical_batch_size(1e6), "initial loss"),
     (lambda: ZHANG.expected_loss(0.1, 1, 10, momentum=1.0), "momentum"),
     (lambda: ZHANG.steps_to_target(0.1, 1, 0.1, max_steps=2**60), "2^53"),
+    # found by the audits of issue 29
+    (lambda: LRGrid(base="a"), "LRGrid.base must be a number"),
+    (lambda: LRGrid(k_max=True), "LRGrid.k_max"),
+    (lambda: steps_to_target_optimum([0.1, 0.2], np.ones(5), 0.5), "(n_seed, n_lr, steps)"),
+    (lambda: analyze(None), "SweepResult"),
+    (lambda: ZHANG.schedule_loss([], 4, 10), "at least one piece"),
+    (lambda: ZHANG.optimal_steps_to_target(4, 0.1, max_steps=0), "max_steps must be at least 1"),
+    (lambda: ZHANG.steps_to_target(0.1, 4, 0.1, max_steps=0), "max_steps must be at least 1"),
+    (lambda: nqm.FiniteSampleLeastSquaresSGD(PROBLEM.X_train, PROBLEM.y_train, PROBLEM.X_test,
+                                             PROBLEM.y_test).expected_test_mse(0.01, 2.5, 10),
+     "batch_size must be whole"),
+    (lambda: simulate_risk(20, [10, 30], (-1.0,), trials=2), "noise_vars"),
+    (lambda: ScalingSpec(seeds=(-1,)), "seeds must be >= 0"),
 ]
 
 

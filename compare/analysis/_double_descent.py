@@ -71,8 +71,11 @@ def simulate_risk(d: int, ns, noise_vars=(0.0, 0.04), *, trials: int = 8,
     if d < 1 or ns.ndim != 1 or np.any(ns < 1) or trials < 1:
         raise ValueError(f"need d >= 1, 1-d ns >= 1 and trials >= 1, got d={d}, ns={ns!r}, "
                          f"trials={trials}")
+    variances = np.asarray(noise_vars, dtype=float)
+    if variances.ndim != 1 or not np.all(np.isfinite(variances) & (variances >= 0)):
+        raise ValueError(f"noise_vars must be finite variances >= 0, got {noise_vars!r}")
     rng = np.random.default_rng(seed)
-    sigmas = np.sqrt(np.asarray(noise_vars, dtype=float))
+    sigmas = np.sqrt(variances)
     ridgeless = np.empty((sigmas.size, ns.size, trials))
     ridge = np.full_like(ridgeless, np.nan)
     for j, n in enumerate(ns):

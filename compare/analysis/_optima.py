@@ -273,6 +273,9 @@ def analyze(result: SweepResult, *, n_boot: int = 200, seed: int = 0,
     summarize : The study as results.json's entry.
     conclusions : The study in sentences.
     """
+    if not isinstance(result, SweepResult):
+        raise TypeError(f"analyze needs a SweepResult (from empirical.run_sweep), got "
+                        f"{type(result).__name__}")
     spec = result.spec
     optima = result.optima(n_boot=n_boot)
     b = np.array([o.batch_size for o in optima], dtype=float)

@@ -32,6 +32,11 @@ class LRGrid:
     k_max: int = 31
 
     def __post_init__(self):
+        for name in ("base", "ratio", "k_min", "k_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float | np.integer
+                                                         | np.floating):
+                raise TypeError(f"LRGrid.{name} must be a number, got {value!r}")
         if not (np.isfinite(self.base) and self.base > 0):
             raise ValueError(f"LRGrid.base must be finite and > 0, got {self.base!r}")
         if not (np.isfinite(self.ratio) and self.ratio > 1):

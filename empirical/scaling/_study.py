@@ -73,6 +73,8 @@ class ScalingSpec:
             raise ValueError(f"ScalingSpec.shapes needs at least 3 shapes, got {len(self.shapes)}")
         if not self.seeds:
             raise ValueError("ScalingSpec.seeds must not be empty")
+        if min(self.seeds) < 0:
+            raise ValueError(f"ScalingSpec.seeds must be >= 0, got {self.seeds!r}")
         for name in ("batch_size", "max_steps", "eval_every", "patience"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

@@ -185,11 +185,15 @@ def steps_to_target_optimum(lrs, curves, target: float) -> tuple[float, float]:
     --------
     find_optimum : The fixed-horizon criterion.
     """
-    mean = _finite(np.asarray(curves, dtype=float)).mean(axis=0)      # (n_lr, steps)
+    rates, curves = np.asarray(lrs, dtype=float), np.asarray(curves, dtype=float)
+    if curves.ndim != 3 or rates.shape != curves.shape[1:2]:
+        raise ValueError(f"curves must have shape (n_seed, n_lr, steps) with n_lr = {rates.size} "
+                         f"rates, got shape {curves.shape}")
+    mean = _finite(curves).mean(axis=0)                                # (n_lr, steps)
     reached = mean <= target
     first = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.iinfo(np.int64).max)
     fewest = first.min()
     if fewest == np.iinfo(np.int64).max:
         return float("nan"), float("inf")
-    ties = np.asarray(lrs, dtype=float)[first == fewest]
+    ties = rates[first == fewest]
     return float(np.exp(np.log(ties).mean())), float(fewest)
