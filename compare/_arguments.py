@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 from compare.studies._base import registered
 
@@ -163,7 +164,7 @@ def dropout_arg(text: str) -> float:
 
 def study_options(parser, *, out: str, seeds_default: str, quick_help: str) -> None:
     """--out, --seeds, --quick, --quiet and --threads, shared by the commands that run a study."""
-    parser.add_argument("--out", default=out, metavar="DIR",
+    parser.add_argument("--out", type=folder_arg, default=out, metavar="DIR",
                         help="output directory, locked while the study runs")
     parser.add_argument("--seeds", type=seeds_arg, default=None,
                         help=f"{SEEDS_HELP} (default {seeds_default})")
@@ -184,3 +185,21 @@ def study_names_arg(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"studies must be among {', '.join(STUDY_NAMES)}; got "
                                          f"{text!r}")
     return names
+
+
+def folder_arg(text: str) -> str:
+    """An output folder's name: not empty (an empty one would write into the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"needs a folder name, got {text!r}")
+    return text
+
+
+def workers_arg(text: str) -> int:
+    """Local Dask workers: at least 1, at most this machine's cores (each is a process; more
+    than the cores only contend for them)."""
+    workers = positive_arg(int)(text)
+    cores = os.cpu_count() or 1
+    if workers > cores:
+        raise argparse.ArgumentTypeError(f"at most {cores} workers on this machine's {cores} "
+                                         f"cores, got {workers}")
+    return workers

@@ -12,6 +12,7 @@ from pathlib import Path
 from compare._arguments import (
     SEEDS_HELP,
     batch_sizes_arg,
+    folder_arg,
     grid_arg,
     int_list,
     logspace_arg,
@@ -20,6 +21,7 @@ from compare._arguments import (
     positive_arg,
     seeds_arg,
     threads_option,
+    workers_arg,
 )
 from compare.analysis._theory_table import format_number as _fmt
 from compare.analysis._theory_table import (
@@ -62,14 +64,14 @@ def add_sweep(commands) -> None:
                        help="mlp-adam only: Adam's coupled L2 weight decay (default 0.001, the "
                             "question's; the notebook's code used 0.01)")
     sweep.add_argument("--device", default="cpu", help="torch device: cpu, cuda[:N] or mps")
-    sweep.add_argument("--out", metavar="DIR",
+    sweep.add_argument("--out", type=folder_arg, metavar="DIR",
                        help="results directory: written as it goes, locked, resumed on rerun")
     sweep.add_argument("--json", metavar="FILE",
                        help="write the optima and raw metric to this JSON file (strict JSON: "
                             "null where a run diverged)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     cluster = sweep.add_mutually_exclusive_group()
-    cluster.add_argument("--workers", type=positive_arg(int), metavar="N",
+    cluster.add_argument("--workers", type=workers_arg, metavar="N",
                          help="run the tasks on a local Dask cluster of N worker processes "
                               "(needs the 'dask' extra)")
     cluster.add_argument("--scheduler", metavar="ADDRESS",
@@ -132,7 +134,7 @@ def add_gns(commands) -> None:
     gns.add_argument("--predict", type=batch_sizes_arg, default=batch_sizes_arg("2,4,16,64,256,1024,2048"),
                      metavar="B1,B2,...", help="batch sizes of the predicted optimal rate")
     gns.add_argument("--device", default="cpu", help="torch device: cpu, cuda[:N] or mps")
-    gns.add_argument("--out", metavar="DIR",
+    gns.add_argument("--out", type=folder_arg, metavar="DIR",
                      help="write DIR/noise_scale.json and the figure DIR/noise_scale.png/.svg")
     threads_option(gns)
 
@@ -155,6 +157,7 @@ def gns(args) -> None:
     trace = noise_along_run(workload, lr, args.batch_size, args.steps, every=args.every,
                             method=args.method, sizes=args.sizes, n_batches=args.batches,
                             run_seed=args.seed, seed=args.seed, device=args.device)
+    _check_run_converges(trace, lr)
     print(f"{spec.label}: noise scale along the run at lr {lr:g}, B = {args.batch_size} "
           f"({args.method}, {args.batches} draws per estimate, +/- one standard error)")
     print(format_rows([dict(step=int(t), test=test, g2=f"{_fmt(g)} +/- {_fmt(gse)}",
@@ -189,6 +192,20 @@ def gns(args) -> None:
         print(f"wrote {out / 'noise_scale.json'} and " + " and ".join(map(str, paths.values())))
     else:
         print("wrote no files (--out DIR keeps the series and its figure)")
+
+
+def _check_run_converges(trace, lr: float) -> None:
+    """A ``ValueError`` when the run a prediction would rest on diverged, went NaN or ended no
+    better than it started: its noise scale says nothing about the optimal rate."""
+    import numpy as np
+    test = np.asarray(trace.test_loss, dtype=float)
+    train = np.asarray(trace.train_loss, dtype=float)
+    what = ("its loss is not finite" if not (np.isfinite(test).all() and np.isfinite(train).all())
+            else "its test loss ended no lower than it began" if test[-1] >= test[0] else None)
+    if what is not None:
+        raise ValueError(f"the run at lr {lr:g} failed, {what} (test loss {test[0]:.3g} at step "
+                         f"{trace.steps[0]} -> {test[-1]:.3g} at step {trace.steps[-1]}): no noise "
+                         "scale or rate is predicted from it; choose a smaller --lr")
 
 
 def _check_output_file(path: str) -> Path:

@@ -15,6 +15,7 @@ from compare._arguments import (
     Parser,
     batch_sizes_arg,
     dropout_arg,
+    folder_arg,
     positive_arg,
     study_names_arg,
     study_options,
@@ -60,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     theory.add_argument("--bins", type=positive_arg(int), default=None, metavar="K",
                         help="bin the spectrum into K geometric bins as Zhang et al.'s notebook "
                              "does (their figures: --dim 10000 --bins 100); exact by default")
-    theory.add_argument("--out", type=Path, default=None, metavar="DIR",
+    theory.add_argument("--out", type=lambda text: Path(folder_arg(text)), default=None,
+                        metavar="DIR",
                         help="also draw the diagonal NQM's figure to DIR/diagonal_nqm.png and "
                              ".svg")
     threads_option(theory)

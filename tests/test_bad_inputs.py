@@ -97,6 +97,14 @@ CLI_CASES = [
     (["scaling-law", "--optimizer", "rmsprop"], "rmsprop"),
     (["scaling-law", "--seeds", "-1"], "seeds"),
     (["scaling-law", "--bogus"], "--bogus"),
+    # found by the audits of issue 29, and the new --only
+    (SWEEP + ["--out", ""], "needs a folder name"),
+    (["gns", "linear-sgd", "--out", ""], "needs a folder name"),
+    (["run", "--out", " "], "needs a folder name"),
+    (["theory", "--out", ""], "needs a folder name"),
+    (["sweep", "mlp-sgd", "--workers", "1000"], "at most"),
+    (["gns", "linear-sgd", "--lr", "1000", "--steps", "20"], "test loss ended no lower"),
+    (["run", "--only", "edge"], "studies must be among optimal-lr"),
 ]
 
 
