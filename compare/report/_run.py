@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import importlib
 import json
 import platform
 import subprocess
 import time
+from dataclasses import dataclass, replace
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
@@ -14,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from compare.report._page import render_html
+from compare.report._second_core import resolved, save_figures, second_core
 from compare.studies._base import FULL, QUICK, Context, schema_fragment, select, sweep_specs
-from compare.style._figures import FORMATS, relative, save_figure
+from compare.style._figures import FORMATS, relative
 from empirical import atomic_write_bytes, atomic_write_json, locked_directory, strict_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,17 +108,30 @@ def results_schema() -> dict:
 def _write_report(context: Context, studies: list) -> dict:
     root = context.root
     started = time.perf_counter()
-    entries, saved, files, seconds = {}, {}, {}, {}
-    for k, study in enumerate(studies, 1):
-        context.log(f"[{k}/{len(studies)}] {study.TITLE}")
-        begun = time.perf_counter()
-        summary = study.run(context)
-        for name, fig in study.figures(summary).items():
-            saved[name] = save_figure(fig, root / "figures", name,
-                                      formats=FORMATS if name in FIGURES else ("svg",))
-        files.update(summary.files)
-        entries[study.KEY] = summary.data
-        seconds[study.NAME] = time.perf_counter() - begun
+    outcomes = {}
+    with second_core() as helper:
+        beside = [s for s in studies if helper is not None and not s.USES_SWEEPS]
+        for study in beside:                     # queued first: they start at once
+            context.log(f"[{studies.index(study) + 1}/{len(studies)}] {study.TITLE} "
+                        "(on the second core)")
+            outcomes[study.NAME] = helper.submit(_run_study, study.__name__,
+                                                 replace(context, progress=False,
+                                                         shares_sweeps=False))
+        for k, study in enumerate(studies, 1):
+            if study not in beside:
+                context.log(f"[{k}/{len(studies)}] {study.TITLE}")
+                outcomes[study.NAME] = _run_study(study, context, helper)
+        outcomes = {name: resolved(value) for name, value in outcomes.items()}
+        saved = {name: resolved(value) for outcome in outcomes.values()
+                 for name, value in outcome.figures.items()}
+    entries, files, seconds = {}, {}, {}
+    for study in studies:
+        outcome = outcomes[study.NAME]
+        entries[study.KEY] = outcome.data
+        files.update(outcome.files)
+        seconds[study.NAME] = outcome.seconds + sum(
+            saved[name][1] for name in outcome.figures)
+    saved = {name: paths for name, (paths, _) in saved.items()}
     results = dict(
         lrbs_version=version("lrbs"), created=datetime.datetime.now(datetime.UTC).isoformat(
             timespec="seconds"),
@@ -130,6 +146,32 @@ def _write_report(context: Context, studies: list) -> dict:
     page = render_html(results, studies, {**saved, **files}, root)
     atomic_write_bytes(root / "index.html", page.encode())
     return results
+
+
+@dataclass
+class _Outcome:
+    """One study's run: its results.json entry, its files, its figures (name -> (paths,
+    seconds of writing) or a Future of them) and the seconds of its run and of drawing its
+    figures (writing them not included)."""
+
+    data: dict | None
+    files: dict
+    figures: dict
+    seconds: float
+
+
+def _run_study(study, context: Context, helper=None) -> _Outcome:
+    """Run ``study`` (a module, or its name in the helper process) and write its figures,
+    through ``helper`` when given."""
+    if isinstance(study, str):
+        study = importlib.import_module(study)
+    begun = time.perf_counter()
+    summary = study.run(context)
+    drawn = study.figures(summary)
+    seconds = time.perf_counter() - begun
+    figures = save_figures(helper, drawn, context.root / "figures",
+                           lambda name: FORMATS if name in FIGURES else ("svg",))
+    return _Outcome(summary.data, summary.files, figures, seconds)
 
 
 def git_commit() -> str | None:

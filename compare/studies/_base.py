@@ -63,6 +63,10 @@ class Context:
     device : str
     progress : bool
         Stage messages and progress bars on stderr.
+    shares_sweeps : bool
+        Whether :meth:`sweeps` may run: false in the helper process of
+        :func:`compare.report._second_core.second_core`, which runs only the studies whose
+        ``USES_SWEEPS`` is false.
     """
 
     root: Path
@@ -71,6 +75,7 @@ class Context:
     quick: bool = False
     device: str = "cpu"
     progress: bool = True
+    shares_sweeps: bool = True
     sweep_directories: dict = field(default_factory=dict)
     _studies: list | None = field(default=None, repr=False)
 
@@ -80,6 +85,9 @@ class Context:
 
     def sweeps(self) -> list[Study]:
         """The three sweeps, run or resumed under ``root/sweeps/`` and analysed, once per run."""
+        if not self.shares_sweeps:
+            raise RuntimeError("this study runs beside the sweeps (its USES_SWEEPS is False) "
+                               "but asked for them")
         if self._studies is None:
             studies = []
             for spec in self.specs:
@@ -125,6 +133,7 @@ class StudyModule(Protocol):
     KEY: str                        # its key in results.json
     TITLE: str
     ORDER: int                      # its place in the report
+    USES_SWEEPS: bool               # whether ``run`` calls ``context.sweeps()``
     REFERENCES: tuple
 
     def run(self, context: Context) -> Summary: ...

@@ -20,6 +20,7 @@ NAME = "diagonal-nqm"
 KEY = "diagonal_nqm"
 TITLE = "The criterion decides"
 ORDER = 40
+USES_SWEEPS = True
 REFERENCES = (
     "G. Zhang et al., Which algorithmic choices matter at which batch sizes? Insights from a "
     "noisy quadratic model, NeurIPS 2019, arXiv:1907.04164 (the NQM, logarithmic fixed-horizon "

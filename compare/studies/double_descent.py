@@ -20,6 +20,7 @@ NAME = "double-descent"
 KEY = "double_descent"
 TITLE = "Double descent and ridge"
 ORDER = 50
+USES_SWEEPS = False
 REFERENCES = (
     "T. Hastie, A. Montanari, S. Rosset, R. Tibshirani, Surprises in high-dimensional ridgeless "
     "least squares interpolation, Ann. Statist. 2022 (double descent, ridge).",

@@ -21,6 +21,7 @@ NAME = "noise-scale"
 KEY = "noise_scale"
 TITLE = "Predicted before the sweep: the noise scale"
 ORDER = 30
+USES_SWEEPS = True
 REFERENCES = (
     "S. McCandlish, J. Kaplan, D. Amodei, An empirical model of large-batch training, "
     "arXiv:1812.06162 (saturating rule, critical batch size, the gradient noise scale and its "

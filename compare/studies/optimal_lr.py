@@ -22,6 +22,7 @@ NAME = "optimal-lr"
 KEY = "studies"
 TITLE = "The optimal learning rate, two criteria"
 ORDER = 10
+USES_SWEEPS = True
 
 
 SETUP = (

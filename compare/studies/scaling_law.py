@@ -30,6 +30,7 @@ NAME = "scaling-law"
 KEY = "scaling_law"
 TITLE = "Scaling law on digits"
 ORDER = 60
+USES_SWEEPS = False
 REFERENCES = (
     "J. Hoffmann et al., Training compute-optimal large language models, arXiv:2203.15556 "
     "(the scaling-law fit).",

@@ -19,6 +19,7 @@ NAME = "stability-edge"
 KEY = "stability_edge"
 TITLE = "The stability edge"
 ORDER = 20
+USES_SWEEPS = True
 REFERENCES = (
     "D. Granziol, S. Zohren, S. Roberts, Learning rates as a function of batch size: a random "
     "matrix theory approach to neural network training, JMLR 23 (2022), arXiv:2006.09092 "

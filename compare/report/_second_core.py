@@ -1,0 +1,116 @@
+"""The second core: one helper process that runs studies and writes figures beside the main one.
+
+``lrbs run`` trains on one thread (:data:`empirical.DEFAULT_THREADS`), so on a machine with
+two or more cores one of them would idle. The helper runs the studies that need none of the
+shared sweeps (their own stage from start to end, figures included) and writes the figures the
+main process draws, while the main process runs the sweeps and the studies built on them.
+Both processes keep every library to one thread, so neither spins waiting for the other's core,
+and every number is what a run in one process computes: each study's arithmetic happens in one
+process, whichever it is.
+
+The helper is started with ``spawn`` (a fresh interpreter: nothing of the parent's threads or
+torch state is inherited), ignores Ctrl-C (the main process stops it) and, on Linux, dies with
+its parent, so an interrupted or killed ``lrbs run`` leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+
+def helper_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:                                   # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _one_thread_everywhere() -> None:
+    """numpy's and scipy's BLAS and torch's intra-op pool on one thread, for this process."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+
+
+def _start_helper(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)             # the parent stops us on Ctrl-C
+    with contextlib.suppress(OSError, AttributeError):       # PR_SET_PDEATHSIG = 1 (Linux)
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:                               # it died while we started
+        os._exit(1)
+    _one_thread_everywhere()
+
+
+@contextlib.contextmanager
+def second_core(wanted: bool = True):
+    """A helper process (a ``ProcessPoolExecutor`` of one) for the body, or ``None`` when
+    ``wanted`` is false or only one core is available.
+
+    Either way the body runs with numpy's BLAS and torch on one thread, as the helper does, so
+    the numbers do not depend on which process computed them or on whether there was a helper.
+    On any exception (Ctrl-C included) the helper is killed at once and its queued work is
+    dropped; otherwise that work is finished before the body's end returns.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            if not wanted or helper_cores() < 2:
+                yield None
+                return
+            before = set(multiprocessing.active_children())
+            executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_start_helper, initargs=(os.getpid(),))
+            try:
+                yield executor
+            except BaseException:
+                executor.shutdown(wait=False, cancel_futures=True)
+                for child in set(multiprocessing.active_children()) - before:
+                    child.kill()
+                raise
+            executor.shutdown(wait=True)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def save_figure_timed(fig, directory, name: str, formats) -> tuple[dict, float]:
+    """:func:`compare.style.save_figure`, and the seconds it took (for the stage times)."""
+    from compare.style._figures import save_figure
+
+    begun = time.perf_counter()
+    return save_figure(fig, directory, name, formats=formats), time.perf_counter() - begun
+
+
+def save_figures(helper, figures: dict, directory: Path, formats_of) -> dict:
+    """Write every figure of ``figures`` (name -> Figure) under ``directory``: in the helper
+    when there is one (name -> Future), here otherwise (name -> (paths, seconds)).
+
+    ``formats_of(name)`` gives each figure's formats. The helper receives the figure pickled
+    (a few hundred kilobytes, milliseconds), so the main process goes on at once.
+    """
+    out = {}
+    for name, fig in figures.items():
+        if helper is None:
+            out[name] = save_figure_timed(fig, directory, name, formats_of(name))
+        else:
+            out[name] = helper.submit(save_figure_timed, fig, directory, name, formats_of(name))
+    return out
+
+
+def resolved(value):
+    """``value``, or its result if it is a Future."""
+    return value.result() if isinstance(value, Future) else value
+
