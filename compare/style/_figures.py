@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatterSciNotation
 
 from empirical import atomic_write_bytes
 
@@ -19,13 +21,48 @@ RULE_STYLES = {"linear": ("#000000", ":"), "sqrt": ("#000000", "--"),
                "power": ("#009E73", "-."), "logarithmic": ("#56B4E9", "-")}
 
 
+_SUPERSCRIPT = str.maketrans("-\N{MINUS SIGN}0123456789",
+                             "\N{SUPERSCRIPT MINUS}" * 2 + "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_MATHTEXT_POWER = re.compile(r"\$\\mathdefault\{(?:([-\N{MINUS SIGN}]?[\d.]+)\\times)?(\d+)"
+                             r"\^\{([-\N{MINUS SIGN}]?\d+)\}\}\$")
+
+
+class PlainLogFormatter(LogFormatterSciNotation):
+    """matplotlib's log-axis tick labels (the same ticks and labels) as plain text: ``10⁻³``,
+    ``2×10⁻³``, ``2⁵`` rather than mathtext.
+
+    Mathtext labels are parsed (by pyparsing) at every layout pass, and the parser's cache is
+    too small for a report's figures. A label this does not recognize stays as matplotlib
+    wrote it.
+
+    See Also
+    --------
+    label_axes : Puts it on every log axis of a panel.
+    """
+
+    def __call__(self, x, pos=None) -> str:
+        text = super().__call__(x, pos)
+        match = _MATHTEXT_POWER.fullmatch(text)
+        if match is None:
+            return text
+        coefficient, base, exponent = match.groups()
+        times = f"{coefficient}\N{MULTIPLICATION SIGN}" if coefficient else ""
+        return times + base + exponent.translate(_SUPERSCRIPT)
+
+
 def label_axes(ax, xlabel: str, ylabel: str, title: str, *, legend_size: float = 8,
                legend_columns: int = 1, legend_below: bool = False) -> None:
-    """The finishing every panel gets: axis labels, a title, a light grid, the legend.
+    """The finishing every panel gets: axis labels, a title, a light grid, the legend, and
+    plain-text tick labels on log axes (:class:`PlainLogFormatter`; set the scales first).
 
     With ``legend_below`` the legend sits under the axes (constrained layout makes room), so
     that it never covers the data.
     """
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() == "log":
+            base = axis.get_transform().base
+            axis.set_major_formatter(PlainLogFormatter(base))
+            axis.set_minor_formatter(PlainLogFormatter(base, labelOnlyBase=False))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
