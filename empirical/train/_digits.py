@@ -141,67 +141,165 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     n_seed, n_lr = len(run_seeds), lrs.size
-    runs = n_seed * n_lr
     generators = [torch.Generator().manual_seed(int(s)) for s in run_seeds]
     per_seed = [init_mlp_params(shape, s, g) for s, g in zip(run_seeds, generators, strict=True)]
-    params = [torch.stack(layer).repeat_interleave(n_lr, dim=0)          # (R, ...), seed-major
+    # (seed, rate, out, in) weights and (seed, rate, out, 1) biases: nn.Linear's layout
+    layers = [torch.stack(layer).transpose(-1, -2)[:, None].expand(-1, n_lr, -1, -1)
               for layer in zip(*per_seed, strict=True)]
-    rate = torch.as_tensor(np.tile(lrs, n_seed), dtype=torch.float32)
-    seed_of = torch.arange(runs) // n_lr
-    first = [torch.zeros_like(p) for p in params]
-    second = [torch.zeros_like(p) for p in params]
-    rngs = [np.random.default_rng(int(s)) for s in run_seeds]
+    net = _Columns(layers, torch.arange(n_lr), torch.as_tensor(lrs, dtype=torch.float32))
     X, Y = torch.as_tensor(split.X_train), torch.as_tensor(split.y_train)
-    X_val, Y_val = torch.as_tensor(split.X_val), torch.as_tensor(split.y_val)
+    one_hot = torch.nn.functional.one_hot(Y, 10).float()
+    X_val_t = torch.as_tensor(split.X_val).T.contiguous()                     # (in, n_val)
+    Y_val = torch.as_tensor(split.y_val)
+    # every minibatch up front: the same draws as one rng.integers(0, N, B) call per step
+    idx = torch.as_tensor(np.stack([np.random.default_rng(int(s)).integers(
+        0, len(Y), (max_steps, batch_size)) for s in run_seeds], axis=1))      # (step, seed, B)
     dropout_gen = torch.Generator().manual_seed(int(run_seeds[0]) + 1_000_003)
 
-    best_val = torch.full((runs,), math.inf)
-    best = [p.clone() for p in params]
-    best_step = torch.zeros(runs, dtype=torch.long)
-    stopped_at = torch.full((runs,), max_steps, dtype=torch.long)
-    waited = torch.zeros(runs, dtype=torch.long)
-    # the working set holds the runs still training: a run that stops is dropped from it, so
-    # its parameters freeze and it costs nothing more
-    live = torch.arange(runs)
-    params = [p.requires_grad_() for p in params]
+    best_val = torch.full((n_seed, n_lr), math.inf)
+    best = [layer.clone() for layer in layers]
+    best_step = torch.zeros((n_seed, n_lr), dtype=torch.long)
+    stopped_at = torch.full((n_seed, n_lr), max_steps, dtype=torch.long)
+    waited = torch.zeros((n_seed, n_lr), dtype=torch.long)
+    stopped = torch.zeros((n_seed, n_lr), dtype=torch.bool)
     for step in range(1, max_steps + 1):
-        idx = torch.as_tensor(np.stack([r.integers(0, len(Y), batch_size) for r in rngs]))
-        x, y = X[idx[seed_of[live]]], Y[idx[seed_of[live]]]           # (live, B, ...)
-        loss = _cross_entropy(_forward(params, x, dropout, dropout_gen), y)
-        grads = torch.autograd.grad(loss.sum(), params)
-        with torch.no_grad():
-            for p, g, m, v in zip(params, grads, first, second, strict=True):
-                lr_now = rate[live].view((-1,) + (1,) * (p.dim() - 1))
-                if optimizer == "adam":
-                    adam_update_(p, g, m, v, lr_now, step, ADAM_BETAS, ADAM_EPS)
-                else:
-                    p.sub_(lr_now * g)
-            if step % eval_every and step != max_steps:
-                continue
-            val = _cross_entropy(_forward(params, X_val.expand(len(live), -1, -1)),
-                                 Y_val.expand(len(live), -1))
-            improved = torch.isfinite(val) & (val < best_val[live])
-            best_val[live[improved]] = val[improved]
-            best_step[live[improved]] = step
-            for b, p in zip(best, params, strict=True):
-                b[live[improved]] = p[improved]
-            waited[live] = torch.where(improved, 0, waited[live] + 1)
-            stop = (waited[live] >= patience) | ~torch.isfinite(val)
-            if stop.any():
-                stopped_at[live[stop]] = step
-                keep = ~stop
-                live = live[keep]
-                if live.numel() == 0:
-                    break
-                params = [p[keep].detach().requires_grad_() for p in params]
-                first = [m[keep] for m in first]
-                second = [v[keep] for v in second]
-    test_loss, accuracy = evaluate_checkpoint(best, split.X_test, split.y_test)
-    test_loss = np.where(np.isfinite(best_val.numpy()), test_loss, np.inf)
+        x = X[idx[step - 1]].transpose(1, 2)                                 # (seed, in, B)
+        target = one_hot[idx[step - 1]].transpose(1, 2)[:, None]           # (seed, 1, 10, B)
+        masks = None
+        if dropout > 0:
+            masks = [torch.rand((n_seed, n_lr, width, batch_size), generator=dropout_gen)
+                     [:, net.columns] >= dropout for width in shape.layer_sizes[1:-1]]
+        net.step(x, target, step, optimizer, dropout, masks)
+        if step % eval_every and step != max_steps:
+            continue
+        columns = net.columns
+        val = net.validation_loss(X_val_t, Y_val)                           # (seed, live)
+        live = ~stopped[:, columns]
+        improved = live & torch.isfinite(val) & (val < best_val[:, columns])
+        seed_of, column_of = improved.nonzero(as_tuple=True)
+        best_val[seed_of, columns[column_of]] = val[seed_of, column_of]
+        best_step[seed_of, columns[column_of]] = step
+        for kept, layer in zip(best, net.layers(), strict=True):
+            kept[seed_of, columns[column_of]] = layer[seed_of, column_of]
+        waited[:, columns] = torch.where(improved, 0, waited[:, columns] + live.long())
+        stop = live & ((waited[:, columns] >= patience) | ~torch.isfinite(val))
+        seed_of, column_of = stop.nonzero(as_tuple=True)
+        stopped_at[seed_of, columns[column_of]] = step
+        stopped[seed_of, columns[column_of]] = True
+        finished = stopped[:, columns].all(dim=0)
+        if finished.all():
+            break
+        if finished.any():
+            net.keep(~finished)
+    checkpoint = [b.reshape(n_seed * n_lr, *b.shape[2:]).transpose(-1, -2).contiguous()
+                  for b in best]                              # (runs, in, out), seed-major
+    test_loss, accuracy = evaluate_checkpoint(checkpoint, split.X_test, split.y_test)
+    test_loss = np.where(np.isfinite(best_val.numpy().ravel()), test_loss, np.inf)
 
     def grid(values):
         return np.asarray(values).reshape(n_seed, n_lr)
 
     return DigitsRuns(shape, lrs, grid(best_val).astype(float), grid(test_loss).astype(float),
                       grid(accuracy).astype(float), grid(best_step), grid(stopped_at),
-                      checkpoint=[b.numpy() for b in best])
+                      checkpoint=[c.numpy() for c in checkpoint])
+
+
+class _Columns:
+    """The parameters (and Adam's moments) of the learning rates still training, every seed.
+
+    One flat buffer holds, layer by layer, the weights ``(seed, rate, out, in)`` and biases
+    ``(seed, rate, out, 1)`` of the live rate columns, so a step's gradient is written into one
+    buffer and the optimizer updates it as one tensor. Activations are laid out ``(seed *
+    rate, feature, example)``, so every product has the minibatch as its long side, and the
+    first layer of one seed's rates is a single product against that seed's minibatch. A
+    column leaves (:meth:`keep`) once all its seeds have stopped; a stopped run in a live
+    column trains on, unread, until its column leaves.
+    """
+
+    def __init__(self, layers: list, columns: torch.Tensor, lrs: torch.Tensor):
+        self.columns, self.lrs = columns, lrs
+        self.n_seed = layers[0].shape[0]
+        self.shapes = [tuple(layer.shape[2:]) for layer in layers]
+        self.theta = self._flatten(layers)
+        self.first = torch.zeros_like(self.theta)
+        self.second = torch.zeros_like(self.theta)
+        self.gradient = torch.empty_like(self.theta)
+        self._rates()
+
+    def _flatten(self, layers) -> torch.Tensor:
+        return torch.cat([layer.reshape(-1) for layer in layers])
+
+    def _views(self, flat: torch.Tensor) -> list:
+        sizes = [self.n_seed * len(self.columns) * math.prod(s) for s in self.shapes]
+        return [piece.view(self.n_seed, len(self.columns), *shape)
+                for piece, shape in zip(torch.split(flat, sizes), self.shapes, strict=True)]
+
+    def _rates(self) -> None:
+        """One learning rate per entry of the buffer."""
+        live = self.lrs[self.columns]
+        self.rate = torch.cat([live[None, :, None].expand(self.n_seed, -1, math.prod(s))
+                               .reshape(-1) for s in self.shapes])
+
+    def layers(self) -> list:
+        return self._views(self.theta)
+
+    def keep(self, which: torch.Tensor) -> None:
+        """Keep only the live columns ``which`` selects (a boolean mask over them)."""
+        buffers = [self._views(b) for b in (self.theta, self.first, self.second)]
+        self.columns = self.columns[which]
+        self.theta, self.first, self.second = (
+            self._flatten([v[:, which] for v in views]) for views in buffers)
+        self.gradient = torch.empty_like(self.theta)
+        self._rates()
+
+    def _forward(self, x: torch.Tensor, keep_masks=None, dropout: float = 0.0) -> list:
+        """Activations of every layer, ``(seed * rate, feature, example)``; ``x`` is ``(seed,
+        in, examples)``, shared by a seed's rates. The last entry holds the logits."""
+        params = self.layers()
+        n_seed, n_col = self.n_seed, len(self.columns)
+        w, b = params[0], params[1]
+        h = torch.baddbmm(b.reshape(n_seed, -1, 1), w.reshape(n_seed, -1, w.shape[-1]), x)
+        h = h.view(n_seed * n_col, w.shape[-2], x.shape[-1])
+        out = [h]
+        for i in range(2, len(params), 2):
+            h.clamp_(min=0)
+            if keep_masks is not None:
+                h.mul_(keep_masks[i // 2 - 1].reshape(h.shape)).div_(1 - dropout)
+            w, b = params[i], params[i + 1]
+            h = torch.baddbmm(b.reshape(-1, *b.shape[2:]), w.reshape(-1, *w.shape[2:]), h)
+            out.append(h)
+        return out
+
+    def step(self, x, target, step: int, optimizer: str, dropout: float, keep_masks) -> None:
+        """One update of every run on its seed's minibatch ``x`` (one-hot ``target``)."""
+        acts = self._forward(x, keep_masks, dropout)
+        n_seed, n_col, batch = self.n_seed, len(self.columns), x.shape[-1]
+        d = torch.softmax(acts[-1], dim=1).view(n_seed, n_col, -1, batch)
+        d = d.sub_(target).div_(batch).view(n_seed * n_col, -1, batch)    # d loss / d logits
+        grads = self._views(self.gradient)
+        params = self.layers()
+        for i in range(len(params) - 2, 0, -2):
+            below = acts[i // 2 - 1]
+            gw, gb = grads[i].view(-1, *self.shapes[i]), grads[i + 1].view(-1, *self.shapes[i + 1])
+            torch.bmm(d, below.transpose(1, 2), out=gw)
+            torch.sum(d, dim=-1, keepdim=True, out=gb)
+            d = torch.bmm(params[i].reshape(-1, *self.shapes[i]).transpose(1, 2), d)
+            d = torch.ops.aten.threshold_backward(d, below, 0)
+            if dropout > 0:
+                d.div_(1 - dropout)
+        d = d.view(n_seed, -1, batch)
+        torch.bmm(d, x.transpose(1, 2), out=grads[0].view(n_seed, -1, self.shapes[0][-1]))
+        torch.sum(d, dim=-1, keepdim=True, out=grads[1].view(n_seed, -1, 1))
+        if optimizer == "adam":
+            adam_update_(self.theta, self.gradient, self.first, self.second, self.rate, step,
+                         ADAM_BETAS, ADAM_EPS)
+        else:
+            self.theta.addcmul_(self.rate, self.gradient, value=-1.0)
+
+    def validation_loss(self, x_t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of every run on ``(x_t, y)`` (``x_t``: features x examples),
+        shape (seed, live column)."""
+        with torch.no_grad():
+            logits = self._forward(x_t.expand(self.n_seed, -1, -1))[-1]        # (runs, 10, n)
+        picked = logits.gather(1, y.expand(logits.shape[0], 1, -1))[:, 0]
+        return (torch.logsumexp(logits, dim=1) - picked).mean(-1).view(self.n_seed, -1)
