@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -156,12 +157,15 @@ class SweepSpec:
         return self.lrs.values() if isinstance(self.lrs, LRGrid) else np.asarray(self.lrs)
 
     def problem(self) -> Problem:
-        """The data set this sweep trains on (a shipped problem's)."""
+        """The data set this sweep trains on (a shipped problem's).
+
+        Drawn once per (model, seed, sizes) and shared by every caller: its arrays must not
+        be modified in place.
+        """
         if self.is_workload:
             raise ValueError(f"{self.model!r} is a workload: its data are its own "
                              "(spec.workload().train)")
-        make = least_squares_problem if self.model == "linear-sgd" else teacher_mlp_problem
-        return make(self.problem_seed, n_train=self.n_train, n_test=self.n_test)
+        return _shipped_problem(self.model, self.problem_seed, self.n_train, self.n_test)
 
     def memory_bytes(self) -> int:
         """An upper estimate of the bytes :func:`empirical.run_sweep` holds at its peak.
@@ -234,3 +238,11 @@ class SweepSpec:
         if unknown:
             raise ValueError(f"unknown SweepSpec fields: {sorted(unknown)}")
         return cls(**data)
+
+
+@functools.lru_cache(maxsize=4)
+def _shipped_problem(model: str, seed: int, n_train: int, n_test: int) -> Problem:
+    """A shipped problem, drawn once: a sweep's tasks, its initial losses and its analysis all
+    read the same arrays."""
+    make = least_squares_problem if model == "linear-sgd" else teacher_mlp_problem
+    return make(seed, n_train=n_train, n_test=n_test)
