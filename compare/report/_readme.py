@@ -27,7 +27,20 @@ def answer_section(results: dict) -> str:
                          if hasattr(study, "readme") and results.get(study.KEY) is not None)
 
 
-SECTIONS = {"answer": answer_section}
+def timing_section(results: dict) -> str:
+    """When the run behind the README's numbers ran, how long it took, and on what."""
+    provenance = results["provenance"]
+    stages = ", ".join(f"{name} {seconds:.1f} s"
+                       for name, seconds in provenance["stage_seconds"].items())
+    cores = provenance.get("cores")
+    on = f"{cores} cores, " if cores else ""
+    return (f"The full `lrbs run` behind the numbers below ran on {results['created'][:10]} in "
+            f"{provenance['run_seconds']:.0f} s ({on}{results['versions']['platform']}); its "
+            f"stages, on either core: {stages}. `python benchmarks/bench_main.py` times both "
+            "runs stage by stage.")
+
+
+SECTIONS = {"timing": timing_section, "answer": answer_section}
 
 
 def render_readme(readme: str, results: dict) -> str:

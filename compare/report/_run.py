@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from compare.report._page import render_html
-from compare.report._second_core import resolved, save_figures, second_core
+from compare.report._second_core import (
+    helper_cores,
+    resolved,
+    save_figures,
+    second_core,
+    written,
+)
 from compare.studies._base import FULL, QUICK, Context, schema_fragment, select, sweep_specs
 from compare.style._figures import FORMATS, relative
 from empirical import atomic_write_bytes, atomic_write_json, locked_directory, strict_json
@@ -121,9 +127,13 @@ def _write_report(context: Context, studies: list) -> dict:
             if study not in beside:
                 context.log(f"[{k}/{len(studies)}] {study.TITLE}")
                 outcomes[study.NAME] = _run_study(study, context, helper)
+        # figures the helper has not reached are written here while it finishes its studies
+        saved = written({name: queued for outcome in outcomes.values()
+                         if isinstance(outcome, _Outcome)
+                         for name, queued in outcome.figures.items()})
         outcomes = {name: resolved(value) for name, value in outcomes.items()}
-        saved = {name: resolved(value) for outcome in outcomes.values()
-                 for name, value in outcome.figures.items()}
+        saved.update(written({name: queued for outcome in outcomes.values()
+                              for name, queued in outcome.figures.items() if name not in saved}))
     entries, files, seconds = {}, {}, {}
     for study in studies:
         outcome = outcomes[study.NAME]
@@ -139,7 +149,7 @@ def _write_report(context: Context, studies: list) -> dict:
                       device=context.device, n_boot=context.settings["n_boot"]),
         versions=versions(),
         provenance=dict(git_commit=git_commit(), run_seconds=time.perf_counter() - started,
-                        stage_seconds=seconds),
+                        stage_seconds=seconds, cores=helper_cores()),
         figures=relative(saved, root), **entries)
     results = strict_json(results)
     atomic_write_json(root / "results.json", results)

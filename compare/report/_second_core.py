@@ -10,7 +10,10 @@ process, whichever it is.
 
 The helper is started with ``spawn`` (a fresh interpreter: nothing of the parent's threads or
 torch state is inherited), ignores Ctrl-C (the main process stops it) and, on Linux, dies with
-its parent, so an interrupted or killed ``lrbs run`` leaves no process behind.
+its parent, so an interrupted or killed ``lrbs run`` leaves no process behind. It is started
+without the caller's ``__main__``: everything it runs lives in lrbs's modules, so a user's
+script that calls :func:`compare.run_report` needs no ``if __name__ == "__main__"`` guard and
+is not run a second time.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -74,6 +79,8 @@ def second_core(wanted: bool = True):
             before = set(multiprocessing.active_children())
             executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                            initializer=_start_helper, initargs=(os.getpid(),))
+            with _without_main_module():
+                executor.submit(os.getpid)                   # starts the helper now
             try:
                 yield executor
             except BaseException:
@@ -86,6 +93,22 @@ def second_core(wanted: bool = True):
         torch.set_num_threads(threads)
 
 
+@contextlib.contextmanager
+def _without_main_module():
+    """Hide ``__main__``'s ``__spec__`` and ``__file__`` while a helper is spawned: a spawned
+    child imports the parent's main module (running a user's unguarded script again) unless it
+    has neither, as in a notebook."""
+    main = sys.modules["__main__"]
+    spec, path = getattr(main, "__spec__", None), main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__spec__ = spec
+        if path is not None:
+            main.__file__ = path
+
+
 def save_figure_timed(fig, directory, name: str, formats) -> tuple[dict, float]:
     """:func:`compare.style.save_figure`, and the seconds it took (for the stage times)."""
     from compare.style._figures import save_figure
@@ -94,23 +117,47 @@ def save_figure_timed(fig, directory, name: str, formats) -> tuple[dict, float]:
     return save_figure(fig, directory, name, formats=formats), time.perf_counter() - begun
 
 
+@dataclass(frozen=True)
+class QueuedFigure:
+    """A figure handed to the helper: its Future, and what writing it here would take."""
+
+    future: Future
+    arguments: tuple
+
+
 def save_figures(helper, figures: dict, directory: Path, formats_of) -> dict:
-    """Write every figure of ``figures`` (name -> Figure) under ``directory``: in the helper
-    when there is one (name -> Future), here otherwise (name -> (paths, seconds)).
+    """Write every figure of ``figures`` (name -> Figure) under ``directory``: queued for the
+    helper when there is one (name -> :class:`QueuedFigure`), here otherwise (name -> (paths,
+    seconds)).
 
     ``formats_of(name)`` gives each figure's formats. The helper receives the figure pickled
     (a few hundred kilobytes, milliseconds), so the main process goes on at once.
     """
     out = {}
     for name, fig in figures.items():
-        if helper is None:
-            out[name] = save_figure_timed(fig, directory, name, formats_of(name))
-        else:
-            out[name] = helper.submit(save_figure_timed, fig, directory, name, formats_of(name))
+        arguments = (fig, directory, name, formats_of(name))
+        out[name] = (save_figure_timed(*arguments) if helper is None
+                     else QueuedFigure(helper.submit(save_figure_timed, *arguments), arguments))
     return out
+
+
+def written(figures: dict) -> dict:
+    """name -> (paths, seconds) for the values of :func:`save_figures`, once written.
+
+    Figures the helper has not started yet are taken back and written here, newest first
+    (the helper works from the oldest), so that neither process waits while the other has
+    figures left.
+    """
+    here = {}
+    for name in reversed(list(figures)):
+        queued = figures[name]
+        if isinstance(queued, QueuedFigure) and queued.future.cancel():
+            here[name] = save_figure_timed(*queued.arguments)
+    return {name: here[name] if name in here else
+            queued.future.result() if isinstance(queued, QueuedFigure) else queued
+            for name, queued in figures.items()}
 
 
 def resolved(value):
     """``value``, or its result if it is a Future."""
     return value.result() if isinstance(value, Future) else value
-
