@@ -25,7 +25,6 @@ from compare.studies.diagonal_nqm import (
     diagonal_conclusion,
     draw_diagonal_nqm,
     plot_diagonal_nqm,
-    plot_steps_to_target,
 )
 from compare.studies.double_descent import plot_double_descent
 from compare.studies.noise_scale import (
@@ -34,7 +33,7 @@ from compare.studies.noise_scale import (
     plot_noise_trace,
     summarize_noise_scale,
 )
-from compare.studies.optimal_lr import plot_loss_vs_lr, plot_optima, summarize
+from compare.studies.optimal_lr import plot_loss_vs_lr, plot_optima, plot_steps_to_target, summarize
 from compare.studies.scaling_law import (
     plot_lr_vs_width,
     plot_scaling_law,

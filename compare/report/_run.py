@@ -15,14 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from compare.report import _second_core
 from compare.report._page import render_html
-from compare.report._second_core import (
-    helper_cores,
-    resolved,
-    save_figures,
-    second_core,
-    written,
-)
+from compare.report._second_core import resolved, save_figures, second_core, written
 from compare.studies._base import FULL, QUICK, Context, schema_fragment, select, sweep_specs
 from compare.style._figures import FORMATS, relative
 from empirical import atomic_write_bytes, atomic_write_json, locked_directory, strict_json
@@ -117,17 +112,21 @@ def _write_report(context: Context, studies: list) -> dict:
     outcomes = {}
     with second_core() as helper:
         beside = [s for s in studies if helper is not None and not s.USES_SWEEPS]
-        for study in beside:                     # queued first: they start at once
+        alone = replace(context, progress=False, shares_sweeps=False)
+        for study in beside:
             context.log(f"[{studies.index(study) + 1}/{len(studies)}] {study.TITLE} "
                         "(on the second core)")
-            outcomes[study.NAME] = helper.submit(_run_study, study.__name__,
-                                                 replace(context, progress=False,
-                                                         shares_sweeps=False))
+        for study in reversed(beside):           # from the report's end: its longest study
+            outcomes[study.NAME] = helper.submit(_run_study, study.__name__, alone)
         for k, study in enumerate(studies, 1):
             if study not in beside:
                 context.log(f"[{k}/{len(studies)}] {study.TITLE}")
                 outcomes[study.NAME] = _run_study(study, context, helper)
-        # figures the helper has not reached are written here while it finishes its studies
+        # what the helper has not started yet is taken back: its studies, then the figures
+        for study in beside:
+            if outcomes[study.NAME].cancel():
+                context.log(f"  {study.TITLE}: taken back from the second core")
+                outcomes[study.NAME] = _run_study(study, alone)
         saved = written({name: queued for outcome in outcomes.values()
                          if isinstance(outcome, _Outcome)
                          for name, queued in outcome.figures.items()})
@@ -149,7 +148,7 @@ def _write_report(context: Context, studies: list) -> dict:
                       device=context.device, n_boot=context.settings["n_boot"]),
         versions=versions(),
         provenance=dict(git_commit=git_commit(), run_seconds=time.perf_counter() - started,
-                        stage_seconds=seconds, cores=helper_cores()),
+                        stage_seconds=seconds, cores=_second_core.helper_cores()),
         figures=relative(saved, root), **entries)
     results = strict_json(results)
     atomic_write_json(root / "results.json", results)

@@ -2,8 +2,11 @@
 
 ``lrbs run`` trains on one thread (:data:`empirical.DEFAULT_THREADS`), so on a machine with
 two or more cores one of them would idle. The helper runs the studies that need none of the
-shared sweeps (their own stage from start to end, figures included) and writes the figures the
-main process draws, while the main process runs the sweeps and the studies built on them.
+shared sweeps (their own stage from start to end, figures included; from the end of the report,
+where its longest study, the digits scaling law, sits) and writes the figures the main process
+draws, while the main process runs the sweeps and the studies built on them. When the main
+process is done it takes back whatever the helper has not started, studies and figures, so
+neither waits while the other has work.
 Both processes keep every library to one thread, so neither spins waiting for the other's core,
 and every number is what a run in one process computes: each study's arithmetic happens in one
 process, whichever it is.

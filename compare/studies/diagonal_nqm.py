@@ -9,7 +9,6 @@ from collections.abc import Callable
 import numpy as np
 from matplotlib.figure import Figure
 
-from compare.analysis._optima import Study
 from compare.analysis._theory_table import diagonal_curves
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, data_limits, label_axes
@@ -20,7 +19,7 @@ NAME = "diagonal-nqm"
 KEY = "diagonal_nqm"
 TITLE = "The criterion decides"
 ORDER = 40
-USES_SWEEPS = True
+USES_SWEEPS = False
 REFERENCES = (
     "G. Zhang et al., Which algorithmic choices matter at which batch sizes? Insights from a "
     "noisy quadratic model, NeurIPS 2019, arXiv:1907.04164 (the NQM, logarithmic fixed-horizon "
@@ -77,40 +76,6 @@ def diagonal_conclusion(diagonal: dict) -> str:
     return text
 
 
-def plot_steps_to_target(studies: list[Study], diagonal: dict) -> Figure:
-    """Optimal steps to the target against batch size: measured, exact theory and the NQM.
-
-    See Also
-    --------
-    diagonal_curves : The NQM curves.
-    plot_optima : The rates that reach the target.
-    """
-    fig = Figure(figsize=(12.0, 5.6), layout="constrained")
-    ax = fig.add_subplot(1, 2, 1)
-    for i, s in enumerate(studies):
-        interval = s.target_steps_interval
-        finite = np.all(np.isfinite(interval), axis=1)
-        err = np.abs(np.where(finite[:, None], interval, s.target_steps[:, None]).T
-                     - s.target_steps)
-        ax.errorbar(s.batch_sizes, s.target_steps, yerr=err, fmt="o-", color=PALETTE[i], ms=4,
-                    capsize=3, label=f"{s.label}, to {s.target_loss:.3g}")
-        if s.theory is not None:
-            th = s.theory
-            ax.plot(th.curve_batch_sizes, np.maximum(1.0, np.ceil(th.curve_steps)), "--",
-                    color=PALETTE[i], lw=1, label="least squares: exact theory (online)")
-            if np.isfinite(th.critical_batch_size):
-                ax.axvline(th.critical_batch_size, color=PALETTE[i], lw=0.8, ls=":",
-                           label=rf"least squares theory: $B_{{\rm crit}}$ = "
-                                 f"{th.critical_batch_size:.0f}")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    label_axes(ax, "batch size $B$", "fewest steps to the target (95% interval over seeds)",
-               "measured: steps fall as $1/B$, then flatten", legend_below=True)
-
-    draw_diagonal_nqm(fig.add_subplot(1, 2, 2), diagonal)
-    return fig
-
-
 _DIAGONAL_LABELS = {"H^-1/4": "$H^{-1/4}$", "H^-1/2": "$H^{-1/2}$", "H^-3/4": "$H^{-3/4}$"}
 
 
@@ -156,15 +121,15 @@ def plot_diagonal_nqm(diagonal: dict) -> Figure:
 
 
 def run(context: Context) -> Summary:
-    """Zhang et al.'s curves on the diagonal NQM; the figure sets the sweeps' fewest steps beside
-    them, so the sweeps run (or load) too."""
+    """Zhang et al.'s curves on the diagonal NQM (theory only: it runs beside the sweeps; the
+    measured fewest steps it is compared with are the optimal-lr study's)."""
     settings = context.settings
     diagonal = diagonal_curves(settings["nqm_dim"], settings["nqm_batch_sizes"])
-    return Summary(diagonal, detail=(context.sweeps(), diagonal))
+    return Summary(diagonal, detail=diagonal)
 
 
 def figures(summary: Summary) -> dict[str, Figure]:
-    return {"steps_to_target": plot_steps_to_target(*summary.detail)}
+    return {"diagonal_nqm": plot_diagonal_nqm(summary.detail)}
 
 
 def sentences(data: dict) -> list[str]:
@@ -185,11 +150,13 @@ def html(results: dict, figure: Callable[[str, str], str]) -> str:
     if rows:
         parts.append(table(["study", "measured, fixed horizon", "measured, steps to target",
                             "exact theory, fixed horizon", "exact theory, steps to target"], rows))
-    parts.append(figure("steps_to_target", "Fewest steps to the target against batch size: "
-                        "measured (95% intervals over seeds), the exact least-squares theory "
-                        "and, right, Zhang et al.'s figure on the diagonal noisy quadratic "
-                        "model: momentum and the moving average each tuned jointly with the "
-                        "rate, preconditioning by H^-p, and their lower bound."))
+        parts.append(figure("steps_to_target", "Fewest steps to the target against batch size: "
+                            "measured (95% intervals over seeds) and the exact least-squares "
+                            "theory."))
+    parts.append(figure("diagonal_nqm", "Zhang et al.'s figure on the diagonal noisy quadratic "
+                        "model: the fewest steps per batch size of plain SGD, momentum and the "
+                        "moving average each tuned jointly with the rate, preconditioning by "
+                        "H^-p, their critical batch sizes (stars) and the lower bound."))
     diag = results[KEY]
     parts.append(table(["diagonal NQM optimizer", "critical batch size", "steps at B = "
                         f"{num_text(diag['batch_sizes'][0])}", f"steps at B = "

@@ -285,12 +285,47 @@ def run(context: Context) -> Summary:
     return Summary(data, detail=studies)
 
 
+def plot_steps_to_target(studies: list[Study]) -> Figure:
+    """Fewest steps to the target against batch size: measured (95% intervals over seeds) and
+    the exact least-squares theory with its critical batch size.
+
+    See Also
+    --------
+    plot_optima : The rates that reach the target.
+    compare.plot_diagonal_nqm : The same question on the diagonal NQM.
+    """
+    fig = Figure(figsize=(7.0, 5.6), layout="constrained")
+    ax = fig.add_subplot()
+    for i, s in enumerate(studies):
+        interval = s.target_steps_interval
+        finite = np.all(np.isfinite(interval), axis=1)
+        err = np.abs(np.where(finite[:, None], interval, s.target_steps[:, None]).T
+                     - s.target_steps)
+        ax.errorbar(s.batch_sizes, s.target_steps, yerr=err, fmt="o-", color=PALETTE[i], ms=4,
+                    capsize=3, label=f"{s.label}, to {s.target_loss:.3g}")
+        if s.theory is not None:
+            th = s.theory
+            ax.plot(th.curve_batch_sizes, np.maximum(1.0, np.ceil(th.curve_steps)), "--",
+                    color=PALETTE[i], lw=1, label="least squares: exact theory (online)")
+            if np.isfinite(th.critical_batch_size):
+                ax.axvline(th.critical_batch_size, color=PALETTE[i], lw=0.8, ls=":",
+                           label=rf"least squares theory: $B_{{\rm crit}}$ = "
+                                 f"{th.critical_batch_size:.0f}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    label_axes(ax, "batch size $B$", "fewest steps to the target (95% interval over seeds)",
+               "measured: steps fall as $1/B$, then flatten", legend_below=True)
+    return fig
+
+
 def figures(summary: Summary) -> dict[str, Figure]:
-    """Loss against rate and optimum against batch size, per sweep."""
+    """Loss against rate and optimum against batch size, per sweep; the fewest steps to the
+    target of all sweeps (shown in the diagonal NQM's section)."""
     drawn = {}
     for s in summary.detail:
         drawn[f"loss_vs_lr_{s.key}"] = plot_loss_vs_lr(s)
         drawn[f"optimal_lr_{s.key}"] = plot_optima(s)
+    drawn["steps_to_target"] = plot_steps_to_target(summary.detail)
     return drawn
 
 
