@@ -118,15 +118,42 @@ def _update(spec, cell: SweepCell, brackets: np.ndarray, seeds: np.ndarray,
         brackets[s, 1 if fail[s, j] else 0] = rate
 
 
-def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int) -> StabilityEdge:
-    brackets = _grid_brackets(cell)
-    for _ in range(max_doublings):                # an end off the grid: double away from it
+_DOUBLINGS_PER_PROGRAM = 4
+"""Doublings (or halvings) tried at once per program: a seed's bracket closes at the first
+failure (success) among them, exactly as one doubling per program would close it."""
+
+
+def _widen(spec, cell: SweepCell, brackets: np.ndarray, max_doublings: int) -> None:
+    """Close every open bracket end by doubling the top (halving the bottom) away from the grid,
+    at most ``max_doublings`` times; several doublings of every open seed train as one
+    program, and each seed keeps the first that fails (does not fail)."""
+    tried = 0
+    while tried < max_doublings:
         open_top, open_bottom = np.isnan(brackets[:, 1]), np.isnan(brackets[:, 0])
         seeds = np.flatnonzero(open_top | open_bottom)
         if not seeds.size:
-            break
-        _update(spec, cell, brackets, seeds,
-                np.where(open_top, 2 * brackets[:, 0], brackets[:, 1] / 2)[seeds])
+            return
+        n = min(_DOUBLINGS_PER_PROGRAM, max_doublings - tried)
+        factors = 2.0 ** np.arange(1, n + 1)             # exact: powers of two
+        rates = np.where(open_top[seeds, None], brackets[seeds, 0, None] * factors,
+                         brackets[seeds, 1, None] / factors)            # (open seed, n)
+        fail = _fails(spec, cell.batch_size, rates.ravel(), cell.initial_loss)
+        for j, s in enumerate(seeds):
+            row = fail[s, j * n:(j + 1) * n] if open_top[s] else ~fail[s, j * n:(j + 1) * n]
+            end, other = (1, 0) if open_top[s] else (0, 1)     # the end that closes first
+            if not row.any():                              # still open: move the known end
+                brackets[s, other] = rates[j, -1]
+                continue
+            k = int(np.argmax(row))
+            brackets[s, end] = rates[j, k]
+            if k:
+                brackets[s, other] = rates[j, k - 1]
+        tried += n
+
+
+def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int) -> StabilityEdge:
+    brackets = _grid_brackets(cell)
+    _widen(spec, cell, brackets, max_doublings)
     known = np.flatnonzero(np.isfinite(brackets).all(axis=1))
     for _ in range(rounds if known.size else 0):
         _update(spec, cell, brackets, known, np.sqrt(brackets[known, 0] * brackets[known, 1]))
