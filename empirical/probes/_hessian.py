@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import torch
 from scipy.linalg import eigh_tridiagonal
-from torch.func import grad
+from torch.func import grad, vmap
 
 
 def _flat(params: Mapping[str, torch.Tensor]):
@@ -38,25 +38,42 @@ def lanczos_top_eigenvalue(matvec: Callable[[torch.Tensor], torch.Tensor], dim: 
     --------
     batch_hessian_top_eigenvalues : Applies it to minibatch Hessians.
     """
+    start = torch.randn(dim, generator=generator, dtype=dtype).to(device)
+    return float(_lanczos(lambda v: matvec(v[0])[None], start[None], iterations)[0])
+
+
+def _lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor,
+             iterations: int) -> np.ndarray:
+    """:func:`lanczos_top_eigenvalue` for ``n`` operators at once: ``matvec`` maps ``(n, dim)``
+    to ``(n, dim)`` (row ``i`` through operator ``i``), ``start`` is ``(n, dim)``. Each
+    operator's iteration stops where its own Krylov space became invariant."""
+    n, dim = start.shape
     k = min(int(iterations), int(dim))
-    v = torch.randn(dim, generator=generator, dtype=dtype).to(device)
-    basis = [v / v.norm()]
+    basis = [start / start.norm(dim=1, keepdim=True)]
     alphas, betas = [], []
+    length = np.full(n, k)                       # the Lanczos steps each operator keeps
+    active = torch.ones(n, dtype=torch.bool, device=start.device)
     w = matvec(basis[0])
     for j in range(k):
-        alphas.append(float(w @ basis[j]))
-        w = w - alphas[-1] * basis[j] - (betas[-1] * basis[j - 1] if j else 0.0)
-        stacked = torch.stack(basis)
+        alphas.append((w * basis[j]).sum(dim=1))
+        w = w - alphas[-1][:, None] * basis[j] - (betas[-1][:, None] * basis[j - 1] if j else 0.0)
+        stacked = torch.stack(basis, dim=1)                             # (n, j + 1, dim)
         for _ in range(2):
-            w = w - stacked.T @ (stacked @ w)
-        beta = float(w.norm())
-        scale = max(abs(a) for a in alphas) or 1.0
-        if j == k - 1 or beta <= 1e-10 * scale:
+            w = w - torch.einsum("njd,nj->nd", stacked, torch.einsum("njd,nd->nj", stacked, w))
+        beta = w.norm(dim=1)
+        scale = torch.stack(alphas).abs().amax(dim=0)
+        invariant = active & (beta <= 1e-10 * torch.where(scale > 0, scale, 1.0))
+        length[invariant.cpu().numpy()] = j + 1
+        active &= ~invariant
+        if j == k - 1 or not active.any():
             break
         betas.append(beta)
-        basis.append(w / beta)
+        basis.append(w / torch.where(active, beta, 1.0)[:, None])
         w = matvec(basis[-1])
-    return float(eigh_tridiagonal(np.array(alphas), np.array(betas), eigvals_only=True)[-1])
+    a = torch.stack(alphas, dim=1).cpu().numpy()
+    b = torch.stack(betas, dim=1).cpu().numpy() if betas else np.empty((n, 0))
+    return np.array([eigh_tridiagonal(a[i, :length[i]], b[i, :length[i] - 1],
+                                      eigvals_only=True)[-1] for i in range(n)])
 
 
 def batch_hessian_top_eigenvalues(loss: Callable, params: Mapping[str, torch.Tensor],
@@ -118,18 +135,13 @@ def batch_hessian_top_eigenvalues(loss: Callable, params: Mapping[str, torch.Ten
     n = data[0].shape[0]
     idx = np.random.RandomState(seed).randint(0, n, (n_batches, batch_size))
     generator = torch.Generator().manual_seed(seed)
-    tops = np.empty(n_batches)
-    for i, rows in enumerate(idx):
-        batch = tuple(t[torch.as_tensor(rows, device=t.device)] for t in data)
-        gradient = grad(lambda flat, batch=batch: loss(unflatten(flat), batch))
-        hvp = grad(lambda flat, v, gradient=gradient: gradient(flat) @ v)   # H v = d(g . v)
-
-        def matvec(v, hvp=hvp):
-            return hvp(vector, v)
-        tops[i] = lanczos_top_eigenvalue(matvec, vector.numel(), iterations=iterations,
-                                         generator=generator, dtype=vector.dtype,
-                                         device=vector.device)
-    return tops
+    # every minibatch's Lanczos at once: its Hessian-vector products as one vmap
+    batches = tuple(t[torch.as_tensor(idx, device=t.device)] for t in data)  # (n_batches, B, ...)
+    gradient = grad(lambda flat, batch: loss(unflatten(flat), batch))
+    hvp = vmap(grad(lambda flat, v, batch: gradient(flat, batch) @ v), in_dims=(None, 0, 0))
+    start = torch.stack([torch.randn(vector.numel(), generator=generator, dtype=vector.dtype)
+                         for _ in range(n_batches)]).to(vector.device)
+    return _lanczos(lambda v: hvp(vector, v, batches), start, iterations)
 
 
 def gradient_curvature(loss: Callable, params: Mapping[str, torch.Tensor],
