@@ -17,7 +17,7 @@ import numpy as np
 
 from compare.report import _second_core
 from compare.report._page import render_html
-from compare.report._second_core import resolved, save_figures, second_core, written
+from compare.report._second_core import HandOver, resolved, save_figures, second_core, written
 from compare.studies._base import FULL, QUICK, Context, schema_fragment, select, sweep_specs
 from compare.style._figures import FORMATS, relative
 from empirical import atomic_write_bytes, atomic_write_json, locked_directory, strict_json
@@ -116,17 +116,19 @@ def _write_report(context: Context, studies: list) -> dict:
         for study in beside:
             context.log(f"[{studies.index(study) + 1}/{len(studies)}] {study.TITLE} "
                         "(on the second core)")
-        for study in reversed(beside):           # from the report's end: its longest study
-            outcomes[study.NAME] = helper.submit(_run_study, study.__name__, alone)
+        # from the report's end, where its longest study is
+        handed = HandOver(helper, [(s.NAME, _run_study, s.__name__, alone)
+                                   for s in reversed(beside)])
         for k, study in enumerate(studies, 1):
             if study not in beside:
                 context.log(f"[{k}/{len(studies)}] {study.TITLE}")
                 outcomes[study.NAME] = _run_study(study, context, helper)
-        # what the helper has not started yet is taken back: its studies, then the figures
-        for study in beside:
-            if outcomes[study.NAME].cancel():
-                context.log(f"  {study.TITLE}: taken back from the second core")
-                outcomes[study.NAME] = _run_study(study, alone)
+        # what the helper has not started is done here: its studies, then the figures
+        for name in handed.take_back():
+            study = next(s for s in beside if s.NAME == name)
+            context.log(f"  {study.TITLE}: taken back from the second core")
+            outcomes[name] = _run_study(study, alone)
+        outcomes.update(handed.futures)
         saved = written({name: queued for outcome in outcomes.values()
                          if isinstance(outcome, _Outcome)
                          for name, queued in outcome.figures.items()})

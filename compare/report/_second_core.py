@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -118,6 +119,41 @@ def save_figure_timed(fig, directory, name: str, formats) -> tuple[dict, float]:
 
     begun = time.perf_counter()
     return save_figure(fig, directory, name, formats=formats), time.perf_counter() - begun
+
+
+class HandOver:
+    """Work for the helper, handed over one piece at a time: the next piece is submitted when
+    the last one ends, so whatever the helper has not started stays here and
+    :meth:`take_back` can give it to the main process (a ``ProcessPoolExecutor`` feeds its
+    worker ahead, and a piece it has fed cannot be cancelled).
+
+    ``pieces`` is a list of ``(name, function, *arguments)``; :attr:`futures` maps the name
+    of every piece handed over to its Future.
+    """
+
+    def __init__(self, helper, pieces: list):
+        self._helper, self._waiting = helper, list(pieces)
+        self._lock = threading.Lock()
+        self.futures = {}
+        self._next()
+
+    def _next(self, _finished=None) -> None:
+        with self._lock:
+            if not self._waiting:
+                return
+            name, function, *arguments = self._waiting.pop(0)
+            try:
+                future = self._helper.submit(function, *arguments)
+            except RuntimeError:                 # shut down after an error: nothing more
+                return
+            self.futures[name] = future
+        future.add_done_callback(self._next)
+
+    def take_back(self) -> list:
+        """The names of the pieces not handed over yet; none will be."""
+        with self._lock:
+            taken, self._waiting = self._waiting, []
+        return [name for name, *_ in taken]
 
 
 @dataclass(frozen=True)
