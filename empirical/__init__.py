@@ -45,6 +45,7 @@ from empirical.sweep._store import (
     locked_directory,
     strict_json,
 )
+from empirical.sweep._tasks import trained_parameters
 from empirical.train import reference
 from empirical.train._digits import DigitsRuns, evaluate_checkpoint, train_digits_batched
 from empirical.train._generic import train_workload
@@ -95,6 +96,7 @@ __all__ = [
     "reference",
     "run_scaling_study",
     "run_sweep",
+    "trained_parameters",
     "schedule_factors",
     "stability_edges",
     "steps_to_target_optimum",

@@ -14,7 +14,7 @@ from empirical import (
     StabilityEdge,
     batch_hessian_top_eigenvalues,
     stability_edges,
-    train_workload,
+    trained_parameters,
 )
 
 CLAIMS = {"sgd": (1.0, "linear"), "adam": (0.5, "square root")}
@@ -131,9 +131,7 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
         init.append(_mean_interval(batch_hessian_top_eigenvalues(
             workload.loss, start, workload.train, edge.batch_size, n_batches=n_batches,
             iterations=iterations, seed=seed)))
-        *_, params = train_workload(workload, [study.optima[i].lr], edge.batch_size, spec.steps,
-                                    run_seeds=spec.seeds[:1], return_parameters=True)
-        point = {k: v[0, 0] for k, v in params.items()}
+        point = trained_parameters(spec, study.optima[i].lr, edge.batch_size, spec.seeds[0])
         trained.append(_mean_interval(batch_hessian_top_eigenvalues(
             workload.loss, point, workload.train, edge.batch_size, n_batches=n_batches,
             iterations=iterations, seed=seed)) if all(bool(v.isfinite().all()) for v in point.values())

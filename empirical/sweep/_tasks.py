@@ -43,6 +43,32 @@ def _train(spec: SweepSpec, lrs: np.ndarray, batch_sizes, seeds) -> list:
     return [train_mlp_batched(problem, lrs, b, spec.steps, **kwargs) for b in batch_sizes]
 
 
+def trained_parameters(spec: SweepSpec, lr: float, batch_size: int, seed: int) -> dict:
+    """One run of the sweep (rate ``lr``, ``batch_size``, ``seed``) after its ``spec.steps``
+    updates, from the sweep's own trainer: its parameters, named and shaped as
+    ``spec.workload().parameters`` names them.
+
+    For the shipped problems that is the hand-batched trainer the sweep ran (its minibatch
+    stream included), not the generic path.
+
+    See Also
+    --------
+    run_sweep : The sweep whose run it is.
+    compare.edge_study : Takes the batch Hessian there.
+    """
+    kwargs = dict(run_seeds=(seed,), device=spec.device, return_parameters=True)
+    if spec.is_workload:
+        *_, params = train_workload(spec.workload(), [lr], batch_size, spec.steps, **kwargs)
+    elif spec.model == "linear-sgd":
+        *_, params = train_linear_sgd_batched(spec.problem(), [lr], batch_size, spec.steps,
+                                              **kwargs)
+    else:
+        if spec.model == "mlp-adam":
+            kwargs.update(optimizer="adam", weight_decay=spec.weight_decay)
+        *_, params = train_mlp_batched(spec.problem(), [lr], batch_size, spec.steps, **kwargs)
+    return {k: v[0, 0] for k, v in params.items()}
+
+
 def train_task(spec: dict, lrs: np.ndarray, batch_sizes: tuple, seeds: tuple) -> list:
     """One task of a sweep: every rate of a group of batch sizes for a block of seeds.
 

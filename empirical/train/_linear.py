@@ -79,7 +79,8 @@ def _stream_statistics(statistics: _MinibatchStatistics, stream_indices: np.ndar
 
 @bounded_threads
 def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[int], steps: int,
-                             *, run_seeds=(0,), device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+                             *, run_seeds=(0,), device: str = "cpu",
+                             return_parameters: bool = False) -> tuple:
     r"""All ``lrs`` x ``run_seeds`` runs of :func:`empirical.reference.train_linear_sgd` at once.
 
     Common random numbers, as in the notebook: for one seed, every learning rate starts from
@@ -123,6 +124,9 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
     steps : int
     run_seeds : sequence of int, shape (n_seed,)
     device : str
+    return_parameters : bool, default False
+        Also return every run's final weights, ``{"W": Tensor}`` of shape ``(n_seed, n_lr, D,
+        D)`` (``(n_b, ...)`` with a sequence of batch sizes), rotated back from the eigenbasis.
 
     Returns
     -------
@@ -198,7 +202,12 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
     sizes = torch.as_tensor(batch_sizes * d, **f64).view(1, n_b, 1, 1)
     train = (losses[1:, :, 0] + y_sq.T.unsqueeze(-1)).view(shape) / sizes
     test = (losses[1:, :, 1].reshape(shape) + float((problem.y_test**2).sum())) / problem.y_test.size
-    train, test = (x.permute(1, 2, 3, 0).cpu().numpy() for x in (train, test))
+    out = tuple(x.permute(1, 2, 3, 0).cpu().numpy() for x in (train, test))
+    if return_parameters:                        # W = Q V, the final state of every run
+        final = work[steps % 2, :, 2]                                   # (group, D, D, n_lr)
+        weights = torch.einsum("ai,gijl->glaj", basis, final).reshape(n_b, n_seed, n_lr, d, d)
+        out += ({"W": weights},)
     if np.ndim(batch_size) == 0:
-        return train[0], test[0]
-    return train, test
+        return tuple(x[0] if not isinstance(x, dict) else {k: v[0] for k, v in x.items()}
+                     for x in out)
+    return out

@@ -39,7 +39,7 @@ class _Layers:
 def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
                       optimizer: str = "sgd", weight_decay: float = 0.001,
                       device: str = "cpu", dtype: torch.dtype = torch.float32,
-                      ) -> tuple[np.ndarray, np.ndarray]:
+                      return_parameters: bool = False) -> tuple:
     """All ``lrs`` x ``run_seeds`` runs of :func:`empirical.reference.train_mlp` at once.
 
     The forward and backward passes of the two-layer ReLU network are written out by hand,
@@ -58,11 +58,17 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     is still drawn in float32, as the notebook draws it, then cast): it equals the reference
     loop run in float64 to ``1e-9``, which separates the arithmetic from float32 rounding.
 
+    With ``return_parameters`` every run's final parameters come back too, named as the
+    notebook's ``nn.Sequential`` names them (``"0.weight"``, ``"0.bias"``, ``"2.weight"``,
+    ``"2.bias"``), each ``(n_seed, n_lr, *shape)``.
+
     Returns
     -------
     train_loss, test_loss : ndarray, shape (n_seed, n_lr, steps)
         After each update, as the notebook records them: the loss on that step's minibatch
         and the test loss; ``inf``/``nan`` kept.
+    parameters : dict of Tensor
+        With ``return_parameters``.
 
     See Also
     --------
@@ -156,4 +162,10 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
         torch.bmm(diff_flat, diff_flat.transpose(1, 2), out=train_t)
     train_loss = train_sq.view(steps, n_seed, n_lr).double() / (batch_size * d)
     test_loss = test_sq.view(steps, n_seed, n_lr).double() / (n_test * d)
-    return (train_loss.permute(1, 2, 0).cpu().numpy(), test_loss.permute(1, 2, 0).cpu().numpy())
+    out = (train_loss.permute(1, 2, 0).cpu().numpy(), test_loss.permute(1, 2, 0).cpu().numpy())
+    if return_parameters:
+        named = {"0.weight": params.w1, "0.bias": params.b1, "2.weight": params.w2,
+                 "2.bias": params.b2}
+        out += ({k: v.reshape(n_seed, n_lr, *v.shape[1:]).squeeze(-1).clone() if "bias" in k
+                 else v.reshape(n_seed, n_lr, d, d).clone() for k, v in named.items()},)
+    return out
