@@ -18,6 +18,7 @@ from pathlib import Path
 
 from compare.report._run import FIGURES, README, RESULTS
 from compare.studies._base import registered
+from compare.style._text import paragraph
 
 
 def answer_section(results: dict) -> str:
@@ -34,10 +35,11 @@ def timing_section(results: dict) -> str:
                        for name, seconds in provenance["stage_seconds"].items())
     cores = provenance.get("cores")
     on = f"{cores} cores, " if cores else ""
-    return (f"The full `lrbs run` behind the numbers below ran on {results['created'][:10]} in "
-            f"{provenance['run_seconds']:.0f} s ({on}{results['versions']['platform']}); its "
-            f"stages, on either core: {stages}. `python benchmarks/bench_main.py` times both "
-            "runs stage by stage.")
+    return paragraph(
+        f"The full `lrbs run` behind the numbers below ran on {results['created'][:10]} in "
+        f"{provenance['run_seconds']:.0f} s ({on}{results['versions']['platform']}); its "
+        f"stages, on either core: {stages}. `python benchmarks/bench_main.py` times both runs "
+        "stage by stage.")
 
 
 SECTIONS = {"timing": timing_section, "answer": answer_section}
