@@ -5,7 +5,8 @@ squares (online and on a given training set), and the ridgeless and ridge risk f
 Every closed form has its sympy derivation in :mod:`nqm.symbolic`. numpy/scipy/sympy only.
 """
 
-from nqm import symbolic
+import importlib
+
 from nqm._diagonal import DiagonalNQM
 from nqm._diagonal_schedules import OptimalSchedule
 from nqm._diagonal_steps import OptimalSteps
@@ -64,3 +65,11 @@ __all__ = [
     "steps_to_target",
     "symbolic",
 ]
+
+
+def __getattr__(name: str):
+    """``nqm.symbolic`` is imported on first use: sympy costs a quarter second to import and
+    the numeric functions do not need it."""
+    if name == "symbolic":
+        return importlib.import_module("nqm.symbolic")
+    raise AttributeError(f"module 'nqm' has no attribute {name!r}")
