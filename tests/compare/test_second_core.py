@@ -20,10 +20,10 @@ def _report(tmp_path, name, monkeypatch, cores, only):
 
 
 def test_helper_and_one_process_write_the_same_results(tmp_path, monkeypatch, capfd):
-    # none of the three needs the sweeps: with two cores the helper takes them from the
-    # report's end and this process, having nothing else to do, takes back the one the helper
-    # has not started (it is still starting); with one core all of them run here
-    only = ["double-descent", "diagonal-nqm", "scaling-law"]
+    # neither needs the sweeps: with two cores the helper takes double descent (the report's
+    # end) and this process, having nothing else to do, takes back the diagonal NQM, which the
+    # helper has not started (it is still starting); with one core both run here
+    only = ["double-descent", "diagonal-nqm"]
     beside = _report(tmp_path, "two", monkeypatch, 2, only)
     assert "The criterion decides: taken back from the second core" in capfd.readouterr().err
     alone = _report(tmp_path, "one", monkeypatch, 1, only)
