@@ -22,7 +22,12 @@ def affine_moment(log_rate, drive, m0, t):
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         tl = np.where(t == 0, 0.0, t * log_rate)
         power = np.exp(tl)
-        geometric = np.where(log_rate == 0, t, np.expm1(tl) / np.expm1(log_rate))
+        # (rho^t - 1) / (rho - 1); for rho > 1 as rho^(t-1) (1 - rho^-t) / (1 - rho^-1), which
+        # overflows to inf (a diverging recursion) instead of making inf / inf
+        geometric = np.where(log_rate > 0,
+                             np.exp((t - 1) * log_rate) * np.expm1(-tl) / np.expm1(-log_rate),
+                             np.expm1(tl) / np.expm1(log_rate))
+        geometric = np.where(log_rate == 0, t, geometric)
         geometric = np.where(t == 0, 0.0, geometric)
         result = power * m0 + drive * geometric
     return result
@@ -31,7 +36,7 @@ def affine_moment(log_rate, drive, m0, t):
 def affine_fixed_point(log_rate, drive):
     """``k / (1 - rho)`` where ``rho < 1``, ``inf`` where the recursion is not contracting."""
     log_rate, drive = np.broadcast_arrays(np.asarray(log_rate), np.asarray(drive))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         fixed = drive / -np.expm1(log_rate)
     return np.where(log_rate < 0, fixed, np.inf)
 

@@ -139,15 +139,17 @@ class DiagonalNQM(FewestSteps, Schedules):
         """
         if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
-        need = dim * _BYTES_PER_COORDINATE
-        if bins is None and need > 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"):
-            raise ValueError(f"dim={dim} needs about {need / 2**30:.3g} GiB for the moments, "
-                             "more than this machine has; use a smaller dim or bins")
+        if bins is not None and (isinstance(bins, bool) or not isinstance(bins, int | np.integer)
+                                 or not 2 <= bins <= dim):
+            raise ValueError(f"bins must be an integer from 2 to dim={dim}, got {bins!r}")
+        # binning still draws every coordinate's curvature (8 bytes) and its bin (8 more)
+        need = dim * (_BYTES_PER_COORDINATE if bins is None else 16)
+        if need > 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"):
+            raise ValueError(f"dim={dim} needs about {need / 2**30:.3g} GiB, more than this "
+                             "machine has; use a smaller dim")
         h = 1.0 / np.arange(1, dim + 1)
         if bins is None:
             return cls(curvatures=h, noise_var=h, w0_sq=np.ones(dim))
-        if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 2:
-            raise ValueError(f"bins must be an integer >= 2, got {bins!r}")
         edges = np.geomspace(h[0], h[-1], bins)
         # the edge of h_i: the first (largest) edge at or below it, edges decreasing
         which = np.searchsorted(-edges, -h, side="left")
@@ -185,7 +187,8 @@ class DiagonalNQM(FewestSteps, Schedules):
         weight = h * self.multiplicity                   # each coordinate's share of the loss
         alpha = lr * h ** (-p)
         k = alpha * h
-        drive = alpha**2 * c / batch_size
+        with np.errstate(over="ignore"):                 # inf: a diverging run
+            drive = alpha**2 * c / batch_size
         block = max(1, _BLOCK // h.size)
         if beta < NEGLIGIBLE_MOMENTUM and gamma == 0.0:
             with np.errstate(divide="ignore"):
@@ -194,14 +197,16 @@ class DiagonalNQM(FewestSteps, Schedules):
                 total = affine_moment(log_rate, drive, self.w0_sq, chunk)
                 with np.errstate(under="ignore", over="ignore", invalid="ignore"):
                     falling = self.w0_sq * np.exp(np.where(chunk > 0, chunk * log_rate, 0.0))
-                return falling, total - falling, np.zeros_like(total)
+                    rising = np.where(np.isinf(falling), 0.0, total - falling)   # not inf - inf
+                return falling, rising, np.zeros_like(total)
 
             def other_bound(a, b):
                 return np.zeros(np.atleast_2d(a).shape[0])
         elif np.any(k >= 2.0 * (1.0 + beta)):
-            def shares(chunk):
-                return (np.zeros(chunk.shape), np.zeros(chunk.shape),
-                        np.where(chunk > 0, np.inf, 0.5 * self.initial_loss))
+            def shares(chunk):                           # 1-d: the loss itself
+                steps = chunk[:, 0]
+                return (np.zeros(steps.shape), np.zeros(steps.shape),
+                        np.where(steps > 0, np.inf, self.initial_loss))
 
             def other_bound(a, b):
                 return np.full(np.atleast_2d(a).shape[0], np.inf)
@@ -279,7 +284,8 @@ class DiagonalNQM(FewestSteps, Schedules):
         Returns
         -------
         float or ndarray
-            Broadcast over ``lr``, ``batch_size`` and ``steps``.
+            Broadcast over ``lr``, ``batch_size`` and ``steps``; ``inf`` where the loss
+            overflows (a rate above :meth:`max_stable_lr`: the run diverges).
         """
         optimizer = _check_optimizer(momentum, precondition_power, ema_decay)
         lr, batch_size, steps = np.broadcast_arrays(
@@ -358,6 +364,10 @@ class DiagonalNQM(FewestSteps, Schedules):
         b = float(positive("batch_size", batch_size, allow_inf=True))
         t = steps_array("steps", steps)
         m = self._evaluator(eta, b, optimizer).second_moments(t.ravel()).reshape(*t.shape, -1)
+        if not np.isfinite(m).all():
+            raise ValueError(f"lr={eta:g} diverges (the stable bound is "
+                             f"{self.max_stable_lr(momentum=momentum, precondition_power=precondition_power):.4g}):"
+                             " the noise scale along a diverging run is not defined")
         h, c, n = self.curvatures, self.noise_var, self.multiplicity
         with np.errstate(over="ignore", invalid="ignore"):
             g2, ghg = m @ (n * h**2), m @ (n * h**3)

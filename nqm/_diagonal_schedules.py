@@ -12,6 +12,9 @@ from nqm._diagonal_options import _check_optimizer
 from nqm._fewest_steps import Quadratic
 from nqm._validation import positive, steps_array
 
+MAX_PIECES = 10_000
+"""The most pieces a schedule may have: L-BFGS-B optimizes one rate per piece."""
+
 
 class OptimalSchedule(NamedTuple):
     """Result of :meth:`DiagonalNQM.optimal_schedule`.
@@ -41,6 +44,7 @@ class Schedules:
         (``lrs``); each coordinate's second moment follows its affine recursion piece by piece,
         :math:`m \leftarrow r_j^{n_j} m + d_j (1 - r_j^{n_j})/(1 - r_j)` with
         :math:`r_j = (1 - \eta_j h^{1-p})^2` and :math:`d_j = \eta_j^2 h^{-2p} c / B`.
+        ``inf`` where the loss overflows (pieces far above :meth:`max_stable_lr` diverge).
 
         References
         ----------
@@ -65,9 +69,10 @@ class Schedules:
         m = self.w0_sq
         for log_lr, n in zip(log_lrs, pieces, strict=True):
             alpha = np.exp(log_lr) * h ** (-p)
-            with np.errstate(divide="ignore"):
+            with np.errstate(divide="ignore", over="ignore"):      # inf: a diverging piece
                 log_rate = 2.0 * np.log(np.abs(1.0 - alpha * h))
-            m = affine_moment(log_rate, alpha**2 * c / batch_size, m, n)
+                drive = alpha**2 * c / batch_size
+            m = affine_moment(log_rate, drive, m, n)
         return float(0.5 * np.dot(h * self.multiplicity, m))
 
     def optimal_schedule(self, batch_size, piece_steps, *, pieces: int = 10,
@@ -77,8 +82,8 @@ class Schedules:
 
         ``pieces`` pieces of ``piece_steps`` steps each; their rates minimize
         :meth:`schedule_loss`, optimized in :math:`\log\eta` by L-BFGS-B under the cap
-        ``max_lr`` (by default the stability bound of :meth:`max_stable_lr` times
-        :math:`1 - 10^{-4}`), started from the best constant rate. Zhang et al. find the
+        ``max_lr`` (at most the stability bound of :meth:`max_stable_lr`; by default that
+        bound times :math:`1 - 10^{-4}`), started from the best constant rate. Zhang et al. find the
         optimal schedule starts at the largest feasible rate and decays, more steeply the
         smaller the batch.
 
@@ -106,10 +111,17 @@ class Schedules:
         _, p, _ = _check_optimizer(0.0, precondition_power)
         b = float(positive("batch_size", batch_size, allow_inf=True))
         n = int(steps_array("piece_steps", piece_steps))
-        if isinstance(pieces, bool) or not isinstance(pieces, int | np.integer) or pieces < 1:
-            raise ValueError(f"pieces must be a positive integer, got {pieces!r}")
-        cap = (self.max_stable_lr(precondition_power=p) * (1.0 - 1e-4) if max_lr is None
-               else float(positive("max_lr", max_lr)))
+        if n < 1:
+            raise ValueError(f"piece_steps must be at least 1, got {n}")
+        if (isinstance(pieces, bool) or not isinstance(pieces, int | np.integer)
+                or not 1 <= pieces <= MAX_PIECES):
+            raise ValueError(f"pieces must be an integer from 1 to {MAX_PIECES} (one rate each "
+                             f"to optimize), got {pieces!r}")
+        bound = self.max_stable_lr(precondition_power=p)
+        cap = bound * (1.0 - 1e-4) if max_lr is None else float(positive("max_lr", max_lr))
+        if cap > bound:
+            raise ValueError(f"max_lr={cap:g} is above the stability bound {bound:.4g}: a "
+                             "schedule's rates are searched below it")
         top = np.log(cap)
         lengths = np.full(pieces, n)
         constant = minimize_scalar(
@@ -130,8 +142,9 @@ class Schedules:
         The smallest :math:`n` such that ``pieces`` pieces of :math:`n` steps, their rates
         from :meth:`optimal_schedule`, reach the target; bisection on :math:`n` (reaching it
         in :math:`n` steps per piece implies reaching it in :math:`n + 1`: the optimal loss
-        does not increase with the budget). Returns the total ``pieces * n``, or ``-1`` if
-        ``max_steps`` do not suffice. Zhang et al.'s notebook reports ``pieces * (n - 1)``
+        does not increase with the budget). Returns the total ``pieces * n``, ``0`` where the
+        target is not below the initial loss, or ``-1`` if ``max_steps`` do not suffice.
+        Zhang et al.'s notebook reports ``pieces * (n - 1)``
         (the last budget that does not reach the target).
 
         References
@@ -146,7 +159,10 @@ class Schedules:
         steps_lower_bound : What no schedule beats.
         """
         target = float(positive("target_loss", target_loss))
+        max_steps = int(steps_array("max_steps", max_steps))
         kwargs = dict(pieces=pieces, precondition_power=precondition_power, max_lr=max_lr)
+        if target >= self.initial_loss:
+            return 0                                      # reached before the first step
 
         def reaches(n: int) -> bool:
             return self.optimal_schedule(batch_size, n, **kwargs).loss <= target

@@ -198,12 +198,17 @@ class FewestSteps:
         max_steps : int, default 10**7
             ``steps`` is ``inf`` beyond it.
 
+        Raises
+        ------
+        ValueError
+            If a ``target_loss`` is not below the initial loss (every rate reaches it at step 0).
+
         Returns
         -------
         OptimalSteps
             Named tuple ``(lr, steps, momentum, ema_decay)``, broadcast over the arguments;
-            ``steps`` is ``inf`` (the rest nan) where the target is not reached within
-            ``max_steps``, and ``0`` (the rest nan) where it is not below the initial loss.
+            ``steps`` is ``inf`` (the rest nan: no rate) where the target is not reached
+            within ``max_steps``.
 
         References
         ----------
@@ -234,6 +239,9 @@ class FewestSteps:
             positive("batch_size", batch_size, allow_inf=True),
             positive("target_loss", target_loss))
         max_steps = _max_steps(max_steps)
+        if np.any(target_loss >= self.initial_loss):
+            raise ValueError(f"target_loss={np.max(target_loss):g} is not below the initial loss "
+                             f"{self.initial_loss:.4g}: every rate reaches it at step 0")
 
         def solve(b, target):
             best = fewest_steps(quadratic, b, target, space, max_steps)
@@ -299,6 +307,10 @@ class FewestSteps:
         log_hi = 1.0
         while excess(log_hi) > 0:
             log_hi *= 2.0
+            if log_hi > 512.0:              # e^512 ~ 1e222, far beyond any batch size
+                raise ValueError(f"target_loss={target:g}: even B = 1e222 needs more than "
+                                 "twice the noiseless steps; the critical batch size is beyond "
+                                 "float64's range")
         return float(np.exp(brentq(excess, log_hi / 2 if log_hi > 1 else 0.0, log_hi,
                                    xtol=1e-3)))
 

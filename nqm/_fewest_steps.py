@@ -242,7 +242,7 @@ class _Envelope:
                 continue
             a, b = np.log(low), np.log(high)
             f_a, f_b = self.found[low][0] - log_target, self.found[high][0] - log_target
-            guess = (b - f_b * (b - a) / (f_b - f_a)) if tries % 3 and f_a > f_b else (a + b) / 2
+            guess = (b - f_b * (b - a) / (f_b - f_a)) if tries % 3 and f_a > f_b > -np.inf else (a + b) / 2
             t = int(np.clip(round(np.exp(guess)), low + 1, high - 1))
         raise RuntimeError("the search for the first step did not converge")
 
@@ -346,7 +346,7 @@ def fewest_steps(model: Quadratic, batch_size: float, target: float, space: Spac
     if coarse.found[t][0] > log_target:
         return Fewest(np.inf, np.nan, np.nan, np.nan)
     hint = t
-    if previous > 0 and before > coarse.found[t][0]:   # log-log interpolation
+    if previous > 0 and before > coarse.found[t][0] > -np.inf:   # log-log interpolation
         a, b = np.log(previous), np.log(t)
         hint = int(round(np.exp(b - (coarse.found[t][0] - log_target) * (b - a)
                                 / (coarse.found[t][0] - before))))

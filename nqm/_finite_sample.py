@@ -79,26 +79,36 @@ class FiniteSampleLeastSquaresSGD:
     def __init__(self, X_train, y_train, X_test, y_test):
         X, Y = _as_2d("X_train", X_train), _as_2d("y_train", y_train)
         Xt, Yt = _as_2d("X_test", X_test), _as_2d("y_test", y_test)
-        if X.shape[0] != Y.shape[0] or Xt.shape[0] != Yt.shape[0]:
-            raise ValueError("X and y must have the same number of rows: got train "
-                             f"{X.shape[0]} vs {Y.shape[0]}, test {Xt.shape[0]} vs {Yt.shape[0]}")
+        for xs, ys, x_name, y_name in ((X, Y, "X_train", "y_train"),
+                                       (Xt, Yt, "X_test", "y_test")):
+            if xs.shape[0] != ys.shape[0]:
+                raise ValueError(f"{x_name} has {xs.shape[0]} rows but {y_name} has "
+                                 f"{ys.shape[0]}: they must have one row per example")
         if Xt.shape[1] != X.shape[1] or Yt.shape[1] != Y.shape[1]:
-            raise ValueError(f"train and test shapes disagree: X {X.shape} vs {Xt.shape}, "
-                             f"y {Y.shape} vs {Yt.shape}")
+            raise ValueError(f"train and test shapes disagree: X_train {X.shape} vs X_test "
+                             f"{Xt.shape}, y_train {Y.shape} vs y_test {Yt.shape}")
         n, d = X.shape
         self.dim, self.n_out = d, Y.shape[1]
-        self.w_hat = np.linalg.lstsq(X, Y, rcond=None)[0]
-        r = Y - X @ self.w_hat
-        outer = (X[:, :, None] * X[:, None, :]).reshape(n, d * d)     # vec(x^T x)
-        cross = (X[:, :, None] * r[:, None, :]).reshape(n, d * self.n_out)  # vec(x^T r)
-        self._S = X.T @ X / n
-        self._K = outer.T @ outer / n                                 # (d^2, d^2)
-        self._L = outer.T @ cross / n                                 # (d^2, d*n_out)
-        self._Q = (X * (r**2).sum(axis=1)[:, None]).T @ X / n
-        e = Yt - Xt @ self.w_hat
-        self._S_test = Xt.T @ Xt / Xt.shape[0]
-        self._c_test = Xt.T @ e / Xt.shape[0]
-        self._e_sq = float((e**2).sum(axis=1).mean())
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            self.w_hat = np.linalg.lstsq(X, Y, rcond=None)[0]
+            r = Y - X @ self.w_hat
+            outer = (X[:, :, None] * X[:, None, :]).reshape(n, d * d)     # vec(x^T x)
+            cross = (X[:, :, None] * r[:, None, :]).reshape(n, d * self.n_out)  # vec(x^T r)
+            self._S = X.T @ X / n
+            self._K = outer.T @ outer / n                                 # (d^2, d^2)
+            self._L = outer.T @ cross / n                                 # (d^2, d*n_out)
+            self._Q = (X * (r**2).sum(axis=1)[:, None]).T @ X / n
+            e = Yt - Xt @ self.w_hat
+            self._S_test = Xt.T @ Xt / Xt.shape[0]
+            self._c_test = Xt.T @ e / Xt.shape[0]
+            self._e_sq = float((e**2).sum(axis=1).mean())
+        moments = (self.w_hat, self._K, self._L, self._Q, self._S_test, self._c_test,
+                   self._e_sq)
+        if not all(np.isfinite(m).all() for m in moments):
+            sizes = ", ".join(f"{name} {np.abs(a).max():.3g}" for name, a in
+                              (("X_train", X), ("y_train", Y), ("X_test", Xt), ("y_test", Yt)))
+            raise ValueError(f"the data's fourth moments overflow float64 (largest entries: "
+                             f"{sizes}); rescale the data")
 
     def _initial(self, w_init):
         if w_init is None:

@@ -85,10 +85,10 @@ class LeastSquaresSGD:
         d = self.dim
         lr = positive("lr", lr)
         batch_size = positive("batch_size", batch_size)
-        growth = 4.0 * lr * (1.0 - lr * (batch_size + d + 1) / batch_size)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # inf: diverges
+            growth = 4.0 * lr * (1.0 - lr * (batch_size + d + 1) / batch_size)
             log_rate = np.log1p(-growth)
-        drive = 4.0 * lr**2 * self.noise_std**2 * d**2 / batch_size
+            drive = 4.0 * lr**2 * self.noise_std**2 * d**2 / batch_size
         return log_rate, drive
 
     def expected_error(self, lr, batch_size, steps):
@@ -104,7 +104,8 @@ class LeastSquaresSGD:
         Returns
         -------
         float or ndarray
-            Broadcast over the arguments.
+            Broadcast over the arguments; ``inf`` where it overflows (a rate far above
+            :meth:`max_stable_lr`: the run diverges).
         """
         log_rate, drive = self._recursion(lr, batch_size)
         return scalar_or_array(affine_moment(log_rate, drive, self.init_error,
@@ -196,9 +197,10 @@ class LeastSquaresSGD:
         ``level`` the initial loss it is the sweep's collapse criterion (the last test loss no
         better than the first, :func:`empirical.failed`) in expectation. It lies below the
         mean-square bound :meth:`max_stable_lr`, where the noise-driven stationary error
-        diverges: with label noise, a run fails before it becomes unstable. ``nan`` where
-        ``level`` is at or below the best reachable loss; the bound itself where the loss
-        after ``steps`` steps stays below ``level`` all the way up to it.
+        diverges: with label noise, a run fails before it becomes unstable. ``0`` where
+        ``level`` is at or below the best loss reachable in ``steps`` steps (every rate
+        fails); the bound itself where the loss after ``steps`` steps stays below ``level``
+        all the way up to it.
 
         Examples
         --------
@@ -215,8 +217,8 @@ class LeastSquaresSGD:
                 return self.noise_std**2 + float(self.expected_error(lr, b, steps)) / self.dim - lvl
             best = float(self.optimal_lr(b, steps))
             top = float(self.max_stable_lr(b)) * (1 - 1e-12)
-            if excess(best) >= 0:
-                return np.nan
+            if excess(best) >= 0:                    # every rate ends above the level
+                return 0.0
             if excess(top) <= 0:                     # no failure below the bound in T steps
                 return float(self.max_stable_lr(b))
             return brentq(excess, best, top, xtol=1e-14, rtol=1e-12)
@@ -234,8 +236,10 @@ class LeastSquaresSGD:
     def optimal_lr_target(self, batch_size, target_mse):
         r"""Learning rate reaching ``target_mse`` in the fewest steps.
 
-        ``nan`` where the target is at or below the noise floor :math:`\sigma^2` (no rate
-        reaches it).
+        Raises
+        ------
+        ValueError
+            If a target is at or below the noise floor :math:`\sigma^2` (no rate reaches it).
 
         Examples
         --------
@@ -245,10 +249,11 @@ class LeastSquaresSGD:
         [0.004  0.031  0.3372]
         """
         target_mse = positive("target_mse", target_mse)
+        if np.any(target_mse <= self.noise_std**2):
+            raise ValueError(f"target_mse={np.min(target_mse):g} is at or below the noise floor "
+                             f"noise_std^2 = {self.noise_std**2:g}: no rate reaches it")
 
         def solve(b, target):
-            if target <= self.noise_std**2:
-                return np.nan
             return minimize_on_log_scale(lambda lrs: self.steps_to_target(lrs, b, target),
                                          1e-9, float(self.max_stable_lr(b)))
 

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nqm._validation import nonnegative, positive, scalar_or_array, whole_array
+from nqm._validation import as_float_array, nonnegative, positive, scalar_or_array, whole_array
 
 
 class RiskDecomposition(NamedTuple):
@@ -103,7 +103,7 @@ def ridgeless_risk(n, d, *, noise_var, signal=1.0) -> RiskDecomposition:
 def _quadratic(gamma, lam):
     """``a = 1 - gamma + lam`` and ``root = sqrt(a^2 + 4 gamma lam)``, the discriminant's root."""
     a = 1.0 - gamma + lam
-    return a, np.sqrt(a**2 + 4.0 * gamma * lam)
+    return a, np.hypot(a, 2.0 * np.sqrt(gamma * lam))      # without overflow at lam ~ 1e300
 
 
 def _stieltjes(a, root, gamma, lam):
@@ -158,8 +158,8 @@ def mp_stieltjes(z, gamma):
     >>> print(round(m, 6), round(dm, 6))
     0.828427 0.828427
     """
-    z = np.asarray(z, dtype=float)
-    if not np.all(np.isfinite(z)) or np.any(z >= 0):
+    z = as_float_array("z", z)
+    if np.any(z >= 0):
         raise ValueError(f"z must be finite and < 0 (z = -lambda), got {z}")
     gamma = positive("gamma", gamma)
     lam = -z
@@ -228,7 +228,7 @@ def ridge_risk(n, d, lam, *, noise_var, signal=1.0) -> RiskDecomposition:
     gamma = d / n
     a, root = _quadratic(gamma, lam)
     m = _stieltjes(a, root, gamma, lam)
-    bias = signal * lam**2 * m * (1.0 + gamma * m) / root
+    bias = signal * (lam * m) * (1.0 + gamma * m) * (lam / root)     # -> r^2 as lam -> inf
     # M - lam M' = M (root + 1 - gamma - lam) / (2 root); the bracket cancels for gamma > 1 at
     # small lam (the MP atom at 0), where it equals 4 lam / (root + lam + gamma - 1) exactly.
     with np.errstate(divide="ignore", invalid="ignore"):

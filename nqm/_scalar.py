@@ -28,7 +28,8 @@ def _log_rate(lr, curvature):
 
 
 def _moments(lr, batch_size, curvature, noise_var):
-    return _log_rate(lr, curvature), lr**2 * noise_var / batch_size
+    with np.errstate(over="ignore"):                   # inf: a diverging run
+        return _log_rate(lr, curvature), lr**2 * noise_var / batch_size
 
 
 def scalar_expected_loss(lr, batch_size, steps, *, curvature, noise_var, w0_sq):
@@ -62,7 +63,8 @@ def scalar_expected_loss(lr, batch_size, steps, *, curvature, noise_var, w0_sq):
     Returns
     -------
     float or ndarray
-        :math:`\mathbb{E} L_t`, broadcast over all arguments.
+        :math:`\mathbb{E} L_t`, broadcast over all arguments. ``inf`` where it overflows (a rate far above
+        :func:`scalar_max_stable_lr`: the run diverges).
 
     See Also
     --------
@@ -219,8 +221,10 @@ def optimal_lr_greedy(batch_size, *, curvature, noise_var, w_sq):
     curvature = positive("curvature", curvature)
     noise_var = nonnegative("noise_var", noise_var)
     w_sq = positive("w_sq", w_sq)
-    b_noise = noise_var / (curvature**2 * w_sq)
-    return scalar_or_array((1.0 / curvature) / (1.0 + b_noise / batch_size))
+    # (1/a) / (1 + B_noise/B) with B_noise = s2 / (a^2 w^2), written without a^2 (which
+    # overflows at a ~ 1e160); a product that underflows to 0 gives the limit lr = 0
+    with np.errstate(over="ignore", divide="ignore"):
+        return scalar_or_array(1.0 / (curvature + noise_var / (curvature * w_sq * batch_size)))
 
 
 def optimal_lr_horizon(batch_size, steps, *, curvature, noise_var, w0_sq):
@@ -286,8 +290,17 @@ def optimal_lr_horizon(batch_size, steps, *, curvature, noise_var, w0_sq):
         def objective(lr):
             log_rate, drive = _moments(lr, b, a, s2)
             return affine_moment(log_rate, drive, m0, t)
-        # the optimum shrinks like log(T)/(a T) for long horizons: search down to 1e-9/(a T)
-        return minimize_on_log_scale(objective, 1e-9 / (a * t), 1.0 / a)
+        # noise over signal r = s2 / (a^2 m0 B), in logs (it overflows at a ~ 1e-160). Where
+        # r > 1e6 T the loss is m0 (1 - 2 T x + (r T + T (2T - 1)) x^2) to O((T x)^3) in
+        # x = lr a, too flat for float64 to resolve near its minimum x = 1 / (r + 2T - 1),
+        # which is exact to a relative O((T / r)^2)
+        if s2 > 0 and np.log(s2) - 2 * np.log(a) - np.log(m0) - np.log(b) > np.log(1e6 * t):
+            with np.errstate(under="ignore"):
+                return a * m0 * b / (s2 + a * a * m0 * b * (2 * t - 1))
+        # the optimum shrinks like log(T)/(a T) for long horizons, and lies below the greedy
+        # rate 1 / (a (1 + r)) when noise dominates: search down to 1e-9 times either
+        greedy = 1.0 / (a + s2 / (a * m0 * b))
+        return minimize_on_log_scale(objective, 1e-9 * min(1.0 / (a * t), greedy), 1.0 / a)
 
     return scalar_or_array(np.vectorize(solve, otypes=[float])(
         batch_size, steps, curvature, noise_var, w0_sq))

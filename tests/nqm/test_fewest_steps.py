@@ -90,8 +90,8 @@ def test_tuned_momentum_extends_perfect_scaling():
 
 def test_target_at_the_initial_loss_and_out_of_reach():
     model = nqm.DiagonalNQM.zhang2019(dim=50)
-    start = model.optimal_steps_to_target(8, model.initial_loss)
-    assert start.steps == 0 and np.isnan(start.lr)
+    with pytest.raises(ValueError, match="not below the initial loss"):
+        model.optimal_steps_to_target(8, model.initial_loss)      # every rate: step 0
     never = model.optimal_steps_to_target(8, 1e-6, max_steps=1000)
     assert never.steps == np.inf and np.isnan(never.lr)
 

@@ -50,7 +50,8 @@ def test_optimal_lr_window_and_target():
     assert mse[1] < mse[0] and mse[1] < mse[2]
     target_lrs = model.optimal_lr_target([2, 16, 256], 26.0)
     assert np.all(np.diff(target_lrs) > 0) and np.all(target_lrs < model.max_stable_lr([2, 16, 256]))
-    assert np.isnan(model.optimal_lr_target(16, 25.0))             # the noise floor is 25
+    with pytest.raises(ValueError, match="noise floor"):        # the noise floor is 25
+        model.optimal_lr_target(16, 25.0)
     with pytest.raises(ValueError, match="window"):
         model.optimal_lr(16, 100, window=101)
 
