@@ -172,11 +172,17 @@ def gns(args) -> None:
                        "lr_ema": "lr_max (EMA)"}))
     last_b, last_lr = trace.b_simple_ema[-1], trace.lr_max_ema[-1]
     if last_b > 0 and last_lr > 0:
-        predicted = nqm.mccandlish_lr(np.array(args.predict), lr_max=last_lr, b_noise=last_b)
+        # McCandlish et al.'s rate is plain SGD's; heavy ball with momentum m moves as plain
+        # SGD at the effective rate lr / (1 - m), so its own rate is (1 - m) times theirs
+        momentum = workload.optimizer.momentum if workload.optimizer.kind == "sgd" else 0.0
+        predicted = (1.0 - momentum) * nqm.mccandlish_lr(np.array(args.predict), lr_max=last_lr,
+                                                         b_noise=last_b)
         print(f"\npredicted optimal rate lr_max / (1 + B_simple / B), moving averages at step "
               f"{trace.steps[-1]} (lr_max {_fmt(last_lr)}, B_simple {_fmt(last_b)})"
               + ("; Adam's rate is not lr_max, read the shape only"
-                 if workload.optimizer.kind != "sgd" else "") + ":")
+                 if workload.optimizer.kind != "sgd" else "")
+              + (f"; times 1 - momentum = {1 - momentum:g} for SGD with momentum {momentum:g} "
+                 "(its effective rate is lr / (1 - momentum))" if momentum else "") + ":")
         print(format_rows([dict(b=b, lr=p) for b, p in zip(args.predict, predicted, strict=True)],
                           {"b": "B", "lr": "predicted lr*"}))
     else:

@@ -23,6 +23,7 @@ from compare._arguments import (
 )
 from compare._train_commands import add_gns, add_sweep, gns, sweep
 from compare.analysis._theory_table import (
+    DIAGONAL_MAX_STEPS,
     diagonal_curves,
     format_rows,
     scalar_table,
@@ -112,6 +113,8 @@ def _add_run(commands) -> None:
 
 
 def _theory(args) -> None:
+    import numpy as np
+
     import nqm
     if args.target >= 0.5:
         raise ValueError(f"--target must be below the initial loss 0.5, got {args.target:g}")
@@ -119,6 +122,13 @@ def _theory(args) -> None:
     if args.diagonal_target >= diagonal_model.initial_loss:
         raise ValueError(f"--diagonal-target must be below the diagonal NQM's initial loss "
                          f"{diagonal_model.initial_loss:.4g}, got {args.diagonal_target:g}")
+    bound = np.atleast_1d(diagonal_model.steps_lower_bound(min(args.batch_sizes),
+                                                           args.diagonal_target))[0]
+    if bound > DIAGONAL_MAX_STEPS:
+        raise ValueError(f"--diagonal-target {args.diagonal_target:g} is unreachable within "
+                         f"{DIAGONAL_MAX_STEPS:.0e} steps at B = {min(args.batch_sizes)}: even the "
+                         f"information-theoretic lower bound needs {bound:.3g}; choose a larger "
+                         "target or larger batch sizes")
     print(f"Scalar NQM (a=1, sigma^2=1, w0^2=1): optimal lr per batch size\n"
           f"  horizon: minimizes E L after {args.steps} steps;  target: reaches "
           f"E L = {args.target:g} in the fewest steps;  greedy: best single step\n")

@@ -24,9 +24,10 @@ from empirical.probes._noise import (
     two_batch_noise,
 )
 from empirical.problems._digits import DigitsSplit, MLPShape, init_mlp_params, load_digits_split
+from empirical.problems._loading import WorkloadError, check_workload, load_workload
 from empirical.problems._shipped import MODELS, least_squares_workload, teacher_mlp_workload
 from empirical.problems._synthetic import Problem, least_squares_problem, teacher_mlp_problem
-from empirical.problems._workload import OptimizerConfig, Workload, load_workload
+from empirical.problems._workload import OptimizerConfig, Workload
 from empirical.scaling._study import (
     ScalingRuns,
     ScalingSpec,
@@ -75,10 +76,12 @@ __all__ = [
     "SweepResult",
     "SweepSpec",
     "Workload",
+    "WorkloadError",
     "atomic_write_bytes",
     "atomic_write_json",
     "batch_hessian_top_eigenvalues",
     "bias_corrected_ema",
+    "check_workload",
     "evaluate_checkpoint",
     "failed",
     "find_optimum",

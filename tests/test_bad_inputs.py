@@ -105,6 +105,11 @@ CLI_CASES = [
     (["sweep", "mlp-sgd", "--workers", "1000"], "at most"),
     (["gns", "linear-sgd", "--lr", "1000", "--steps", "20"], "test loss ended no lower"),
     (["run", "--only", "edge"], "studies must be among optimal-lr"),
+    # the theory's unreachable targets and extreme parameters (issue 29)
+    (["theory", "--diagonal-target", "1e-12"], "unreachable"),
+    (["theory", "--dim", "1000000000000", "--bins", "10"], "GiB"),
+    (["theory", "--dim", "100", "--bins", "1000"], "bins"),
+    (["theory", "--diagonal-target", "1e-300"], "unreachable"),
 ]
 
 
@@ -166,7 +171,7 @@ API_CASES = [
     (lambda: SweepSpec("linear-sgd", [2], window=0), "window"),
     (lambda: SweepSpec("linear-sgd", [2], n_train=0), "n_train"),
     (lambda: run_sweep(SweepSpec("linear-sgd", [2], LRGrid(k_max=10**12)), progress=False),
-     "GiB"),
+     "k_max"),
     (lambda: run_sweep(SweepSpec("linear-sgd", [10**9], [0.1]), progress=False), "GiB"),
     (lambda: run_sweep(SweepSpec("mlp-sgd", [2], [0.1], seeds=tuple(range(10**6))),
                        progress=False), "GiB"),
@@ -214,7 +219,7 @@ API_CASES = [
                                              PROBLEM.y_test).expected_test_mse(0.01, 2.5, 10),
      "batch_size must be whole"),
     (lambda: simulate_risk(20, [10, 30], (-1.0,), trials=2), "noise_vars"),
-    (lambda: ScalingSpec(seeds=(-1,)), "seeds must be >= 0"),
+    (lambda: ScalingSpec(seeds=(-1,)), "ScalingSpec.seeds must be an integer from 0"),
 ]
 
 

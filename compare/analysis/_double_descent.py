@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from empirical._core.arguments import SEED, checked, numbers, whole, wholes
+from empirical._core.checks import memory_limit
+
 
 @dataclass(frozen=True)
 class RiskSimulation:
@@ -19,8 +22,8 @@ class RiskSimulation:
     ridgeless : ndarray, shape (n_noise, n_n, trials)
         Min-norm least squares (``lstsq``).
     ridge : ndarray, shape (n_noise, n_n, trials)
-        Ridge at :math:`\\lambda = \\sigma^2 d / n` (the optimum for unit signal); ``nan`` where
-        :math:`\\sigma = 0` (no penalty to apply).
+        Ridge at :math:`\\lambda = \\sigma^2 d / n` (the optimum for unit signal); where
+        :math:`\\sigma = 0` the penalty is 0 and ridge is the min-norm solution.
 
     See Also
     --------
@@ -36,6 +39,8 @@ class RiskSimulation:
     ridge: np.ndarray
 
 
+@checked(d=whole(1, 10_000), ns=wholes(1, 10**6), noise_vars=numbers(1, low=0.0),
+         trials=whole(1, 100_000), seed=SEED)
 def simulate_risk(d: int, ns, noise_vars=(0.0, 0.04), *, trials: int = 8,
                   seed: int = 0) -> RiskSimulation:
     """Draw Gaussian least-squares problems and measure the excess risk of two estimators.
@@ -71,13 +76,16 @@ def simulate_risk(d: int, ns, noise_vars=(0.0, 0.04), *, trials: int = 8,
     if d < 1 or ns.ndim != 1 or np.any(ns < 1) or trials < 1:
         raise ValueError(f"need d >= 1, 1-d ns >= 1 and trials >= 1, got d={d}, ns={ns!r}, "
                          f"trials={trials}")
+    if 8 * int(ns.max()) * d * 3 > memory_limit():
+        raise ValueError(f"ns up to {ns.max()} samples of d={d} features need more memory than "
+                         "this machine has")
     variances = np.asarray(noise_vars, dtype=float)
     if variances.ndim != 1 or not np.all(np.isfinite(variances) & (variances >= 0)):
         raise ValueError(f"noise_vars must be finite variances >= 0, got {noise_vars!r}")
     rng = np.random.default_rng(seed)
     sigmas = np.sqrt(variances)
     ridgeless = np.empty((sigmas.size, ns.size, trials))
-    ridge = np.full_like(ridgeless, np.nan)
+    ridge = np.empty_like(ridgeless)
     for j, n in enumerate(ns):
         for t in range(trials):
             w_star = rng.standard_normal(d) / np.sqrt(d)
@@ -90,4 +98,6 @@ def simulate_risk(d: int, ns, noise_vars=(0.0, 0.04), *, trials: int = 8,
                 if s > 0:
                     w = np.linalg.solve(gram + s**2 * d / n * np.eye(d), X.T @ Y[:, i] / n)
                     ridge[i, j, t] = ((w - w_star) ** 2).sum()
+                else:                     # lambda = 0: ridge's limit is the min-norm solution
+                    ridge[i, j, t] = ridgeless[i, j, t]
     return RiskSimulation(d, ns, tuple(float(v) for v in noise_vars), ridgeless, ridge)

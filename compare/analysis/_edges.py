@@ -16,6 +16,7 @@ from empirical import (
     stability_edges,
     trained_parameters,
 )
+from empirical._core.arguments import MAX_ITERATIONS, MAX_RESAMPLES, SEED, checked, kind, whole
 
 CLAIMS = {"sgd": (1.0, "linear"), "adam": (0.5, "square root")}
 """Granziol et al. (2022): the largest stable rate scales linearly in B for SGD and as its
@@ -87,6 +88,9 @@ def _boot_edges(edges: list[StabilityEdge], n_boot: int, seed: int) -> np.ndarra
     return np.exp(logs[:, rows].mean(axis=-1).T)
 
 
+@checked(study=kind(Study), n_boot=whole(2, MAX_RESAMPLES), seed=SEED,
+         rounds=whole(0, 52, " (float64 resolves no finer bracket)"), max_doublings=whole(0, 64),
+         n_batches=whole(1, MAX_ITERATIONS), iterations=whole(1, MAX_ITERATIONS))
 def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 6,
                max_doublings: int = 16, n_batches: int = 5, iterations: int = 30) -> EdgeStudy:
     """Measure the stability edge of a study's sweep, predict it from the batch Hessian, fit it.

@@ -13,6 +13,17 @@ from compare.analysis._optima import Study, bootstrap_optima, percentile_interva
 from compare.fit._critical import fit_critical_batch
 from compare.fit._fits import bootstrap_interval
 from empirical import NoiseTrace, noise_along_run, steps_to_target_optimum
+from empirical._core.arguments import (
+    MAX_ITERATIONS,
+    MAX_RESAMPLES,
+    MAX_STEPS,
+    SEED,
+    checked,
+    kind,
+    numbers,
+    optional,
+    whole,
+)
 
 TARGET_FACTORS = (1.1, 1.5, 2.5, 5.0)
 """Target test losses: the noise floor plus these multiples of the tightest excess loss every
@@ -140,6 +151,9 @@ def _at_loss(trace: NoiseTrace, target: float, floor: float) -> np.ndarray:
     return np.exp([value, value - Z95 * spread, value + Z95 * spread])
 
 
+@checked(study=kind(Study), n_boot=whole(2, MAX_RESAMPLES), seed=SEED,
+         factors=numbers(1, low=1.0, open_low=True, increasing=True, min_size=2), method=kind(str),
+         n_batches=whole(1, MAX_ITERATIONS), every=optional(whole(1, MAX_STEPS)))
 def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
                       factors=TARGET_FACTORS, method: str = "per-example",
                       n_batches: int = 10, every: int | None = None) -> NoiseScaleStudy:

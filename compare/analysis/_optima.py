@@ -11,6 +11,7 @@ import numpy as np
 import nqm
 from compare.fit._fits import ScalingFit, fit_scaling
 from empirical import Optimum, SweepCell, SweepResult, steps_to_target_optimum, subgrid_argmin
+from empirical._core.arguments import MAX_RESAMPLES, POSITIVE, SEED, checked, function, kind, optional, whole
 
 LABELS = {"linear-sgd": "Least squares, SGD", "mlp-sgd": "MLP, SGD",
           "mlp-adam": "MLP, Adam (warmup + cosine)"}
@@ -20,6 +21,7 @@ this many grid rates: the argmin inside it is then a coin toss, and the interval
 conclusion."""
 
 
+@checked(result=kind(SweepResult), estimator=function, n_boot=whole(2, MAX_RESAMPLES), seed=SEED)
 def bootstrap_optima(result: SweepResult, estimator: Callable[[SweepCell, np.ndarray], float], *,
                      n_boot: int = 200, seed: int = 0) -> np.ndarray:
     """Re-estimate the optimum of every batch size on bootstrap resamples of the seeds.
@@ -248,6 +250,7 @@ def default_target(result: SweepResult, optima: list[Optimum]) -> float:
     return float(floor + 1.25 * max(o.best_loss - floor for o in optima))
 
 
+@checked(n_boot=whole(2, MAX_RESAMPLES), seed=SEED, target=optional(POSITIVE))
 def analyze(result: SweepResult, *, n_boot: int = 200, seed: int = 0,
             target: float | None = None) -> Study:
     """Optima, bootstrap fits under both criteria, and (least squares) the exact theory.
@@ -274,7 +277,7 @@ def analyze(result: SweepResult, *, n_boot: int = 200, seed: int = 0,
     conclusions : The study in sentences.
     """
     if not isinstance(result, SweepResult):
-        raise TypeError(f"analyze needs a SweepResult (from empirical.run_sweep), got "
+        raise TypeError(f"result must be a SweepResult (from empirical.run_sweep), got "
                         f"{type(result).__name__}")
     spec = result.spec
     optima = result.optima(n_boot=n_boot)

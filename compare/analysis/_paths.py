@@ -6,6 +6,11 @@ import hashlib
 import json
 from pathlib import Path
 
+from empirical._core.arguments import SEEDS
+
+MAX_SEEDS = 10_000
+"""The most run seeds a study may ask for."""
+
 
 def spec_directory(root, name: str, spec: dict) -> Path:
     """``root/name-<digest>``, the digest a hash of the spec's JSON (stable across sessions).
@@ -22,9 +27,10 @@ def seed_tuple(seeds) -> tuple[int, ...]:
     if isinstance(seeds, bool) or not isinstance(seeds, int | tuple | list | range):
         raise ValueError(f"seeds must be a count or a list of seeds, got {seeds!r}")
     if isinstance(seeds, int):
-        if seeds < 1:
-            raise ValueError(f"seeds must be a positive count, got {seeds!r}")
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise ValueError(f"seeds must be a count from 1 to {MAX_SEEDS}, got {seeds!r}")
         return tuple(range(seeds))
-    if not seeds:
-        raise ValueError("seeds must not be empty")
+    SEEDS("seeds", seeds)
+    if len(seeds) > MAX_SEEDS:
+        raise ValueError(f"seeds must hold at most {MAX_SEEDS} seeds, got {len(seeds)}")
     return tuple(seeds)

@@ -8,6 +8,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import nqm
+from empirical._core.arguments import POSITIVE, checked, kind, numbers, optional, whole
 
 DIAGONAL_VARIANTS = {
     "plain SGD": {},
@@ -39,6 +40,12 @@ def scalar_table(batch_sizes, *, steps: int, target_loss: float, curvature: floa
             for b, h, t, s, g in zip(batch_sizes, horizon, target, needed, greedy, strict=True)]
 
 
+DIAGONAL_MAX_STEPS = 10**7
+"""The step limit of :meth:`nqm.DiagonalNQM.optimal_steps_to_target`'s search (its default)."""
+
+
+@checked(dim=whole(1), batch_sizes=numbers(1, low=1.0, increasing=True), target=POSITIVE,
+         bins=optional(whole(2)), progress=optional(kind(str)))
 def diagonal_curves(dim: int, batch_sizes, target: float = DIAGONAL_TARGET, *,
                     bins: int | None = None, progress: str | None = None) -> dict:
     """Zhang et al. (2019)'s figure: the fewest steps to ``target`` per batch size for each of

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from compare.fit._fits import bootstrap_interval
+from empirical._core.arguments import checked, numbers, optional, whole
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ def _fit_logs(log_b: np.ndarray, log_s: np.ndarray) -> np.ndarray:
     return least_squares(residual, start, method="lm").x
 
 
+@checked(batch_sizes=numbers(1, low=1.0), steps=numbers(1, low=0.0, open_low=True),
+         boot_steps=optional(numbers(2, low=0.0, open_low=True, finite=False)),
+         n_seeds=optional(whole(1)))
 def fit_critical_batch(batch_sizes, steps, boot_steps=None, *,
                        n_seeds: int | None = None) -> CriticalBatchFit:
     r"""Fit McCandlish et al.'s trade-off between steps and examples to steps-to-target data.
@@ -88,7 +92,13 @@ def fit_critical_batch(batch_sizes, steps, boot_steps=None, *,
     b = np.asarray(batch_sizes, dtype=float)
     s = np.asarray(steps, dtype=float)
     if b.ndim != 1 or b.shape != s.shape or b.size < 3:
-        raise ValueError(f"need steps at 3 or more batch sizes, got {b.size}")
+        raise ValueError(f"need steps at 3 or more batch sizes, got {b.size} batch_sizes and "
+                         f"{s.size} steps")
+    if len(np.unique(b)) != b.size:
+        raise ValueError(f"batch_sizes must not repeat, got {batch_sizes!r}")
+    if boot_steps is not None and np.shape(boot_steps)[1:] != b.shape:
+        raise ValueError(f"boot_steps must have one column per batch size ({b.size}), got shape "
+                         f"{np.shape(boot_steps)}")
     if not (np.all(np.isfinite(s)) and np.all(s > 0) and np.all(b > 0)):
         raise ValueError("steps and batch sizes must be finite and > 0")
     z = _fit_logs(np.log(b), np.log(s))

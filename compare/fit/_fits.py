@@ -8,7 +8,12 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.stats import t as student_t
 
-from compare.fit._rules import RULES, ScalingRule
+from compare.fit._rules import RULES, ScalingRule, _batch
+from empirical._core.arguments import checked, kind, numbers, optional, real, whole
+
+POSITIVES = numbers(1, low=0.0, open_low=True)
+MIN_LOG_SD = 1e-100
+"""The smallest standard deviation of a log rate: below it the weights 1/sd^2 overflow."""
 
 COMPARED = ("linear", "sqrt", "power", "logarithmic", "saturating", "surge")
 """Every rule fitted, drawn and scored against the others by AICc (``power`` also gives the
@@ -57,7 +62,7 @@ class RuleFit:
     aicc: float
 
     def predict(self, batch_sizes) -> np.ndarray:
-        return RULES[self.rule](batch_sizes, *self.params.values())
+        return RULES[self.rule](_batch(batch_sizes), *self.params.values())
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,7 @@ def _fit_one(rule: ScalingRule, log_b, log_lr, sd, starts) -> tuple[np.ndarray, 
     return best.x, float(2.0 * best.cost)
 
 
+@checked(rule=kind(str))
 def fit_rule(rule: str, batch_sizes, lr, log_sd=None) -> RuleFit:
     """Fit one rule to optimal learning rates by weighted least squares in ``log lr``.
 
@@ -251,17 +257,22 @@ def fit_rule(rule: str, batch_sizes, lr, log_sd=None) -> RuleFit:
 
 
 def _validate(batch_sizes, lr, log_sd):
+    numbers(1, low=1.0)("batch_sizes", batch_sizes)
+    POSITIVES("lr", lr)
     b = np.asarray(batch_sizes, dtype=float)
     lr = np.asarray(lr, dtype=float)
-    if b.ndim != 1 or lr.shape != b.shape or b.size < 2:
+    if len(np.unique(b)) != b.size:
+        raise ValueError(f"batch_sizes must not repeat, got {batch_sizes!r}")
+    if lr.shape != b.shape or b.size < 2:
         raise ValueError(f"need matching 1-d batch_sizes and lr with at least 2 entries, got "
                          f"shapes {b.shape} and {lr.shape}")
-    if np.any(~np.isfinite(lr) | (lr <= 0)) or np.any(~np.isfinite(b) | (b <= 0)):
-        raise ValueError("batch sizes and learning rates must be finite and > 0")
-    sd = np.ones_like(b) if log_sd is None else np.broadcast_to(np.asarray(log_sd, float), b.shape)
-    if np.any(~np.isfinite(sd) | (sd <= 0)):
-        raise ValueError(f"log_sd must be finite and > 0, got {log_sd!r}")
-    return np.log(b), np.log(lr), sd
+    if log_sd is None:
+        return np.log(b), np.log(lr), np.ones_like(b)
+    numbers(None, low=MIN_LOG_SD)("log_sd", log_sd)
+    if np.size(log_sd) not in (1, b.size):
+        raise ValueError(f"log_sd must be one number or one per batch size ({b.size}), got "
+                         f"{np.size(log_sd)}")
+    return np.log(b), np.log(lr), np.broadcast_to(np.asarray(log_sd, float).ravel(), b.shape)
 
 
 def bootstrap_interval(z_hat, replicates, n_seeds: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -280,6 +291,8 @@ def bootstrap_interval(z_hat, replicates, n_seeds: int | None) -> tuple[np.ndarr
     return np.asarray(z_hat) - half, np.asarray(z_hat) + half
 
 
+@checked(boot_lr=numbers(None, low=0.0, open_low=True, finite=False, nan=True, min_size=0),
+         n_seeds=optional(whole(1)), min_log_sd=real(0.0, 10.0, open_low=True))
 def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
                 min_log_sd: float = 0.05) -> ScalingFit:
     """Fit every rule and the free exponent, with intervals from a bootstrap over seeds.

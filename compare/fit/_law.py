@@ -9,6 +9,7 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from compare.fit._fits import bootstrap_interval
+from empirical._core.arguments import FRACTION, MAX_RESAMPLES, SEED, checked, numbers, real, whole
 
 HUBER_DELTA = 1e-3
 
@@ -49,9 +50,11 @@ class LawFit:
         """The exponent sits at a bound of :data:`ALPHA_BOUNDS`: the data set no exponent."""
         return bool(np.isclose(self.alpha, ALPHA_BOUNDS, atol=1e-6).any())
 
+    @checked(n_params=numbers(None, low=1.0))
     def predict(self, n_params) -> np.ndarray:
         return self.E + self.A * np.asarray(n_params, dtype=float) ** -self.alpha
 
+    @checked(n_params=numbers(None, low=1.0))
     def band(self, n_params) -> tuple[np.ndarray, np.ndarray]:
         """95% band of :meth:`predict`, from the bootstrap refits (as the intervals)."""
         log_n = np.log(np.asarray(n_params, dtype=float))
@@ -102,6 +105,8 @@ def _start_grid(log_l) -> list[np.ndarray]:
 
 def _sizes_and_losses(n_params, losses) -> tuple[np.ndarray, np.ndarray]:
     """Validated parameter counts (n_size,) and losses as (n_size, n_seed)."""
+    numbers(1, low=1.0)("n_params", n_params)
+    numbers(None, low=0.0, open_low=True)("losses", losses)
     n = np.asarray(n_params, dtype=float)
     L = np.asarray(losses, dtype=float)
     L = L[:, None] if L.ndim == 1 else L
@@ -113,6 +118,7 @@ def _sizes_and_losses(n_params, losses) -> tuple[np.ndarray, np.ndarray]:
     return n, L
 
 
+@checked(n_boot=whole(2, MAX_RESAMPLES), seed=SEED, delta=real(0.0, 10.0, open_low=True))
 def fit_scaling_law(n_params, losses, *, n_boot: int = 200, seed: int = 0,
                     delta: float = HUBER_DELTA) -> LawFit:
     r"""Fit :math:`L(N) = E + A N^{-\alpha}` to per-size losses, with intervals over seeds.
@@ -206,6 +212,7 @@ class Extrapolation:
     relative_error: float
 
 
+@checked(fraction=FRACTION)
 def extrapolation_check(n_params, losses, *, fraction: float = 2 / 3, **kwargs) -> Extrapolation:
     """Fit :func:`fit_scaling_law` on the smallest ``fraction`` of the sizes, predict the largest.
 
@@ -227,8 +234,8 @@ def extrapolation_check(n_params, losses, *, fraction: float = 2 / 3, **kwargs) 
     order = np.argsort(n)
     k = int(round(fraction * n.size))
     if not 3 <= k < n.size:
-        raise ValueError(f"fitting {k} of {n.size} sizes leaves no room to extrapolate; need "
-                         "at least 3 fitted sizes and one held out")
+        raise ValueError(f"fraction={fraction:g} fits {k} of {n.size} sizes, which leaves no room "
+                         "to extrapolate; need at least 3 fitted sizes and one held out")
     fit = fit_scaling_law(n[order[:k]], L[order[:k]], **kwargs)
     largest = order[-1]
     predicted = float(fit.predict(n[largest]))

@@ -9,10 +9,49 @@ import numpy as np
 
 
 def _batch(batch_sizes) -> np.ndarray:
-    b = np.asarray(batch_sizes, dtype=float)
-    if np.any(~np.isfinite(b) | (b <= 0)):
-        raise ValueError(f"batch sizes must be finite and > 0, got {batch_sizes!r}")
+    try:
+        b = np.asarray(batch_sizes, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"batch_sizes must be numbers, got {batch_sizes!r}") from None
+    if b.size == 0 or np.any(~np.isfinite(b) | (b <= 0)):
+        raise ValueError(f"batch_sizes must be finite and > 0, got {batch_sizes!r}")
     return b
+
+
+def _parameter(name: str, value, *, positive: bool = True) -> np.ndarray:
+    """A rule's parameter: finite, and ``> 0`` unless it is an exponent."""
+    try:
+        v = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not np.all(np.isfinite(v)) or (positive and np.any(v <= 0)):
+        raise ValueError(f"{name} must be finite{' and > 0' if positive else ''}, got {value!r}")
+    return v
+
+
+# the rules themselves, unchecked: the fits call them many times with checked arrays
+def _linear(b, scale):
+    return scale * b
+
+
+def _sqrt(b, scale):
+    return scale * np.sqrt(b)
+
+
+def _power(b, scale, exponent):
+    return scale * b ** exponent
+
+
+def _logarithmic(b, scale, b0):
+    return scale * np.log1p(b / b0)
+
+
+def _saturating(b, lr_max, b_noise):
+    return lr_max / (1.0 + b_noise / b)
+
+
+def _surge(b, lr_max, b_noise):
+    return lr_max / (0.5 * (np.sqrt(b_noise / b) + np.sqrt(b / b_noise)))
 
 
 def linear_rule(batch_sizes, scale):
@@ -36,7 +75,7 @@ def linear_rule(batch_sizes, scale):
     >>> print(linear_rule([1, 4, 16], 0.01))
     [0.01 0.04 0.16]
     """
-    return scale * _batch(batch_sizes)
+    return _linear(_batch(batch_sizes), _parameter("scale", scale))
 
 
 def sqrt_rule(batch_sizes, scale):
@@ -62,13 +101,14 @@ def sqrt_rule(batch_sizes, scale):
     >>> print(sqrt_rule([1, 4, 16], 0.01))
     [0.01 0.02 0.04]
     """
-    return scale * np.sqrt(_batch(batch_sizes))
+    return _sqrt(_batch(batch_sizes), _parameter("scale", scale))
 
 
 def power_rule(batch_sizes, scale, exponent):
     r"""Free power law, :math:`\eta(B) = c\,B^{\alpha}`.
 
-    ``scale`` is :math:`c` and ``exponent`` is :math:`\alpha` (1 linear, 1/2 square root).
+    ``scale`` is :math:`c` and ``exponent`` is :math:`\alpha` (1 linear, 1/2 square root);
+    ``inf`` where :math:`B^{\alpha}` overflows float64.
 
     See Also
     --------
@@ -82,7 +122,9 @@ def power_rule(batch_sizes, scale, exponent):
     >>> print(power_rule([1, 4, 16], 0.01, 0.5))
     [0.01 0.02 0.04]
     """
-    return scale * _batch(batch_sizes) ** exponent
+    with np.errstate(over="ignore"):                 # inf where B**exponent overflows
+        return _power(_batch(batch_sizes), _parameter("scale", scale),
+                      _parameter("exponent", exponent, positive=False))
 
 
 def logarithmic_rule(batch_sizes, scale, b0):
@@ -115,8 +157,7 @@ def logarithmic_rule(batch_sizes, scale, b0):
     >>> print(logarithmic_rule([1, 4, 16], 0.01, 1.0))
     [0.00693147 0.01609438 0.02833213]
     """
-    b = _batch(batch_sizes)
-    return scale * np.log1p(b / b0)
+    return _logarithmic(_batch(batch_sizes), _parameter("scale", scale), _parameter("b0", b0))
 
 
 def saturating_rule(batch_sizes, lr_max, b_noise):
@@ -144,8 +185,8 @@ def saturating_rule(batch_sizes, lr_max, b_noise):
     >>> print(saturating_rule([1, 10, 100], 1.0, 10.0))
     [0.09090909 0.5        0.90909091]
     """
-    b = _batch(batch_sizes)
-    return lr_max / (1.0 + b_noise / b)
+    return _saturating(_batch(batch_sizes), _parameter("lr_max", lr_max),
+                       _parameter("b_noise", b_noise))
 
 
 def surge_rule(batch_sizes, lr_max, b_noise):
@@ -170,8 +211,8 @@ def surge_rule(batch_sizes, lr_max, b_noise):
     >>> print(surge_rule([1, 100, 10000], 1.0, 100.0))
     [0.19801980 1.         0.19801980]
     """
-    b = _batch(batch_sizes)
-    return lr_max / (0.5 * (np.sqrt(b_noise / b) + np.sqrt(b / b_noise)))
+    return _surge(_batch(batch_sizes), _parameter("lr_max", lr_max),
+                  _parameter("b_noise", b_noise))
 
 
 @dataclass(frozen=True)
@@ -213,23 +254,23 @@ class ScalingRule:
 
 RULES = {
     "linear": ScalingRule("linear", ("scale",), ("learning rate per unit batch size",), "c B",
-                          linear_rule, (True,)),
-    "sqrt": ScalingRule("sqrt", ("scale",), ("learning rate at B = 1",), "c sqrt(B)", sqrt_rule,
+                          _linear, (True,)),
+    "sqrt": ScalingRule("sqrt", ("scale",), ("learning rate at B = 1",), "c sqrt(B)", _sqrt,
                         (True,)),
     "power": ScalingRule("power", ("scale", "exponent"),
                          ("learning rate at B = 1", "the free exponent alpha"), "c B^alpha",
-                         power_rule, (True, False)),
+                         _power, (True, False)),
     "logarithmic": ScalingRule("logarithmic", ("scale", "b0"),
                                ("rate gained per e-fold of B, 1/(2 a T) in the NQM",
                                 "batch size where linear growth turns logarithmic"),
-                               "c ln(1 + B/B0)", logarithmic_rule, (True, True)),
+                               "c ln(1 + B/B0)", _logarithmic, (True, True)),
     "saturating": ScalingRule("saturating", ("lr_max", "b_noise"),
                               ("the large-batch (noise-free) optimum",
                                "gradient noise scale: where the rate reaches lr_max / 2"),
-                              "lr_max / (1 + B_noise/B)", saturating_rule, (True, True)),
+                              "lr_max / (1 + B_noise/B)", _saturating, (True, True)),
     "surge": ScalingRule("surge", ("lr_max", "b_noise"),
                          ("the peak rate", "the batch size of the peak"),
-                         "lr_max / (0.5 (sqrt(B_noise/B) + sqrt(B/B_noise)))", surge_rule,
+                         "lr_max / (0.5 (sqrt(B_noise/B) + sqrt(B/B_noise)))", _surge,
                          (True, True)),
 }
 """The rules compared on every study, by name."""

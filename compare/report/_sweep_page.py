@@ -14,8 +14,10 @@ from compare.studies.optimal_lr import model_html, plot_loss_vs_lr, plot_optima,
 from compare.style._figures import relative, save_figure
 from compare.style._html import CSS, FigureRefs, num_text, table
 from empirical import atomic_write_bytes, atomic_write_json, strict_json
+from empirical._core.arguments import NONNEGATIVE, checked, kind, optional, path
 
 
+@checked(study=kind(Study), directory=path, seconds=optional(NONNEGATIVE))
 def write_sweep_report(study: Study, directory, *, seconds: float | None = None) -> Path:
     """One sweep's page: ``DIR/index.html``, ``DIR/summary.json`` and ``DIR/figures/``.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from compare.style._text import QUICK_MARK, fmt, fmt_iv, overlap, span
+from empirical._core.arguments import checked, kind
 
 
 def _rule_text(fit: dict) -> str:
@@ -115,7 +116,7 @@ def answer_rows(studies: dict) -> list[list[str]]:
                                f"{4 ** e['interval'][1]:.2f}]" for e in ends)
             rows.append([study["label"], criterion,
                          f"{fmt(fit['growth'])}x [{fmt(lo)}, {fmt(hi)}] (B = {b[0]} -> {b[-1]})",
-                         per4, ", ".join(fit["tied"])])
+                         per4, ", ".join(fit["tied"]) or "too few batch sizes to choose"])
     return rows
 
 
@@ -164,6 +165,7 @@ def criteria_text(study: dict) -> str | None:
     return text + "."
 
 
+@checked(study=kind(dict))
 def conclusions(study: dict, *, quick: bool = False) -> list[str]:
     """Every sentence lrbs states about one study, computed from its summary.
 

@@ -14,6 +14,7 @@ from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, data_limits, label_axes
 from compare.style._html import interval_text, num_text, table
 from compare.style._text import fmt
+from empirical._core.arguments import checked, kind
 
 NAME = "diagonal-nqm"
 KEY = "diagonal_nqm"
@@ -27,6 +28,7 @@ REFERENCES = (
 )
 
 
+@checked(diagonal=kind(dict))
 def diagonal_conclusion(diagonal: dict) -> str:
     """What Zhang et al.'s figure shows, computed from its curves.
 
@@ -108,6 +110,7 @@ def draw_diagonal_nqm(ax, diagonal: dict) -> None:
                f"{diagonal['target']:g}", legend_below=True, legend_columns=2)
 
 
+@checked(diagonal=kind(dict))
 def plot_diagonal_nqm(diagonal: dict) -> Figure:
     """Zhang et al. (2019)'s figure as a figure of its own (:func:`draw_diagonal_nqm`).
 

@@ -15,6 +15,7 @@ from compare.analysis._double_descent import RiskSimulation, simulate_risk
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
 from compare.style._text import fmt
+from empirical._core.arguments import checked, kind
 
 NAME = "double-descent"
 KEY = "double_descent"
@@ -30,6 +31,7 @@ FEATURES = 500
 NOISE_VARS = (0.0, 0.04)
 
 
+@checked(sim=kind(RiskSimulation))
 def plot_double_descent(sim: RiskSimulation) -> Figure:
     """Figure 4: ridgeless double descent and ridge at its optimal penalty, formula and Monte Carlo.
 

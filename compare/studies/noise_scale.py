@@ -16,6 +16,8 @@ from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
 from compare.style._html import interval_text, num_text, table
 from compare.style._text import fmt
+from empirical import NoiseTrace
+from empirical._core.arguments import NONNEGATIVE, checked, kind, optional, sequence_of
 
 NAME = "noise-scale"
 KEY = "noise_scale"
@@ -31,6 +33,7 @@ REFERENCES = (
 )
 
 
+@checked(gns=kind(NoiseScaleStudy))
 def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
     """The study's critical batch sizes, the noise scale beside them and the prediction's
     verdict, in sentences computed from the numbers.
@@ -76,6 +79,7 @@ def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
     return lines
 
 
+@checked(gns=kind(NoiseScaleStudy))
 def summarize_noise_scale(gns: NoiseScaleStudy) -> dict:
     """``results.json``'s ``noise_scale[model]``: the run's time series, the critical batch
     size per target beside the noise scale, the prediction and its verdict, the sentences.
@@ -122,6 +126,7 @@ def summarize_noise_scale(gns: NoiseScaleStudy) -> dict:
         notes=list(gns.notes), conclusions=noise_scale_conclusions(gns))
 
 
+@checked(studies=sequence_of(NoiseScaleStudy))
 def plot_critical_batch(studies: list) -> Figure:
     """Per study: steps to each target against batch size with the fitted hyperbolas (top),
     the measured critical batch size and the noise scale against the target's excess loss
@@ -198,6 +203,7 @@ def plot_critical_batch(studies: list) -> Figure:
     return fig
 
 
+@checked(trace=kind(NoiseTrace), floor=optional(NONNEGATIVE))
 def plot_noise_trace(trace, *, floor: float | None = None) -> Figure:
     """A noise-scale run: the test loss, :math:`B_{\\rm simple}` per checkpoint (95% from its
     standard errors) with its moving average, and :math:`\\eta_\\max`, against steps.
@@ -207,6 +213,9 @@ def plot_noise_trace(trace, *, floor: float | None = None) -> Figure:
     empirical.noise_along_run : The run.
     plot_critical_batch : The noise scale against the measured critical batch size.
     """
+    if floor is not None and not np.any(trace.test_loss > floor):
+        raise ValueError(f"floor={floor:g} must lie below the run's test losses (at most "
+                         f"{np.max(trace.test_loss):.4g}): the plot shows the loss above it")
     fig = Figure(figsize=(13.5, 4.2), layout="constrained")
     steps = trace.steps
     ax = fig.add_subplot(1, 3, 1)

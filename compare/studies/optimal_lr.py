@@ -17,6 +17,7 @@ from compare.style._figures import PALETTE, data_limits, label_axes, rule_curves
 from compare.style._html import interval_text, local_table, num_text, rules_table, table
 from compare.style._text import paragraph
 from empirical import strict_json
+from empirical._core.arguments import checked, kind, sequence_of
 
 NAME = "optimal-lr"
 KEY = "studies"
@@ -49,6 +50,7 @@ def _inside(value: float, interval) -> bool:
     return bool(interval[0] <= value <= interval[1])
 
 
+@checked(study=kind(Study))
 def summarize(study: Study, *, quick: bool = False) -> dict:
     """The machine-readable summary of one study (``results.json``'s ``studies[model]``).
 
@@ -121,6 +123,7 @@ def loss_ceiling(study: Study) -> float:
     return 2.0 * float(np.mean([c.initial_loss.mean() for c in study.result.cells]))
 
 
+@checked(study=kind(Study))
 def plot_loss_vs_lr(study: Study) -> Figure:
     """Seed-mean test loss against learning rate, one curve per batch size, with the noise floor.
 
@@ -160,6 +163,7 @@ def plot_loss_vs_lr(study: Study) -> Figure:
     return fig
 
 
+@checked(study=kind(Study))
 def plot_optima(study: Study) -> Figure:
     """Optimal learning rate against batch size, both criteria, every rule and the theory.
 
@@ -217,7 +221,8 @@ def model_html(key: str, st: dict, figure: Callable[[str, str], str]) -> str:
              figure(f"optimal_lr_{key}",
                     f"{label}: optimal learning rate against batch size, both criteria.")]
     theory = "theory" in st
-    headers = ["B", "lr* (grid)", "lr* (sub-grid)", "95% interval", "basin (5% of excess)",
+    headers = ["B", "lr* (grid)", "lr* (sub-grid)", "95% interval of the sub-grid lr*",
+               "basin (5% of excess)",
                "flat", "on edge", "best loss"]
     if theory:
         headers += ["theory, same estimator", "inside interval", "theory, continuous argmin"]
@@ -285,6 +290,7 @@ def run(context: Context) -> Summary:
     return Summary(data, detail=studies)
 
 
+@checked(studies=sequence_of(Study))
 def plot_steps_to_target(studies: list[Study]) -> Figure:
     """Fewest steps to the target against batch size: measured (95% intervals over seeds) and
     the exact least-squares theory with its critical batch size.

@@ -25,6 +25,7 @@ from empirical import (
     run_scaling_study,
     strict_json,
 )
+from empirical._core.arguments import checked, kind
 
 NAME = "scaling-law"
 KEY = "scaling_law"
@@ -56,6 +57,7 @@ def scaling_spec(seeds, *, quick: bool = False, **options) -> ScalingSpec:
     return ScalingSpec(**{**(QUICK_SPEC if quick else {}), **options, "seeds": seed_tuple(seeds)})
 
 
+@checked(runs=kind(ScalingRuns), fit=kind(LawFit), check=kind(Extrapolation))
 def plot_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> Figure:
     """Test loss against parameter count: per-seed points, the fit with its band, the check.
 
@@ -92,6 +94,7 @@ def plot_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> Fi
     return fig
 
 
+@checked(runs=kind(ScalingRuns))
 def plot_lr_vs_width(runs: ScalingRuns) -> Figure:
     """The tuned learning rate against width, one line per depth (open markers: on the edge).
 
@@ -125,6 +128,7 @@ def scaling_table(runs: ScalingRuns) -> list[dict]:
             for r in runs.shapes]
 
 
+@checked(runs=kind(ScalingRuns), fit=kind(LawFit), check=kind(Extrapolation))
 def summarize_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> dict:
     """The law, the extrapolation check, one row per shape and the sentences they support.
 
@@ -199,6 +203,7 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines) + "\n\n" + "\n\n".join(results["conclusions"]) + "\n"
 
 
+@checked(summary=kind(dict))
 def scaling_law_conclusions(summary: dict) -> list[str]:
     """What the digits scaling-law study shows, in sentences computed from its summary.
 

@@ -14,6 +14,7 @@ from compare.fit._fits import fit_summary
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
 from compare.style._html import interval_text, local_table, num_text, rules_table, table
+from empirical._core.arguments import checked, kind, sequence_of
 
 NAME = "stability-edge"
 KEY = "stability_edge"
@@ -34,6 +35,7 @@ def _holds(claim: float, interval) -> bool:
     return bool(interval[0] <= claim <= interval[1])
 
 
+@checked(edge=kind(EdgeStudy))
 def edge_conclusions(edge: EdgeStudy) -> list[str]:
     """The verdict on the paper's claim for this study's optimizer, from the numbers.
 
@@ -84,6 +86,7 @@ def edge_conclusions(edge: EdgeStudy) -> list[str]:
     return lines
 
 
+@checked(edge=kind(EdgeStudy))
 def summarize_edges(edge: EdgeStudy) -> dict:
     """The machine-readable stability-edge section of one study (``results.json``'s
     ``stability_edge[model]``).
@@ -130,6 +133,7 @@ EDGE_STYLES = {
 """Line style, colour and legend label of each predicted edge."""
 
 
+@checked(edges=sequence_of(EdgeStudy))
 def plot_stability_edges(edges: list) -> Figure:
     """The largest stable learning rate against batch size, one panel per study.
 

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation
 
 from empirical import atomic_write_bytes
+from empirical._core.arguments import checked, kind, path
 
 # Okabe & Ito's colour-blind-safe palette
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -85,6 +86,7 @@ def data_limits(ax, *arrays, margin: float = 1.6) -> None:
 FORMATS = ("png", "svg")
 
 
+@checked(fig=kind(Figure), directory=path, name=kind(str))
 def save_figure(fig: Figure, directory, name: str, *, formats=FORMATS) -> dict:
     """Write ``name.png`` and ``name.svg`` (or only the ``formats`` given) under ``directory``;
     returns their paths by extension.

@@ -38,6 +38,10 @@ def num_text(v, digits: int = 3) -> str:
 
 
 def interval_text(iv, digits: int = 3) -> str:
+    """``[lo, hi]``; a degenerate interval (``lo == hi``: one seed, or no spread to measure)
+    is said to be one rather than printed as if it had a width."""
+    if iv[0] == iv[1]:
+        return f"{num_text(iv[0], digits)} (zero-width interval)"
     return f"[{num_text(iv[0], digits)}, {num_text(iv[1], digits)}]"
 
 

@@ -7,6 +7,8 @@ import os
 import numpy as np
 import torch
 
+from empirical._core.arguments import MAX_EXAMPLES, MAX_STEPS, whole
+
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
@@ -28,7 +30,9 @@ def check_run_args(lrs, batch_sizes, steps: int) -> tuple[np.ndarray, np.ndarray
     if rates.ndim != 1 or rates.size == 0 or not np.all(np.isfinite(rates) & (rates > 0)):
         raise ValueError(f"lrs must be a non-empty list of finite numbers > 0, got {lrs!r}")
     sizes = int_tuple("batch_size", batch_sizes, low=1)
-    int_tuple("steps", [steps], low=1)
+    if max(sizes) > MAX_EXAMPLES:
+        raise ValueError(f"batch_size must be at most {MAX_EXAMPLES}, got {max(sizes)}")
+    whole(1, MAX_STEPS)("steps", steps)
     return rates, np.array(sizes, dtype=int)
 
 

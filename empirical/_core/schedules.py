@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from empirical._core.arguments import MAX_STEPS, checked, kind, real, whole
+
 
 def lr_schedule(optimizer: torch.optim.Optimizer, steps: int, *, warmup: int = 10,
                 start_factor: float = 0.001, decay: str = "cosine"):
@@ -28,6 +30,8 @@ def lr_schedule(optimizer: torch.optim.Optimizer, steps: int, *, warmup: int = 1
         milestones=[warmup])
 
 
+@checked(steps=whole(1, MAX_STEPS), warmup=whole(0, MAX_STEPS), start_factor=real(0.0, 1.0, open_low=True),
+         decay=kind(str))
 def schedule_factors(steps: int, warmup: int = 10, *, start_factor: float = 0.001,
                      decay: str = "cosine") -> np.ndarray:
     """The learning-rate factor at each step of a warmup + cosine (or constant) schedule.

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from empirical._core.arguments import MAX_EXAMPLES, SEEDS, checked, whole
 
+
+@checked(run_seeds=SEEDS, n_train=whole(1, MAX_EXAMPLES), batch_size=whole(1, MAX_EXAMPLES),
+         steps=whole(0, MAX_EXAMPLES))
 def minibatch_indices(run_seeds, n_train: int, batch_size: int, steps: int) -> np.ndarray:
     """Every minibatch of every seed, shape ``(steps, n_seed, batch_size)``.
 

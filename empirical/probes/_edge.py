@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from empirical._core.arguments import checked, kind, whole
 from empirical.sweep._result import SweepCell, SweepResult, failed
 from empirical.sweep._tasks import _train
 
@@ -69,6 +70,8 @@ def _fails(spec, batch_size: int, rates: np.ndarray, initial: np.ndarray) -> np.
     return failed(test, initial)[:, np.searchsorted(order, rates)]
 
 
+@checked(result=kind(SweepResult), rounds=whole(0, 52, " (float64 resolves no finer bracket)"),
+         max_doublings=whole(0, 64))
 def stability_edges(result: SweepResult, *, rounds: int = 6,
                     max_doublings: int = 16) -> list[StabilityEdge]:
     """The smallest learning rate at which a run diverges or collapses, per batch size and seed.

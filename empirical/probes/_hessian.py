@@ -9,6 +9,19 @@ import torch
 from scipy.linalg import eigh_tridiagonal
 from torch.func import grad, vmap
 
+from empirical._core.arguments import (
+    MAX_EXAMPLES,
+    MAX_ITERATIONS,
+    SEED,
+    checked,
+    function,
+    kind,
+    optional,
+    parameters,
+    tensors,
+    whole,
+)
+
 
 def _flat(params: Mapping[str, torch.Tensor]):
     """The parameters as one vector, and the map from such a vector back to the dict."""
@@ -23,6 +36,8 @@ def _flat(params: Mapping[str, torch.Tensor]):
     return vector, unflatten
 
 
+@checked(matvec=function, dim=whole(1, MAX_EXAMPLES), iterations=whole(1, MAX_ITERATIONS),
+         generator=optional(kind(torch.Generator)))
 def lanczos_top_eigenvalue(matvec: Callable[[torch.Tensor], torch.Tensor], dim: int, *,
                            iterations: int = 30, generator: torch.Generator | None = None,
                            dtype=torch.float64, device="cpu") -> float:
@@ -76,6 +91,8 @@ def _lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor
                                       eigvals_only=True)[-1] for i in range(n)])
 
 
+@checked(loss=function, params=parameters, data=tensors, batch_size=whole(1, MAX_EXAMPLES),
+         n_batches=whole(1, MAX_ITERATIONS), iterations=whole(1, MAX_ITERATIONS), seed=SEED)
 def batch_hessian_top_eigenvalues(loss: Callable, params: Mapping[str, torch.Tensor],
                                   data: tuple, batch_size: int, *, n_batches: int = 10,
                                   iterations: int = 30, seed: int = 0) -> np.ndarray:
@@ -156,6 +173,7 @@ def gradient_curvature(loss: Callable, params: Mapping[str, torch.Tensor],
     return float(value), float(g @ g), float(g @ hg)
 
 
+@checked(loss=function, params=parameters, data=tensors)
 def noiseless_lr_max(loss: Callable, params: Mapping[str, torch.Tensor], data: tuple) -> float:
     r"""McCandlish et al.'s :math:`\eta_\max = \lvert G\rvert^2 / G^\top H G`: the best step of
     noiseless gradient descent along the gradient of a locally quadratic loss.

@@ -10,6 +10,23 @@ import numpy as np
 import torch
 from torch.func import grad, vmap
 
+from empirical._core.arguments import (
+    MAX_EXAMPLES,
+    MAX_ITERATIONS,
+    MAX_STEPS,
+    POSITIVE,
+    SEED,
+    checked,
+    function,
+    kind,
+    numbers,
+    optional,
+    parameters,
+    real,
+    tensors,
+    whole,
+    whole_sequence,
+)
 from empirical.probes._hessian import gradient_curvature
 from empirical.problems._workload import Workload
 from empirical.train._generic import train_workload
@@ -59,6 +76,8 @@ def _summary(g2: np.ndarray, trace: np.ndarray) -> NoiseEstimate:
                          float(trace.mean() / g2.mean()))
 
 
+@checked(loss=function, params=parameters, data=tensors, batch_size=whole(1, MAX_EXAMPLES),
+         n_batches=whole(1, MAX_ITERATIONS), seed=SEED)
 def per_example_noise(loss: Callable, params: Mapping[str, torch.Tensor], data: tuple,
                       batch_size: int, *, n_batches: int = 10, seed: int = 0) -> NoiseEstimate:
     r"""The gradient noise scale from per-example gradients (``torch.func.vmap`` of ``grad``).
@@ -101,6 +120,8 @@ def per_example_noise(loss: Callable, params: Mapping[str, torch.Tensor], data: 
     return _summary(g2, trace)
 
 
+@checked(loss=function, params=parameters, data=tensors, small=whole(1, MAX_EXAMPLES),
+         big=whole(1, MAX_EXAMPLES), n_pairs=whole(1, MAX_ITERATIONS), seed=SEED)
 def two_batch_noise(loss: Callable, params: Mapping[str, torch.Tensor], data: tuple,
                     small: int, big: int, *, n_pairs: int = 10, seed: int = 0) -> NoiseEstimate:
     r"""The gradient noise scale from minibatch gradients at two batch sizes.
@@ -196,6 +217,7 @@ class NoiseTrace(NamedTuple):
     seconds: float
 
 
+@checked(values=numbers(), decay=real(0.0, 1.0, open_high=True))
 def bias_corrected_ema(values, decay: float) -> np.ndarray:
     r"""The exponential moving average of a series, corrected for its start at zero.
 
@@ -230,6 +252,10 @@ def bias_corrected_ema(values, decay: float) -> np.ndarray:
 METHODS = ("two-batch", "per-example")
 
 
+@checked(lr=POSITIVE, batch_size=whole(1, MAX_EXAMPLES), steps=whole(1, MAX_STEPS),
+         every=optional(whole(1, MAX_STEPS)), method=kind(str),
+         sizes=whole_sequence(1, MAX_EXAMPLES, length=2), n_batches=whole(1, MAX_ITERATIONS),
+         ema=real(0.0, 1.0, open_high=True), run_seed=SEED, seed=SEED)
 def noise_along_run(workload, lr: float, batch_size: int, steps: int, *, every: int | None = None,
                     method: str = "two-batch", sizes: tuple = (16, 256), n_batches: int = 10,
                     ema: float = 0.8, run_seed: int = 0, seed: int = 0,
@@ -300,16 +326,20 @@ def noise_along_run(workload, lr: float, batch_size: int, steps: int, *, every: 
         params = {name: v[0, 0] for name, v in snapshot.items()}
         if method == "two-batch":
             estimate = two_batch_noise(workload.loss, params, train, small, big,
-                                       n_pairs=n_batches, seed=seed + k)
+                                       n_pairs=n_batches, seed=(seed + k) % 2**32)
         else:
             estimate = per_example_noise(workload.loss, params, train, big,
-                                         n_batches=n_batches, seed=seed + k)
+                                         n_batches=n_batches, seed=(seed + k) % 2**32)
         loss, g2_full, ghg = gradient_curvature(workload.loss, params, train)
         with torch.no_grad():
             test_loss = float(workload.measure(params, test))
         rows.append((loss, test_loss, *estimate[:4], g2_full, ghg))
     loss, test_loss, g2, trace, g2_se, trace_se, g2_full, ghg = (
         np.array(c) for c in zip(*rows, strict=True))
+    if not all(np.isfinite(v).all() for v in (loss, test_loss, g2, trace, g2_full, ghg)):
+        raise ValueError(f"the run at lr={lr:g} diverged (its losses or gradients are not finite "
+                         f"by step {marks[-1]}): the noise scale along it is not defined; use a "
+                         "smaller lr")
     with np.errstate(divide="ignore", invalid="ignore"):
         b_simple = trace / g2
         b_ema = bias_corrected_ema(trace, ema) / bias_corrected_ema(g2, ema)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from empirical._core.arguments import FRACTION, SEED, checked, kind, whole
+
 
 @dataclass(frozen=True)
 class DigitsSplit:
@@ -57,7 +59,10 @@ def load_digits_split(seed: int = 0, *, val_fraction: float = 0.2,
     except ImportError as exc:                       # the optional extra is missing
         raise ImportError("the scaling-law study needs scikit-learn: "
                           "pip install -c constraints.txt -e '.[data]'") from exc
-    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+    SEED("seed", seed)
+    FRACTION("val_fraction", val_fraction)
+    FRACTION("test_fraction", test_fraction)
+    if not val_fraction + test_fraction < 1:
         raise ValueError(f"val_fraction and test_fraction must be in (0, 1) and sum below 1, got "
                          f"{val_fraction} and {test_fraction}")
     X, y = load_digits(return_X_y=True)
@@ -94,9 +99,7 @@ class MLPShape:
 
     def __post_init__(self):
         for name in ("width", "depth"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"MLPShape.{name} must be an integer >= 1, got {value!r}")
+            whole(1, 2**20)(f"MLPShape.{name}", getattr(self, name))
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -109,6 +112,7 @@ class MLPShape:
         return sum((a + 1) * b for a, b in zip(s[:-1], s[1:], strict=True))
 
 
+@checked(shape=kind(MLPShape), seed=SEED, generator=kind(torch.Generator))
 def init_mlp_params(shape: MLPShape, seed: int, generator: torch.Generator) -> list[torch.Tensor]:
     """``torch.nn.Linear``'s default distribution, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn
     from ``generator`` layer by layer (weight as (fan_in, fan_out), then bias).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from empirical._core.arguments import FLOAT32_MAX, MAX_EXAMPLES, SEED, checked, kind, optional, real, whole
 from empirical.problems._synthetic import least_squares_problem, teacher_mlp_problem
 from empirical.problems._workload import OptimizerConfig, Workload
 
@@ -17,6 +18,8 @@ NOTEBOOK_ADAM = dict(kind="adam", betas=(0.5, 0.5), eps=1e-8, warmup=10, warmup_
 """The notebook's Adam: betas (0.5, 0.5), 10 warmup steps from 0.001 of the rate, cosine decay."""
 
 
+@checked(optimizer=kind(str), problem_seed=SEED, n_train=whole(1, MAX_EXAMPLES),
+         n_test=whole(1, MAX_EXAMPLES), weight_decay=optional(real(0.0, FLOAT32_MAX)))
 def teacher_mlp_workload(optimizer: str = "sgd", *, problem_seed: int = 0, n_train: int = 10_000,
                          n_test: int = 1000, weight_decay: float | None = None) -> Workload:
     """The ``mlp-sgd`` or ``mlp-adam`` problem of :class:`SweepSpec` as a :class:`Workload`.
@@ -60,6 +63,7 @@ def teacher_mlp_workload(optimizer: str = "sgd", *, problem_seed: int = 0, n_tra
         floor=problem.noise_std ** 2)
 
 
+@checked(problem_seed=SEED, n_train=whole(1, MAX_EXAMPLES), n_test=whole(1, MAX_EXAMPLES))
 def least_squares_workload(*, problem_seed: int = 0, n_train: int = 10_000,
                            n_test: int = 1000) -> Workload:
     """The ``linear-sgd`` problem of :class:`SweepSpec` as a :class:`Workload`, in float64.

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from empirical._core.arguments import MAX_EXAMPLES, NONNEGATIVE, SEED, whole
+from empirical._core.checks import memory_limit
+
 
 @dataclass(frozen=True, eq=False)
 class Problem:
@@ -42,12 +45,13 @@ class Problem:
 
 def _check_sizes(n_train: int, dim: int, n_test: int, noise_std: float, seed: int) -> None:
     for name, value in (("n_train", n_train), ("dim", dim), ("n_test", n_test)):
-        if not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not np.isfinite(noise_std) or noise_std < 0:
-        raise ValueError(f"noise_std must be finite and >= 0, got {noise_std!r}")
-    if not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        whole(1, MAX_EXAMPLES)(name, value)
+    NONNEGATIVE("noise_std", noise_std)
+    SEED("seed", seed)
+    need = 8 * dim * (2 * (n_train + n_test) + 2 * dim)     # X, y (train and test), weights
+    if need > memory_limit():
+        raise ValueError(f"n_train={n_train}, n_test={n_test} and dim={dim} need "
+                         f"{need / 2**30:.3g} GiB, more than this machine has")
 
 
 def least_squares_problem(seed: int = 0, *, n_train: int = 10_000, dim: int = 16,

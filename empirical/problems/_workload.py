@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-import importlib
-import importlib.util
 import math
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.func import functional_call
 
-from empirical._core.checks import is_workload_reference
+from empirical._core.arguments import FLOAT32_MAX, MAX_STEPS, checked, real, whole
 from empirical._core.schedules import schedule_factors
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -71,31 +66,29 @@ class OptimizerConfig:
         if self.kind not in OPTIMIZERS:
             raise ValueError(f"OptimizerConfig.kind must be one of {', '.join(OPTIMIZERS)}, "
                              f"got {self.kind!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"OptimizerConfig.momentum must be in [0, 1), got {self.momentum!r}")
+        real(0.0, 1.0, open_high=True)("OptimizerConfig.momentum", self.momentum)
         if self.momentum and self.kind != "sgd":
             raise ValueError(f"OptimizerConfig.momentum applies to 'sgd' only (Adam's is "
                              f"betas[0]), got momentum={self.momentum!r} with {self.kind!r}")
         if self.nesterov and not (self.kind == "sgd" and self.momentum > 0):
             raise ValueError("OptimizerConfig.nesterov needs kind='sgd' and momentum > 0")
+        if isinstance(self.betas, (str, bytes)) or not isinstance(self.betas, (tuple, list)) \
+                or len(self.betas) != 2:
+            raise TypeError(f"OptimizerConfig.betas must be two numbers in [0, 1), got "
+                            f"{self.betas!r}")
+        for beta in self.betas:
+            real(0.0, 1.0, open_high=True)("OptimizerConfig.betas", beta)
         betas = tuple(float(b) for b in self.betas)
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"OptimizerConfig.betas must be two numbers in [0, 1), got "
-                             f"{self.betas!r}")
         object.__setattr__(self, "betas", betas)
         for name in ("eps", "weight_decay"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"OptimizerConfig.{name} must be finite and >= 0, got {value!r}")
-        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ValueError(f"OptimizerConfig.warmup must be an integer >= 0, got {self.warmup!r}")
-        if not 0 < self.warmup_start <= 1:
-            raise ValueError(f"OptimizerConfig.warmup_start must be in (0, 1], got "
-                             f"{self.warmup_start!r}")
+            real(0.0, FLOAT32_MAX)(f"OptimizerConfig.{name}", getattr(self, name))
+        whole(0, MAX_STEPS)("OptimizerConfig.warmup", self.warmup)
+        real(0.0, 1.0, open_low=True)("OptimizerConfig.warmup_start", self.warmup_start)
         if self.decay not in ("constant", "cosine"):
             raise ValueError(f"OptimizerConfig.decay must be 'constant' or 'cosine', got "
                              f"{self.decay!r}")
 
+    @checked(steps=whole(1, MAX_STEPS))
     def factors(self, steps: int) -> np.ndarray:
         """The schedule's factor at each of ``steps`` steps (ones without warmup or decay)."""
         if self.warmup == 0 and self.decay == "constant":
@@ -185,7 +178,9 @@ class Workload:
             data = getattr(self, attr)
             data = (data,) if isinstance(data, torch.Tensor) else tuple(data)
             if not data or not all(isinstance(t, torch.Tensor) for t in data):
-                raise TypeError(f"Workload.{attr} must be a tensor or a tuple of tensors")
+                kinds = ", ".join(type(t).__name__ for t in data) or "nothing"
+                raise TypeError(f"Workload.{attr} must be a tensor or a tuple of tensors, got "
+                                f"{kinds} (torch.as_tensor converts numpy arrays)")
             lengths = {t.shape[0] if t.ndim else 0 for t in data}
             if len(lengths) != 1 or 0 in lengths:
                 raise ValueError(f"Workload.{attr}'s tensors must share a non-empty first "
@@ -276,54 +271,3 @@ class Workload:
                    optimizer=optimizer or OptimizerConfig(),
                    metric=None if metric is None else on_outputs(metric), floor=floor,
                    runs_per_chunk=runs_per_chunk)
-
-
-def load_workload(reference: str) -> Workload:
-    """The workload a reference names: ``"package.module:factory"`` or ``"path/file.py:factory"``.
-
-    ``factory`` is called without arguments and must return a :class:`Workload`. A module is
-    imported with the current directory on the import path (as ``python -m`` would); a file
-    path is loaded directly. Each reference is loaded once per process.
-
-    Raises
-    ------
-    ValueError
-        The reference is malformed, or its module or factory cannot be found (the message
-        says which).
-
-    See Also
-    --------
-    Workload : What the factory returns.
-    SweepSpec : Takes the reference as its ``model``.
-    """
-    return _load_workload(reference)
-
-
-@functools.cache
-def _load_workload(reference: str) -> Workload:
-    if not is_workload_reference(reference):
-        raise ValueError(f"a workload reference is 'package.module:factory' or "
-                         f"'file.py:factory', got {reference!r}")
-    where, _, attr = reference.rpartition(":")
-    if where.endswith(".py"):
-        path = Path(where)
-        if not path.is_file():
-            raise ValueError(f"workload {reference!r}: no file {where!r}")
-        spec = importlib.util.spec_from_file_location(f"_lrbs_workload_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    else:
-        if "" not in sys.path and str(Path.cwd()) not in sys.path:
-            sys.path.insert(0, str(Path.cwd()))
-        try:
-            module = importlib.import_module(where)
-        except ImportError as exc:
-            raise ValueError(f"workload {reference!r}: cannot import {where!r} ({exc})") from None
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise ValueError(f"workload {reference!r}: {where!r} has no callable {attr!r}")
-    workload = factory()
-    if not isinstance(workload, Workload):
-        raise TypeError(f"workload {reference!r}: {attr}() returned "
-                        f"{type(workload).__name__}, not an empirical.Workload")
-    return workload

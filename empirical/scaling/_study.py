@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
+from empirical._core.arguments import MAX_STEPS, SEED, SEEDS, checked, kind, real, whole
 from empirical._core.grid import LRGrid
 from empirical._core.threads import bounded_threads
-from empirical.problems._digits import DEFAULT_SHAPES, MLPShape, load_digits_split
+from empirical.problems._digits import DEFAULT_SHAPES, DigitsSplit, MLPShape, load_digits_split
 from empirical.sweep._store import (
     DamagedFileError,
     atomic_write_json,
@@ -65,22 +67,28 @@ class ScalingSpec:
     extension_points: int = 4
 
     def __post_init__(self):
-        object.__setattr__(self, "shapes", tuple(MLPShape(int(s.width), int(s.depth))
-                                                 if isinstance(s, MLPShape) else MLPShape(*s)
-                                                 for s in self.shapes))
+        if isinstance(self.shapes, (str, bytes)) or not isinstance(self.shapes, (tuple, list)):
+            raise TypeError(f"ScalingSpec.shapes must be a tuple of MLPShape or (width, depth) "
+                            f"pairs, got {self.shapes!r}")
+        shapes = []
+        for s in self.shapes:
+            if not isinstance(s, MLPShape):
+                if isinstance(s, (str, bytes)) or not isinstance(s, (tuple, list)) or len(s) != 2:
+                    raise TypeError(f"ScalingSpec.shapes must hold MLPShape or (width, depth) "
+                                    f"pairs, got {s!r}")
+                s = MLPShape(*s)
+            shapes.append(MLPShape(int(s.width), int(s.depth)))
+        object.__setattr__(self, "shapes", tuple(shapes))
+        SEEDS("ScalingSpec.seeds", self.seeds)
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         if len(self.shapes) < 3:
             raise ValueError(f"ScalingSpec.shapes needs at least 3 shapes, got {len(self.shapes)}")
-        if not self.seeds:
-            raise ValueError("ScalingSpec.seeds must not be empty")
-        if min(self.seeds) < 0:
-            raise ValueError(f"ScalingSpec.seeds must be >= 0, got {self.seeds!r}")
         for name in ("batch_size", "max_steps", "eval_every", "patience"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"ScalingSpec.{name} must be an integer >= 1, got {value!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"ScalingSpec.dropout must be in [0, 1), got {self.dropout!r}")
+            whole(1, MAX_STEPS)(f"ScalingSpec.{name}", getattr(self, name))
+        real(0.0, 1.0, open_high=True)("ScalingSpec.dropout", self.dropout)
+        SEED("ScalingSpec.split_seed", self.split_seed)
+        whole(0, 100)("ScalingSpec.max_extensions", self.max_extensions)
+        whole(1, 1000)("ScalingSpec.extension_points", self.extension_points)
         if not isinstance(self.grid, LRGrid):
             raise TypeError(f"ScalingSpec.grid must be an LRGrid, got {type(self.grid).__name__}")
         if self.optimizer not in ("adam", "sgd"):
@@ -95,11 +103,16 @@ class ScalingSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> ScalingSpec:
-        data = dict(data)
-        data["shapes"] = tuple(MLPShape(*s) for s in data["shapes"])
-        data["grid"] = LRGrid(**data["grid"])
-        data["seeds"] = tuple(data["seeds"])
-        return cls(**data)
+        """The spec :meth:`to_dict` wrote; a ``ValueError`` naming ``data`` otherwise."""
+        kind(Mapping)("data", data)
+        try:
+            data = dict(data)
+            data["shapes"] = tuple(MLPShape(*s) for s in data["shapes"])
+            data["grid"] = LRGrid(**data["grid"])
+            data["seeds"] = tuple(data["seeds"])
+            return cls(**data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"data is not a ScalingSpec's to_dict(): {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -187,6 +200,7 @@ def _merge(a: DigitsRuns, b: DigitsRuns) -> DigitsRuns:
                                   "stopped_at")))
 
 
+@checked(spec=kind(ScalingSpec), split=kind(DigitsSplit), shape=kind(MLPShape))
 def tune_shape(spec: ScalingSpec, split, shape: MLPShape) -> ShapeResult:
     """Train one shape over the grid, extending it while the optimum is on an edge.
 
@@ -268,6 +282,7 @@ def _finished_shapes(directory: Path, spec: ScalingSpec) -> dict:
 
 
 @bounded_threads
+@checked(spec=kind(ScalingSpec))
 def run_scaling_study(spec: ScalingSpec = ScalingSpec(), *, out=None,
                       progress: bool = False) -> ScalingRuns:
     """Tune every shape of ``spec`` (all rates and seeds of a shape as one batched program).

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from empirical._core.arguments import MAX_RESAMPLES, NONNEGATIVE, SEED, checked, numbers, real, whole
+
 
 @dataclass(frozen=True)
 class Optimum:
@@ -58,6 +60,8 @@ def _finite(metric: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(metric), metric, np.inf)
 
 
+@checked(lrs=numbers(1, low=0.0, open_low=True, increasing=True),
+         metric=numbers(1, finite=False, nan=True))
 def subgrid_argmin(lrs: np.ndarray, metric: np.ndarray) -> float:
     """Vertex of a quadratic in ``log lr`` fitted around the argmin of ``metric`` (1-d).
 
@@ -66,6 +70,9 @@ def subgrid_argmin(lrs: np.ndarray, metric: np.ndarray) -> float:
     find_optimum : Uses it per batch size and seed.
     """
     values = _finite(metric)
+    if np.shape(lrs) != values.shape:
+        raise ValueError(f"lrs and metric must have the same length, got {np.shape(lrs)} and "
+                         f"{values.shape}")
     best = int(np.argmin(values))
     lo, hi = best, best
     while lo > 0 and best - lo < 2 and np.isfinite(values[lo - 1]):
@@ -81,6 +88,9 @@ def subgrid_argmin(lrs: np.ndarray, metric: np.ndarray) -> float:
     return float(np.exp(np.clip(-b / (2 * a), x[0], x[-1])))
 
 
+@checked(batch_size=whole(1), lrs=numbers(1, low=0.0, open_low=True, increasing=True),
+         metric=numbers(None, low=0.0, finite=False, nan=True), floor=real(), tolerance=NONNEGATIVE,
+         robust_tolerance=NONNEGATIVE, n_boot=whole(1, MAX_RESAMPLES), seed=SEED)
 def find_optimum(batch_size: int, lrs, metric, *, floor: float = 0.0, tolerance: float = 0.05,
                  robust_tolerance: float = 0.05, n_boot: int = 1000, seed: int = 0) -> Optimum:
     """The optimum of one batch size from its metric per (lr, seed).
@@ -91,7 +101,8 @@ def find_optimum(batch_size: int, lrs, metric, *, floor: float = 0.0, tolerance:
     lrs : array_like of float, shape (n_lr,)
         Increasing learning rates.
     metric : array_like of float, shape (n_lr, n_seed)
-        E.g. the mean test loss over the last ``window`` steps; ``inf``/``nan`` for diverged.
+        E.g. the mean test loss over the last ``window`` steps (a loss, ``>= 0``: the basin's
+        tolerance is relative); ``inf``/``nan`` for diverged.
     floor : float, default 0.0
         The irreducible loss (the label-noise variance where known); the basin's tolerance
         applies to ``metric - floor``.
@@ -132,7 +143,7 @@ def find_optimum(batch_size: int, lrs, metric, *, floor: float = 0.0, tolerance:
         raise ValueError(f"lrs must be increasing, finite and > 0, got {lrs!r}")
     metric = np.asarray(metric, dtype=float)
     if metric.ndim not in (1, 2) or metric.shape[0] != lrs.size:
-        raise ValueError(f"metric must have shape (n_lr, n_seed) with n_lr={lrs.size}, got "
+        raise ValueError(f"metric must have shape (n_lr, n_seed) with n_lr = len(lrs) = {lrs.size}, got "
                          f"{metric.shape}")
     metric = metric.reshape(lrs.size, -1)
     if not np.isfinite(metric).any():
@@ -165,6 +176,8 @@ def find_optimum(batch_size: int, lrs, metric, *, floor: float = 0.0, tolerance:
                    interval=interval, on_edge=best in (0, lrs.size - 1))
 
 
+@checked(lrs=numbers(1, low=0.0, open_low=True, increasing=True),
+         curves=numbers(None, finite=False, nan=True), target=real())
 def steps_to_target_optimum(lrs, curves, target: float) -> tuple[float, float]:
     """The rate that first brings the seed-mean test loss to ``target`` in the fewest steps.
 
@@ -187,8 +200,8 @@ def steps_to_target_optimum(lrs, curves, target: float) -> tuple[float, float]:
     """
     rates, curves = np.asarray(lrs, dtype=float), np.asarray(curves, dtype=float)
     if curves.ndim != 3 or rates.shape != curves.shape[1:2]:
-        raise ValueError(f"curves must have shape (n_seed, n_lr, steps) with n_lr = {rates.size} "
-                         f"rates, got shape {curves.shape}")
+        raise ValueError(f"curves must have shape (n_seed, n_lr, steps) with n_lr = len(lrs) = "
+                         f"{rates.size}, got shape {curves.shape}")
     mean = _finite(curves).mean(axis=0)                                # (n_lr, steps)
     reached = mean <= target
     first = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.iinfo(np.int64).max)

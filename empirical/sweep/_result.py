@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from empirical._core.arguments import MAX_RESAMPLES, NONNEGATIVE, checked, numbers, whole
 from empirical._core.grid import LRGrid
 from empirical.sweep._optimum import Optimum, find_optimum
 from empirical.sweep._spec import SweepSpec
@@ -29,6 +30,7 @@ FORMAT = 2
 """Version of the on-disk layout: 2 adds checksums, and each cell's batch size and spec hash."""
 
 
+@checked(test_loss=numbers(3, finite=False, nan=True), initial_loss=numbers(1, finite=False, nan=True))
 def failed(test_loss: np.ndarray, initial_loss: np.ndarray) -> np.ndarray:
     """Which runs failed: the test metric became non-finite (diverged), or its last value is
     no better than the initialization's (collapsed, e.g. the MLP's constant predictor).
@@ -40,6 +42,10 @@ def failed(test_loss: np.ndarray, initial_loss: np.ndarray) -> np.ndarray:
     --------
     stability_edges : The smallest rate at which a run fails.
     """
+    test_loss, initial_loss = np.asarray(test_loss, dtype=float), np.asarray(initial_loss, dtype=float)
+    if initial_loss.shape != test_loss.shape[:1]:
+        raise ValueError(f"initial_loss must have shape (n_seed,) = {test_loss.shape[:1]} to match "
+                         f"test_loss, got {initial_loss.shape}")
     with np.errstate(invalid="ignore"):
         return (~np.isfinite(test_loss).all(axis=-1)
                 | (test_loss[:, :, -1] >= initial_loss[:, None]))
@@ -75,6 +81,7 @@ class SweepCell:
     initial_loss: np.ndarray
     notes: tuple = ()
 
+    @checked(window=whole(1))
     def metric(self, window: int) -> np.ndarray:
         """Mean test loss over the last ``window`` steps, shape (n_lr, n_seed)."""
         with np.errstate(invalid="ignore", over="ignore"):
@@ -171,8 +178,11 @@ class SweepResult:
         for c in self.cells:
             if c.batch_size == batch_size:
                 return c
-        raise KeyError(f"no cell for batch size {batch_size}")
+        raise ValueError(f"batch_size={batch_size!r} is not in this sweep; its batch sizes are "
+                         f"{[c.batch_size for c in self.cells]}")
 
+    @checked(tolerance=NONNEGATIVE, robust_tolerance=NONNEGATIVE,
+             n_boot=whole(1, MAX_RESAMPLES))
     def optima(self, *, tolerance: float = 0.05, robust_tolerance: float = 0.05,
                n_boot: int = 1000) -> list[Optimum]:
         """:func:`find_optimum` per batch size, the excess measured above the noise floor."""
@@ -225,6 +235,9 @@ def _write_index(directory: Path, spec: SweepSpec, saved: dict, version_: str) -
 
 
 def _read_index(directory: Path) -> tuple[SweepSpec, list, str]:
+    if not (directory / INDEX).exists():
+        raise DamagedFileError(f"{str(directory)!r} holds no sweep: there is no {INDEX} (not a "
+                               "sweep folder, or its run was stopped before it began)")
     index = read_json(directory / INDEX)
     try:
         spec = SweepSpec.from_dict(index["spec"])

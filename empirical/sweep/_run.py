@@ -208,6 +208,8 @@ def _run(spec: SweepSpec, out: Path | None, done: dict, progress, tasks, blocks)
     pending = [b for b in spec.batch_sizes if b not in cells]
     initial_loss = np.array([_initial_test_loss(spec, s) for s in spec.seeds])
     digest, payload = spec_hash(spec), spec.to_dict()
+    if out is not None and not done:
+        _write_index(out, spec, {}, version("lrbs"))   # a folder killed at any moment loads
     dim = spec.problem().dim if spec.model == "linear-sgd" else 0
     lrs = spec.initial_lrs()
     grid = spec.lrs if spec.extendable else None

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from empirical._core.checks import check_device, int_tuple, is_workload_reference, memory_limit
 from empirical._core.grid import LRGrid
+from empirical.problems._loading import WorkloadError, load_workload, workload_fingerprint
 from empirical.problems._shipped import ADAM_WEIGHT_DECAY, MODELS, least_squares_workload, teacher_mlp_workload
 from empirical.problems._synthetic import Problem, least_squares_problem, teacher_mlp_problem
-from empirical.problems._workload import load_workload
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,10 @@ class SweepSpec:
         The notebook's least squares with SGD, the teacher MLP with SGD, or with Adam; or a
         workload reference, ``"package.module:factory"`` or ``"path/file.py:factory"``
         (:func:`load_workload`): any torch model, loss, data and optimizer, swept through
-        the generic vectorized path. A workload carries its own data and optimizer, so
-        ``weight_decay``, ``problem_seed``, ``n_train`` and ``n_test`` do not apply to it.
+        the generic vectorized path. A file's path is made absolute (so that the workers of a
+        cluster find it). A workload carries its own data and optimizer, so ``weight_decay``
+        and ``problem_seed`` do not apply to it (``problem_seed`` is recorded as None), and
+        ``n_train`` and ``n_test`` are recorded as its data's sizes.
     batch_sizes : sequence of int
         Batch sizes, each ``>= 1``; stored sorted and without repeats.
     lrs : sequence of float or LRGrid, default LRGrid()
@@ -52,6 +56,12 @@ class SweepSpec:
     max_extensions : int, default 6
         At most this many extensions (of ``extension_points`` rates each) per batch size.
     extension_points : int, default 4
+    fingerprint : str, optional
+        A workload's :func:`workload_fingerprint` (its file's source, its data, its first
+        initialization, its optimizer), computed when not given. A spec whose fingerprint
+        differs from the workload this process loads is refused: an edited workload is never
+        resumed from old results, and a cluster's workers cannot train a different workload
+        than the driver.
 
     See Also
     --------
@@ -73,11 +83,15 @@ class SweepSpec:
     extend: bool = True
     max_extensions: int = 6
     extension_points: int = 4
+    fingerprint: str | None = None
 
     def __post_init__(self):
-        if self.model not in MODELS and not is_workload_reference(self.model):
+        if not isinstance(self.model, str) or (self.model not in MODELS
+                                               and not is_workload_reference(self.model)):
             raise ValueError(f"model must be one of {', '.join(MODELS)} or a workload "
-                             f"'package.module:factory'; got {self.model!r}")
+                             f"'package.module:factory' or 'file.py:factory'; got {self.model!r}")
+        if self.model not in MODELS:
+            self._pin_workload()
         sizes = int_tuple("batch_sizes", self.batch_sizes, low=1)
         object.__setattr__(self, "batch_sizes", tuple(sorted(set(sizes))))
         if isinstance(self.lrs, dict):
@@ -103,7 +117,8 @@ class SweepSpec:
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must not repeat, got {seeds}")
         object.__setattr__(self, "seeds", seeds)
-        int_tuple("problem_seed", [self.problem_seed], low=0)
+        if not self.is_workload:
+            int_tuple("problem_seed", [self.problem_seed], low=0)
         if self.model == "mlp-adam":
             decay = ADAM_WEIGHT_DECAY if self.weight_decay is None else self.weight_decay
             if isinstance(decay, bool) or not isinstance(decay, int | float | np.floating) \
@@ -115,6 +130,24 @@ class SweepSpec:
                              "(a workload sets it in its OptimizerConfig) "
                              f"(got weight_decay={self.weight_decay!r})")
         object.__setattr__(self, "device", check_device(self.device))
+
+    def _pin_workload(self) -> None:
+        """An absolute file path, the data's real sizes, no problem seed, the fingerprint."""
+        where, _, factory = self.model.rpartition(":")
+        if where.endswith(".py") and not Path(where).is_absolute():
+            object.__setattr__(self, "model", f"{Path(where).resolve()}:{factory}")
+        workload = load_workload(self.model)
+        object.__setattr__(self, "n_train", workload.n_train)
+        object.__setattr__(self, "n_test", workload.test[0].shape[0])
+        object.__setattr__(self, "problem_seed", None)
+        found = _fingerprint(self.model)
+        if self.fingerprint is None:
+            object.__setattr__(self, "fingerprint", found)
+        elif self.fingerprint != found:
+            raise WorkloadError(f"workload {self.model!r} differs from the one this sweep was "
+                                f"made with (fingerprint {found[:12]} here, {self.fingerprint[:12]} "
+                                "in the spec): its file or data changed, or this process builds "
+                                "other data; use a new folder, or make the data deterministic")
 
     @property
     def is_workload(self) -> bool:
@@ -229,15 +262,29 @@ class SweepSpec:
         out = dataclasses.asdict(self)
         out["batch_sizes"], out["seeds"] = list(self.batch_sizes), list(self.seeds)
         out["lrs"] = dataclasses.asdict(self.lrs) if isinstance(self.lrs, LRGrid) else list(self.lrs)
+        if out["fingerprint"] is None:          # a shipped problem: its data come from the seed
+            del out["fingerprint"]
         return out
 
     @classmethod
     def from_dict(cls, data: dict) -> SweepSpec:
+        """The spec :meth:`to_dict` wrote; a ``ValueError`` naming ``data`` otherwise."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"data must be a dict of SweepSpec fields, got {data!r}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
-            raise ValueError(f"unknown SweepSpec fields: {sorted(unknown)}")
-        return cls(**data)
+            raise ValueError(f"data has unknown SweepSpec fields: {sorted(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as exc:                         # a required field is missing
+            raise ValueError(f"data is not a SweepSpec's to_dict(): {exc}") from None
+
+
+@functools.cache
+def _fingerprint(reference: str) -> str:
+    """The fingerprint of a loaded workload, once per process."""
+    return workload_fingerprint(load_workload(reference), reference)
 
 
 @functools.lru_cache(maxsize=4)

@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from empirical._core.arguments import checked, kind
+from empirical._core.arguments import path as path_check
+
 LOCK = ".lock"
 
 
@@ -47,6 +50,7 @@ def _umask() -> int:
     return mask
 
 
+@checked(path=path_check, data=kind(bytes, bytearray, memoryview))
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a unique temporary file and an atomic rename.
 
@@ -99,6 +103,7 @@ def strict_json(value):
     return value
 
 
+@checked(path=path_check)
 def atomic_write_json(path, value) -> None:
     """Strict JSON (:func:`strict_json`), written atomically.
 
@@ -160,6 +165,9 @@ def load_arrays(path, checksum: str | None, names) -> dict:
 def locked_directory(directory):
     """Hold the output folder ``directory`` (created if needed) for this process.
 
+    Once the lock is held, temporary files a killed writer left behind are removed; a folder
+    this call created and left empty is removed again on the way out.
+
     Raises
     ------
     ValueError
@@ -170,6 +178,7 @@ def locked_directory(directory):
     atomic_write_bytes : How files inside are written.
     """
     directory = Path(directory)
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / LOCK, "a+") as fh:
         try:
@@ -186,9 +195,14 @@ def locked_directory(directory):
         fh.truncate()
         fh.write(str(os.getpid()))
         fh.flush()
+        for stale in directory.glob(".*.tmp"):         # left by a writer that was killed
+            stale.unlink(missing_ok=True)
         try:
             yield directory
         finally:
             fh.seek(0)
             fh.truncate()
+            if created and [p.name for p in directory.iterdir()] == [LOCK]:
+                (directory / LOCK).unlink()           # refused before writing: leave nothing
+                directory.rmdir()
             fcntl.flock(fh, fcntl.LOCK_UN)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from empirical._core.arguments import MAX_EXAMPLES, POSITIVE, SEED, checked, kind, whole
 from empirical._core.init import init_mlp
 from empirical.sweep._spec import SweepSpec
 from empirical.train._generic import train_workload
@@ -43,6 +44,7 @@ def _train(spec: SweepSpec, lrs: np.ndarray, batch_sizes, seeds) -> list:
     return [train_mlp_batched(problem, lrs, b, spec.steps, **kwargs) for b in batch_sizes]
 
 
+@checked(spec=kind(SweepSpec), lr=POSITIVE, batch_size=whole(1, MAX_EXAMPLES), seed=SEED)
 def trained_parameters(spec: SweepSpec, lr: float, batch_size: int, seed: int) -> dict:
     """One run of the sweep (rate ``lr``, ``batch_size``, ``seed``) after its ``spec.steps``
     updates, from the sweep's own trainer: its parameters, named and shaped as

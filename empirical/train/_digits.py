@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from empirical._core.arguments import MAX_EXAMPLES, MAX_STEPS, SEEDS, checked, kind, numbers, real, whole
 from empirical._core.threads import bounded_threads
 from empirical.problems._digits import DigitsSplit, MLPShape, init_mlp_params
 from empirical.train._adam import adam_update_
@@ -65,13 +66,29 @@ def evaluate_checkpoint(checkpoint, X, y) -> tuple[np.ndarray, np.ndarray]:
     --------
     train_digits_batched : The checkpoints it scores.
     """
+    if (not isinstance(checkpoint, (list, tuple)) or not checkpoint or len(checkpoint) % 2
+            or not all(isinstance(p, (np.ndarray, torch.Tensor)) and p.ndim == 3
+                       for p in checkpoint)):
+        raise TypeError("checkpoint must be DigitsRuns.checkpoint: (W_1, b_1, W_2, ...) arrays "
+                        f"with a leading axis of runs, got {type(checkpoint).__name__}")
     params = [torch.as_tensor(p) for p in checkpoint]
     runs = params[0].shape[0]
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2 or X.shape[1] != params[0].shape[1] or not np.isfinite(X).all():
+        raise ValueError(f"X must be finite inputs of shape (n, {params[0].shape[1]}), got "
+                         f"shape {X.shape}")
+    if y.shape != X.shape[:1] or y.dtype.kind not in "iu" \
+            or not ((y >= 0) & (y < params[-1].shape[-1])).all():
+        raise ValueError(f"y must hold one integer label in [0, {params[-1].shape[-1]}) per row "
+                         f"of X ({X.shape[0]}), got {y.dtype} of shape {y.shape}")
     with torch.no_grad():
-        logits = _forward(params, torch.as_tensor(X).expand(runs, -1, -1))
+        logits = _forward(params, torch.as_tensor(X, dtype=params[0].dtype).expand(runs, -1, -1))
         labels = torch.as_tensor(y).expand(runs, -1)
-        return (_cross_entropy(logits, labels).numpy(),
-                (logits.argmax(-1) == labels).float().mean(-1).numpy())
+        loss = _cross_entropy(logits, labels).numpy()
+        if not np.isfinite(loss).all() and all(torch.isfinite(p).all() for p in params):
+            raise ValueError(f"X's entries (up to {np.abs(X).max():.3g}) overflow the network's "
+                             "logits: the cross-entropy is not finite")
+        return loss, (logits.argmax(-1) == labels).float().mean(-1).numpy()
 
 
 def _forward(params, x, dropout: float = 0.0, generator=None):
@@ -93,6 +110,11 @@ def _cross_entropy(logits, labels) -> torch.Tensor:
 
 
 @bounded_threads
+@checked(split=kind(DigitsSplit), shape=kind(MLPShape),
+         lrs=numbers(1, low=0.0, open_low=True), run_seeds=SEEDS, optimizer=kind(str),
+         batch_size=whole(1, MAX_EXAMPLES), max_steps=whole(1, MAX_STEPS),
+         eval_every=whole(1, MAX_STEPS), patience=whole(1, MAX_STEPS),
+         dropout=real(0.0, 1.0, open_high=True))
 def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=(0,),
                          optimizer: str = "adam", batch_size: int = 64, max_steps: int = 2000,
                          eval_every: int = 20, patience: int = 5, dropout: float = 0.0

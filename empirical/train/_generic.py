@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.func import grad, vmap
 
+from empirical._core.arguments import MAX_STEPS, SEEDS, checked, kind, whole_sequence
 from empirical._core.checks import check_run_args
 from empirical._core.streams import minibatch_indices
 from empirical._core.threads import bounded_threads
@@ -68,6 +69,8 @@ class _StackedOptimizer:
 
 
 @bounded_threads
+@checked(workload=kind(Workload), run_seeds=SEEDS,
+         checkpoints=whole_sequence(0, MAX_STEPS, min_length=0))
 def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
                    device: str = "cpu", return_parameters: bool = False,
                    checkpoints=()) -> tuple:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from empirical._core.arguments import SEEDS, checked, kind
 from empirical._core.checks import check_run_args
 from empirical._core.threads import bounded_threads
 from empirical.problems._synthetic import Problem
@@ -78,6 +79,7 @@ def _stream_statistics(statistics: _MinibatchStatistics, stream_indices: np.ndar
 
 
 @bounded_threads
+@checked(problem=kind(Problem), run_seeds=SEEDS)
 def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[int], steps: int,
                              *, run_seeds=(0,), device: str = "cpu",
                              return_parameters: bool = False) -> tuple:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from empirical._core.arguments import FLOAT32_MAX, SEEDS, checked, kind, optional, real
 from empirical._core.checks import check_run_args
 from empirical._core.init import init_mlp
 from empirical._core.schedules import schedule_factors
@@ -36,6 +37,8 @@ class _Layers:
 
 
 @bounded_threads
+@checked(problem=kind(Problem), run_seeds=SEEDS, optimizer=kind(str),
+         weight_decay=optional(real(0.0, FLOAT32_MAX)), dtype=kind(torch.dtype))
 def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
                       optimizer: str = "sgd", weight_decay: float = 0.001,
                       device: str = "cpu", dtype: torch.dtype = torch.float32,
@@ -78,6 +81,8 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     lr_values, _ = check_run_args(lrs, batch_size, steps)
+    if optimizer == "adam" and weight_decay is None:
+        raise TypeError("weight_decay must be a number for optimizer='adam', got None")
     dev = torch.device(device)
     f32 = dict(dtype=dtype, device=dev)
     n_seed = len(run_seeds)

@@ -4,7 +4,9 @@ import html
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from compare.cli import main
@@ -91,7 +93,6 @@ def test_sweep_unreadable_directory(tmp_path, capsys):
 def test_sweep_your_own_workload_on_two_dask_workers(tmp_path, capsys):
     """One command from a workload file to its report: optima, fits, the page and its summary."""
     pytest.importorskip("distributed")
-    from pathlib import Path
     workload = Path(__file__).parent.parent / "empirical" / "workloads.py"
     out = tmp_path / "sweep"
     argv = ["sweep", "--workload", f"{workload}:regression", "--batch-sizes", "4,16,64",
@@ -129,6 +130,21 @@ def test_gns_prints_the_series_and_the_prediction(tmp_path, capsys):
     assert saved["steps"] == [0, 5, 10] and saved["method"] == "per-example"
     assert saved["lr"] == 0.02 and len(saved["b_simple_ema"]) == 3
     assert (tmp_path / "noise_scale.png").exists() and "wrote" in out.splitlines()[-1]
+
+
+def test_gns_scales_the_prediction_by_one_minus_momentum(capsys):
+    """McCandlish's rate is plain SGD's: with heavy ball the rate is (1 - momentum) times it."""
+    workload = Path(__file__).parent.parent / "empirical" / "workloads.py"
+    rows = {}
+    for factory in ("regression", "with_momentum"):
+        assert main(["gns", "--workload", f"{workload}:{factory}", "--lr", "0.005", "--steps",
+                     "20", "--every", "10", "--predict", "4,64", "--batch-size", "8"]) == 0
+        out = capsys.readouterr().out
+        table = out.split("predicted lr*")[1].split("estimates took")[0].split()
+        rows[factory] = np.array([float(v) for v in table[1::2]])
+    assert "times 1 - momentum = 0.1" in out
+    # the two runs differ (momentum moves the run), so compare the scaling, not equality
+    assert np.all(rows["with_momentum"] < 0.3 * rows["regression"])
 
 
 @pytest.mark.parametrize("argv, message", [

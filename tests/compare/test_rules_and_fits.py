@@ -61,7 +61,7 @@ def test_logarithmic_limits(scale, b0, k):
 
 
 def test_rules_reject_bad_batch_sizes():
-    with pytest.raises(ValueError, match="batch sizes"):
+    with pytest.raises(ValueError, match="batch_sizes"):
         linear_rule([0, 2], 1.0)
 
 

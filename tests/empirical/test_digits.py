@@ -39,7 +39,7 @@ def test_parameter_count():
 
 @pytest.mark.parametrize("bad", [dict(width=0, depth=1), dict(width=4, depth=1.5)])
 def test_shape_validation(bad):
-    with pytest.raises(ValueError, match="MLPShape"):
+    with pytest.raises((ValueError, TypeError), match="MLPShape"):      # 1.5: a wrong type
         MLPShape(**bad)
 
 

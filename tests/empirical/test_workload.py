@@ -156,7 +156,7 @@ def test_bad_workloads_fail_with_a_message(tmp_path):
     with pytest.raises(ValueError, match="has no callable 'nope'"):
         load_workload(f"{HERE / 'workloads.py'}:nope")
     (tmp_path / "wrong.py").write_text("def factory():\n    return 3\n")
-    with pytest.raises(TypeError, match="returned int, not an empirical.Workload"):
+    with pytest.raises(ValueError, match="returned int, not an empirical.Workload"):
         load_workload(f"{tmp_path / 'wrong.py'}:factory")
     with pytest.raises(ValueError, match="or a workload 'package.module:factory'"):
         SweepSpec("not a model", [2])

@@ -58,3 +58,8 @@ def killed_once() -> Workload:
 
     return Workload("killed once", _init(torch.float32), loss, _data(0, 512), _data(1, 256),
                     metric=_mse, floor=0.25)
+
+
+def with_momentum() -> Workload:
+    """The regression under SGD with heavy-ball momentum 0.9."""
+    return regression(OptimizerConfig(momentum=0.9))
