@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -153,6 +154,10 @@ def gns(args) -> None:
     spec = SweepSpec(args.model or args.workload, (args.batch_size,), [1.0], steps=args.steps,
                      seeds=(args.seed,), device=args.device)
     workload = spec.workload()
+    if max(args.sizes) > workload.n_train:
+        print(f"lrbs gns: note: the batch of {max(args.sizes)} exceeds the {workload.n_train} training "
+              "examples; it is drawn with replacement (the estimators stay unbiased for the "
+              "data set, but repeat examples and are noisier)", file=sys.stderr)
     lr = args.lr if args.lr is not None else GNS_LR[args.model]
     trace = noise_along_run(workload, lr, args.batch_size, args.steps, every=args.every,
                             method=args.method, sizes=args.sizes, n_batches=args.batches,
@@ -198,6 +203,12 @@ def gns(args) -> None:
         print(f"wrote {out / 'noise_scale.json'} and " + " and ".join(map(str, paths.values())))
     else:
         print("wrote no files (--out DIR keeps the series and its figure)")
+
+
+def _interval(bounds) -> str:
+    """``[lo, hi]``, or the value and "(zero width)" where there is no spread to show."""
+    lo, hi = bounds
+    return f"{_fmt(lo)} (zero width)" if lo == hi else f"[{_fmt(lo)}, {_fmt(hi)}]"
 
 
 def _check_run_converges(trace, lr: float) -> None:
@@ -252,8 +263,7 @@ def sweep(args) -> None:
     study = analyze(result) if len(result.cells) >= 2 else None
     optima = study.optima if study is not None else result.optima()
     rows = [dict(batch_size=o.batch_size, lr=o.lr, subgrid=o.subgrid_lr,
-                 basin=f"[{_fmt(o.basin[0])}, {_fmt(o.basin[1])}]",
-                 interval=f"[{_fmt(o.interval[0])}, {_fmt(o.interval[1])}]", loss=o.best_loss,
+                 basin=_interval(o.basin), interval=_interval(o.interval), loss=o.best_loss,
                  edge=o.on_edge) for o in optima]
     print(f"{spec.label}: optimum per batch size (metric: mean test loss over the last "
           f"{spec.window} step(s), seeds {', '.join(map(str, spec.seeds))})")
@@ -269,13 +279,21 @@ def sweep(args) -> None:
                   "its optimum is not meaningful")
         elif diverged:
             print(f"B={cell.batch_size}: {100 * diverged:.0f}% of runs diverged")
+    failed = [cell.batch_size for cell in result.cells if cell.collapsed.all()]
+    if len(spec.seeds) == 1:
+        print("one seed: every interval has zero width (--seeds 0-4 gives intervals)")
     if study is None:
         print("one batch size: no scaling rule to fit")
+    elif failed:
+        print(f"\nno scaling conclusion: every run failed at B = {', '.join(map(str, failed))}, "
+              "so there is no optimum to scale there (try smaller rates, or leave those batch "
+              "sizes out)")
+        study = None                                   # and no page built on it
     else:
         fit = study.horizon
         print("\nlocal exponent between neighbouring batch sizes (95% over seeds):")
-        print(format_rows([dict(pair=f"{a:g} -> {b:g}", exponent=e, interval=f"[{_fmt(lo)}, "
-                                f"{_fmt(hi)}]", per4=4.0 ** e)
+        print(format_rows([dict(pair=f"{a:g} -> {b:g}", exponent=e, interval=_interval((lo, hi)),
+                                per4=4.0 ** e)
                            for a, b, e, (lo, hi) in zip(fit.batch_sizes[:-1], fit.batch_sizes[1:],
                                                         fit.local_exponents, fit.local_intervals,
                                                         strict=True)],

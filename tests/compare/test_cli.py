@@ -132,6 +132,15 @@ def test_gns_prints_the_series_and_the_prediction(tmp_path, capsys):
     assert (tmp_path / "noise_scale.png").exists() and "wrote" in out.splitlines()[-1]
 
 
+def test_a_sweep_where_every_run_failed_draws_no_conclusion(capsys):
+    assert main(["sweep", "linear-sgd", "--batch-sizes", "4,16,64", "--lrs", "5,10", "--steps",
+                 "20", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "no scaling conclusion: every run failed at B = 4, 16, 64" in out
+    assert "one seed: every interval has zero width" in out and "[5, 5]" not in out
+    assert "linear scaling would" not in out and "power law" not in out
+
+
 def test_gns_scales_the_prediction_by_one_minus_momentum(capsys):
     """McCandlish's rate is plain SGD's: with heavy ball the rate is (1 - momentum) times it."""
     workload = Path(__file__).parent.parent / "empirical" / "workloads.py"
