@@ -462,7 +462,8 @@ def optimal_lr_target(batch_size, target_loss, *, curvature, noise_var, w0_sq):
     w0_sq = positive("w0_sq", w0_sq)
     if (target_loss >= 0.5 * curvature * w0_sq).any():
         raise ValueError("target_loss must be below the initial loss curvature * w0_sq / 2, got "
-                         f"target_loss={target_loss}, initial loss {0.5 * curvature * w0_sq}")
+                         f"target_loss={target_loss}, initial loss {0.5 * curvature * w0_sq} "
+                         f"(curvature={curvature}, w0_sq={w0_sq})")
     feasible = np.asarray(scalar_max_feasible_lr(
         batch_size, target_loss, curvature=curvature, noise_var=noise_var))
 

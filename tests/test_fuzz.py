@@ -5,8 +5,9 @@ called with its small valid arguments, one argument replaced by an extreme: 0, n
 1e-300, 1e300, nan, inf, a wrong type, an empty or a mismatched array, a size far beyond the
 machine. The call must either return finite values (an ``inf`` only where the function
 documents it, such as an unreachable target) or raise ``ValueError``/``TypeError`` with a
-one-line message that names the argument. Warnings are errors in the tests, so no
-RuntimeWarning escapes. A hypothesis test then draws numbers from the whole float line.
+one-line message that names the argument and shows its value. Warnings are errors in the
+tests, so no RuntimeWarning escapes. A hypothesis test then draws numbers from the whole float
+line.
 """
 
 from __future__ import annotations
@@ -97,6 +98,17 @@ def non_finite(value, where="result", depth=0) -> list[str]:
     return []
 
 
+def _shows(message: str, value) -> bool:
+    """Whether the message shows a scalar value (its repr, str or %g form; a wrong type may
+    be shown by its type's name). Arrays are not checked: a message shows their shape."""
+    if not (value is None or isinstance(value, (str, Real))):
+        return True
+    forms = {repr(value), str(value), type(value).__name__}
+    if isinstance(value, Real) and not isinstance(value, bool):
+        forms |= {f"{value:g}", f"{float(value):g}", repr(float(value))}
+    return any(form in message for form in forms)
+
+
 class _TooLong(Exception):
     pass
 
@@ -121,6 +133,8 @@ def outcome(name: str, argument: str, value) -> str | None:
         named = argument in message or argument.replace("_", " ") in message
         if not named:
             return f"{type(exc).__name__} does not name {argument!r}: {message[:200]!r}"
+        if not _shows(message, value):
+            return f"{type(exc).__name__} does not show the value: {message[:200]!r}"
         if "\n" in message.strip():
             return f"{type(exc).__name__} message is not one line: {message[:200]!r}"
         return None

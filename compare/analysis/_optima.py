@@ -278,7 +278,7 @@ def analyze(result: SweepResult, *, n_boot: int = 200, seed: int = 0,
     """
     if not isinstance(result, SweepResult):
         raise TypeError(f"result must be a SweepResult (from empirical.run_sweep), got "
-                        f"{type(result).__name__}")
+                        f"{type(result).__name__} {result!r:.60}")
     spec = result.spec
     optima = result.optima(n_boot=n_boot)
     b = np.array([o.batch_size for o in optima], dtype=float)

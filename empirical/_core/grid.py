@@ -48,8 +48,9 @@ class LRGrid:
             raise ValueError(f"LRGrid.ratio must be finite and > 1, got {self.ratio!r}")
         for name in ("k_min", "k_max"):
             value = getattr(self, name)
-            if not (np.isfinite(value) and int(value) == value):
-                raise ValueError(f"LRGrid.{name} must be an integer, got {value!r}")
+            if not (np.isfinite(value) and int(value) == value and abs(value) <= MAX_RATES):
+                raise ValueError(f"LRGrid.{name} must be an integer from {-MAX_RATES} to "
+                                 f"{MAX_RATES}, got {value!r}")
         if self.k_max < self.k_min:
             raise ValueError(f"LRGrid needs integers k_min <= k_max, got {self.k_min!r}, {self.k_max!r}")
         self.values()                                   # the range's bounds, checked once

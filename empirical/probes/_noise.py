@@ -306,7 +306,7 @@ def noise_along_run(workload, lr: float, batch_size: int, steps: int, *, every: 
     nqm.mccandlish_lr : The learning rate these predict.
     """
     if not isinstance(workload, Workload):
-        raise TypeError(f"workload must be an empirical.Workload, got {type(workload).__name__}")
+        raise TypeError(f"workload must be an empirical.Workload, got {type(workload).__name__} {workload!r:.60}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     small, big = (int(v) for v in sizes)

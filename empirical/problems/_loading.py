@@ -61,7 +61,7 @@ def load_workload(reference: str) -> Workload:
     """
     if not isinstance(reference, str):
         raise TypeError(f"reference must be a str 'package.module:factory' or "
-                        f"'file.py:factory', got {type(reference).__name__}")
+                        f"'file.py:factory', got {type(reference).__name__} {reference!r:.60}")
     return _load_workload(reference)
 
 

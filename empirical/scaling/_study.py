@@ -90,7 +90,7 @@ class ScalingSpec:
         whole(0, 100)("ScalingSpec.max_extensions", self.max_extensions)
         whole(1, 1000)("ScalingSpec.extension_points", self.extension_points)
         if not isinstance(self.grid, LRGrid):
-            raise TypeError(f"ScalingSpec.grid must be an LRGrid, got {type(self.grid).__name__}")
+            raise TypeError(f"ScalingSpec.grid must be an LRGrid, got {self.grid!r:.60}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"ScalingSpec.optimizer must be 'adam' or 'sgd', got "
                              f"{self.optimizer!r}")

@@ -152,7 +152,7 @@ def run_sweep(spec: SweepSpec, *, out=None, progress=None, client=None,
     [0.03, 0.03]
     """
     if not isinstance(spec, SweepSpec):
-        raise TypeError(f"spec must be a SweepSpec, got {type(spec).__name__}")
+        raise TypeError(f"spec must be a SweepSpec, got {type(spec).__name__} {spec!r:.60}")
     n_seed = len(spec.seeds)
     block = n_seed if seeds_per_task is None else seeds_per_task
     if isinstance(block, bool) or not isinstance(block, int | np.integer) or block < 1:

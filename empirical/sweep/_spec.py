@@ -103,7 +103,7 @@ class SweepSpec:
                 raise ValueError(f"lrs must be numbers or an LRGrid, got {self.lrs!r}") from None
             bad = [v for v in lrs if not (np.isfinite(v) and v > 0)]
             if not lrs or bad:
-                raise ValueError(f"lrs must be finite and > 0, got {bad or 'none'}")
+                raise ValueError(f"lrs must be finite and > 0, got {self.lrs!r:.80}")
             if len(set(lrs)) != len(lrs):
                 raise ValueError(f"lrs must not repeat, got {sorted(lrs)}")
             object.__setattr__(self, "lrs", tuple(sorted(lrs)))

@@ -70,17 +70,19 @@ def evaluate_checkpoint(checkpoint, X, y) -> tuple[np.ndarray, np.ndarray]:
             or not all(isinstance(p, (np.ndarray, torch.Tensor)) and p.ndim == 3
                        for p in checkpoint)):
         raise TypeError("checkpoint must be DigitsRuns.checkpoint: (W_1, b_1, W_2, ...) arrays "
-                        f"with a leading axis of runs, got {type(checkpoint).__name__}")
+                        f"with a leading axis of runs, got {type(checkpoint).__name__} "
+                        f"{checkpoint!r:.60}")
     params = [torch.as_tensor(p) for p in checkpoint]
     runs = params[0].shape[0]
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim != 2 or X.shape[1] != params[0].shape[1] or not np.isfinite(X).all():
         raise ValueError(f"X must be finite inputs of shape (n, {params[0].shape[1]}), got "
-                         f"shape {X.shape}")
+                         f"shape {X.shape} ({np.array2string(X, threshold=4)[:60]})")
     if y.shape != X.shape[:1] or y.dtype.kind not in "iu" \
             or not ((y >= 0) & (y < params[-1].shape[-1])).all():
         raise ValueError(f"y must hold one integer label in [0, {params[-1].shape[-1]}) per row "
-                         f"of X ({X.shape[0]}), got {y.dtype} of shape {y.shape}")
+                         f"of X ({X.shape[0]}), got {y.dtype} of shape {y.shape} "
+                         f"({np.array2string(y, threshold=4)[:60]})")
     with torch.no_grad():
         logits = _forward(params, torch.as_tensor(X, dtype=params[0].dtype).expand(runs, -1, -1))
         labels = torch.as_tensor(y).expand(runs, -1)

@@ -129,7 +129,7 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
     ((1, 2, 50), True)
     """
     if not isinstance(workload, Workload):
-        raise TypeError(f"workload must be an empirical.Workload, got {type(workload).__name__}")
+        raise TypeError(f"workload must be an empirical.Workload, got {type(workload).__name__} {workload!r:.60}")
     rates, _ = check_run_args(lrs, batch_size, steps)
     seeds = tuple(int(s) for s in run_seeds)
     wanted = [int(k) for k in checkpoints]
