@@ -29,6 +29,7 @@ from compare.analysis._theory_table import (
     scalar_table,
 )
 from compare.studies.diagonal_nqm import diagonal_conclusion
+from empirical._core.interrupts import interruptible
 from empirical._core.threads import THREADS_ENV
 
 
@@ -236,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = lambda message, *_, **__: print(
             f"{prefix}: warning: {message}", file=sys.stderr)
         try:
-            COMMANDS[args.command](args)
+            with interruptible():
+                COMMANDS[args.command](args)
         except KeyboardInterrupt:
             print(f"{prefix}: {_interrupted(args, argv)}", file=sys.stderr)
             return 130

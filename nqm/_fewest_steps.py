@@ -358,7 +358,12 @@ def fewest_steps(model: Quadratic, batch_size: float, target: float, space: Spac
         return Fewest(np.inf, np.nan, np.nan, np.nan)
     at, theta = exact.at(reached)
     before = exact.before(reached)
-    fraction = (before - log_target) / (before - at) if before > at else 1.0
+    # log-linear between the steps. Not within the first: no run reaches a target below the
+    # initial loss in less than one step (a fraction of it would make S_min < 1 and B_crit a
+    # batch size where "twice the noise-free minimum" is less than one step); nor through a
+    # loss of exactly 0 (one coordinate at lr = 1/h), which leaves no line to interpolate
+    fraction = ((before - log_target) / (before - at) if reached > 1 and before > at > -np.inf
+                else 1.0)
     lr, beta, gamma = (float(v[0]) for v in space.params(theta[None]))
     return Fewest(reached - 1 + float(fraction), lr, beta, gamma)
 

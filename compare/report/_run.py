@@ -21,6 +21,7 @@ from compare.report._second_core import HandOver, resolved, save_figures, second
 from compare.studies._base import FULL, QUICK, Context, schema_fragment, select, sweep_specs
 from compare.style._figures import FORMATS, relative
 from empirical import atomic_write_bytes, atomic_write_json, locked_directory, strict_json
+from empirical._core.interrupts import checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -121,14 +122,17 @@ def _write_report(context: Context, studies: list) -> dict:
                                    for s in reversed(beside)])
         for k, study in enumerate(studies, 1):
             if study not in beside:
+                checkpoint()
                 context.log(f"[{k}/{len(studies)}] {study.TITLE}")
                 outcomes[study.NAME] = _run_study(study, context, helper)
         # what the helper has not started is done here: its studies, then the figures
         for name in handed.take_back():
+            checkpoint()
             study = next(s for s in beside if s.NAME == name)
             context.log(f"  {study.TITLE}: taken back from the second core")
             outcomes[name] = _run_study(study, alone)
         outcomes.update(handed.futures)
+        checkpoint()
         saved = written({name: queued for outcome in outcomes.values()
                          if isinstance(outcome, _Outcome)
                          for name, queued in outcome.figures.items()})

@@ -32,6 +32,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from empirical._core.interrupts import checkpoint
+
 
 def helper_cores() -> int:
     """The cores this process may run on (its CPU affinity), at least 1."""
@@ -189,6 +191,7 @@ def written(figures: dict) -> dict:
     """
     here = {}
     for name in reversed(list(figures)):
+        checkpoint()
         queued = figures[name]
         if isinstance(queued, QueuedFigure) and queued.future.cancel():
             here[name] = save_figure_timed(*queued.arguments)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from empirical._core.interrupts import checkpoint
 from empirical._core.threads import bounded_threads
 from empirical.sweep._executors import _DaskTasks, _LocalTasks
 from empirical.sweep._result import (
@@ -223,6 +224,7 @@ def _run(spec: SweepSpec, out: Path | None, done: dict, progress, tasks, blocks)
               leave=False) as bar:
         try:
             for (group, rnd, seeds), curves in tasks.completed():
+                checkpoint()
                 for b, (train, test) in zip(group, curves, strict=True):
                     arrived = parts.setdefault((b, rnd), {})
                     arrived[seeds] = (train, test)

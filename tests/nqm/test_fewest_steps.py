@@ -104,3 +104,14 @@ def test_target_at_the_initial_loss_and_out_of_reach():
 def test_bad_tuning(kwargs, match):
     with pytest.raises(ValueError, match=match):
         nqm.DiagonalNQM.zhang2019(dim=10).optimal_steps_to_target(8, 0.1, **kwargs)
+
+
+def test_no_fraction_of_the_first_step():
+    """One coordinate: the noise-free run reaches the target in one step (lr = 1/h gives a
+    loss of exactly 0), so S_min = 1, not a fraction of a step; B_crit is then where two steps
+    suffice, between B = 1 (five steps) and B = 4 (two), not 1.94e4 as a fractional S_min made
+    it (issue 29's `lrbs theory --dim 1`)."""
+    model = nqm.DiagonalNQM.zhang2019(dim=1)
+    assert model.optimal_steps_to_target(np.inf, 0.1).steps == 1.0
+    assert model.optimal_steps_to_target(1, 0.1).steps > 4
+    assert 1.0 < model.critical_batch_size(0.1) < 4.0
