@@ -268,7 +268,7 @@ def sweep(args) -> None:
     print(f"{spec.label}: optimum per batch size (metric: mean test loss over the last "
           f"{spec.window} step(s), seeds {', '.join(map(str, spec.seeds))})")
     print(format_rows(rows, {"batch_size": "B", "lr": "lr*", "subgrid": "sub-grid lr*",
-                             "basin": "basin (5% excess)", "interval": "95% over seeds",
+                             "basin": "basin (5% excess)", "interval": "sub-grid lr* 95% over seeds",
                              "loss": "best loss", "edge": "on edge"}))
     for cell in result.cells:
         for note in cell.notes:
