@@ -7,26 +7,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from empirical._core.arguments import numbers
+
+_POSITIVE = numbers(None, low=0.0, open_low=True)
+
 
 def _batch(batch_sizes) -> np.ndarray:
-    try:
-        b = np.asarray(batch_sizes, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"batch_sizes must be numbers, got {batch_sizes!r}") from None
-    if b.size == 0 or np.any(~np.isfinite(b) | (b <= 0)):
-        raise ValueError(f"batch_sizes must be finite and > 0, got {batch_sizes!r}")
-    return b
+    """Batch sizes: finite and ``> 0``."""
+    _POSITIVE("batch_sizes", batch_sizes)
+    return np.asarray(batch_sizes, dtype=float)
 
 
 def _parameter(name: str, value, *, positive: bool = True) -> np.ndarray:
     """A rule's parameter: finite, and ``> 0`` unless it is an exponent."""
-    try:
-        v = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not np.all(np.isfinite(v)) or (positive and np.any(v <= 0)):
-        raise ValueError(f"{name} must be finite{' and > 0' if positive else ''}, got {value!r}")
-    return v
+    (_POSITIVE if positive else numbers(None))(name, value)
+    return np.asarray(value, dtype=float)
 
 
 # the rules themselves, unchecked: the fits call them many times with checked arrays
