@@ -12,6 +12,7 @@ import numpy as np
 
 from empirical._core.arguments import MAX_RESAMPLES, NONNEGATIVE, checked, numbers, whole
 from empirical._core.grid import LRGrid
+from empirical.problems._loading import WorkloadError
 from empirical.sweep._optimum import Optimum, find_optimum
 from empirical.sweep._spec import SweepSpec
 from empirical.sweep._store import (
@@ -242,6 +243,8 @@ def _read_index(directory: Path) -> tuple[SweepSpec, list, str]:
     try:
         spec = SweepSpec.from_dict(index["spec"])
         entries = list(index["cells"])
+    except WorkloadError:
+        raise                                   # the index is fine; the workload changed
     except (KeyError, TypeError, ValueError) as exc:
         raise DamagedFileError(f"{str(directory / INDEX)!r} is not a sweep index: {exc}") from None
     if index.get("format") != FORMAT:
