@@ -169,6 +169,7 @@ API_CASES = [
     (lambda: SweepSpec("linear-sgd", [2], seeds=(-1,)), "seeds"),
     (lambda: SweepSpec("linear-sgd", [2], steps=0), "steps"),
     (lambda: SweepSpec("linear-sgd", [2], window=0), "window"),
+    (lambda: SweepSpec("linear-sgd", [2], fingerprint="abc"), "fingerprint applies to workloads"),
     (lambda: SweepSpec("linear-sgd", [2], n_train=0), "n_train"),
     (lambda: run_sweep(SweepSpec("linear-sgd", [2], LRGrid(k_max=10**12)), progress=False),
      "k_max"),

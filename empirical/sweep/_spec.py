@@ -92,6 +92,9 @@ class SweepSpec:
                              f"'package.module:factory' or 'file.py:factory'; got {self.model!r}")
         if self.model not in MODELS:
             self._pin_workload()
+        elif self.fingerprint is not None:
+            raise ValueError(f"fingerprint applies to workloads only ({self.model}'s data come "
+                             f"from problem_seed), got fingerprint={self.fingerprint!r:.20}")
         sizes = int_tuple("batch_sizes", self.batch_sizes, low=1)
         object.__setattr__(self, "batch_sizes", tuple(sorted(set(sizes))))
         if isinstance(self.lrs, dict):
