@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 from scipy.stats import t as student_t
 
 from compare.fit._rules import RULES, ScalingRule, _batch
@@ -28,9 +27,6 @@ B_NOISE_RANGE = 100.0
 """A batch-size parameter (``b_noise``, ``b0``) is fitted within [min(B) / 100, 100 max(B)]: a
 fit at a bound means the data show no turn (the rule reduces to its small- or large-batch
 limit)."""
-
-_BATCH_PARAMS = ("b_noise", "b0")
-
 
 @dataclass(frozen=True)
 class RuleFit:
@@ -154,19 +150,6 @@ def _to_params(rule: ScalingRule, z) -> np.ndarray:
     return np.array([np.exp(v) if log else v for v, log in zip(z, rule.log_params, strict=True)])
 
 
-def _starts(rule: ScalingRule, log_b: np.ndarray, log_lr: np.ndarray) -> list[np.ndarray]:
-    top = log_lr.max()
-    if rule.name in ("linear", "sqrt", "power"):
-        slope = {"linear": 1.0, "sqrt": 0.5, "power": 0.5}[rule.name]
-        start = [np.mean(log_lr - slope * log_b)] + ([slope] if rule.name == "power" else [])
-        return [np.array(start)]
-    turns = np.linspace(log_b.min() - 1, log_b.max() + 1, 5)
-    if rule.name == "logarithmic":
-        return [np.array([np.mean(log_lr - np.log(np.log1p(np.exp(log_b - nb)))), nb])
-                for nb in turns]
-    return [np.array([top + 0.5, nb]) for nb in turns]
-
-
 FIXED_SLOPES = {"linear": 1.0, "sqrt": 0.5}
 """The rules that are lines in log space with a fixed slope; ``power`` is one with a free slope."""
 LINES = (*FIXED_SLOPES, "power")
@@ -187,30 +170,69 @@ def _fit_lines(rule: ScalingRule, log_b, log_lr_rows, sd) -> tuple[np.ndarray, n
     return z, chi2
 
 
-def _fit_one(rule: ScalingRule, log_b, log_lr, sd, starts) -> tuple[np.ndarray, float]:
-    """Minimize the weighted squared log residuals; returns (z, chi2). Exact for the lines
-    (:func:`_fit_lines`), by multi-start ``least_squares`` from ``starts`` for the others."""
+def _shape(rule: str, x: np.ndarray) -> np.ndarray:
+    r"""The curved rules as :math:`\log\eta = z_0 + h(\log B - z_1)`: ``h`` of each, computed
+    without overflow (``z_1`` is :math:`\log B_0` or :math:`\log B_{noise}`)."""
+    if rule == "saturating":                     # 1 / (1 + e^-x)
+        return -np.logaddexp(0.0, -x)
+    if rule == "surge":                          # 1 / (0.5 (e^-x/2 + e^x/2))
+        return np.log(2.0) - np.logaddexp(-0.5 * x, 0.5 * x)
+    with np.errstate(divide="ignore"):           # logarithmic: log(1 + e^x)
+        return np.where(x < -30.0, x, np.log(np.logaddexp(0.0, x)))
+
+
+PROFILE_GRID = 200
+"""Points of the grid over the batch-size parameter that brackets each curved fit's minimum."""
+PROFILE_ROUNDS = 60
+"""Golden-section rounds that shrink the bracket (by 0.618^60, below 1e-12 of a grid step)."""
+_GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
+
+
+def _fit_profile(rule: ScalingRule, log_b, rows, sd) -> tuple[np.ndarray, np.ndarray]:
+    r"""The weighted least-squares fit of a curved rule to every row of ``rows`` (m, n_b)
+    at once; returns z (m, 2) and chi2 (m,).
+
+    The level :math:`z_0` enters linearly, so for each batch-size parameter :math:`z_1` its
+    best value is the weighted mean of :math:`\log\eta_i - h(\log B_i - z_1)`; what is left
+    is one dimension. :math:`z_1` is searched on a grid of :data:`PROFILE_GRID` points over
+    its bounds (:data:`B_NOISE_RANGE`), then by golden section between the neighbours of the
+    best grid point: the global minimum up to one grid step's resolution, to ~1e-12 of it.
+    """
+    rows = np.atleast_2d(rows)
+    weights = sd**-2.0
+
+    def profile(block: np.ndarray, z1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """chi2 and the best z0 of each row of ``block`` at each of its z1 (m, k)."""
+        gap = block[:, None, :] - _shape(rule.name, log_b - z1[..., None])
+        z0 = gap @ weights / weights.sum()
+        return np.sum(((gap - z0[..., None]) / sd) ** 2, axis=-1), z0
+
+    grid = np.linspace(log_b.min() - np.log(B_NOISE_RANGE), log_b.max() + np.log(B_NOISE_RANGE),
+                       PROFILE_GRID)
+    z, chi2 = np.empty((len(rows), 2)), np.empty(len(rows))
+    size = max(1, 10**7 // (PROFILE_GRID * log_b.size))          # rows per block: <= 1e7 values
+    for first in range(0, len(rows), size):
+        block = rows[first:first + size]
+        best = np.argmin(profile(block, np.broadcast_to(grid, (len(block), grid.size)))[0], axis=1)
+        lo, hi = grid[np.maximum(best - 1, 0)], grid[np.minimum(best + 1, grid.size - 1)]
+        for _ in range(PROFILE_ROUNDS):
+            left, right = hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo)
+            at = profile(block, np.column_stack([left, right]))[0]
+            keep_left = at[:, 0] <= at[:, 1]
+            lo, hi = np.where(keep_left, lo, left), np.where(keep_left, right, hi)
+        z1 = 0.5 * (lo + hi)
+        found, z0 = profile(block, z1[:, None])
+        z[first:first + size] = np.column_stack([z0[:, 0], z1])
+        chi2[first:first + size] = found[:, 0]
+    return z, chi2
+
+
+def _fit_rows(rule: ScalingRule, log_b, rows, sd) -> tuple[np.ndarray, np.ndarray]:
+    """Every row of ``rows`` (m, n_b) fitted at once, exactly for the lines, by the profile
+    search for the curved rules; returns z (m, k) and chi2 (m,)."""
     if rule.name in LINES:
-        z, chi2 = _fit_lines(rule, log_b, log_lr, sd)
-        return z[0], float(chi2[0])
-    b = np.exp(log_b)
-
-    def residual(z):
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            r = (log_lr - np.log(rule(b, *_to_params(rule, z)))) / sd
-        return np.where(np.isfinite(r), r, 1e6)
-
-    lower, upper = np.full(len(starts[0]), -np.inf), np.full(len(starts[0]), np.inf)
-    for i, name in enumerate(rule.params):   # unidentifiable far outside the measured range
-        if name in _BATCH_PARAMS:
-            lower[i] = log_b.min() - np.log(B_NOISE_RANGE)
-            upper[i] = log_b.max() + np.log(B_NOISE_RANGE)
-    best = None
-    for z0 in starts:
-        sol = least_squares(residual, np.clip(z0, lower + 1e-9, upper - 1e-9), bounds=(lower, upper))
-        if best is None or sol.cost < best.cost:
-            best = sol
-    return best.x, float(2.0 * best.cost)
+        return _fit_lines(rule, log_b, rows, sd)
+    return _fit_profile(rule, log_b, rows, sd)
 
 
 @checked(rule=kind(str))
@@ -250,10 +272,10 @@ def fit_rule(rule: str, batch_sizes, lr, log_sd=None) -> RuleFit:
         raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
     log_b, log_lr, sd = _validate(batch_sizes, lr, log_sd)
     spec = RULES[rule]
-    z, chi2 = _fit_one(spec, log_b, log_lr, sd, _starts(spec, log_b, log_lr))
+    z, chi2 = (v[0] for v in _fit_rows(spec, log_b, log_lr, sd))
     params = dict(zip(spec.params, (float(p) for p in _to_params(spec, z)), strict=True))
-    return RuleFit(rule, params, {k: (v, v) for k, v in params.items()}, chi2,
-                   _aicc(chi2, log_b.size, len(spec.params) + 1))
+    return RuleFit(rule, params, {k: (v, v) for k, v in params.items()}, float(chi2),
+                   _aicc(float(chi2), log_b.size, len(spec.params) + 1))
 
 
 def _validate(batch_sizes, lr, log_sd):
@@ -353,8 +375,7 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
                           for v, log in zip(point.params.values(), spec.log_params, strict=True)])
         intervals = {k: (v, v) for k, v in point.params.items()}
         if len(boot) >= 2:
-            replicates = (_fit_lines(spec, log_b, boot, sd)[0] if name in LINES else
-                          np.array([_fit_one(spec, log_b, row, sd, [z_hat])[0] for row in boot]))
+            replicates = _fit_rows(spec, log_b, boot, sd)[0]
             lows, highs = (_to_params(spec, z) for z in bootstrap_interval(z_hat, replicates,
                                                                            n_seeds))
             intervals = {k: (float(lo), float(hi))

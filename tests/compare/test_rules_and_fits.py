@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import least_squares
 
 from compare import (
     RULES,
@@ -80,6 +81,35 @@ def _synthetic(truth, n_seed=5, noise=0.15, seed=0, n_boot=300):
     log_seeds = np.log(truth)[None] + noise * rng.standard_normal((n_seed, truth.size))
     picks = rng.integers(0, n_seed, (n_boot, n_seed))
     return np.exp(log_seeds.mean(axis=0)), np.exp(log_seeds[picks].mean(axis=1))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(name=st.sampled_from(["logarithmic", "saturating", "surge"]), seed=st.integers(0, 10**6),
+       n_b=st.integers(3, 9), noise=st.sampled_from([0.0, 0.05, 0.5]))
+def test_curved_fits_are_the_least_squares_minimum(name, seed, n_b, noise):
+    """The curved rules' profile search (grid over the batch-size parameter, golden section,
+    the level solved exactly) finds the weighted least-squares minimum: scipy's
+    ``least_squares`` from eleven starts across the same bounds finds no lower chi^2, and
+    where the minimum is interior the two agree on the parameters."""
+    rng = np.random.default_rng(seed)
+    b = np.unique(np.round(np.geomspace(1, 10 ** rng.uniform(1, 5), n_b)))
+    truth = RULES[name](b, 10 ** rng.uniform(-3, 0), 10 ** rng.uniform(0, 4))
+    lr = truth * np.exp(noise * rng.standard_normal(b.size))
+    sd = np.exp(0.5 * rng.standard_normal(b.size)) * 0.1
+    fit = fit_rule(name, b, lr, sd)
+    log_b = np.log(b)
+    bounds = (log_b.min() - np.log(100), log_b.max() + np.log(100))
+
+    def residual(z):
+        return (np.log(lr) - np.log(RULES[name](b, np.exp(z[0]), np.exp(z[1])))) / sd
+    best = min((least_squares(residual, [np.log(lr).mean(), z1],
+                              bounds=([-np.inf, bounds[0]], [np.inf, bounds[1]]),
+                              xtol=1e-14, ftol=1e-14, gtol=1e-14)
+                for z1 in np.linspace(*bounds, 11)), key=lambda sol: sol.cost)
+    assert fit.chi2 <= 2 * best.cost * (1 + 1e-7) + 1e-12
+    z1 = np.log(list(fit.params.values())[1])
+    if bounds[0] + 0.1 < z1 < bounds[1] - 0.1 and fit.chi2 > 1e-20:
+        np.testing.assert_allclose(np.exp(best.x), list(fit.params.values()), rtol=1e-4)
 
 
 @pytest.mark.parametrize("exponent", [0.2, 0.5, 1.0])
