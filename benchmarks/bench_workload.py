@@ -15,9 +15,11 @@
    same sweep, with one task per (batch size, seed) and with one per batch size: the ratio
    as the work per task grows.
 4. Where vectorizing pays: the teacher MLP made wider (``D`` = 4, 32, 128; 2 batch sizes x
-   32 rates x 5 seeds x 20 steps) through the generic path, all 160 runs per vmap call and
-   in chunks (``Workload.runs_per_chunk`` 16 and 4), against the per-run ``torch.optim``
-   loop (every 4th rate of seed 0, scaled by 20).
+   32 rates x 5 seeds x 50 steps) through the generic path, all 160 runs per vmap call, in
+   chunks of 16 (``Workload.runs_per_chunk``) and as chosen by timing the first steps
+   (``"auto"``, the default), against the per-run ``torch.optim`` loop (every 4th rate of
+   seed 0, scaled by 20). The last column is each side against the faster of the per-run
+   loop and all runs per call: ``"auto"`` should not fall below 0.9x.
 
 Each measurement runs in fresh processes (``bench_sweeps.measure``: best of ``--repeats``,
 median beside it, peak ``ru_maxrss`` including torch's ~0.4 GiB). Run by hand:
@@ -88,10 +90,10 @@ def _cnn_reference(batch_sizes=(8, 32, 128), steps=100):
             reference.train_workload(workload, lr, b, steps)
 
 
-WIDE_BATCH_SIZES, WIDE_STEPS = (16, 512), 20
+WIDE_BATCH_SIZES, WIDE_STEPS = (16, 512), 50
 
 
-def _wide_workload(dim: int, runs_per_chunk: int | None):
+def _wide_workload(dim: int, runs_per_chunk: int | str | None):
     import torch
 
     from empirical import Workload, teacher_mlp_problem
@@ -197,19 +199,22 @@ def _dask(repeats: int) -> None:
 
 
 def _widths(repeats: int) -> None:
-    print(f"\n{'teacher MLP of width D, 2 B x 32 x 5 x 20':<42}{'seconds, best (median)':>24}"
-          f"{'vs reference':>14}{'peak GiB':>10}")
+    print(f"\n{'teacher MLP of width D, 2 B x 32 x 5 x 50':<42}{'seconds, best (median)':>24}"
+          f"{'vs reference':>14}{'vs faster':>11}{'peak GiB':>10}")
     for dim in (4, 32, 128):
         ref, ref_med, _ = measure(_wide_reference, (dim,), (dim, (2,), 2), repeats)
         ref, ref_med = 20 * ref, 20 * ref_med                   # 8 of 160 runs per batch size
+        rows = {}
+        for chunk in (None, 16, "auto"):
+            rows[chunk] = measure(_wide, (dim, chunk), (dim, chunk, (2,), 2), repeats)
+        faster = min(ref, rows[None][0])
         print(f"{f'D = {dim}: per-run torch.optim (scaled)':<42}{f'{ref:.2f} ({ref_med:.2f})':>24}"
-              f"{'1.0x':>14}")
-        for chunk in (None, 16, 4):
-            best, med, mem = measure(_wide, (dim, chunk), (dim, chunk, (2,), 2), repeats)
-            name = f"D = {dim}: generic, " + ("all runs per call" if chunk is None
-                                              else f"{chunk} runs per call")
+              f"{'1.0x':>14}{f'{faster / ref:.2f}x':>11}")
+        for chunk, (best, med, mem) in rows.items():
+            name = f"D = {dim}: generic, " + {None: "all runs per call", "auto": "auto"}.get(
+                chunk, f"{chunk} runs per call")
             print(f"{name:<42}{f'{best:.2f} ({med:.2f})':>24}{f'{ref / best:.1f}x':>14}"
-                  f"{mem:>10.2f}")
+                  f"{f'{faster / best:.2f}x':>11}{mem:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -273,6 +273,8 @@ def sweep(args) -> None:
     for cell in result.cells:
         for note in cell.notes:
             print(f"B={cell.batch_size}: {note}")
+        if cell.runs_per_call:
+            print(f"B={cell.batch_size}: {_runs_per_call(cell, spec)}")
         diverged, collapsed = cell.diverged.mean(), cell.collapsed.all()
         if collapsed:
             print(f"B={cell.batch_size}: every run diverged or ended above its initial loss; "
@@ -335,3 +337,11 @@ def _dask_client(args):
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         yield client
+
+
+def _runs_per_call(cell, spec) -> str:
+    """How the generic path cut a cell's runs into ``vmap`` calls, and who chose it."""
+    chosen = " or ".join(map(str, cell.runs_per_call))
+    how = ("the fastest on the first steps" if isinstance(spec.workload().runs_per_chunk, str)
+           else "the workload's runs_per_chunk")
+    return f"{chosen} runs per vmap call ({how})"

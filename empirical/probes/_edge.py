@@ -66,7 +66,7 @@ def _grid_brackets(cell: SweepCell) -> np.ndarray:
 def _fails(spec, batch_size: int, rates: np.ndarray, initial: np.ndarray) -> np.ndarray:
     """(n_seed, n_rate): every seed trained at every rate, as one program; which failed."""
     order = np.unique(rates)
-    [(_, test)] = _train(spec, order, [batch_size], tuple(spec.seeds))
+    [(_, test, _)] = _train(spec, order, [batch_size], tuple(spec.seeds))
     return failed(test, initial)[:, np.searchsorted(order, rates)]
 
 

@@ -102,6 +102,9 @@ class OptimizerConfig:
 
 Params = Mapping[str, torch.Tensor]
 
+AUTO = "auto"
+"""``Workload.runs_per_chunk``: chosen by timing the candidates on the first steps."""
+
 
 Batch = tuple
 
@@ -132,13 +135,16 @@ class Workload:
     floor : float, default 0.0
         The metric's irreducible level (the noise floor): optima are compared on the excess
         above it.
-    runs_per_chunk : int, optional
-        How many runs one vectorized call takes (``torch.func.vmap``'s ``chunk_size``): all
-        of a batch size's runs at once by default. Chunks trade a call per chunk for a
-        working set that stays in cache; they pay where a step is compute-bound (wide layers,
-        large batches on the CPU: ``benchmarks/bench_workload.py`` measures it) and cost
-        where it is dominated by per-call overhead (small models). Each run's computation is
-        its own, so the numbers do not depend on it (the tests find them equal bit for bit).
+    runs_per_chunk : int, None or "auto", default "auto"
+        How many runs one vectorized call takes (``torch.func.vmap``'s ``chunk_size``).
+        Chunks trade a call per chunk for a working set that stays in cache: they pay where a
+        step is compute-bound (wide layers, large batches on the CPU) and cost where it is
+        dominated by per-call overhead (small models); ``benchmarks/bench_workload.py``
+        measures both. ``"auto"`` times all runs at once against chunks of 64, 16 and 4 runs
+        on real steps at the start of each batch size's runs and keeps the fastest (a sweep
+        records the choice in :attr:`SweepCell.runs_per_call`); ``None`` takes all runs at
+        once; an integer fixes the chunk. Each run's computation is its own, so the numbers do
+        not depend on it (the tests find them equal bit for bit).
 
     Notes
     -----
@@ -163,7 +169,7 @@ class Workload:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     metric: Callable[[Params, Batch], torch.Tensor] | None = None
     floor: float = 0.0
-    runs_per_chunk: int | None = None
+    runs_per_chunk: int | str | None = AUTO
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -192,10 +198,10 @@ class Workload:
         if not (isinstance(self.floor, int | float) and math.isfinite(self.floor)):
             raise ValueError(f"Workload.floor must be a finite number, got {self.floor!r}")
         chunk = self.runs_per_chunk
-        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int)
-                                  or chunk < 1):
-            raise ValueError(f"Workload.runs_per_chunk must be an integer >= 1 or None, got "
-                             f"{chunk!r}")
+        if not (chunk is None or (isinstance(chunk, str) and chunk == AUTO)
+                or (isinstance(chunk, int) and not isinstance(chunk, bool) and chunk >= 1)):
+            raise ValueError(f"Workload.runs_per_chunk must be an integer >= 1, None or "
+                             f"{AUTO!r}, got {chunk!r}")
 
     @property
     def n_train(self) -> int:
@@ -224,7 +230,7 @@ class Workload:
                     criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                     train: tuple, test: tuple, *, optimizer: OptimizerConfig | None = None,
                     metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                    floor: float = 0.0, runs_per_chunk: int | None = None) -> Workload:
+                    floor: float = 0.0, runs_per_chunk: int | str | None = AUTO) -> Workload:
         """A workload from a ``torch.nn.Module`` factory and a criterion on ``(output, target)``.
 
         ``module()`` is called with torch's global generator seeded by the run seed (inside

@@ -68,6 +68,11 @@ class SweepCell:
         Test loss of each seed's initialization.
     notes : tuple of str
         What the sweep did for this cell (grid extensions).
+    runs_per_call : tuple of int
+        A workload's cell: the runs each ``vmap`` call took in its tasks (chosen by timing
+        where ``Workload.runs_per_chunk`` is ``"auto"``), distinct values in increasing
+        order; empty for the shipped trainers. How the work was cut, not a number: it does
+        not change the curves and ``==`` does not compare it.
 
     See Also
     --------
@@ -81,6 +86,7 @@ class SweepCell:
     test_loss: np.ndarray
     initial_loss: np.ndarray
     notes: tuple = ()
+    runs_per_call: tuple = ()
 
     @checked(window=whole(1))
     def metric(self, window: int) -> np.ndarray:
@@ -118,6 +124,7 @@ class SweepCell:
         try:
             path, batch_size = directory / str(entry["file"]), int(entry["batch_size"])
             checksum, notes = str(entry["sha256"]), tuple(str(n) for n in entry["notes"])
+            runs_per_call = tuple(int(n) for n in entry.get("runs_per_call", ()))
         except (KeyError, TypeError, ValueError):
             raise DamagedFileError(f"{str(directory / INDEX)!r} has a malformed cell entry "
                                    f"{entry!r}") from None
@@ -142,7 +149,7 @@ class SweepCell:
                 or initial.shape != (n_seed,)):
             raise damaged(f"holds curves of shape {train.shape}, expected "
                           f"{(n_seed, n_lr, spec.steps)}")
-        return cls(batch_size, lrs, train, test, initial, notes)
+        return cls(batch_size, lrs, train, test, initial, notes, runs_per_call)
 
 
 def spec_hash(spec: SweepSpec) -> str:
@@ -228,7 +235,8 @@ def _cell_file(cell: SweepCell) -> str:
 
 def _write_index(directory: Path, spec: SweepSpec, saved: dict, version_: str) -> None:
     """``saved`` maps batch size to (cell, file name, checksum)."""
-    cells = [dict(batch_size=b, file=name, sha256=checksum, notes=list(cell.notes))
+    cells = [dict(batch_size=b, file=name, sha256=checksum, notes=list(cell.notes),
+                  runs_per_call=list(cell.runs_per_call))
              for b, (cell, name, checksum) in sorted(saved.items())]
     atomic_write_json(directory / INDEX, dict(format=FORMAT, spec=spec.to_dict(),
                                               spec_hash=spec_hash(spec), version=version_,

@@ -67,6 +67,7 @@ class _Growing:
     extensions: int = 0
     notes: list = field(default_factory=list)
     pending: np.ndarray | None = None          # the rates of the extension being trained
+    runs_per_call: set = field(default_factory=set)
 
     def merge(self, lrs: np.ndarray, train: np.ndarray, test: np.ndarray) -> None:
         order = np.argsort(np.concatenate([self.lrs, lrs]))
@@ -225,9 +226,9 @@ def _run(spec: SweepSpec, out: Path | None, done: dict, progress, tasks, blocks)
         try:
             for (group, rnd, seeds), curves in tasks.completed():
                 checkpoint()
-                for b, (train, test) in zip(group, curves, strict=True):
+                for b, (train, test, per_call) in zip(group, curves, strict=True):
                     arrived = parts.setdefault((b, rnd), {})
-                    arrived[seeds] = (train, test)
+                    arrived[seeds] = (train, test, per_call)
                     if len(arrived) < len(blocks):
                         continue
                     del parts[b, rnd]
@@ -238,6 +239,8 @@ def _run(spec: SweepSpec, out: Path | None, done: dict, progress, tasks, blocks)
                             (grid.k_min, grid.k_max) if grid else (0, 0)))
                     else:
                         growing[b].merge(growing[b].pending, train, test)
+                    growing[b].runs_per_call.update(
+                        part[2] for part in arrived.values() if part[2] is not None)
                     new_lrs = _extension(spec, b, growing[b], initial_loss)
                     if new_lrs is not None:
                         growing[b].pending = new_lrs
@@ -247,7 +250,7 @@ def _run(spec: SweepSpec, out: Path | None, done: dict, progress, tasks, blocks)
                         continue
                     runs = growing.pop(b)
                     cell = cells[b] = SweepCell(b, runs.lrs, runs.train, runs.test, initial_loss,
-                                                tuple(runs.notes))
+                                                tuple(runs.notes), tuple(sorted(runs.runs_per_call)))
                     if out is not None:        # only the new cell is written, then the index
                         name = _cell_file(cell)
                         saved[b] = (cell, name, cell._save(out / name, digest))

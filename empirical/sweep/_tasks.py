@@ -8,7 +8,7 @@ import torch
 from empirical._core.arguments import MAX_EXAMPLES, POSITIVE, SEED, checked, kind, whole
 from empirical._core.init import init_mlp
 from empirical.sweep._spec import SweepSpec
-from empirical.train._generic import train_workload
+from empirical.train._generic import train_for_sweep, train_workload
 from empirical.train._linear import train_linear_sgd_batched
 from empirical.train._mlp import train_mlp_batched
 
@@ -30,18 +30,21 @@ def _initial_test_loss(spec: SweepSpec, seed: int) -> float:
 
 
 def _train(spec: SweepSpec, lrs: np.ndarray, batch_sizes, seeds) -> list:
-    """``(train_loss, test_loss)`` of every batch size for ``seeds``; least squares in one
-    lock-step program, a workload through the generic path."""
-    kwargs = dict(run_seeds=seeds, device=spec.device)
+    """``(train_loss, test_loss, runs_per_call)`` of every batch size for ``seeds``; least
+    squares in one lock-step program, a workload through the generic path (``runs_per_call``
+    the runs per ``vmap`` call it took; ``None`` for the shipped trainers)."""
     if spec.is_workload:
-        return [train_workload(spec.workload(), lrs, b, spec.steps, **kwargs) for b in batch_sizes]
+        return [train_for_sweep(spec.workload(), lrs, b, spec.steps, seeds, spec.device)
+                for b in batch_sizes]
+    kwargs = dict(run_seeds=seeds, device=spec.device)
     problem = spec.problem()
     if spec.model == "linear-sgd":
         train, test = train_linear_sgd_batched(problem, lrs, list(batch_sizes), spec.steps, **kwargs)
-        return list(zip(train, test, strict=True))
+        return [(tr, te, None) for tr, te in zip(train, test, strict=True)]
     if spec.model == "mlp-adam":
         kwargs.update(optimizer="adam", weight_decay=spec.weight_decay)
-    return [train_mlp_batched(problem, lrs, b, spec.steps, **kwargs) for b in batch_sizes]
+    return [(*train_mlp_batched(problem, lrs, b, spec.steps, **kwargs), None)
+            for b in batch_sizes]
 
 
 @checked(spec=kind(SweepSpec), lr=POSITIVE, batch_size=whole(1, MAX_EXAMPLES), seed=SEED)
@@ -76,7 +79,8 @@ def train_task(spec: dict, lrs: np.ndarray, batch_sizes: tuple, seeds: tuple) ->
 
     A pure function of its arguments (the spec as its JSON dict), so it runs the same in
     this process or on a Dask worker, and a rerun after a lost worker gives the same
-    numbers. Returns ``(train_loss, test_loss)`` per batch size, each ``(n_block_seeds,
-    n_lr, steps)``.
+    numbers. Returns ``(train_loss, test_loss, runs_per_call)`` per batch size, the curves
+    ``(n_block_seeds, n_lr, steps)``, ``runs_per_call`` the runs per ``vmap`` call of the
+    generic path (``None`` for the shipped trainers).
     """
     return _train(SweepSpec.from_dict(spec), np.asarray(lrs), batch_sizes, tuple(seeds))

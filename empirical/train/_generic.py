@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
@@ -12,8 +13,72 @@ from empirical._core.arguments import MAX_STEPS, SEEDS, checked, kind, whole_seq
 from empirical._core.checks import check_run_args
 from empirical._core.streams import minibatch_indices
 from empirical._core.threads import bounded_threads
-from empirical.problems._workload import OptimizerConfig, Workload
+from empirical.problems._workload import AUTO, OptimizerConfig, Workload
 from empirical.train._adam import adam_update_
+
+CALIBRATED_CHUNKS = (64, 16, 4)
+"""The chunk sizes (runs per ``vmap`` call) that ``runs_per_chunk="auto"`` times against all
+runs at once: the range where a CPU turns from per-call overhead (all runs pay) to a working
+set out of cache (a chunk pays), ``benchmarks/bench_workload.py`` part 4."""
+STEPS_PER_CANDIDATE = 2
+"""Steps each candidate trains while it is timed (the faster of the two counts)."""
+
+
+class _ChunkChoice:
+    """Which chunk size trains each step: the workload's own, or with ``"auto"`` the fastest
+    of all-at-once and :data:`CALIBRATED_CHUNKS`, timed on real steps of the run.
+
+    Step 0 (the first call, with its one-off costs) runs all runs at once untimed; then the
+    candidates, from all runs at once down to the smallest chunk, each train
+    :data:`STEPS_PER_CANDIDATE` steps and are timed (the faster step counts). The first
+    candidate slower than one before it ends the search (the time is U-shaped in the chunk
+    size: per-call overhead on one side, cache misses on the other), and every later step
+    uses the fastest. A run shorter than ten steps per candidate, or with too few runs to
+    chunk, is not calibrated: it runs all at once. The choice changes no number, since every
+    run's computation is its own (the tests compare the curves bit for bit).
+    """
+
+    def __init__(self, setting, runs: int, steps: int, device: torch.device):
+        self.runs, self.device = runs, device
+        candidates = [None] + [c for c in CALIBRATED_CHUNKS if c < runs]
+        calibrate = setting == AUTO and len(candidates) > 1 and steps >= 10 * len(candidates)
+        self.candidates = candidates if calibrate else []
+        self.chosen = None if setting == AUTO else setting
+        self.calibrating = calibrate
+        self.seconds: dict = {}
+        self._trial, self._trial_steps = 0, 0
+
+    def chunk(self, t: int):
+        return self.candidates[self._trial] if self.timed(t) else self.chosen
+
+    def timed(self, t: int) -> bool:
+        return t >= 1 and self.calibrating
+
+    def clock(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return _clock()
+
+    def record(self, seconds: float) -> None:
+        chunk = self.candidates[self._trial]
+        self.seconds[chunk] = min(self.seconds.get(chunk, math.inf), seconds)
+        self._trial_steps += 1
+        if self._trial_steps < STEPS_PER_CANDIDATE:
+            return
+        slower = self._trial > 0 and self.seconds[chunk] > min(
+            self.seconds[c] for c in self.candidates[:self._trial])
+        self._trial, self._trial_steps = self._trial + 1, 0
+        if slower or self._trial == len(self.candidates):
+            self.calibrating = False
+            self.chosen = min(self.seconds, key=self.seconds.get)
+
+    @property
+    def runs_per_call(self) -> int:
+        """The runs each vectorized call took after the calibration (all: ``runs``)."""
+        return self.runs if self.chosen is None else min(self.chosen, self.runs)
+
+
+_clock = time.perf_counter
 
 
 def _stack(per_seed: list[dict], n_lr: int, device) -> dict[str, torch.Tensor]:
@@ -81,7 +146,9 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
     seed's minibatch, and ``torch.func.grad`` of the sum over runs gives every run its own
     gradient (each run's loss depends on its own parameters only). The test metric is one
     ``vmap`` over the runs against the shared test set. Each ``vmap`` takes the runs in
-    chunks of ``workload.runs_per_chunk`` where that is set. The optimizer updates the stacked
+    chunks of ``workload.runs_per_chunk``; with ``"auto"`` (the default) the chunk size is the
+    fastest of all runs at once and :data:`CALIBRATED_CHUNKS`, each timed on two real steps
+    of the run (:attr:`Workload.runs_per_chunk`). The optimizer updates the stacked
     parameters with the rates as a tensor (:class:`OptimizerConfig`). After each update, as
     the shipped sweeps record them, the metric on the whole test set and the loss on the
     step's minibatch.
@@ -135,7 +202,7 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
     wanted = [int(k) for k in checkpoints]
     if any(not 0 <= k <= steps for k in wanted):
         raise ValueError(f"checkpoints must lie in 0..steps={steps}, got {list(checkpoints)}")
-    train_loss, test_loss, params, snapshots = _train_stacked(
+    train_loss, test_loss, params, snapshots, _ = _train_stacked(
         workload, rates, seeds, batch_size, steps, torch.device(device), wanted)
     out = tuple(curve.cpu().numpy() for curve in (train_loss, test_loss))
     if return_parameters:
@@ -145,13 +212,24 @@ def train_workload(workload: Workload, lrs, batch_size: int, steps: int, *, run_
     return out
 
 
+@bounded_threads
+def train_for_sweep(workload: Workload, lrs: np.ndarray, batch_size: int, steps: int,
+                    run_seeds: tuple, device: str) -> tuple:
+    """A sweep task's runs of one batch size: :func:`train_workload`'s train and test curves,
+    and the runs each ``vmap`` call took (what ``runs_per_chunk="auto"`` chose)."""
+    rates, _ = check_run_args(lrs, batch_size, steps)
+    train_loss, test_loss, _, _, runs_per_call = _train_stacked(
+        workload, rates, tuple(run_seeds), batch_size, steps, torch.device(device), [])
+    return train_loss.cpu().numpy(), test_loss.cpu().numpy(), runs_per_call
+
+
 def _train_stacked(workload: Workload, rates: np.ndarray, seeds: tuple, batch_size: int,
                    steps: int, device: torch.device, checkpoints: list) -> tuple:
     """:func:`train_workload`'s program, every tensor on ``device`` and left there.
 
     Returns the train and test curves ``(n_seed, n_lr, steps)`` (float64), the final
-    parameters and the snapshots after ``checkpoints`` updates (each ``(n_seed, n_lr,
-    *shape)``, the snapshots by update count).
+    parameters, the snapshots after ``checkpoints`` updates (each ``(n_seed, n_lr,
+    *shape)``, the snapshots by update count) and the runs per ``vmap`` call.
     """
     runs = (len(seeds), rates.size)
 
@@ -163,10 +241,8 @@ def _train_stacked(workload: Workload, rates: np.ndarray, seeds: tuple, batch_si
     optimizer = _StackedOptimizer(workload.optimizer, params, np.tile(rates, len(seeds)), steps)
     idx = torch.as_tensor(minibatch_indices(seeds, workload.n_train, batch_size, steps),
                           device=device)
-    chunk = workload.runs_per_chunk
-    per_run = vmap(workload.loss, chunk_size=chunk)                # each run its own batch
-    measure = vmap(workload.measure, in_dims=(0, None), chunk_size=chunk)   # shared test set
-    gradient = grad(lambda p, batch: per_run(p, batch).sum())
+    choice = _ChunkChoice(workload.runs_per_chunk, math.prod(runs), steps, device)
+    programs: dict = {}
     train_loss = torch.empty((steps, math.prod(runs)), dtype=torch.float64, device=device)
     test_loss = torch.empty_like(train_loss)
     snapshots = {}
@@ -176,12 +252,27 @@ def _train_stacked(workload: Workload, rates: np.ndarray, seeds: tuple, batch_si
             snapshots[after] = by_seed({k: v.clone() for k, v in params.items()})
     keep(0)
     for t in range(steps):
+        chunk, timed = choice.chunk(t), choice.timed(t)
+        if chunk not in programs:
+            programs[chunk] = _programs(workload, chunk)
+        per_run, measure, gradient = programs[chunk]
+        started = choice.clock() if timed else 0.0
         # every run gets its seed's minibatch: (run, B, ...)
         batch = tuple(tensor[idx[t]].repeat_interleave(rates.size, dim=0) for tensor in train_data)
         optimizer.step(params, gradient(params, batch), t)
         with torch.no_grad():
             test_loss[t] = measure(params, test_data)
             train_loss[t] = per_run(params, batch)
+        if timed:
+            choice.record(choice.clock() - started)
         keep(t + 1)
     curves = tuple(curve.view(steps, *runs).permute(1, 2, 0) for curve in (train_loss, test_loss))
-    return (*curves, by_seed(params), snapshots)
+    return (*curves, by_seed(params), snapshots, choice.runs_per_call)
+
+
+def _programs(workload: Workload, chunk: int | None) -> tuple:
+    """The per-run loss (each run its own batch), the metric (the shared test set) and the
+    gradient of the summed loss, each ``vmap`` taking ``chunk`` runs per call (all: None)."""
+    per_run = vmap(workload.loss, chunk_size=chunk)
+    measure = vmap(workload.measure, in_dims=(0, None), chunk_size=chunk)
+    return per_run, measure, grad(lambda p, batch: per_run(p, batch).sum())

@@ -101,6 +101,7 @@ def test_sweep_your_own_workload_on_two_dask_workers(tmp_path, capsys):
     assert main(argv + ["--workers", "2", "--seeds-per-task", "1"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("noisy regression: optimum per batch size")
+    assert "B=16: " in printed and " runs per vmap call (the fastest on the first steps)" in printed
     assert f"the report {out / 'index.html'}" in printed
     summary = json.loads((out / "summary.json").read_text())
     page = (out / "index.html").read_text()
@@ -108,7 +109,10 @@ def test_sweep_your_own_workload_on_two_dask_workers(tmp_path, capsys):
     assert html.escape(summary["conclusions"][0]) in page
     assert [o["batch_size"] for o in summary["optima"]] == [4, 16, 64]
     assert main(argv) == 0                              # rerun here: loaded, not retrained
-    assert "noisy regression" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "noisy regression" in again
+    assert [line for line in again.splitlines() if "runs per vmap call" in line] == [
+        line for line in printed.splitlines() if "runs per vmap call" in line]
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -23,6 +23,7 @@ from empirical import (
     train_workload,
 )
 from empirical.sweep import _result as sweep_module
+from empirical.train import _generic as generic
 from empirical.train._generic import _train_stacked
 from tests.empirical import workloads
 from tests.empirical.test_mlp_parity import assert_matches_reference, perturbed_references
@@ -81,7 +82,7 @@ def test_every_tensor_stays_on_the_device(config):
     optimizer state) would meet the device's tensors in an elementwise op and raise. The
     numbers on a real GPU are ``benchmarks/check_cuda.py``'s to check."""
     meta = torch.device("meta")
-    train, test, params, snapshots = _train_stacked(
+    train, test, params, snapshots, _ = _train_stacked(
         workloads.regression(config), np.array([0.01, 0.1, 1.0]), (0, 1), 8, 12, meta, [0, 7])
     assert train.shape == test.shape == (2, 3, 12)
     assert sorted(snapshots) == [0, 7]
@@ -107,6 +108,51 @@ def test_runs_in_chunks_give_the_same_numbers(optimizer):
             for name, value in whole[2].items():
                 torch.testing.assert_close(chunked[2][name], value, rtol=0, atol=0,
                                            equal_nan=True)
+
+
+@pytest.mark.parametrize("fastest", [None, 64, 16, 4])
+def test_auto_chunks_keep_the_fastest_and_change_no_number(monkeypatch, fastest):
+    """``runs_per_chunk="auto"`` times all runs at once, then chunks of 64, 16 and 4 runs, on
+    two steps each, stops at the first that is slower than one before it, and keeps the
+    fastest: with a clock on which ``fastest`` is quickest (and the time U-shaped around it)
+    that one is chosen, and the curves equal the all-at-once program's bit for bit."""
+    workload = teacher_mlp_workload("sgd", n_train=2000, n_test=300)
+    assert workload.runs_per_chunk == "auto"
+    lrs, seeds, steps = np.geomspace(0.01, 1.0, 40), (0, 1), 45          # 80 runs
+    whole = train_workload(dataclasses.replace(workload, runs_per_chunk=None), lrs, 16, steps,
+                           run_seeds=seeds)
+    order = [None, *generic.CALIBRATED_CHUNKS]
+    now, used = [0.0], []
+    programs = generic._programs
+
+    def costed(workload, chunk):                 # each step's gradient advances the clock
+        per_run, measure, gradient = programs(workload, chunk)
+
+        def timed_gradient(params, batch):
+            now[0] += 1.0 + abs(order.index(chunk) - order.index(fastest))
+            used.append(chunk)
+            return gradient(params, batch)
+        return per_run, measure, timed_gradient
+
+    monkeypatch.setattr(generic, "_programs", costed)
+    monkeypatch.setattr(generic, "_clock", lambda: now[0])
+    train, test, runs_per_call = generic.train_for_sweep(workload, lrs, 16, steps, seeds, "cpu")
+    assert runs_per_call == (80 if fastest is None else fastest)
+    tried = order[:min(order.index(fastest) + 2, len(order))]
+    assert used[1:1 + 2 * len(tried)] == [c for c in tried for _ in (0, 1)]
+    assert set(used[1 + 2 * len(tried):]) == {fastest}
+    np.testing.assert_array_equal(train, whole[0])
+    np.testing.assert_array_equal(test, whole[1])
+
+
+def test_auto_chunks_leave_short_or_small_runs_whole(monkeypatch):
+    """Fewer than ten steps per candidate, or too few runs to chunk: no calibration, all
+    runs per call, and the clock is never read."""
+    monkeypatch.setattr(generic, "_clock", lambda: pytest.fail("calibrated"))
+    workload = teacher_mlp_workload("sgd", n_train=500, n_test=100)
+    assert generic.train_for_sweep(workload, np.geomspace(0.01, 1, 40), 8, 39, (0, 1),
+                                   "cpu")[2] == 80
+    assert generic.train_for_sweep(workload, [0.1, 0.2], 8, 50, (0, 1), "cpu")[2] == 4
 
 
 def test_from_module_seeds_the_module_and_refuses_buffers():
@@ -141,7 +187,7 @@ def test_bad_workloads_fail_with_a_message(tmp_path):
     with pytest.raises(TypeError, match="init must be callable"):
         Workload("w", None, lambda p, b: p["w"].sum(), (x,), (x,))
     for chunk in (0, 2.5, True):
-        with pytest.raises(ValueError, match="runs_per_chunk must be an integer >= 1"):
+        with pytest.raises(ValueError, match="runs_per_chunk must be an integer >= 1, None or 'auto'"):
             Workload("w", lambda s: {"w": x}, lambda p, b: p["w"].sum(), (x,), (x,),
                      runs_per_chunk=chunk)
     bad = Workload("w", lambda s: [x], lambda p, b: p.sum(), (x,), (x,))
