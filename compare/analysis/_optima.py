@@ -12,6 +12,7 @@ import nqm
 from compare.fit._fits import ScalingFit, fit_scaling
 from empirical import Optimum, SweepCell, SweepResult, steps_to_target_optimum, subgrid_argmin
 from empirical._core.arguments import MAX_RESAMPLES, POSITIVE, SEED, checked, function, kind, optional, whole
+from empirical.sweep._optimum import steps_to_target_rows, subgrid_argmin_rows
 
 LABELS = {"linear-sgd": "Least squares, SGD", "mlp-sgd": "MLP, SGD",
           "mlp-adam": "MLP, Adam (warmup + cosine)"}
@@ -31,6 +32,8 @@ def bootstrap_optima(result: SweepResult, estimator: Callable[[SweepCell, np.nda
     result : SweepResult
     estimator : callable
         ``estimator(cell, seed_indices) -> lr``, the optimum from the runs of the given seeds.
+        One with a ``rows(cell, picks)`` method (:func:`horizon_estimator`,
+        :func:`target_estimator`) gives every resample of a cell at once, the same numbers.
     n_boot : int, default 200
     seed : int, default 0
         Seed of the resampling generator.
@@ -51,22 +54,62 @@ def bootstrap_optima(result: SweepResult, estimator: Callable[[SweepCell, np.nda
     if n_seed < 2:
         return np.empty((0, len(result.cells)))
     picks = np.random.default_rng(seed).integers(0, n_seed, (n_boot, n_seed))
+    rows = getattr(estimator, "rows", None)
+    if rows is not None:                      # blocks of resamples bound the memory
+        return np.concatenate([
+            np.stack([np.asarray(rows(cell, block)) for cell in result.cells], axis=1)
+            for block in np.array_split(picks, -(-n_boot // _ROWS_PER_BLOCK))])
     return np.array([[estimator(cell, p) for cell in result.cells] for p in picks])
 
 
-def horizon_estimator(window: int) -> Callable[[SweepCell, np.ndarray], float]:
+_ROWS_PER_BLOCK = 256
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(values), values, np.inf)
+
+
+@dataclass(frozen=True)
+class _Horizon:
     """Sub-grid argmin of the seed-mean test loss over the last ``window`` steps."""
-    def estimate(cell: SweepCell, seeds: np.ndarray) -> float:
-        metric = cell.metric(window)[:, seeds]
-        return subgrid_argmin(cell.lrs, np.where(np.isfinite(metric), metric, np.inf).mean(axis=1))
-    return estimate
+
+    window: int
+
+    def __call__(self, cell: SweepCell, seeds: np.ndarray) -> float:
+        return subgrid_argmin(cell.lrs, _finite(cell.metric(self.window)[:, seeds]).mean(axis=1))
+
+    def rows(self, cell: SweepCell, picks: np.ndarray) -> np.ndarray:
+        """The estimate for every row of seed indices ``picks`` (n_boot, n_seed)."""
+        means = _finite(cell.metric(self.window))[:, picks].mean(axis=2)     # (n_lr, n_boot)
+        return subgrid_argmin_rows(cell.lrs, means.T)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """(rate, steps): the rate that reaches ``target`` test loss in the fewest steps, seed-mean."""
+
+    target: float
+
+    def __call__(self, cell: SweepCell, seeds: np.ndarray) -> tuple[float, float]:
+        return steps_to_target_optimum(cell.lrs, cell.test_loss[seeds], self.target)
+
+    def rows(self, cell: SweepCell, picks: np.ndarray) -> np.ndarray:
+        """``(rate, steps)`` for every row of seed indices ``picks``: shape (n_boot, 2)."""
+        curves = _finite(cell.test_loss)
+        means = np.stack([curves[p].mean(axis=0) for p in picks])     # (n_boot, n_lr, steps)
+        return np.column_stack(steps_to_target_rows(cell.lrs, means, self.target))
+
+
+def horizon_estimator(window: int) -> Callable[[SweepCell, np.ndarray], float]:
+    """Sub-grid argmin of the seed-mean test loss over the last ``window`` steps (with the
+    batched ``rows`` that :func:`bootstrap_optima` uses)."""
+    return _Horizon(window)
 
 
 def target_estimator(target: float) -> Callable[[SweepCell, np.ndarray], tuple[float, float]]:
-    """(rate, steps): the rate that reaches ``target`` test loss in the fewest steps, seed-mean."""
-    def estimate(cell: SweepCell, seeds: np.ndarray) -> tuple[float, float]:
-        return steps_to_target_optimum(cell.lrs, cell.test_loss[seeds], target)
-    return estimate
+    """(rate, steps): the rate that reaches ``target`` test loss in the fewest steps, seed-mean
+    (with the batched ``rows`` that :func:`bootstrap_optima` uses)."""
+    return _Target(target)
 
 
 def percentile_interval(boot: np.ndarray) -> np.ndarray:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import least_squares
 
-from compare.fit._fits import bootstrap_interval
+from compare.fit._fits import _fit_profile, bootstrap_interval
 from empirical._core.arguments import checked, numbers, optional, whole
 
 
@@ -42,12 +41,15 @@ class CriticalBatchFit:
     b_crit_boot: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
-def _fit_logs(log_b: np.ndarray, log_s: np.ndarray) -> np.ndarray:
-    """(log S_min, log B_crit) minimizing the squared error in log S."""
-    def residual(z):
-        return z[0] + np.log1p(np.exp(z[1] - log_b)) - log_s
-    start = np.array([log_s.min(), np.median(log_b)])
-    return least_squares(residual, start, method="lm").x
+def _hyperbola(x: np.ndarray) -> np.ndarray:
+    """log(1 + B_crit / B) at x = log B - log B_crit."""
+    return np.logaddexp(0.0, -x)
+
+
+def _fit_logs(log_b: np.ndarray, log_s_rows: np.ndarray) -> np.ndarray:
+    """(log S_min, log B_crit) minimizing the squared error in log S, for every row of
+    ``log_s_rows`` (m, n_b) at once: shape (m, 2)."""
+    return _fit_profile(_hyperbola, log_b, log_s_rows, np.ones_like(log_b))[0]
 
 
 @checked(batch_sizes=numbers(1, low=1.0), steps=numbers(1, low=0.0, open_low=True),
@@ -65,8 +67,11 @@ def fit_critical_batch(batch_sizes, steps, boot_steps=None, *,
 
     where ``steps`` are the fewest steps :math:`S` to a target loss at each batch size
     :math:`B` (``batch_sizes``), fitted by least squares in :math:`\log S` over
-    :math:`(\log S_{\min}, \log B_{\rm crit})`. ``boot_steps`` (``(n_boot, n_b)``, the same seed
-    resample in a row) are refitted row by row for the intervals, with the optima's
+    :math:`(\log S_{\min}, \log B_{\rm crit})`, with :math:`B_{\rm crit}` within
+    a factor 100 beyond the measured batch sizes, as the rules' batch-size parameters (a fit at
+    a bound: the data show no turn); the level is solved exactly and :math:`B_{\rm crit}` by
+    the rules' profile search. ``boot_steps`` (``(n_boot, n_b)``, the same seed resample in a
+    row) are refitted, all rows at once, for the intervals, with the optima's
     :func:`bootstrap_interval`.
 
     References
@@ -101,14 +106,14 @@ def fit_critical_batch(batch_sizes, steps, boot_steps=None, *,
                          f"{np.shape(boot_steps)}")
     if not (np.all(np.isfinite(s)) and np.all(s > 0) and np.all(b > 0)):
         raise ValueError("steps and batch sizes must be finite and > 0")
-    z = _fit_logs(np.log(b), np.log(s))
+    z = _fit_logs(np.log(b), np.log(s))[0]
     nan = (float("nan"), float("nan"))
     intervals = [nan, nan, nan]
     b_crit_boot = np.empty(0)
     if boot_steps is not None and len(boot_steps):
         rows = np.asarray(boot_steps, dtype=float)
         usable = np.all(np.isfinite(rows) & (rows > 0), axis=1)
-        boot = np.array([_fit_logs(np.log(b), np.log(r)) for r in rows[usable]]).reshape(-1, 2)
+        boot = _fit_logs(np.log(b), np.log(rows[usable])) if usable.any() else np.empty((0, 2))
         b_crit_boot = np.full(len(rows), np.nan)
         b_crit_boot[usable] = np.exp(boot[:, 1])
         if len(boot) >= 2:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,12 +189,12 @@ PROFILE_ROUNDS = 60
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
 
-def _fit_profile(rule: ScalingRule, log_b, rows, sd) -> tuple[np.ndarray, np.ndarray]:
-    r"""The weighted least-squares fit of a curved rule to every row of ``rows`` (m, n_b)
-    at once; returns z (m, 2) and chi2 (m,).
+def _fit_profile(shape: Callable, log_b, rows, sd) -> tuple[np.ndarray, np.ndarray]:
+    r"""The weighted least-squares fit of :math:`y = z_0 + h(\log B - z_1)` (``shape`` is
+    ``h``) to every row of ``rows`` (m, n_b) at once; returns z (m, 2) and chi2 (m,).
 
     The level :math:`z_0` enters linearly, so for each batch-size parameter :math:`z_1` its
-    best value is the weighted mean of :math:`\log\eta_i - h(\log B_i - z_1)`; what is left
+    best value is the weighted mean of :math:`y_i - h(\log B_i - z_1)`; what is left
     is one dimension. :math:`z_1` is searched on a grid of :data:`PROFILE_GRID` points over
     its bounds (:data:`B_NOISE_RANGE`), then by golden section between the neighbours of the
     best grid point: the global minimum up to one grid step's resolution, to ~1e-12 of it.
@@ -203,7 +204,7 @@ def _fit_profile(rule: ScalingRule, log_b, rows, sd) -> tuple[np.ndarray, np.nda
 
     def profile(block: np.ndarray, z1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """chi2 and the best z0 of each row of ``block`` at each of its z1 (m, k)."""
-        gap = block[:, None, :] - _shape(rule.name, log_b - z1[..., None])
+        gap = block[:, None, :] - shape(log_b - z1[..., None])
         z0 = gap @ weights / weights.sum()
         return np.sum(((gap - z0[..., None]) / sd) ** 2, axis=-1), z0
 
@@ -232,7 +233,7 @@ def _fit_rows(rule: ScalingRule, log_b, rows, sd) -> tuple[np.ndarray, np.ndarra
     search for the curved rules; returns z (m, k) and chi2 (m,)."""
     if rule.name in LINES:
         return _fit_lines(rule, log_b, rows, sd)
-    return _fit_profile(rule, log_b, rows, sd)
+    return _fit_profile(lambda x: _shape(rule.name, x), log_b, rows, sd)
 
 
 @checked(rule=kind(str))

@@ -73,19 +73,49 @@ def subgrid_argmin(lrs: np.ndarray, metric: np.ndarray) -> float:
     if np.shape(lrs) != values.shape:
         raise ValueError(f"lrs and metric must have the same length, got {np.shape(lrs)} and "
                          f"{values.shape}")
-    best = int(np.argmin(values))
-    lo, hi = best, best
-    while lo > 0 and best - lo < 2 and np.isfinite(values[lo - 1]):
-        lo -= 1
-    while hi < len(values) - 1 and hi - best < 2 and np.isfinite(values[hi + 1]):
-        hi += 1
-    if hi - lo < 2 or lo == best or hi == best:
-        return float(lrs[best])
-    x = np.log(lrs[lo:hi + 1])
-    a, b, _ = np.polyfit(x, values[lo:hi + 1], 2)
-    if a <= 0:
-        return float(lrs[best])
-    return float(np.exp(np.clip(-b / (2 * a), x[0], x[-1])))
+    return float(subgrid_argmin_rows(np.asarray(lrs, dtype=float), values[None])[0])
+
+
+def subgrid_argmin_rows(lrs: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """:func:`subgrid_argmin` of every row of ``values`` (m, n_lr) at once (``inf`` marks a
+    diverged rate; the rows are not checked).
+
+    Per row: the argmin, then up to two neighbours on each side as far as they are finite;
+    with at least one on each side, the least-squares parabola through those 3-5 points in
+    ``x = log lr`` (centred at the argmin, the values scaled by their range there, which moves
+    no vertex), and its vertex clipped to the points' span; the argmin's rate where there are
+    too few points or the parabola is not convex.
+    """
+    m, n = values.shape
+    rows = np.arange(m)
+    best = np.argmin(values, axis=1)
+    finite = np.isfinite(values)
+    lo, hi = best.copy(), best.copy()
+    for _ in range(2):
+        lo = np.where((lo > 0) & finite[rows, np.maximum(lo - 1, 0)], lo - 1, lo)
+        hi = np.where((hi < n - 1) & finite[rows, np.minimum(hi + 1, n - 1)], hi + 1, hi)
+    fitted = (lo < best) & (best < hi)
+    out = lrs[best].astype(float)
+    if not fitted.any():
+        return out
+    rows, best, lo, hi = rows[fitted], best[fitted], lo[fitted], hi[fitted]
+    index = best[:, None] + np.arange(-2, 3)                          # (k, 5) around the argmin
+    used = (index >= lo[:, None]) & (index <= hi[:, None])
+    index = np.clip(index, 0, n - 1)
+    log_lrs = np.log(lrs)
+    x = np.where(used, log_lrs[index] - log_lrs[best][:, None], 0.0)
+    y = np.where(used, values[rows[:, None], index] - values[rows, best][:, None], 0.0)
+    span = np.abs(y).max(axis=1, keepdims=True)
+    y = y / np.where(span > 0, span, 1.0)
+    powers = np.where(used[..., None], x[..., None] ** np.arange(3), 0.0)   # (k, 5, 3): 1, x, x^2
+    gram = np.einsum("kpi,kpj->kij", powers, powers)
+    moment = np.einsum("kpi,kp->ki", powers, y)
+    c, b, a = np.linalg.solve(gram, moment[..., None])[..., 0].T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex = np.clip(-b / (2 * a), x[np.arange(len(rows)), lo - best + 2], x[np.arange(len(rows)), hi - best + 2])
+    convex = (a > 0) & np.isfinite(vertex)
+    out[rows[convex]] = np.exp(log_lrs[best[convex]] + vertex[convex])
+    return out
 
 
 @checked(batch_size=whole(1), lrs=numbers(1, low=0.0, open_low=True, increasing=True),
@@ -162,11 +192,11 @@ def find_optimum(batch_size: int, lrs, metric, *, floor: float = 0.0, tolerance:
         hi += 1
     robust = mean <= mean[best] * (1 + robust_tolerance)
 
-    seed_lrs = np.array([subgrid_argmin(lrs, metric[:, s]) for s in range(metric.shape[1])])
+    seed_lrs = subgrid_argmin_rows(lrs, _finite(metric).T)
     if metric.shape[1] > 1:
         rng = np.random.default_rng(seed)
         picks = rng.integers(0, metric.shape[1], (n_boot, metric.shape[1]))
-        boot = np.log([subgrid_argmin(lrs, _finite(metric[:, p]).mean(axis=1)) for p in picks])
+        boot = np.log(subgrid_argmin_rows(lrs, _finite(metric)[:, picks].mean(axis=2).T))
         interval = tuple(float(v) for v in np.exp(np.percentile(boot, [2.5, 97.5])))
     else:
         interval = (subgrid, subgrid)
@@ -202,11 +232,20 @@ def steps_to_target_optimum(lrs, curves, target: float) -> tuple[float, float]:
     if curves.ndim != 3 or rates.shape != curves.shape[1:2]:
         raise ValueError(f"curves must have shape (n_seed, n_lr, steps) with n_lr = len(lrs) = "
                          f"{rates.size}, got shape {curves.shape}")
-    mean = _finite(curves).mean(axis=0)                                # (n_lr, steps)
-    reached = mean <= target
-    first = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.iinfo(np.int64).max)
-    fewest = first.min()
-    if fewest == np.iinfo(np.int64).max:
-        return float("nan"), float("inf")
-    ties = rates[first == fewest]
-    return float(np.exp(np.log(ties).mean())), float(fewest)
+    lr, steps = steps_to_target_rows(rates, _finite(curves).mean(axis=0)[None], target)
+    return float(lr[0]), float(steps[0])
+
+
+def steps_to_target_rows(lrs: np.ndarray, mean_curves: np.ndarray,
+                         target: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`steps_to_target_optimum` of every row of seed-mean curves ``(m, n_lr, steps)``
+    at once (``inf`` marks a diverged step; not checked): the rates ``(m,)`` and steps ``(m,)``."""
+    reached = mean_curves <= target
+    never = np.iinfo(np.int64).max
+    first = np.where(reached.any(axis=2), reached.argmax(axis=2) + 1, never)   # (m, n_lr)
+    fewest = first.min(axis=1)
+    ties = first == fewest[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lr = np.exp((ties * np.log(lrs)).sum(axis=1) / ties.sum(axis=1))
+    missed = fewest == never
+    return np.where(missed, np.nan, lr), np.where(missed, np.inf, fewest.astype(float))

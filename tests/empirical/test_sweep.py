@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import empirical.sweep._run as run_module
 import empirical.sweep._tasks as tasks_module
@@ -14,6 +16,7 @@ from empirical import (
     steps_to_target_optimum,
     subgrid_argmin,
 )
+from empirical.sweep._optimum import steps_to_target_rows, subgrid_argmin_rows
 
 SMALL = dict(steps=30, n_train=500, n_test=100)
 
@@ -45,6 +48,62 @@ def test_subgrid_recovers_a_parabola_vertex():
     true = 0.0731
     metric = 3.0 + (np.log(lrs) - np.log(true)) ** 2
     assert subgrid_argmin(lrs, metric) == pytest.approx(true, rel=1e-9)
+
+
+def _polyfit_vertex(lrs, values):
+    """The sub-grid estimate as its docstring states it, written independently: numpy's
+    polyfit through the argmin and up to two finite neighbours each side."""
+    best = int(np.argmin(values))
+    lo = hi = best
+    while lo > 0 and best - lo < 2 and np.isfinite(values[lo - 1]):
+        lo -= 1
+    while hi < len(values) - 1 and hi - best < 2 and np.isfinite(values[hi + 1]):
+        hi += 1
+    if lo == best or hi == best:
+        return lrs[best]
+    x = np.log(lrs[lo:hi + 1])
+    a, b, _ = np.polyfit(x, values[lo:hi + 1], 2)
+    return lrs[best] if a <= 0 else np.exp(np.clip(-b / (2 * a), x[0], x[-1]))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10**6), n_lr=st.integers(1, 12), diverged=st.floats(0.0, 0.5),
+       scale=st.sampled_from([1e-6, 1.0, 1e6]))
+def test_subgrid_rows_equal_a_polyfit_per_row(seed, n_lr, diverged, scale):
+    """Every row at once (what the bootstraps use) gives each row's polyfit vertex to 1e-9,
+    diverged rates (inf) and non-convex fits included."""
+    rng = np.random.default_rng(seed)
+    lrs = 1e-3 * 1.25 ** np.sort(rng.choice(40, n_lr, replace=False))
+    values = scale * (1 + rng.standard_normal((30, n_lr)) ** 2 + (np.log(lrs) + 4) ** 2 / 5)
+    values[rng.random(values.shape) < diverged] = np.inf
+    values[:, 0] = np.where(np.isfinite(values).any(axis=1), values[:, 0], 1.0)
+    got = subgrid_argmin_rows(lrs, values)
+    want = [_polyfit_vertex(lrs, row) for row in values]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    assert subgrid_argmin(lrs, values[0]) == got[0]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10**6), target=st.floats(0.5, 5.0))
+def test_steps_to_target_rows_equal_the_optimum_per_row(seed, target):
+    """The batched fewest-steps rule equals the rule as its docstring states it, written here
+    as a loop per row: the first step at or below the target, ties by geometric mean, (nan,
+    inf) where no rate reaches it; and :func:`steps_to_target_optimum` on each row agrees."""
+    rng = np.random.default_rng(seed)
+    lrs = np.array([0.01, 0.02, 0.05, 0.1])
+    curves = np.minimum.accumulate(rng.uniform(0, 6, (20, 3, 4, 8)), axis=-1)   # 20 rows, 3 seeds
+    curves[rng.random(curves.shape) < 0.05] = np.inf
+    lr, steps = steps_to_target_rows(lrs, np.where(np.isfinite(curves), curves, np.inf).mean(axis=1),
+                                     target)
+    for k in range(len(curves)):
+        mean = np.where(np.isfinite(curves[k]), curves[k], np.inf).mean(axis=0)
+        first = [next((t + 1 for t, v in enumerate(row) if v <= target), None) for row in mean]
+        reached = [f for f in first if f is not None]
+        want = ((np.exp(np.mean([np.log(r) for r, f in zip(lrs, first, strict=True) if f == min(reached)])),
+                 min(reached)) if reached else (np.nan, np.inf))
+        np.testing.assert_allclose([lr[k], steps[k]], want, rtol=1e-12)
+        np.testing.assert_allclose(steps_to_target_optimum(lrs, curves[k], target), want,
+                                   rtol=1e-12)
 
 
 def test_basin_on_excess_versus_total_loss():
