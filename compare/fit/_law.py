@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import logsumexp
 
 from compare.fit._fits import bootstrap_interval
 from empirical._core.arguments import FRACTION, MAX_RESAMPLES, SEED, checked, numbers, real, whole
@@ -62,7 +61,7 @@ class LawFit:
         if self.replicates is None or len(self.replicates) < 2:
             return np.exp(center), np.exp(center)
         a, e, alpha = (self.replicates[:, i, None] for i in range(3))
-        reps = logsumexp(np.stack(np.broadcast_arrays(e, a - alpha * log_n)), axis=0)
+        reps = np.logaddexp(e, a - alpha * log_n)
         lo, hi = bootstrap_interval(center, reps, self.n_seeds)
         return np.exp(lo), np.exp(hi)
 
@@ -74,7 +73,7 @@ def _huber(r: np.ndarray, delta: float) -> np.ndarray:
 
 def _objective(z, log_n, log_l, delta):
     a, e, alpha = z
-    pred = logsumexp(np.stack([np.full_like(log_n, e), a - alpha * log_n]), axis=0)
+    pred = np.logaddexp(e, a - alpha * log_n)          # log(E + A N^-alpha)
     r = pred - log_l
     # gradient of sum huber(r): huber'(r) = clip(r, -delta, delta)
     g = np.clip(r, -delta, delta)

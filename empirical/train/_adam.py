@@ -18,5 +18,6 @@ def adam_update_(param: torch.Tensor, grad: torch.Tensor, first: torch.Tensor,
     """
     first.lerp_(grad, 1 - betas[0])
     second.mul_(betas[1]).addcmul_(grad, grad, value=1 - betas[1])
-    denom = (second.sqrt() / math.sqrt(1 - betas[1] ** step)).add_(eps)
-    param.sub_(rate / (1 - betas[0] ** step) * first / denom)
+    # the same operations in the same order as torch.optim.Adam, in place: two temporaries
+    denom = second.sqrt().div_(math.sqrt(1 - betas[1] ** step)).add_(eps)
+    param.sub_(torch.mul(rate / (1 - betas[0] ** step), first).div_(denom))

@@ -250,6 +250,14 @@ class _Columns:
         self.gradient = torch.empty_like(self.theta)
         self._rates()
 
+    def _rates(self) -> None:
+        """One learning rate per entry of the buffer, and the layers' views of the parameter
+        and gradient buffers (valid while the columns stay: the buffers change in place)."""
+        live = self.lrs[self.columns]
+        self.rate = torch.cat([live[None, :, None].expand(self.n_seed, -1, math.prod(s))
+                               .reshape(-1) for s in self.shapes])
+        self._layers, self._gradients = self._views(self.theta), self._views(self.gradient)
+
     def _flatten(self, layers) -> torch.Tensor:
         return torch.cat([layer.reshape(-1) for layer in layers])
 
@@ -258,14 +266,8 @@ class _Columns:
         return [piece.view(self.n_seed, len(self.columns), *shape)
                 for piece, shape in zip(torch.split(flat, sizes), self.shapes, strict=True)]
 
-    def _rates(self) -> None:
-        """One learning rate per entry of the buffer."""
-        live = self.lrs[self.columns]
-        self.rate = torch.cat([live[None, :, None].expand(self.n_seed, -1, math.prod(s))
-                               .reshape(-1) for s in self.shapes])
-
     def layers(self) -> list:
-        return self._views(self.theta)
+        return self._layers
 
     def keep(self, which: torch.Tensor) -> None:
         """Keep only the live columns ``which`` selects (a boolean mask over them)."""
@@ -300,7 +302,7 @@ class _Columns:
         n_seed, n_col, batch = self.n_seed, len(self.columns), x.shape[-1]
         d = torch.softmax(acts[-1], dim=1).view(n_seed, n_col, -1, batch)
         d = d.sub_(target).div_(batch).view(n_seed * n_col, -1, batch)    # d loss / d logits
-        grads = self._views(self.gradient)
+        grads = self._gradients
         params = self.layers()
         for i in range(len(params) - 2, 0, -2):
             below = acts[i // 2 - 1]
