@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtrit  # Student's t quantile, as scipy.stats.t.ppf
 
 import nqm
 from compare.analysis._optima import Study
@@ -75,7 +75,7 @@ class EdgeStudy:
 
 def _mean_interval(values: np.ndarray) -> np.ndarray:
     mean = values.mean()
-    half = (stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
+    half = (stdtrit(values.size - 1, 0.975) * values.std(ddof=1) / np.sqrt(values.size)
             if values.size > 1 else np.nan)
     return np.array([mean, mean - half, mean + half])
 

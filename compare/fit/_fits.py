@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import t as student_t
+from scipy.special import stdtrit  # Student's t quantile, as scipy.stats.t.ppf
 
 from compare.fit._rules import RULES, ScalingRule, _batch
 from empirical._core.arguments import checked, kind, numbers, optional, real, whole
@@ -307,7 +307,7 @@ def bootstrap_interval(z_hat, replicates, n_seeds: int | None) -> tuple[np.ndarr
     ``n_seeds`` the normal quantile 1.96 is used.
     """
     if n_seeds is not None and n_seeds >= 2:
-        quantile = student_t.ppf(0.975, n_seeds - 1) * np.sqrt(n_seeds / (n_seeds - 1))
+        quantile = stdtrit(n_seeds - 1, 0.975) * np.sqrt(n_seeds / (n_seeds - 1))
     else:
         quantile = 1.959963984540054
     half = quantile * np.asarray(replicates).std(axis=0, ddof=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtrit  # Student's t quantile, as scipy.stats.t.ppf
 
 from empirical._core.arguments import checked, kind, whole
 from empirical.sweep._result import SweepCell, SweepResult, failed
@@ -173,5 +173,5 @@ def _geometric_interval(values: np.ndarray) -> tuple[float, tuple[float, float]]
     centre = float(np.exp(logs.mean()))
     if logs.size < 2:
         return centre, (float("nan"), float("nan"))
-    half = stats.t.ppf(0.975, logs.size - 1) * logs.std(ddof=1) / np.sqrt(logs.size)
+    half = stdtrit(logs.size - 1, 0.975) * logs.std(ddof=1) / np.sqrt(logs.size)
     return centre, (float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half)))
