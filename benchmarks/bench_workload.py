@@ -18,8 +18,10 @@
    32 rates x 5 seeds x 50 steps) through the generic path, all 160 runs per vmap call, in
    chunks of 16 (``Workload.runs_per_chunk``) and as chosen by timing the first steps
    (``"auto"``, the default), against the per-run ``torch.optim`` loop (every 4th rate of
-   seed 0, scaled by 20). The last column is each side against the faster of the per-run
-   loop and all runs per call: ``"auto"`` should not fall below 0.9x.
+   seed 0, scaled by 20) on the same number of torch threads (``LRBS_THREADS``, default 1;
+   with torch's default of one thread per core the loop's wide products would use both cores
+   while the vectorized side uses one). The last column is each side against the faster of
+   the per-run loop and all runs per call: ``"auto"`` should not fall below 0.9x.
 
 Each measurement runs in fresh processes (``bench_sweeps.measure``: best of ``--repeats``,
 median beside it, peak ``ru_maxrss`` including torch's ~0.4 GiB). Run by hand:
@@ -116,7 +118,11 @@ def _wide(dim, runs_per_chunk, batch_sizes=WIDE_BATCH_SIZES, steps=WIDE_STEPS):
 
 
 def _wide_reference(dim, batch_sizes=WIDE_BATCH_SIZES, steps=WIDE_STEPS):
+    import torch
+
     from empirical import LRGrid, reference
+    from empirical._core.threads import compute_threads
+    torch.set_num_threads(compute_threads())        # the vectorized side's threads: like for like
     workload = _wide_workload(dim, None)
     for b in batch_sizes:
         for lr in LRGrid(k_max=31).values()[::4]:
