@@ -110,9 +110,10 @@ def subgrid_argmin_rows(lrs: np.ndarray, values: np.ndarray) -> np.ndarray:
     powers = np.where(used[..., None], x[..., None] ** np.arange(3), 0.0)   # (k, 5, 3): 1, x, x^2
     gram = np.einsum("kpi,kpj->kij", powers, powers)
     moment = np.einsum("kpi,kp->ki", powers, y)
-    c, b, a = np.linalg.solve(gram, moment[..., None])[..., 0].T
+    _, b, a = np.linalg.solve(gram, moment[..., None])[..., 0].T
+    k = np.arange(len(rows))
     with np.errstate(divide="ignore", invalid="ignore"):
-        vertex = np.clip(-b / (2 * a), x[np.arange(len(rows)), lo - best + 2], x[np.arange(len(rows)), hi - best + 2])
+        vertex = np.clip(-b / (2 * a), x[k, lo - best + 2], x[k, hi - best + 2])
     convex = (a > 0) & np.isfinite(vertex)
     out[rows[convex]] = np.exp(log_lrs[best[convex]] + vertex[convex])
     return out
