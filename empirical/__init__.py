@@ -6,6 +6,7 @@ common random numbers; :mod:`empirical.reference` holds the plain per-run loops 
 
 import sys
 
+from empirical._core.adam_scaling import AdamScaling
 from empirical._core.grid import LRGrid
 from empirical._core.schedules import schedule_factors
 from empirical._core.streams import minibatch_indices
@@ -57,6 +58,7 @@ from empirical.train._mlp import train_mlp_batched
 sys.modules[f"{__name__}.reference"] = reference
 
 __all__ = [
+    "AdamScaling",
     "DamagedFileError",
     "DigitsRuns",
     "DigitsSplit",

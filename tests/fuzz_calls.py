@@ -303,6 +303,21 @@ def calls() -> dict[str, Callable[[], Call]]:
             warmup=2, warmup_start=1e-3, decay="cosine")),
         "empirical.OptimizerConfig.factors": lambda: Call(
             empirical.OptimizerConfig(warmup=2, decay="cosine").factors, dict(steps=10)),
+        "empirical.OptimizerConfig.at_batch_size": lambda: Call(empirical.OptimizerConfig(
+            kind="adam", betas=(0.9, 0.999), scaling=empirical.AdamScaling(8)).at_batch_size,
+            dict(batch_size=16)),
+        "empirical.AdamScaling": lambda: Call(empirical.AdamScaling, dict(
+            reference_batch=8, scale_betas=True, scale_eps=False)),
+        **{f"empirical.AdamScaling.{name}": functools.partial(
+            lambda name, kwargs: Call(getattr(empirical.AdamScaling(8), name), kwargs), name, kwargs)
+           for name, kwargs in (("kappa", dict(batch_size=16)), ("lr_factor", dict(batch_size=16)),
+                                ("defined_at", dict(betas=(0.9, 0.999), batch_size=16)),
+                                ("betas_at", dict(betas=(0.9, 0.999), batch_size=16)),
+                                ("eps_at", dict(eps=1e-8, batch_size=16)), ("to_dict", {}))},
+        "empirical.SweepSpec.adam_settings": lambda: Call(empirical.SweepSpec(
+            "mlp-adam", (4, 16), (0.01,), steps=20, adam_betas=(0.9, 0.999),
+            adam_scaling=empirical.AdamScaling(8), n_train=64, n_test=16).adam_settings,
+            dict(batch_size=16)),
         "empirical.SweepSpec": lambda: Call(empirical.SweepSpec, dict(
             model="linear-sgd", batch_sizes=(2, 4), lrs=(0.01, 0.02), steps=5, seeds=(0,),
             window=1, problem_seed=0, n_train=64, n_test=16, max_extensions=1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from empirical._core.adam_scaling import AdamScaling
 from empirical._core.arguments import FLOAT32_MAX, MAX_EXAMPLES, SEED, checked, kind, optional, real, whole
 from empirical.problems._synthetic import least_squares_problem, teacher_mlp_problem
 from empirical.problems._workload import OptimizerConfig, Workload
@@ -13,22 +14,29 @@ MODELS = ("linear-sgd", "mlp-sgd", "mlp-adam")
 """The shipped problems, by the names :class:`SweepSpec` and the command line take."""
 ADAM_WEIGHT_DECAY = 0.001
 """The question's text: "a weight decay of 0.001" (the notebook's code has 0.01)."""
-NOTEBOOK_ADAM = dict(kind="adam", betas=(0.5, 0.5), eps=1e-8, warmup=10, warmup_start=0.001,
+ADAM_BETAS = (0.5, 0.5)
+"""The notebook's Adam betas."""
+ADAM_EPS = 1e-8
+NOTEBOOK_ADAM = dict(kind="adam", betas=ADAM_BETAS, eps=ADAM_EPS, warmup=10, warmup_start=0.001,
                      decay="cosine")
 """The notebook's Adam: betas (0.5, 0.5), 10 warmup steps from 0.001 of the rate, cosine decay."""
 
 
 @checked(optimizer=kind(str), problem_seed=SEED, n_train=whole(1, MAX_EXAMPLES),
-         n_test=whole(1, MAX_EXAMPLES), weight_decay=optional(real(0.0, FLOAT32_MAX)))
+         n_test=whole(1, MAX_EXAMPLES), weight_decay=optional(real(0.0, FLOAT32_MAX)),
+         adam_betas=optional(kind(tuple)), adam_scaling=optional(kind(AdamScaling)))
 def teacher_mlp_workload(optimizer: str = "sgd", *, problem_seed: int = 0, n_train: int = 10_000,
-                         n_test: int = 1000, weight_decay: float | None = None) -> Workload:
+                         n_test: int = 1000, weight_decay: float | None = None,
+                         adam_betas: tuple | None = None,
+                         adam_scaling: AdamScaling | None = None) -> Workload:
     """The ``mlp-sgd`` or ``mlp-adam`` problem of :class:`SweepSpec` as a :class:`Workload`.
 
     The teacher-network data of :func:`teacher_mlp_problem` in float32, the notebook's
     ``Linear(D, D) -> ReLU -> Linear(D, D)`` initialized after ``torch.manual_seed(seed)``
     (as :func:`empirical.reference.init_mlp`), ``torch.nn.functional.mse_loss``, and SGD or
     the notebook's Adam (coupled L2 ``weight_decay``, 0.001 by default) under its warmup +
-    cosine schedule; the floor is the label-noise variance. Swept through the generic path it
+    cosine schedule (other ``adam_betas``; with ``adam_scaling``, the betas and eps per batch
+    size); the floor is the label-noise variance. Swept through the generic path it
     reproduces :func:`train_mlp_batched`, the hand-batched kernel that stays the faster way
     to run these two problems.
 
@@ -47,12 +55,13 @@ def teacher_mlp_workload(optimizer: str = "sgd", *, problem_seed: int = 0, n_tra
     """
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    if optimizer == "sgd" and weight_decay is not None:
-        raise ValueError("weight_decay applies to the Adam problem only")
+    if optimizer == "sgd" and (weight_decay, adam_betas, adam_scaling) != (None, None, None):
+        raise ValueError("weight_decay, adam_betas and adam_scaling apply to the Adam problem only")
     problem = teacher_mlp_problem(problem_seed, n_train=n_train, n_test=n_test)
     dim = problem.dim
-    config = (OptimizerConfig() if optimizer == "sgd" else OptimizerConfig(
-        **NOTEBOOK_ADAM, weight_decay=ADAM_WEIGHT_DECAY if weight_decay is None else weight_decay))
+    adam = {**NOTEBOOK_ADAM, "betas": adam_betas or ADAM_BETAS, "scaling": adam_scaling,
+            "weight_decay": ADAM_WEIGHT_DECAY if weight_decay is None else weight_decay}
+    config = OptimizerConfig() if optimizer == "sgd" else OptimizerConfig(**adam)
     data = [torch.as_tensor(a, dtype=torch.float32) for a in
             (problem.X_train, problem.y_train, problem.X_test, problem.y_test)]
     return Workload.from_module(

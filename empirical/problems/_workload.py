@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,7 +11,8 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
-from empirical._core.arguments import FLOAT32_MAX, MAX_STEPS, checked, real, whole
+from empirical._core.adam_scaling import AdamScaling
+from empirical._core.arguments import FLOAT32_MAX, MAX_EXAMPLES, MAX_STEPS, checked, real, whole
 from empirical._core.schedules import schedule_factors
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -45,6 +47,10 @@ class OptimizerConfig:
     warmup_start : float, default 0.001
         The first step's rate as a fraction of the run's rate (``LinearLR``'s start factor).
     decay : {"constant", "cosine"}, default "constant"
+    scaling : AdamScaling, optional
+        Adam and AdamW only: ``betas`` and ``eps`` are their values at the rule's reference
+        batch size, and a run at batch size ``B`` uses :meth:`at_batch_size`'s (Malladi et
+        al.'s square-root rule). The learning rate stays what the sweep gives.
 
     See Also
     --------
@@ -61,6 +67,7 @@ class OptimizerConfig:
     warmup: int = 0
     warmup_start: float = 0.001
     decay: str = "constant"
+    scaling: AdamScaling | None = None
 
     def __post_init__(self):
         if self.kind not in OPTIMIZERS:
@@ -87,6 +94,21 @@ class OptimizerConfig:
         if self.decay not in ("constant", "cosine"):
             raise ValueError(f"OptimizerConfig.decay must be 'constant' or 'cosine', got "
                              f"{self.decay!r}")
+        if self.scaling is not None:
+            if not isinstance(self.scaling, AdamScaling):
+                raise TypeError(f"OptimizerConfig.scaling must be an AdamScaling or None, got "
+                                f"{self.scaling!r}")
+            if self.kind == "sgd":
+                raise ValueError("OptimizerConfig.scaling applies to 'adam' and 'adamw' only")
+
+    @checked(batch_size=whole(1, MAX_EXAMPLES))
+    def at_batch_size(self, batch_size: int) -> OptimizerConfig:
+        """The optimizer a run at ``batch_size`` uses: itself, or with ``scaling``'s betas and
+        eps (a ``ValueError`` where the rule is undefined)."""
+        if self.scaling is None:
+            return self
+        return dataclasses.replace(self, betas=self.scaling.betas_at(self.betas, batch_size),
+                                   eps=self.scaling.eps_at(self.eps, batch_size), scaling=None)
 
     @checked(steps=whole(1, MAX_STEPS))
     def factors(self, steps: int) -> np.ndarray:

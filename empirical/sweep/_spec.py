@@ -10,10 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
+from empirical._core.adam_scaling import AdamScaling
+from empirical._core.arguments import MAX_EXAMPLES, real, whole
 from empirical._core.checks import check_device, int_tuple, is_workload_reference, memory_limit
 from empirical._core.grid import LRGrid
 from empirical.problems._loading import WorkloadError, load_workload, workload_fingerprint
-from empirical.problems._shipped import ADAM_WEIGHT_DECAY, MODELS, least_squares_workload, teacher_mlp_workload
+from empirical.problems._shipped import (
+    ADAM_BETAS,
+    ADAM_EPS,
+    ADAM_WEIGHT_DECAY,
+    MODELS,
+    least_squares_workload,
+    teacher_mlp_workload,
+)
 from empirical.problems._synthetic import Problem, least_squares_problem, teacher_mlp_problem
 
 
@@ -45,6 +54,14 @@ class SweepSpec:
     weight_decay : float, optional
         Adam's coupled L2 weight decay, ``mlp-adam`` only: 0.001 by default (the question's
         text; the notebook's code used 0.01). The SGD models have none, and refuse one.
+    adam_betas : tuple of float, optional
+        ``mlp-adam`` only: Adam's betas, the notebook's (0.5, 0.5) by default.
+    adam_scaling : AdamScaling or dict, optional
+        ``mlp-adam`` only: the betas and eps 1e-8 hold at its ``reference_batch``, and every
+        other batch size trains with the rule's betas and eps
+        (Malladi et al.'s square-root rule; the rate is what the sweep varies). Every batch
+        size must lie where the rule is defined. A workload sets it in its
+        :class:`OptimizerConfig`.
     device : str, default "cpu"
         Torch device: ``"cpu"``, or ``"cuda[:N]"`` / ``"mps"`` where torch can use it.
     problem_seed : int, default 0
@@ -76,6 +93,8 @@ class SweepSpec:
     seeds: tuple = (0,)
     window: int = 1
     weight_decay: float | None = None
+    adam_betas: tuple | None = None
+    adam_scaling: AdamScaling | None = None
     device: str = "cpu"
     problem_seed: int = 0
     n_train: int = 10_000
@@ -132,7 +151,49 @@ class SweepSpec:
             raise ValueError(f"weight_decay applies to mlp-adam only; {self.model} has none "
                              "(a workload sets it in its OptimizerConfig) "
                              f"(got weight_decay={self.weight_decay!r})")
+        self._check_adam_scaling()
         object.__setattr__(self, "device", check_device(self.device))
+
+    def _check_adam_scaling(self) -> None:
+        if self.adam_betas is not None:
+            if self.model != "mlp-adam":
+                raise ValueError(f"adam_betas applies to mlp-adam only, not {self.model}")
+            betas = self.adam_betas
+            if isinstance(betas, (str, bytes)) or not isinstance(betas, (tuple, list)) \
+                    or len(betas) != 2:
+                raise TypeError(f"adam_betas must be two numbers in [0, 1), got {betas!r}")
+            for beta in betas:
+                real(0.0, 1.0, open_high=True)("adam_betas", beta)
+            object.__setattr__(self, "adam_betas", tuple(float(b) for b in betas))
+        rule = self.adam_scaling
+        if rule is None:
+            return
+        if isinstance(rule, Mapping):
+            rule = AdamScaling(**rule)
+            object.__setattr__(self, "adam_scaling", rule)
+        if not isinstance(rule, AdamScaling):
+            raise TypeError(f"adam_scaling must be an AdamScaling, its dict, or None; got {rule!r}")
+        if self.model != "mlp-adam":
+            raise ValueError(f"adam_scaling applies to mlp-adam only, not {self.model} (a "
+                             "workload sets it in its OptimizerConfig)")
+        for b in self.batch_sizes:
+            rule.betas_at(self._betas, b)                # a ValueError where undefined
+
+    def adam_settings(self, batch_size: int) -> dict:
+        """Adam's ``betas`` and ``eps`` at ``batch_size`` for ``mlp-adam`` (the notebook's, or
+        :attr:`adam_scaling`'s, from :attr:`adam_betas`)."""
+        if self.model != "mlp-adam":
+            raise ValueError(f"adam_settings applies to mlp-adam only, not {self.model}")
+        whole(1, MAX_EXAMPLES)("batch_size", batch_size)
+        rule = self.adam_scaling
+        if rule is None:
+            return dict(betas=self._betas, eps=ADAM_EPS)
+        return dict(betas=rule.betas_at(self._betas, batch_size),
+                    eps=rule.eps_at(ADAM_EPS, batch_size))
+
+    @property
+    def _betas(self) -> tuple:
+        return ADAM_BETAS if self.adam_betas is None else self.adam_betas
 
     def _pin_workload(self) -> None:
         """An absolute file path, the data's real sizes, no problem seed, the fingerprint."""
@@ -168,7 +229,8 @@ class SweepSpec:
                                           n_test=self.n_test)
         return teacher_mlp_workload(self.model.split("-")[1], problem_seed=self.problem_seed,
                                     n_train=self.n_train, n_test=self.n_test,
-                                    weight_decay=self.weight_decay)
+                                    weight_decay=self.weight_decay,
+                                    adam_betas=self.adam_betas, adam_scaling=self.adam_scaling)
 
     def noise_floor(self) -> float:
         """The metric's irreducible level: the label-noise variance of a shipped problem, the
@@ -267,6 +329,11 @@ class SweepSpec:
         out["lrs"] = dataclasses.asdict(self.lrs) if isinstance(self.lrs, LRGrid) else list(self.lrs)
         if out["fingerprint"] is None:          # a shipped problem: its data come from the seed
             del out["fingerprint"]
+        for name in ("adam_betas", "adam_scaling"):
+            if out[name] is None:               # absent, as in the specs written before them
+                del out[name]
+            elif name == "adam_betas":
+                out[name] = list(out[name])
         return out
 
     @classmethod

@@ -43,6 +43,8 @@ def _train(spec: SweepSpec, lrs: np.ndarray, batch_sizes, seeds) -> list:
         return [(tr, te, None) for tr, te in zip(train, test, strict=True)]
     if spec.model == "mlp-adam":
         kwargs.update(optimizer="adam", weight_decay=spec.weight_decay)
+        return [(*train_mlp_batched(problem, lrs, b, spec.steps, **kwargs, **spec.adam_settings(b)),
+                 None) for b in batch_sizes]
     return [(*train_mlp_batched(problem, lrs, b, spec.steps, **kwargs), None)
             for b in batch_sizes]
 
@@ -69,7 +71,8 @@ def trained_parameters(spec: SweepSpec, lr: float, batch_size: int, seed: int) -
                                               **kwargs)
     else:
         if spec.model == "mlp-adam":
-            kwargs.update(optimizer="adam", weight_decay=spec.weight_decay)
+            kwargs.update(optimizer="adam", weight_decay=spec.weight_decay,
+                          **spec.adam_settings(batch_size))
         *_, params = train_mlp_batched(spec.problem(), [lr], batch_size, spec.steps, **kwargs)
     return {k: v[0, 0] for k, v in params.items()}
 

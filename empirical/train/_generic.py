@@ -238,7 +238,8 @@ def _train_stacked(workload: Workload, rates: np.ndarray, seeds: tuple, batch_si
     train_data = tuple(t.to(device) for t in workload.train)
     test_data = tuple(t.to(device) for t in workload.test)
     params = _stack([workload.parameters(s) for s in seeds], rates.size, device)
-    optimizer = _StackedOptimizer(workload.optimizer, params, np.tile(rates, len(seeds)), steps)
+    optimizer = _StackedOptimizer(workload.optimizer.at_batch_size(batch_size), params,
+                                  np.tile(rates, len(seeds)), steps)
     idx = torch.as_tensor(minibatch_indices(seeds, workload.n_train, batch_size, steps),
                           device=device)
     choice = _ChunkChoice(workload.runs_per_chunk, math.prod(runs), steps, device)

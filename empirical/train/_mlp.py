@@ -5,19 +5,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from empirical._core.arguments import FLOAT32_MAX, SEEDS, checked, kind, optional, real
+from empirical._core.arguments import FLOAT32_MAX, SEEDS, checked, kind, numbers, optional, real
 from empirical._core.checks import check_run_args
 from empirical._core.init import init_mlp
 from empirical._core.schedules import schedule_factors
 from empirical._core.streams import minibatch_indices
 from empirical._core.threads import bounded_threads
+from empirical.problems._shipped import ADAM_BETAS, ADAM_EPS
 from empirical.problems._synthetic import Problem
 from empirical.train._adam import adam_update_
-
-ADAM_BETAS = (0.5, 0.5)
-
-
-ADAM_EPS = 1e-8
 
 
 class _Layers:
@@ -38,9 +34,12 @@ class _Layers:
 
 @bounded_threads
 @checked(problem=kind(Problem), run_seeds=SEEDS, optimizer=kind(str),
-         weight_decay=optional(real(0.0, FLOAT32_MAX)), dtype=kind(torch.dtype))
+         weight_decay=optional(real(0.0, FLOAT32_MAX)), dtype=kind(torch.dtype),
+         betas=numbers(1, low=0.0), eps=real(0.0, FLOAT32_MAX),
+         schedule=optional(numbers(1, low=0.0)))
 def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run_seeds=(0,),
                       optimizer: str = "sgd", weight_decay: float = 0.001,
+                      betas=ADAM_BETAS, eps: float = ADAM_EPS, schedule=None,
                       device: str = "cpu", dtype: torch.dtype = torch.float32,
                       return_parameters: bool = False) -> tuple:
     """All ``lrs`` x ``run_seeds`` runs of :func:`empirical.reference.train_mlp` at once.
@@ -56,6 +55,11 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     learning rate starts from the same initialization and sees the same minibatches (common
     random numbers); the minibatch stream is drawn up front (``randint(0, N, (steps, B))`` is
     the same sequence as ``steps`` calls of ``randint(0, N, B)``).
+
+    Adam's ``betas`` and ``eps`` are the notebook's (0.5, 0.5) and 1e-8 unless given (an
+    :class:`AdamScaling` gives them per batch size); ``schedule``, the rate's factor at each
+    of the ``steps`` steps, is the notebook's warmup + cosine (:func:`schedule_factors`)
+    unless given. Both apply to Adam only.
 
     ``dtype=torch.float64`` runs the same arithmetic in double precision (the initialization
     is still drawn in float32, as the notebook draws it, then cast): it equals the reference
@@ -83,6 +87,14 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     lr_values, _ = check_run_args(lrs, batch_size, steps)
     if optimizer == "adam" and weight_decay is None:
         raise TypeError("weight_decay must be a number for optimizer='adam', got None")
+    betas = tuple(float(b) for b in np.asarray(betas, dtype=float))
+    if len(betas) != 2 or not all(b < 1 for b in betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas}")
+    if schedule is not None and len(schedule) != steps:
+        raise ValueError(f"schedule must have one factor per step ({steps}), got "
+                         f"{len(schedule)}")
+    if optimizer != "adam" and (schedule is not None or betas != ADAM_BETAS or eps != ADAM_EPS):
+        raise ValueError("betas, eps and schedule apply to optimizer='adam' only")
     dev = torch.device(device)
     f32 = dict(dtype=dtype, device=dev)
     n_seed = len(run_seeds)
@@ -117,7 +129,8 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
     if optimizer == "adam":
         first, second, decayed = (torch.zeros_like(theta) for _ in range(3))
         # the scheduled rate of every parameter entry at every step
-        rates = (lr_flat * torch.as_tensor(schedule_factors(steps), **f32)[:, None]).unbind(0)
+        factors = schedule_factors(steps) if schedule is None else np.asarray(schedule, dtype=float)
+        rates = (lr_flat * torch.as_tensor(factors, **f32)[:, None]).unbind(0)
     threshold_backward = torch.ops.aten.threshold_backward.grad_input
     scale = 2.0 / (batch_size * d)                                       # MSELoss' mean
     train_sq = torch.empty((steps, runs, 1, 1), **f32)
@@ -152,7 +165,7 @@ def train_mlp_batched(problem: Problem, lrs, batch_size: int, steps: int, *, run
         torch.bmm(d_pre_by_seed, x.transpose(1, 2), out=grad_w1_by_seed)
         if optimizer == "adam":
             torch.add(grad, theta, alpha=weight_decay, out=decayed)
-            adam_update_(theta, decayed, first, second, rates[t], t + 1, ADAM_BETAS, ADAM_EPS)
+            adam_update_(theta, decayed, first, second, rates[t], t + 1, betas, eps)
         else:
             theta.addcmul_(lr_flat, grad, value=-1.0)
         # after the update, as the notebook records them: the test loss, the first layer of

@@ -62,7 +62,8 @@ def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, scheduler) -> None:
 
 
 def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_seed: int = 0,
-              optimizer: str = "sgd", weight_decay: float = 0.001,
+              optimizer: str = "sgd", weight_decay: float = 0.001, betas=(0.5, 0.5),
+              eps: float = 1e-8, schedule=None,
               dtype: torch.dtype = torch.float32) -> tuple[np.ndarray, np.ndarray]:
     """The notebook's ``train_mlp_sgd`` with ``torch.optim.SGD`` or ``torch.optim.Adam`` and its schedule.
 
@@ -74,7 +75,9 @@ def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_s
     question's text says 0.001, the notebook's code 0.01). With the notebook's problem
     (seed 0) and ``run_seed=0`` the curves equal the notebook's bit for bit on the same torch.
     ``dtype=torch.float64`` runs the same loop in double precision from the same (float32)
-    initialization: a yardstick for what float32 rounding does to a run.
+    initialization: a yardstick for what float32 rounding does to a run. Other Adam
+    ``betas``, ``eps`` and a ``schedule`` (the rate's factor per step, through
+    ``torch.optim.lr_scheduler.LambdaLR``) are :func:`empirical.train_mlp_batched`'s.
 
     Returns
     -------
@@ -89,9 +92,11 @@ def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_s
     if optimizer == "sgd":
         opt, scheduler = torch.optim.SGD(model.parameters(), lr=lr), None
     else:
-        opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.5), eps=1e-8,
+        opt = torch.optim.Adam(model.parameters(), lr=lr, betas=tuple(betas), eps=eps,
                                weight_decay=weight_decay)
-        scheduler = lr_schedule(opt, steps)
+        scheduler = (lr_schedule(opt, steps) if schedule is None else
+                     torch.optim.lr_scheduler.LambdaLR(
+                         opt, lambda t: float(schedule[min(t, steps - 1)])))
     loss_fn = torch.nn.MSELoss()
     train_loss, test_loss = np.empty(steps), np.empty(steps)
     for t in range(steps):
@@ -185,7 +190,7 @@ def train_workload(workload, lr: float, batch_size: int, steps: int, *,
     train_loss, test_loss : ndarray, shape (steps,)
     """
     check_run_args([lr], [batch_size], steps)
-    config = workload.optimizer
+    config = workload.optimizer.at_batch_size(batch_size)
     params = {k: torch.nn.Parameter(v.clone()) for k, v in workload.parameters(run_seed).items()}
     if config.kind == "sgd":
         opt = torch.optim.SGD(params.values(), lr=lr, momentum=config.momentum,
