@@ -1,5 +1,6 @@
 """Theory over experiment: scaling-rule fits, the study report and the ``lrbs`` command line."""
 
+from compare.analysis._adam_sde import AdamSDEStudy, adam_sde_study
 from compare.analysis._double_descent import RiskSimulation, simulate_risk
 from compare.analysis._edges import EdgeStudy, edge_study
 from compare.analysis._gns import NoiseScaleStudy, noise_scale_study
@@ -21,6 +22,7 @@ from compare.fit._rules import (
 from compare.report._run import results_schema, run_report
 from compare.report._sweep_page import write_sweep_report
 from compare.studies._answer import conclusions
+from compare.studies.adam_sde import plot_adam_sde
 from compare.studies.diagonal_nqm import (
     diagonal_conclusion,
     draw_diagonal_nqm,
@@ -46,6 +48,7 @@ from compare.studies.stability_edge import edge_conclusions, plot_stability_edge
 from compare.style._figures import save_figure
 
 __all__ = [
+    "AdamSDEStudy",
     "CriticalBatchFit",
     "EdgeStudy",
     "Extrapolation",
@@ -58,6 +61,7 @@ __all__ = [
     "ScalingRule",
     "Study",
     "Theory",
+    "adam_sde_study",
     "analyze",
     "bootstrap_optima",
     "conclusions",
@@ -75,6 +79,7 @@ __all__ = [
     "logarithmic_rule",
     "noise_scale_conclusions",
     "noise_scale_study",
+    "plot_adam_sde",
     "plot_critical_batch",
     "plot_diagonal_nqm",
     "plot_double_descent",

@@ -42,7 +42,7 @@ NOT_FUZZED = {
         "empirical.Optimum", "empirical.ScalingRuns", "empirical.ShapeResult",
         "empirical.StabilityEdge", "empirical.SweepCell", "empirical.SweepResult",
         "empirical.DigitsSplit", "empirical.Problem",
-        "compare.CriticalBatchFit", "compare.EdgeStudy", "compare.Extrapolation",
+        "compare.AdamSDEStudy", "compare.CriticalBatchFit", "compare.EdgeStudy", "compare.Extrapolation",
         "compare.LawFit", "compare.NoiseScaleStudy", "compare.RiskSimulation",
         "compare.RuleFit", "compare.ScalingFit", "compare.ScalingRule", "compare.Study",
         "compare.Theory")},
@@ -109,6 +109,15 @@ def mlp_problem() -> empirical.Problem:
 def finite_sample() -> nqm.FiniteSampleLeastSquaresSGD:
     p = problem()
     return nqm.FiniteSampleLeastSquaresSGD(p.X_train, p.y_train, p.X_test, p.y_test)
+
+
+SDE_SETTINGS = dict(seeds=(0, 1, 2), kappas=(0.5, 1.0, 2.0, 8.0), reference_batch=4, examples=64,
+                    n_boot=20, seed=0)
+
+
+@functools.cache
+def adam_sde() -> compare.AdamSDEStudy:
+    return compare.adam_sde_study(**SDE_SETTINGS)
 
 
 @functools.cache
@@ -506,6 +515,8 @@ def calls() -> dict[str, Callable[[], Call]]:
         "compare.scaling_law_conclusions": lambda: Call(compare.scaling_law_conclusions, dict(
             summary=compare.summarize_scaling_law(scaling_runs(), law_fit(), law_check()))),
         "compare.results_schema": lambda: Call(compare.results_schema, {}),
+        "compare.adam_sde_study": lambda: Call(compare.adam_sde_study, SDE_SETTINGS,
+                                               nan="the rules where undefined, and at kappa = 1"),
         "compare.write_sweep_report": lambda: Call(compare.write_sweep_report, dict(
             study=study(), directory="fuzz-report", seconds=1.0)),
         # compare: figures
@@ -526,6 +537,7 @@ def calls() -> dict[str, Callable[[], Call]]:
             diagonal=diagonal())),
         "compare.plot_double_descent": lambda: Call(compare.plot_double_descent, dict(
             sim=risk())),
+        "compare.plot_adam_sde": lambda: Call(compare.plot_adam_sde, dict(study=adam_sde())),
         "compare.plot_lr_vs_width": lambda: Call(compare.plot_lr_vs_width, dict(
             runs=scaling_runs())),
         "compare.plot_scaling_law": lambda: Call(compare.plot_scaling_law, dict(
