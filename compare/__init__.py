@@ -6,6 +6,7 @@ from compare.analysis._edges import EdgeStudy, edge_study
 from compare.analysis._gns import NoiseScaleStudy, noise_scale_study
 from compare.analysis._optima import Study, Theory, analyze, bootstrap_optima
 from compare.analysis._theory_table import diagonal_curves
+from compare.fit._annealing import AnnealingFit, annealing_areas, fit_annealing_law
 from compare.fit._critical import CriticalBatchFit, fit_critical_batch
 from compare.fit._fits import RuleFit, ScalingFit, fit_rule, fit_scaling
 from compare.fit._law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
@@ -22,6 +23,7 @@ from compare.fit._rules import (
 from compare.report._run import results_schema, run_report
 from compare.report._sweep_page import write_sweep_report
 from compare.studies._answer import conclusions
+from compare.studies.adam_annealing import AnnealingStudy, annealing_study, plot_annealing
 from compare.studies.adam_sde import plot_adam_sde
 from compare.studies.diagonal_nqm import (
     diagonal_conclusion,
@@ -49,6 +51,8 @@ from compare.style._figures import save_figure
 
 __all__ = [
     "AdamSDEStudy",
+    "AnnealingFit",
+    "AnnealingStudy",
     "CriticalBatchFit",
     "EdgeStudy",
     "Extrapolation",
@@ -63,6 +67,8 @@ __all__ = [
     "Theory",
     "adam_sde_study",
     "analyze",
+    "annealing_areas",
+    "annealing_study",
     "bootstrap_optima",
     "conclusions",
     "diagonal_conclusion",
@@ -71,6 +77,7 @@ __all__ = [
     "edge_conclusions",
     "edge_study",
     "extrapolation_check",
+    "fit_annealing_law",
     "fit_critical_batch",
     "fit_rule",
     "fit_scaling",
@@ -80,6 +87,7 @@ __all__ = [
     "noise_scale_conclusions",
     "noise_scale_study",
     "plot_adam_sde",
+    "plot_annealing",
     "plot_critical_batch",
     "plot_diagonal_nqm",
     "plot_double_descent",

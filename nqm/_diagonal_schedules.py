@@ -10,7 +10,7 @@ import numpy as np
 from nqm._affine import affine_moment
 from nqm._diagonal_options import _check_optimizer
 from nqm._fewest_steps import Quadratic
-from nqm._validation import positive, steps_array
+from nqm._validation import nonnegative, positive, steps_array
 
 MAX_PIECES = 10_000
 """The most pieces a schedule may have: L-BFGS-B optimizes one rate per piece."""
@@ -63,6 +63,60 @@ class Schedules:
         pieces = np.broadcast_to(steps_array("piece_steps", piece_steps), rates.shape)
         b = float(positive("batch_size", batch_size, allow_inf=True))
         return self._schedule_loss(np.log(rates), b, pieces, p)
+
+    def schedule_curve(self, lrs, batch_size) -> np.ndarray:
+        r"""Exact expected loss of plain SGD after each step of a per-step rate schedule.
+
+        .. math::
+
+            m_{t,i} = (1 - \eta_t h_i)^2\, m_{t-1,i} + \eta_t^2 c_i / B, \qquad
+            L_t = \tfrac12 \sum_i n_i h_i m_{t,i},
+
+        where :math:`\eta_t` is step :math:`t`'s rate (``lrs``), :math:`B` is
+        ``batch_size``, :math:`h_i, c_i, n_i` are the curvatures, per-example noise variances
+        and multiplicities, and :math:`m_{0,i}` the initial second moments: the recursion of
+        :meth:`schedule_loss` taken one step at a time, so that every point of the curve is
+        exact. ``inf`` where it overflows.
+
+        Parameters
+        ----------
+        lrs : array_like of float, shape (steps,)
+            The rate of each step, ``>= 0``.
+        batch_size : float
+
+        Returns
+        -------
+        ndarray, shape (steps,)
+
+        References
+        ----------
+        .. [1] G. Zhang et al., "Which algorithmic choices matter at which batch sizes?",
+           NeurIPS 2019, arXiv:1907.04164, Sec. 3.
+
+        See Also
+        --------
+        schedule_loss : The loss after the last step of a piecewise-constant schedule.
+
+        Examples
+        --------
+        >>> from nqm import DiagonalNQM
+        >>> model = DiagonalNQM([1.0], noise_var=[1.0], w0_sq=[1.0])
+        >>> print(model.schedule_curve([0.5, 0.5], 1))
+        [0.25   0.1875]
+        """
+        rates = nonnegative("lrs", lrs)
+        if rates.ndim != 1 or rates.size == 0:
+            raise ValueError(f"lrs must hold the rate of each step, 1-d and non-empty, got shape "
+                             f"{rates.shape}")
+        b = float(positive("batch_size", batch_size, allow_inf=True))
+        h, c, m = self.curvatures, self.noise_var, self.w0_sq
+        weight = 0.5 * h * self.multiplicity
+        curve = np.empty(rates.size)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for t, lr in enumerate(rates):
+                m = (1.0 - lr * h) ** 2 * m + lr**2 * c / b
+                curve[t] = np.dot(weight, m)
+        return np.where(np.isnan(curve), np.inf, curve)
 
     def _schedule_loss(self, log_lrs, batch_size, pieces, p) -> float:
         h, c = self.curvatures, self.noise_var

@@ -42,7 +42,8 @@ NOT_FUZZED = {
         "empirical.Optimum", "empirical.ScalingRuns", "empirical.ShapeResult",
         "empirical.StabilityEdge", "empirical.SweepCell", "empirical.SweepResult",
         "empirical.DigitsSplit", "empirical.Problem",
-        "compare.AdamSDEStudy", "compare.CriticalBatchFit", "compare.EdgeStudy", "compare.Extrapolation",
+        "compare.AdamSDEStudy", "compare.AnnealingFit", "compare.AnnealingStudy",
+        "compare.CriticalBatchFit", "compare.EdgeStudy", "compare.Extrapolation",
         "compare.LawFit", "compare.NoiseScaleStudy", "compare.RiskSimulation",
         "compare.RuleFit", "compare.ScalingFit", "compare.ScalingRule", "compare.Study",
         "compare.Theory")},
@@ -113,6 +114,19 @@ def finite_sample() -> nqm.FiniteSampleLeastSquaresSGD:
 
 SDE_SETTINGS = dict(seeds=(0, 1, 2), kappas=(0.5, 1.0, 2.0, 8.0), reference_batch=4, examples=64,
                     n_boot=20, seed=0)
+
+
+ANNEALING_SCHEDULES = (np.full(40, 0.1), 0.05 * (1 + np.cos(np.pi * np.arange(40) / 40)))
+
+
+def annealing_losses() -> list:
+    return [2 + compare.annealing_areas(r)[0] ** -0.5 - 0.3 * compare.annealing_areas(r)[1]
+            for r in ANNEALING_SCHEDULES]
+
+
+@functools.cache
+def annealing_fit() -> compare.AnnealingFit:
+    return compare.fit_annealing_law(ANNEALING_SCHEDULES, annealing_losses())
 
 
 @functools.cache
@@ -296,6 +310,8 @@ def calls() -> dict[str, Callable[[], Call]]:
         "nqm.DiagonalNQM.schedule_loss": lambda: Call(zhang().schedule_loss, dict(
             lrs=[0.5, 0.2], batch_size=4, piece_steps=5, precondition_power=0.0),
             inf=DIVERGES),
+        "nqm.DiagonalNQM.schedule_curve": lambda: Call(zhang().schedule_curve, dict(
+            lrs=[0.5, 0.2, 0.2], batch_size=4), inf=DIVERGES),
         "nqm.DiagonalNQM.optimal_schedule": lambda: Call(zhang().optimal_schedule, dict(
             batch_size=4, piece_steps=5, pieces=2, precondition_power=0.0, max_lr=None)),
         "nqm.DiagonalNQM.steps_with_schedule": lambda: Call(zhang().steps_with_schedule, dict(
@@ -515,6 +531,14 @@ def calls() -> dict[str, Callable[[], Call]]:
         "compare.scaling_law_conclusions": lambda: Call(compare.scaling_law_conclusions, dict(
             summary=compare.summarize_scaling_law(scaling_runs(), law_fit(), law_check()))),
         "compare.results_schema": lambda: Call(compare.results_schema, {}),
+        "compare.annealing_areas": lambda: Call(compare.annealing_areas, dict(
+            rates=[0.1, 0.2, 0.1, 0.05], decay=0.9)),
+        "compare.fit_annealing_law": lambda: Call(compare.fit_annealing_law, dict(
+            schedules=ANNEALING_SCHEDULES, losses=annealing_losses(), start=0.1, decay=0.999)),
+        "compare.AnnealingFit.predict": lambda: Call(annealing_fit().predict, dict(
+            rates=[0.1, 0.1, 0.05])),
+        "compare.annealing_study": lambda: Call(compare.annealing_study, dict(
+            seeds=(0, 1), steps=60, batch_size=8, peak_lr=0.05)),
         "compare.adam_sde_study": lambda: Call(compare.adam_sde_study, SDE_SETTINGS,
                                                nan="the rules where undefined, and at kappa = 1"),
         "compare.write_sweep_report": lambda: Call(compare.write_sweep_report, dict(
@@ -537,6 +561,8 @@ def calls() -> dict[str, Callable[[], Call]]:
             diagonal=diagonal())),
         "compare.plot_double_descent": lambda: Call(compare.plot_double_descent, dict(
             sim=risk())),
+        "compare.plot_annealing": lambda: Call(compare.plot_annealing, dict(
+            study=compare.annealing_study(seeds=(0, 1), steps=60, batch_size=8))),
         "compare.plot_adam_sde": lambda: Call(compare.plot_adam_sde, dict(study=adam_sde())),
         "compare.plot_lr_vs_width": lambda: Call(compare.plot_lr_vs_width, dict(
             runs=scaling_runs())),
