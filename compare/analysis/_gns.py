@@ -12,6 +12,7 @@ import nqm
 from compare.analysis._optima import Study, bootstrap_optima, percentile_interval, target_estimator
 from compare.fit._critical import fit_critical_batch
 from compare.fit._fits import bootstrap_interval
+from compare.fit._rules import surge_rule
 from empirical import NoiseTrace, noise_along_run, steps_to_target_optimum
 from empirical._core.arguments import (
     MAX_ITERATIONS,
@@ -65,12 +66,12 @@ class NoiseScaleStudy:
         :math:`B_{\\rm simple}` of the run where its test loss first reaches each target
         (interpolated in log-log between checkpoints) and a 95% interval from the
         checkpoints' standard errors; ``nan`` where the run never reaches it.
-    prediction_kind : {"absolute", "shape"}
+    prediction_kind : {"absolute", "surge"}
         ``"absolute"``: :func:`nqm.mccandlish_lr` with the run's :math:`\\eta_\\max` and
         :math:`B_{\\rm simple}` at its last checkpoint, both the ratios of bias-corrected moving
-        averages (SGD). ``"shape"``: for Adam, whose rate
-        is not :math:`\\eta_\\max`, the same curve scaled to the measured optimum of the smallest
-        batch size (that batch size is then not counted).
+        averages (SGD). ``"surge"``: for Adam, whose rate is not :math:`\\eta_\\max`, Li et
+        al.'s surge :func:`surge_rule` with its peak at that :math:`B_{\\rm simple}`, scaled to
+        the measured optimum of the smallest batch size (that batch size is then not counted).
     predicted : ndarray, shape (n_b,)
     predicted_band : ndarray, shape (n_b, 2)
         The prediction's range over the run's checkpoints after the first.
@@ -83,6 +84,11 @@ class NoiseScaleStudy:
         error :math:`e = D(L - \\sigma^2)` whose expected test loss is the target
         (:meth:`nqm.LeastSquaresSGD.noise_scale`).
     notes : list of str
+    surge_b_crit : float or None
+        Adam: the critical batch size at the tightest fitted target, Li et al.'s estimate of
+        :math:`B_{\\rm noise}` (their eq. 22, :math:`1/S = 1/S_{\\min} - B_{\\rm noise}/E`).
+    surge_from_b_crit : ndarray, shape (n_b,), or None
+        Adam: the surge with its peak there, scaled as ``predicted``.
 
     See Also
     --------
@@ -111,12 +117,22 @@ class NoiseScaleStudy:
     optimum_interval: np.ndarray
     exact_noise_at_target: np.ndarray | None = None
     notes: list = field(default_factory=list)
+    surge_b_crit: float | None = None
+    surge_from_b_crit: np.ndarray | None = None
+
+    @property
+    def surge_from_b_crit_inside(self) -> np.ndarray | None:
+        """Whether the surge from the measured B_crit lies inside each optimum's interval."""
+        if self.surge_from_b_crit is None:
+            return None
+        iv = self.optimum_interval
+        return (iv[:, 0] <= self.surge_from_b_crit) & (self.surge_from_b_crit <= iv[:, 1])
 
     @property
     def counted(self) -> np.ndarray:
-        """The batch sizes the verdict counts (all but the anchor of a shape prediction)."""
+        """The batch sizes the verdict counts (all but the anchor of a surge prediction)."""
         keep = np.ones(self.batch_sizes.size, dtype=bool)
-        if self.prediction_kind == "shape":
+        if self.prediction_kind == "surge":
             keep[0] = False
         return keep
 
@@ -207,13 +223,22 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
     optimizer = "sgd" if workload.optimizer.kind == "sgd" else "adam"
     opt_lr = np.array([o.lr for o in study.optima])
     opt_iv = np.array([o.interval for o in study.optima])
-    curve = _prediction(trace.lr_max, trace.b_simple, b)
-    final = _prediction(trace.lr_max_ema[-1:], trace.b_simple_ema[-1:], b)
-    kind = "absolute" if optimizer == "sgd" else "shape"
-    if kind == "shape":
-        curve, final = (c * opt_lr[0] / c[:, :1] for c in (curve, final))
-        notes.append("Adam's rate is not eta_max: the prediction is the shape 1/(1 + B_noise/B), "
-                     f"scaled to the measured optimum at B = {b[0]:g}")
+    kind = "absolute" if optimizer == "sgd" else "surge"
+    surge_b_crit, surge_from_b_crit = None, None
+    if kind == "absolute":
+        curve = _prediction(trace.lr_max, trace.b_simple, b)
+        final = _prediction(trace.lr_max_ema[-1:], trace.b_simple_ema[-1:], b)
+    else:
+        # Li et al.'s surge: its shape depends on B_noise alone; Adam's lr_max is not
+        # McCandlish's |G|^2 / G^T H G, so the curve is scaled to the smallest batch size
+        curve, final = (_surge_shape(noise, b) * opt_lr[0] for noise in
+                        (trace.b_simple, trace.b_simple_ema[-1:]))
+        tightest = next((f for f in fits if f is not None), None)
+        if tightest is not None:
+            surge_b_crit = tightest.b_crit
+            surge_from_b_crit = _surge_shape(np.array([surge_b_crit]), b)[0] * opt_lr[0]
+        notes.append("Adam's rate is not eta_max: the surge's shape (its peak at B_noise) is "
+                     f"scaled to the measured optimum at B = {b[0]:g}, which is not counted")
     final = final[0]
     with np.errstate(all="ignore"):
         band = (np.column_stack([np.nanmin(curve[1:], axis=0), np.nanmax(curve[1:], axis=0)])
@@ -234,7 +259,16 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
         exact = theory.noise_scale(problem.dim * (targets - floor)).b_noise
     return NoiseScaleStudy(spec.model, study.label, optimizer, b, floor, targets,
                            np.array(steps), np.array(steps_iv), fits, kaplan, kaplan_iv, trace,
-                           at_target, kind, final, band, inside, opt_lr, opt_iv, exact, notes)
+                           at_target, kind, final, band, inside, opt_lr, opt_iv, exact, notes,
+                           surge_b_crit=surge_b_crit, surge_from_b_crit=surge_from_b_crit)
+
+
+def _surge_shape(b_noise: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Li et al.'s surge for each B_noise (rows) at each batch size (columns), 1 at ``b[0]``;
+    ``nan`` where B_noise is not positive."""
+    rows = [surge_rule(b, 1.0, noise) if noise > 0 and np.isfinite(noise) else np.full(b.size, np.nan)
+            for noise in b_noise]
+    return np.array([row / row[0] for row in rows])
 
 
 def _prediction(lr_max: np.ndarray, b_noise: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -68,14 +68,28 @@ def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
     counted = gns.counted
     inside = int(np.sum(gns.inside[counted]))
     ratio = gns.predicted[counted] / gns.optimum_lr[counted]
-    what = ("McCandlish's lr_max / (1 + B_noise/B)" if gns.prediction_kind == "absolute" else
-            f"the shape of McCandlish's rate (scaled at B = {gns.batch_sizes[0]:g})")
-    lines.append(f"Predicted optimum from one run ({what}, moving averages B_noise = "
-                 f"B_simple = {fmt(gns.trace.b_simple_ema[-1])}, lr_max = "
-                 f"{fmt(gns.trace.lr_max_ema[-1])} after "
-                 f"{gns.trace.steps[-1]} steps): inside the measured 95% interval at {inside} of "
-                 f"{int(counted.sum())} batch sizes; predicted / measured "
-                 f"{fmt(np.nanmin(ratio))}-{fmt(np.nanmax(ratio))}.")
+    if gns.prediction_kind == "absolute":
+        lines.append(f"Predicted optimum from one run (McCandlish's lr_max / (1 + B_noise/B), "
+                     f"moving averages B_noise = B_simple = {fmt(gns.trace.b_simple_ema[-1])}, "
+                     f"lr_max = {fmt(gns.trace.lr_max_ema[-1])} after {gns.trace.steps[-1]} "
+                     f"steps): inside the measured 95% interval at {inside} of "
+                     f"{int(counted.sum())} batch sizes; predicted / measured "
+                     f"{fmt(np.nanmin(ratio))}-{fmt(np.nanmax(ratio))}.")
+        return lines
+    lines.append(f"Predicted optimum from one run (Li et al.'s surge lr_max / (1/2 (sqrt(B_noise/B) "
+                 f"+ sqrt(B/B_noise))), peak at the moving averages' B_noise = B_simple = "
+                 f"{fmt(gns.trace.b_simple_ema[-1])} after {gns.trace.steps[-1]} steps, scaled to "
+                 f"the measured optimum at B = {gns.batch_sizes[0]:g}, which is not counted): "
+                 f"inside the measured 95% interval at {inside} of {int(counted.sum())} batch "
+                 f"sizes; predicted / measured {fmt(np.nanmin(ratio))}-{fmt(np.nanmax(ratio))}.")
+    if gns.surge_from_b_crit is not None:
+        ratio = gns.surge_from_b_crit[counted] / gns.optimum_lr[counted]
+        lines.append(f"With the peak at the measured B_crit = {fmt(gns.surge_b_crit)} of the "
+                     f"tightest target instead (Li et al.'s estimate of B_noise from steps and "
+                     f"examples to a loss): inside at "
+                     f"{int(np.sum(gns.surge_from_b_crit_inside[counted]))} of "
+                     f"{int(counted.sum())}; predicted / measured {fmt(np.nanmin(ratio))}-"
+                     f"{fmt(np.nanmax(ratio))}.")
     return lines
 
 
@@ -122,7 +136,11 @@ def summarize_noise_scale(gns: NoiseScaleStudy) -> dict:
                         measured_lr=list(gns.optimum_lr),
                         measured_interval=[list(v) for v in gns.optimum_interval],
                         inside=[bool(v) for v in gns.inside],
-                        counted=[bool(v) for v in gns.counted]),
+                        counted=[bool(v) for v in gns.counted],
+                        b_crit_b_noise=gns.surge_b_crit,
+                        b_crit_lr=None if gns.surge_from_b_crit is None else list(gns.surge_from_b_crit),
+                        b_crit_inside=None if gns.surge_from_b_crit is None
+                        else [bool(v) for v in gns.surge_from_b_crit_inside]),
         notes=list(gns.notes), conclusions=noise_scale_conclusions(gns))
 
 
@@ -191,10 +209,17 @@ def plot_critical_batch(studies: list) -> Figure:
                     label="measured optimum (95%)")
         ax.fill_between(b, gns.predicted_band[:, 0], gns.predicted_band[:, 1], color=PALETTE[1],
                         alpha=0.25, label="predicted along the run")
-        what = "predicted" if gns.prediction_kind == "absolute" else "predicted shape"
-        ax.plot(b, gns.predicted, color=PALETTE[1], lw=1.5,
-                label=f"{what}: $\\eta_{{max}}/(1 + B_{{noise}}/B)$, EMA at step "
-                      f"{gns.trace.steps[-1]}")
+        if gns.prediction_kind == "absolute":
+            ax.plot(b, gns.predicted, color=PALETTE[1], lw=1.5,
+                    label=f"predicted: $\\eta_{{max}}/(1 + B_{{noise}}/B)$, EMA at step "
+                          f"{gns.trace.steps[-1]}")
+        else:
+            ax.plot(b, gns.predicted, color=PALETTE[1], lw=1.5,
+                    label=f"surge, peak at $B_{{simple}}$ = {gns.trace.b_simple_ema[-1]:.3g} "
+                          f"(scaled at B = {b[0]:g})")
+            if gns.surge_from_b_crit is not None:
+                ax.plot(b, gns.surge_from_b_crit, color=PALETTE[3], lw=1.5, ls="--",
+                        label=f"surge, peak at $B_{{crit}}$ = {gns.surge_b_crit:.3g}")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         label_axes(ax, "batch size $B$", "learning rate",
