@@ -263,7 +263,7 @@ def adam_sde_study(seeds=(0, 1, 2, 3, 4), kappas=KAPPAS, *, reference_batch: int
     constant = dataclasses.replace(workload.optimizer, warmup=0, decay="constant")
     noise = noise_along_run(dataclasses.replace(workload, optimizer=constant), reference_lr,
                             reference_batch, examples // reference_batch,
-                            every=max(1, examples // reference_batch // 8), run_seed=seeds[0],
+                            every=max(1, examples // reference_batch // 4), run_seed=seeds[0],
                             seed=seed)
     return AdamSDEStudy(
         batch_sizes=batch_sizes, kappas=kappas, reference_batch=reference_batch, examples=examples,
