@@ -24,6 +24,7 @@ from empirical.probes._noise import (
     per_example_noise,
     two_batch_noise,
 )
+from empirical.probes._sign import SignStatistics, sign_descent_statistics
 from empirical.problems._digits import DigitsSplit, MLPShape, init_mlp_params, load_digits_split
 from empirical.problems._loading import WorkloadError, check_workload, load_workload
 from empirical.problems._shipped import MODELS, least_squares_workload, teacher_mlp_workload
@@ -73,6 +74,7 @@ __all__ = [
     "ScalingRuns",
     "ScalingSpec",
     "ShapeResult",
+    "SignStatistics",
     "StabilityEdge",
     "SweepCell",
     "SweepResult",
@@ -103,6 +105,7 @@ __all__ = [
     "run_sweep",
     "trained_parameters",
     "schedule_factors",
+    "sign_descent_statistics",
     "stability_edges",
     "steps_to_target_optimum",
     "strict_json",

@@ -37,6 +37,7 @@ from nqm._scalar import (
     scalar_stationary_loss,
     steps_to_target,
 )
+from nqm._sign_descent import SurgeParameters, sign_descent_lr, surge_parameters
 
 __all__ = [
     "DiagonalNQM",
@@ -46,6 +47,7 @@ __all__ = [
     "OptimalSchedule",
     "OptimalSteps",
     "RiskDecomposition",
+    "SurgeParameters",
     "claimed_max_lr",
     "marchenko_pastur_edge",
     "mccandlish_improvement",
@@ -61,8 +63,10 @@ __all__ = [
     "scalar_max_feasible_lr",
     "scalar_max_stable_lr",
     "scalar_stationary_loss",
+    "sign_descent_lr",
     "steps_examples_tradeoff",
     "steps_to_target",
+    "surge_parameters",
     "symbolic",
 ]
 

@@ -80,5 +80,6 @@ def scalar_or_array(result: np.ndarray):
 def _show(value) -> str:
     arr = np.asarray(value)
     if arr.size <= 6:
-        return repr(value) if not isinstance(value, np.ndarray) else np.array2string(arr)
+        text = repr(value) if not isinstance(value, np.ndarray) else np.array2string(arr)
+        return " ".join(text.split())                  # one line, even for a matrix
     return f"an array with entries in [{np.nanmin(arr):g}, {np.nanmax(arr):g}]"

@@ -417,13 +417,38 @@ def information_lower_bound() -> sp.Expr:
     return _step("the t at which it equals the target", sp.solve(sp.Eq(loss, target), t)[0])
 
 
+def sign_descent_surge() -> tuple[sp.Expr, sp.Expr]:
+    r"""(:math:`B_{\rm noise}`, :math:`\epsilon_\max`): the surge of sign descent's best step.
+
+    One step :math:`-\epsilon\operatorname{sign}\tilde g` on a quadratic changes the loss in
+    expectation by :math:`-\epsilon\,G^\top e + \tfrac{\epsilon^2}{2}(e^\top H e + \sum_i
+    H_{ii}(1 - e_i^2))` with :math:`e_i = \operatorname{erf}(G_i\sqrt{B}/(\sqrt2\sigma_i))`
+    (:func:`nqm.sign_descent_lr`). For small :math:`B`, :math:`e_i \approx \sqrt{2B/\pi}\,
+    G_i/\sigma_i`; in the coefficients ``a`` :math:`= \sqrt{2/\pi}\sum_i G_i^2/\sigma_i`,
+    ``b`` :math:`= \operatorname{tr}H` and ``c`` :math:`= \tfrac2\pi(u^\top H u - \sum_i H_{ii}
+    u_i^2)`, :math:`u = G/\sigma`, the best step is :math:`a\sqrt B/(b + cB)`, which is Li et
+    al.'s surge :math:`\epsilon_\max / (\tfrac12(\sqrt{B_{\rm noise}/B} + \sqrt{B/B_{\rm
+    noise}}))`."""
+    ca, cb, cc, eps = sp.symbols("a b c epsilon", positive=True)
+    change = _step("the expected change of the loss, linear e: -eps a sqrt(B) + eps^2/2 (b + c B)",
+                   -eps * ca * sp.sqrt(B) + eps**2 / 2 * (cb + cc * B))
+    best = _step("the root of its derivative in eps", sp.solve(sp.diff(change, eps), eps)[0])
+    b_noise = _step("the peak: the root of d best / dB", sp.solve(sp.diff(best, B), B)[0])
+    lr_max = _step("the best step there", sp.simplify(best.subs(B, b_noise)))
+    surge = lr_max / (sp.Rational(1, 2) * (sp.sqrt(b_noise / B) + sp.sqrt(B / b_noise)))
+    _step("minus the surge eps_max / (1/2 (sqrt(B_noise/B) + sqrt(B/B_noise))) simplifies to 0",
+          sp.simplify(best - surge))
+    return b_noise, lr_max
+
+
 DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_loss,
                scalar_stationary_loss, scalar_stability_bound, scalar_target_feasibility,
                scalar_steps_to_target, optimal_lr_greedy, fixed_horizon_optimal_lr,
                momentum_moment_matrix, heavy_ball_noise_sum,
                momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
                least_squares_max_stable_lr, least_squares_noise_scale, greedy_lr_is_mccandlish,
-               quadratic_greedy_step, steps_examples_tradeoff, information_lower_bound,
+               quadratic_greedy_step, sign_descent_surge, steps_examples_tradeoff,
+               information_lower_bound,
                ema_as_heavy_ball, averaged_heavy_ball_sums,
                ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,
                marchenko_pastur_edge, ridge_risk, ridge_risk_at_optimum)

@@ -42,6 +42,7 @@ NOT_FUZZED = {
         "empirical.Optimum", "empirical.ScalingRuns", "empirical.ShapeResult",
         "empirical.StabilityEdge", "empirical.SweepCell", "empirical.SweepResult",
         "empirical.DigitsSplit", "empirical.Problem",
+        "nqm.SurgeParameters", "empirical.SignStatistics",
         "compare.AdamSDEStudy", "compare.AnnealingFit", "compare.AnnealingStudy",
         "compare.CriticalBatchFit", "compare.EdgeStudy", "compare.Extrapolation",
         "compare.LawFit", "compare.NoiseScaleStudy", "compare.RiskSimulation",
@@ -310,6 +311,16 @@ def calls() -> dict[str, Callable[[], Call]]:
         "nqm.DiagonalNQM.schedule_loss": lambda: Call(zhang().schedule_loss, dict(
             lrs=[0.5, 0.2], batch_size=4, piece_steps=5, precondition_power=0.0),
             inf=DIVERGES),
+        "nqm.sign_descent_lr": lambda: Call(nqm.sign_descent_lr, dict(
+            batch_size=[1, 16], gradient=[1.0, -0.5], noise_var=[2.0, 1.0],
+            hessian=np.array([[2.0, 0.3], [0.3, 1.0]])),
+            nan="where the curvature term is not positive (no finite best step)"),
+        "nqm.surge_parameters": lambda: Call(nqm.surge_parameters, dict(
+            gradient=[1.0, 1.0], noise_var=[4.0, 4.0], hessian=np.ones((2, 2))),
+            nan="(nan, inf) where the surge has no peak", inf="(nan, inf) where it has no peak"),
+        "empirical.sign_descent_statistics": lambda: Call(empirical.sign_descent_statistics, dict(
+            loss=workload().loss, params=workload().parameters(0), data=workload().train,
+            weight_decay=0.001)),
         "nqm.DiagonalNQM.schedule_curve": lambda: Call(zhang().schedule_curve, dict(
             lrs=[0.5, 0.2, 0.2], batch_size=4), inf=DIVERGES),
         "nqm.DiagonalNQM.optimal_schedule": lambda: Call(zhang().optimal_schedule, dict(

@@ -13,7 +13,13 @@ from compare.analysis._optima import Study, bootstrap_optima, percentile_interva
 from compare.fit._critical import fit_critical_batch
 from compare.fit._fits import bootstrap_interval
 from compare.fit._rules import surge_rule
-from empirical import NoiseTrace, noise_along_run, steps_to_target_optimum
+from empirical import (
+    NoiseTrace,
+    noise_along_run,
+    sign_descent_statistics,
+    steps_to_target_optimum,
+    trained_parameters,
+)
 from empirical._core.arguments import (
     MAX_ITERATIONS,
     MAX_RESAMPLES,
@@ -69,9 +75,10 @@ class NoiseScaleStudy:
     prediction_kind : {"absolute", "surge"}
         ``"absolute"``: :func:`nqm.mccandlish_lr` with the run's :math:`\\eta_\\max` and
         :math:`B_{\\rm simple}` at its last checkpoint, both the ratios of bias-corrected moving
-        averages (SGD). ``"surge"``: for Adam, whose rate is not :math:`\\eta_\\max`, Li et
-        al.'s surge :func:`surge_rule` with its peak at that :math:`B_{\\rm simple}`, scaled to
-        the measured optimum of the smallest batch size (that batch size is then not counted).
+        averages (SGD). ``"surge"``: for Adam, Li et al.'s surge :func:`surge_rule` with the
+        :math:`\\epsilon_\\max` and :math:`B_{\\rm noise}` of :func:`nqm.surge_parameters` at
+        the end of the run (:func:`empirical.sign_descent_statistics`); ``predicted_band`` spans
+        the surges at its start and end.
     predicted : ndarray, shape (n_b,)
     predicted_band : ndarray, shape (n_b, 2)
         The prediction's range over the run's checkpoints after the first.
@@ -88,7 +95,12 @@ class NoiseScaleStudy:
         Adam: the critical batch size at the tightest fitted target, Li et al.'s estimate of
         :math:`B_{\\rm noise}` (their eq. 22, :math:`1/S = 1/S_{\\min} - B_{\\rm noise}/E`).
     surge_from_b_crit : ndarray, shape (n_b,), or None
-        Adam: the surge with its peak there, scaled as ``predicted``.
+        Adam: the surge's shape with its peak there, scaled to the measured optimum of the
+        smallest batch size (not counted: :attr:`b_crit_counted`).
+    sign_descent : dict
+        Adam: per point of the run (``"start"``, ``"end"``) ``b_noise`` and ``lr_max`` of
+        :func:`nqm.surge_parameters` and ``exact_lr``, :func:`nqm.sign_descent_lr` per batch
+        size.
 
     See Also
     --------
@@ -119,6 +131,7 @@ class NoiseScaleStudy:
     notes: list = field(default_factory=list)
     surge_b_crit: float | None = None
     surge_from_b_crit: np.ndarray | None = None
+    sign_descent: dict = field(default_factory=dict)
 
     @property
     def surge_from_b_crit_inside(self) -> np.ndarray | None:
@@ -129,12 +142,16 @@ class NoiseScaleStudy:
         return (iv[:, 0] <= self.surge_from_b_crit) & (self.surge_from_b_crit <= iv[:, 1])
 
     @property
-    def counted(self) -> np.ndarray:
-        """The batch sizes the verdict counts (all but the anchor of a surge prediction)."""
+    def b_crit_counted(self) -> np.ndarray:
+        """The batch sizes the B_crit surge counts: all but its anchor, the smallest."""
         keep = np.ones(self.batch_sizes.size, dtype=bool)
-        if self.prediction_kind == "surge":
-            keep[0] = False
+        keep[0] = False
         return keep
+
+    @property
+    def counted(self) -> np.ndarray:
+        """The batch sizes the verdict counts: all (both predictions are absolute)."""
+        return np.ones(self.batch_sizes.size, dtype=bool)
 
 
 def _targets(study: Study, factors) -> tuple[np.ndarray, float]:
@@ -224,25 +241,37 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
     opt_lr = np.array([o.lr for o in study.optima])
     opt_iv = np.array([o.interval for o in study.optima])
     kind = "absolute" if optimizer == "sgd" else "surge"
-    surge_b_crit, surge_from_b_crit = None, None
+    surge_b_crit, surge_from_b_crit, sign = None, None, {}
     if kind == "absolute":
         curve = _prediction(trace.lr_max, trace.b_simple, b)
         final = _prediction(trace.lr_max_ema[-1:], trace.b_simple_ema[-1:], b)
     else:
-        # Li et al.'s surge: its shape depends on B_noise alone; Adam's lr_max is not
-        # McCandlish's |G|^2 / G^T H G, so the curve is scaled to the smallest batch size
-        curve, final = (_surge_shape(noise, b) * opt_lr[0] for noise in
-                        (trace.b_simple, trace.b_simple_ema[-1:]))
+        # Li et al.'s surge from sign descent's statistics at the start and the end of the run
+        decay = workload.optimizer.weight_decay if workload.optimizer.kind == "adam" else 0.0
+        points = {"start": workload.parameters(spec.seeds[0]),
+                  "end": trained_parameters(spec, study.optima[k].lr, int(b[k]), spec.seeds[0])}
+        for where, params in points.items():
+            stats = sign_descent_statistics(workload.loss, params, workload.train,
+                                            weight_decay=decay)
+            parameters = nqm.surge_parameters(gradient=stats.gradient, noise_var=stats.noise_var,
+                                              hessian=stats.hessian)
+            sign[where] = dict(b_noise=parameters.b_noise, lr_max=parameters.lr_max,
+                               exact_lr=nqm.sign_descent_lr(b, gradient=stats.gradient,
+                                                            noise_var=stats.noise_var,
+                                                            hessian=stats.hessian))
+        curve = np.array([_surge(sign[w], b) for w in points])
+        final = curve[-1:]
+        # Li et al.'s own estimate of B_noise from steps and examples to a loss (their
+        # eq. 22): the surge's shape with its peak there, scaled to the smallest batch size
         tightest = next((f for f in fits if f is not None), None)
         if tightest is not None:
             surge_b_crit = tightest.b_crit
             surge_from_b_crit = _surge_shape(np.array([surge_b_crit]), b)[0] * opt_lr[0]
-        notes.append("Adam's rate is not eta_max: the surge's shape (its peak at B_noise) is "
-                     f"scaled to the measured optimum at B = {b[0]:g}, which is not counted")
     final = final[0]
     with np.errstate(all="ignore"):
-        band = (np.column_stack([np.nanmin(curve[1:], axis=0), np.nanmax(curve[1:], axis=0)])
-                if np.isfinite(curve[1:]).any() else np.full((b.size, 2), np.nan))
+        along = curve if kind == "surge" else curve[1:]
+        band = (np.column_stack([np.nanmin(along, axis=0), np.nanmax(along, axis=0)])
+                if np.isfinite(along).any() else np.full((b.size, 2), np.nan))
     inside = (opt_iv[:, 0] <= final) & (final <= opt_iv[:, 1])
     if not np.all(np.isfinite(final)):
         notes.append("the last checkpoint's noise or curvature estimate is not positive: "
@@ -260,7 +289,15 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
     return NoiseScaleStudy(spec.model, study.label, optimizer, b, floor, targets,
                            np.array(steps), np.array(steps_iv), fits, kaplan, kaplan_iv, trace,
                            at_target, kind, final, band, inside, opt_lr, opt_iv, exact, notes,
-                           surge_b_crit=surge_b_crit, surge_from_b_crit=surge_from_b_crit)
+                           surge_b_crit=surge_b_crit, surge_from_b_crit=surge_from_b_crit,
+                           sign_descent=sign)
+
+
+def _surge(point: dict, b: np.ndarray) -> np.ndarray:
+    """The surge of one point's sign statistics (``nan`` without a peak)."""
+    if not np.isfinite(point["lr_max"]):
+        return np.full(b.size, np.nan)
+    return surge_rule(b, point["lr_max"], point["b_noise"])
 
 
 def _surge_shape(b_noise: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -76,19 +76,30 @@ def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
                      f"{int(counted.sum())} batch sizes; predicted / measured "
                      f"{fmt(np.nanmin(ratio))}-{fmt(np.nanmax(ratio))}.")
         return lines
-    lines.append(f"Predicted optimum from one run (Li et al.'s surge lr_max / (1/2 (sqrt(B_noise/B) "
-                 f"+ sqrt(B/B_noise))), peak at the moving averages' B_noise = B_simple = "
-                 f"{fmt(gns.trace.b_simple_ema[-1])} after {gns.trace.steps[-1]} steps, scaled to "
-                 f"the measured optimum at B = {gns.batch_sizes[0]:g}, which is not counted): "
-                 f"inside the measured 95% interval at {inside} of {int(counted.sum())} batch "
-                 f"sizes; predicted / measured {fmt(np.nanmin(ratio))}-{fmt(np.nanmax(ratio))}.")
+    start, end = gns.sign_descent["start"], gns.sign_descent["end"]
+    exact = end["exact_lr"] / gns.optimum_lr
+    lines.append(f"Predicted optimum (Li et al.'s surge lr_max / (1/2 (sqrt(B_noise/B) + "
+                 f"sqrt(B/B_noise))), its lr_max and B_noise from sign descent's gradient, "
+                 f"per-coordinate noise and Hessian on the training set at the end of the run at "
+                 f"B = {gns.trace.batch_size}: B_noise = {fmt(end['b_noise'])}, lr_max = "
+                 f"{fmt(end['lr_max'])}; at its start {fmt(start['b_noise'])} and "
+                 f"{fmt(start['lr_max'])}): inside the measured 95% interval at {inside} of "
+                 f"{int(counted.sum())} batch sizes; predicted / measured "
+                 f"{fmt(np.nanmin(ratio))}-{fmt(np.nanmax(ratio))}. The exact sign-descent step "
+                 f"(no small-batch approximation) at the end is {fmt(np.nanmin(exact))}-"
+                 f"{fmt(np.nanmax(exact))} of the measured optimum, at the start "
+                 f"{fmt(np.nanmin(start['exact_lr'] / gns.optimum_lr))}-"
+                 f"{fmt(np.nanmax(start['exact_lr'] / gns.optimum_lr))}: both are one step's best "
+                 f"rate, the measured optimum is the best over {gns.trace.steps[-1]} steps.")
     if gns.surge_from_b_crit is not None:
-        ratio = gns.surge_from_b_crit[counted] / gns.optimum_lr[counted]
+        anchored = gns.b_crit_counted
+        ratio = gns.surge_from_b_crit[anchored] / gns.optimum_lr[anchored]
         lines.append(f"With the peak at the measured B_crit = {fmt(gns.surge_b_crit)} of the "
                      f"tightest target instead (Li et al.'s estimate of B_noise from steps and "
-                     f"examples to a loss): inside at "
-                     f"{int(np.sum(gns.surge_from_b_crit_inside[counted]))} of "
-                     f"{int(counted.sum())}; predicted / measured {fmt(np.nanmin(ratio))}-"
+                     f"examples to a loss) and the scale of the measured optimum at B = "
+                     f"{gns.batch_sizes[0]:g} (not counted): inside at "
+                     f"{int(np.sum(gns.surge_from_b_crit_inside[anchored]))} of "
+                     f"{int(anchored.sum())}; predicted / measured {fmt(np.nanmin(ratio))}-"
                      f"{fmt(np.nanmax(ratio))}.")
     return lines
 
@@ -140,7 +151,10 @@ def summarize_noise_scale(gns: NoiseScaleStudy) -> dict:
                         b_crit_b_noise=gns.surge_b_crit,
                         b_crit_lr=None if gns.surge_from_b_crit is None else list(gns.surge_from_b_crit),
                         b_crit_inside=None if gns.surge_from_b_crit is None
-                        else [bool(v) for v in gns.surge_from_b_crit_inside]),
+                        else [bool(v) for v in gns.surge_from_b_crit_inside],
+                        sign_descent={where: dict(b_noise=p["b_noise"], lr_max=p["lr_max"],
+                                                  exact_lr=list(p["exact_lr"]))
+                                      for where, p in gns.sign_descent.items()} or None),
         notes=list(gns.notes), conclusions=noise_scale_conclusions(gns))
 
 
@@ -214,12 +228,16 @@ def plot_critical_batch(studies: list) -> Figure:
                     label=f"predicted: $\\eta_{{max}}/(1 + B_{{noise}}/B)$, EMA at step "
                           f"{gns.trace.steps[-1]}")
         else:
+            end = gns.sign_descent["end"]
             ax.plot(b, gns.predicted, color=PALETTE[1], lw=1.5,
-                    label=f"surge, peak at $B_{{simple}}$ = {gns.trace.b_simple_ema[-1]:.3g} "
-                          f"(scaled at B = {b[0]:g})")
+                    label=f"surge at the run's end ($B_{{noise}}$ = {end['b_noise']:.3g}); band: "
+                          "start to end")
+            ax.plot(b, end["exact_lr"], color=PALETTE[1], lw=1.0, ls=":",
+                    label="exact sign-descent step at the end")
             if gns.surge_from_b_crit is not None:
                 ax.plot(b, gns.surge_from_b_crit, color=PALETTE[3], lw=1.5, ls="--",
-                        label=f"surge, peak at $B_{{crit}}$ = {gns.surge_b_crit:.3g}")
+                                label=f"surge shape, peak at $B_{{crit}}$ = {gns.surge_b_crit:.3g} "
+                              f"(scaled at B = {b[0]:g})")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         label_axes(ax, "batch size $B$", "learning rate",

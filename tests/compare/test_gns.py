@@ -40,12 +40,15 @@ def test_summary_fits_the_schema_and_the_sentences_state_its_counts(least_square
     assert f"{first['b_crit']:.3g} [{first['b_crit_interval'][0]:.3g}" in summary["conclusions"][0]
     moved = dataclasses.replace(gns, inside=np.ones(4, dtype=bool))
     assert "at 4 of 4 batch sizes" in noise_scale_conclusions(moved)[-1]
-    surge = dataclasses.replace(gns, prediction_kind="surge", inside=np.ones(4, dtype=bool))
-    assert "at 3 of 3 batch sizes" in noise_scale_conclusions(surge)[-1]      # not the anchor
+    point = dict(b_noise=30.0, lr_max=0.01, exact_lr=gns.optimum_lr / 2)
+    surge = dataclasses.replace(gns, prediction_kind="surge", inside=np.ones(4, dtype=bool),
+                                sign_descent=dict(start=point, end=point))
+    line = noise_scale_conclusions(surge)[-1]
+    assert "at 4 of 4 batch sizes" in line and "at the end is 0.5-0.5 of the measured" in line
     from_b_crit = dataclasses.replace(surge, surge_b_crit=40.0,
                                       surge_from_b_crit=gns.optimum_interval[:, 1] * 2)
     line = noise_scale_conclusions(from_b_crit)[-1]
-    assert "peak at the measured B_crit = 40" in line and "inside at 0 of 3" in line
+    assert "peak at the measured B_crit = 40" in line and "inside at 0 of 3" in line   # no anchor
 
 
 def test_the_targets_fit_hyperbolas_and_the_exact_noise_scale_is_the_theory(least_squares_noise):

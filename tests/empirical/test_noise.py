@@ -176,3 +176,20 @@ def test_bias_corrected_ema_starts_at_the_first_value_and_keeps_constants(values
     np.testing.assert_allclose(bias_corrected_ema(np.full(len(values), 3.5), decay), 3.5,
                                rtol=1e-12)
     assert np.all(ema >= min(values) - 1e-9) and np.all(ema <= max(values) + 1e-9)
+
+
+def test_sign_statistics_of_least_squares_by_hand():
+    """Least squares, loss mean_n |x_n W - y_n|^2: per-example gradients 2 x_n r_n^T with
+    r_n = (x_n W - y_n)^T, Hessian 2 E[x x^T] per output column, plus the L2 decay's lambda."""
+    from empirical import least_squares_workload, sign_descent_statistics
+    workload = least_squares_workload(n_train=60, n_test=10)
+    params = workload.parameters(3)
+    stats = sign_descent_statistics(workload.loss, params, workload.train, weight_decay=0.01)
+    x, y = (t.numpy() for t in workload.train)
+    w = params["W"].numpy()
+    per_example = 2 * np.einsum("ni,nj->nij", x, x @ w - y).reshape(len(x), -1)
+    np.testing.assert_allclose(stats.gradient, per_example.mean(0) + 0.01 * w.reshape(-1),
+                               rtol=1e-10)
+    np.testing.assert_allclose(stats.noise_var, per_example.var(0), rtol=1e-10)
+    want = np.kron(2 * x.T @ x / len(x), np.eye(w.shape[1])) + 0.01 * np.eye(w.size)
+    np.testing.assert_allclose(stats.hessian, want, rtol=1e-10, atol=1e-12)
