@@ -222,7 +222,8 @@ def plot_critical_batch(studies: list) -> Figure:
         ax.errorbar(b, gns.optimum_lr, yerr=err, fmt="o", color=PALETTE[0], capsize=3,
                     label="measured optimum (95%)")
         ax.fill_between(b, gns.predicted_band[:, 0], gns.predicted_band[:, 1], color=PALETTE[1],
-                        alpha=0.25, label="predicted along the run")
+                        alpha=0.25, label="predicted along the run" if gns.prediction_kind == "absolute"
+                        else "surge: between the run's start and end")
         if gns.prediction_kind == "absolute":
             ax.plot(b, gns.predicted, color=PALETTE[1], lw=1.5,
                     label=f"predicted: $\\eta_{{max}}/(1 + B_{{noise}}/B)$, EMA at step "
@@ -230,8 +231,7 @@ def plot_critical_batch(studies: list) -> Figure:
         else:
             end = gns.sign_descent["end"]
             ax.plot(b, gns.predicted, color=PALETTE[1], lw=1.5,
-                    label=f"surge at the run's end ($B_{{noise}}$ = {end['b_noise']:.3g}); band: "
-                          "start to end")
+                    label=f"surge at the run's end ($B_{{noise}}$ = {end['b_noise']:.3g})")
             ax.plot(b, end["exact_lr"], color=PALETTE[1], lw=1.0, ls=":",
                     label="exact sign-descent step at the end")
             if gns.surge_from_b_crit is not None:
