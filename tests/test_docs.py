@@ -11,8 +11,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 EXAMPLES = sorted((DOCS / "examples").glob("plot_*.py"))
 
 
-def test_the_gallery_has_the_twelve_topics():
-    assert [p.stem for p in EXAMPLES] == ["plot_adam_annealing", "plot_adam_sde",
+def test_the_gallery_has_the_thirteen_topics():
+    assert [p.stem for p in EXAMPLES] == ["plot_adam_annealing", "plot_adam_sde", "plot_adam_surge",
                                           "plot_diagonal_nqm", "plot_double_descent",
                                           "plot_least_squares", "plot_mlp_adam", "plot_mlp_sgd",
                                           "plot_noise_scale", "plot_own_model", "plot_scalar_nqm",
