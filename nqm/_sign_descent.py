@@ -129,7 +129,9 @@ def surge_parameters(*, gradient, noise_var, hessian) -> SurgeParameters:
     Parameters
     ----------
     gradient, noise_var, hessian
-        As :func:`sign_descent_lr`; every ``noise_var`` must be positive.
+        As :func:`sign_descent_lr`. Coordinates without noise (``noise_var == 0``, such as a
+        dead ReLU unit's weights, moved by weight decay alone) are left out: their sign does not
+        depend on the batch size.
 
     Returns
     -------
@@ -155,8 +157,8 @@ def surge_parameters(*, gradient, noise_var, hessian) -> SurgeParameters:
     (6.2832, 0.5)
     """
     g, var, h = _statistics(gradient, noise_var, hessian)
-    if np.any(var <= 0):
-        raise ValueError("noise_var must be > 0 in every coordinate for the small-batch form")
+    noisy = var > 0                    # a noiseless coordinate has no small-batch regime
+    g, var, h = g[noisy], var[noisy], h[np.ix_(noisy, noisy)]
     sigma = np.sqrt(var)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         u = g / sigma

@@ -168,7 +168,7 @@ def _fit_data(fit: AnnealingFit) -> dict:
 
 
 def run(context: Context) -> Summary:
-    study = annealing_study(seeds=range(4 if context.quick else 8), steps=300 if context.quick else 500)
+    study = annealing_study(seeds=range(3 if context.quick else 8), steps=250 if context.quick else 500)
     fit = study.fit
     data = dict(steps=study.steps, batch_size=study.batch_size, peak_lr=study.peak_lr,
                 betas=list(BETAS), seeds=list(study.seeds), floor=study.floor,

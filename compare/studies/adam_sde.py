@@ -31,8 +31,10 @@ REFERENCES = (
 LABELS = {"sde": "full rule (lr, betas, eps)", "sqrt-lr": "lr x sqrt(kappa) alone",
           "linear-lr": "lr x kappa alone"}
 COLORS = {"reference": PALETTE[7], "sde": PALETTE[0], "sqrt-lr": PALETTE[1], "linear-lr": PALETTE[3]}
-QUICK_KAPPAS = (1 / 4, 1.0, 4.0, 16.0, 64.0)
-"""``lrbs run --quick``: B = 32 to 8192 (the full run adds B = 8)."""
+QUICK_KAPPAS = (1 / 4, 1.0, 4.0, 16.0)
+"""``lrbs run --quick``: B = 32 to 2048."""
+FULL_KAPPAS = (1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0)
+"""``lrbs run``: B = 8 to 8192."""
 
 
 def _floats(values) -> np.ndarray:
@@ -48,7 +50,7 @@ def run(context: Context) -> Summary:
     """The rule measured on the teacher MLP (:func:`compare.analysis._adam_sde.adam_sde_study`)."""
     quick = context.quick
     study = adam_sde_study(seeds=range(3 if quick else 5),
-                           kappas=QUICK_KAPPAS if quick else (1 / 16, *QUICK_KAPPAS),
+                           kappas=QUICK_KAPPAS if quick else FULL_KAPPAS,
                            n_boot=context.settings["n_boot"] * 5)
     fit = study.fit
     data = dict(

@@ -89,5 +89,15 @@ def test_bad_statistics_are_refused():
         nqm.sign_descent_lr(4, gradient=[1.0, 2.0], noise_var=[1.0], hessian=np.eye(2))
     with pytest.raises(ValueError, match="symmetric"):
         nqm.sign_descent_lr(4, gradient=[1.0, 2.0], noise_var=[1.0, 1.0], hessian=[[1, 2], [0, 1]])
-    with pytest.raises(ValueError, match="> 0 in every coordinate"):
-        nqm.surge_parameters(gradient=[1.0, 2.0], noise_var=[1.0, 0.0], hessian=np.eye(2))
+    with pytest.raises(ValueError, match="noise_var must be >= 0"):
+        nqm.surge_parameters(gradient=[1.0, 2.0], noise_var=[1.0, -1.0], hessian=np.eye(2))
+
+
+def test_noiseless_coordinates_are_left_out_of_the_surge():
+    g, var, h = _quadratic(8)
+    padded_h = np.zeros((g.size + 1, g.size + 1))
+    padded_h[:-1, :-1], padded_h[-1, -1] = h, 3.0
+    padded = nqm.surge_parameters(gradient=np.r_[g, 0.7], noise_var=np.r_[var, 0.0],
+                                  hessian=padded_h)
+    assert padded == nqm.surge_parameters(gradient=g, noise_var=var, hessian=h)
+    assert np.isinf(nqm.surge_parameters(gradient=[1.0], noise_var=[0.0], hessian=[[1.0]]).b_noise)
