@@ -4,6 +4,7 @@ from compare.analysis._adam_sde import AdamSDEStudy, adam_sde_study
 from compare.analysis._double_descent import RiskSimulation, simulate_risk
 from compare.analysis._edges import EdgeStudy, edge_study
 from compare.analysis._gns import NoiseScaleStudy, noise_scale_study
+from compare.analysis._greedy import GreedyStudy, greedy_study
 from compare.analysis._optima import Study, Theory, analyze, bootstrap_optima
 from compare.analysis._theory_table import diagonal_curves
 from compare.fit._annealing import AnnealingFit, annealing_areas, fit_annealing_law
@@ -31,6 +32,7 @@ from compare.studies.diagonal_nqm import (
     plot_diagonal_nqm,
 )
 from compare.studies.double_descent import plot_double_descent
+from compare.studies.greedy_rate import plot_greedy_rate
 from compare.studies.noise_scale import (
     noise_scale_conclusions,
     plot_critical_batch,
@@ -55,6 +57,7 @@ __all__ = [
     "AnnealingStudy",
     "CriticalBatchFit",
     "EdgeStudy",
+    "GreedyStudy",
     "Extrapolation",
     "LawFit",
     "NoiseScaleStudy",
@@ -82,6 +85,7 @@ __all__ = [
     "fit_rule",
     "fit_scaling",
     "fit_scaling_law",
+    "greedy_study",
     "linear_rule",
     "logarithmic_rule",
     "noise_scale_conclusions",
@@ -91,6 +95,7 @@ __all__ = [
     "plot_critical_batch",
     "plot_diagonal_nqm",
     "plot_double_descent",
+    "plot_greedy_rate",
     "plot_loss_vs_lr",
     "plot_lr_vs_width",
     "plot_noise_trace",

@@ -44,6 +44,7 @@ NOT_FUZZED = {
         "empirical.DigitsSplit", "empirical.Problem",
         "nqm.SurgeParameters", "empirical.SignStatistics",
         "compare.AdamSDEStudy", "compare.AnnealingFit", "compare.AnnealingStudy",
+        "compare.GreedyStudy",
         "compare.CriticalBatchFit", "compare.EdgeStudy", "compare.Extrapolation",
         "compare.LawFit", "compare.NoiseScaleStudy", "compare.RiskSimulation",
         "compare.RuleFit", "compare.ScalingFit", "compare.ScalingRule", "compare.Study",
@@ -550,6 +551,8 @@ def calls() -> dict[str, Callable[[], Call]]:
             rates=[0.1, 0.1, 0.05])),
         "compare.annealing_study": lambda: Call(compare.annealing_study, dict(
             seeds=(0, 1), steps=60, batch_size=8, peak_lr=0.05)),
+        "compare.greedy_study": lambda: Call(compare.greedy_study, dict(
+            model="mlp-sgd", batch_sizes=(2, 16), steps=(0,), draws=4, n_boot=10, seed=0)),
         "compare.adam_sde_study": lambda: Call(compare.adam_sde_study, SDE_SETTINGS,
                                                nan="the rules where undefined, and at kappa = 1"),
         "compare.write_sweep_report": lambda: Call(compare.write_sweep_report, dict(
@@ -574,6 +577,8 @@ def calls() -> dict[str, Callable[[], Call]]:
             sim=risk())),
         "compare.plot_annealing": lambda: Call(compare.plot_annealing, dict(
             study=compare.annealing_study(seeds=(0, 1), steps=60, batch_size=8))),
+        "compare.plot_greedy_rate": lambda: Call(compare.plot_greedy_rate, dict(studies=[
+            compare.greedy_study("linear-sgd", (2, 16), steps=(0,), draws=4, n_boot=10)])),
         "compare.plot_adam_sde": lambda: Call(compare.plot_adam_sde, dict(study=adam_sde())),
         "compare.plot_lr_vs_width": lambda: Call(compare.plot_lr_vs_width, dict(
             runs=scaling_runs())),

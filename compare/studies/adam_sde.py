@@ -47,7 +47,7 @@ def _kappa_text(kappa: float) -> str:
 
 
 def run(context: Context) -> Summary:
-    """The rule measured on the teacher MLP (:func:`compare.analysis._adam_sde.adam_sde_study`)."""
+    """The rule measured on the teacher MLP (:func:`compare.adam_sde_study`)."""
     quick = context.quick
     study = adam_sde_study(seeds=range(3 if quick else 5),
                            kappas=QUICK_KAPPAS if quick else FULL_KAPPAS,
@@ -79,7 +79,7 @@ def plot_adam_sde(study: AdamSDEStudy) -> Figure:
 
     See Also
     --------
-    compare.analysis._adam_sde.adam_sde_study : The numbers.
+    adam_sde_study : The numbers.
     """
     shown = [i for i, k in enumerate(study.kappas) if k != 1]
     fig = Figure(figsize=(max(11.0, 2.9 * len(shown)), 8.4), layout="constrained")

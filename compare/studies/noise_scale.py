@@ -72,7 +72,10 @@ def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
         lines.append(f"Predicted optimum from one run (McCandlish's lr_max / (1 + B_noise/B), "
                      f"moving averages B_noise = B_simple = {fmt(gns.trace.b_simple_ema[-1])}, "
                      f"lr_max = {fmt(gns.trace.lr_max_ema[-1])} after {gns.trace.steps[-1]} "
-                     f"steps): inside the measured 95% interval at {inside} of "
+                     f"steps; the best rate of one step, set here against the best rate over "
+                     f"{gns.trace.steps[-1]} steps, a different criterion: the greedy-rate study "
+                     f"sets it against the one-step optimum): inside the measured 95% interval at "
+                     f"{inside} of "
                      f"{int(counted.sum())} batch sizes; predicted / measured "
                      f"{fmt(np.nanmin(ratio))}-{fmt(np.nanmax(ratio))}.")
         return lines
@@ -241,8 +244,9 @@ def plot_critical_batch(studies: list) -> Figure:
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         label_axes(ax, "batch size $B$", "learning rate",
-                   f"{gns.label}: predicted inside {int(gns.inside[gns.counted].sum())} of "
-                   f"{int(gns.counted.sum())}", legend_size=7, legend_below=True)
+                   f"{gns.label}: one-step rate vs the {gns.trace.steps[-1]}-step optimum,\n"
+                   f"inside {int(gns.inside[gns.counted].sum())} of {int(gns.counted.sum())}",
+                   legend_size=7, legend_below=True)
     return fig
 
 

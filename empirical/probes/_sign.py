@@ -70,6 +70,19 @@ def sign_descent_statistics(loss: Callable, params: Mapping[str, torch.Tensor], 
     per_example_noise : The trace of the same covariance, on minibatches.
     nqm.surge_parameters : The surge these predict.
     """
+    vector, per_example, h = per_example_gradients_and_hessian(loss, params, data)
+    mean = per_example.mean(axis=0)
+    noise_var = ((per_example - mean) ** 2).mean(axis=0)
+    flat = vector.double().cpu().numpy()
+    return SignStatistics(mean + weight_decay * flat, noise_var, h + weight_decay * np.eye(flat.size))
+
+
+def per_example_gradients_and_hessian(loss: Callable, params: Mapping[str, torch.Tensor],
+                                      data: tuple, *, hessian: bool = True
+                                      ) -> tuple[torch.Tensor, np.ndarray, np.ndarray | None]:
+    """The flattened parameters, every example's gradient ``(N, d)`` and the symmetrized Hessian
+    ``(d, d)`` of the mean loss on ``data`` (float64 arrays; ``None`` without ``hessian``), for
+    models of at most :data:`MAX_PARAMETERS` parameters."""
     vector, unflatten = _flat({k: v.detach() for k, v in params.items()})
     if vector.numel() > MAX_PARAMETERS:
         raise ValueError(f"params must hold at most {MAX_PARAMETERS} numbers (the Hessian is "
@@ -79,9 +92,7 @@ def sign_descent_statistics(loss: Callable, params: Mapping[str, torch.Tensor], 
         return loss(unflatten(flat), batch)
 
     per_example = vmap(lambda example: grad(flat_loss)(vector, tuple(t[None] for t in example)))(data)
-    mean = per_example.mean(dim=0)
-    noise_var = ((per_example - mean) ** 2).mean(dim=0)
-    curvature = jacrev(jacrev(flat_loss))(vector, data)      # reverse over reverse
-    gradient = (mean + weight_decay * vector).double().cpu().numpy()
-    h = curvature.double().cpu().numpy() + weight_decay * np.eye(vector.numel())
-    return SignStatistics(gradient, noise_var.double().cpu().numpy(), (h + h.T) / 2)
+    if not hessian:
+        return vector, per_example.double().cpu().numpy(), None
+    h = jacrev(jacrev(flat_loss))(vector, data).double().cpu().numpy()      # reverse over reverse
+    return vector, per_example.double().cpu().numpy(), (h + h.T) / 2
