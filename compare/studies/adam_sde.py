@@ -189,12 +189,13 @@ def sentences(data: dict) -> list[str]:
         lines.append(f"Under the full rule the optimal rate grows as B^{data['exponent']:.2f} "
                      f"[{lo:.2f}, {hi:.2f}] over B = {sizes.min()}-{sizes.max()}; the SDE "
                      f"predicts 0.5, {verdict} the interval.")
-    b_simple = _floats(data["b_simple"])[1:]                  # after the first update
-    noisy = np.mean(b_simple > data["reference_batch"])
+    b_simple, steps = _floats(data["b_simple"]), data["noise_steps"]
+    noisy = int(np.sum(b_simple > data["reference_batch"]))
     lines.append(f"The SDE assumes gradient noise dominates the gradient (B well below the noise "
-                 f"scale): along the reference run B_simple goes from {fmt(b_simple[0])} after "
-                 f"the first checkpoint to {fmt(b_simple[-1])} at the end, above B = "
-                 f"{data['reference_batch']} at {noisy:.0%} of the checkpoints.")
+                 f"scale): along the reference run B_simple is {fmt(b_simple[0])} at the start, "
+                 f"{fmt(b_simple[1])} after {steps[1]} updates and {fmt(b_simple[-1])} after "
+                 f"{steps[-1]}, above B = {data['reference_batch']} at {noisy} of its "
+                 f"{len(steps)} checkpoints.")
     return lines
 
 
