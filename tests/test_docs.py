@@ -20,6 +20,16 @@ def test_the_gallery_has_the_fourteen_topics():
                                           "plot_scaling_law", "plot_stability_edge"]
 
 
+def test_the_gallery_reading_order_names_every_example():
+    """docs/conf.py's ReadingOrder sorts the gallery: an example missing from it fails the
+    docs build."""
+    import ast
+    tree = ast.parse((EXAMPLES[0].parents[1] / "conf.py").read_text())
+    order = next(node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                 and getattr(node.targets[0], "id", None) == "ORDER")
+    assert sorted(ast.literal_eval(order)) == sorted(p.name for p in EXAMPLES)
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_runs_draws_and_concludes(path):
     namespace = runpy.run_path(str(path), run_name="__main__")
