@@ -18,6 +18,7 @@ from compare.style._html import interval_text, local_table, num_text, rules_tabl
 from compare.style._text import paragraph
 from empirical import strict_json
 from empirical._core.arguments import checked, kind, sequence_of
+from empirical.problems._shipped import ADAM_BETAS, ADAM_EPS, ADAM_WEIGHT_DECAY
 
 NAME = "optimal-lr"
 KEY = "studies"
@@ -37,8 +38,11 @@ SETUP = (
      "The homework's teacher network y = relu(X W1) W2 + sigma eps (D = 4, sigma = 2, floor 4) "
      "learned by a two-layer ReLU student of width 4 with plain minibatch SGD, 100 steps."),
     ("MLP, Adam (warmup + cosine)", "mlp-adam",
-     "The same teacher and student, trained with Adam (L2 weight decay 0.001) under 10 steps "
-     "of linear warmup and a cosine decay to zero at step 100."),
+     f"The same teacher and student, trained with the notebook's Adam: betas "
+     f"{ADAM_BETAS[0]:g} and {ADAM_BETAS[1]:g} (not the 0.9 and 0.999 the Adam theories assume; "
+     f"the adam-sde and adam-annealing sections use those), eps {ADAM_EPS:g}, coupled L2 weight "
+     f"decay {ADAM_WEIGHT_DECAY:g}, under 10 steps of linear warmup and a cosine decay to zero "
+     "at step 100."),
 )
 
 
