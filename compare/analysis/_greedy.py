@@ -11,6 +11,7 @@ import torch
 import nqm
 from empirical import least_squares_workload, teacher_mlp_workload, train_workload
 from empirical._core.arguments import MAX_RESAMPLES, SEED, checked, kind, whole, wholes
+from empirical.probes._hessian import _flat
 from empirical.probes._sign import per_example_gradients_and_hessian
 from empirical.sweep._optimum import subgrid_argmin_rows
 
@@ -188,8 +189,6 @@ def _quadratic_loss_after(g: np.ndarray, h: np.ndarray, start: float):
 
 def _loss_after(workload, params: dict, vector: torch.Tensor):
     """``(lrs, steps) -> (n_lr, n_draw)``: the training loss at ``theta - lr * step``."""
-    from empirical.probes._hessian import _flat
-
     _, unflatten = _flat({k: v.detach() for k, v in params.items()})
     batched = torch.func.vmap(lambda flat: workload.loss(unflatten(flat), workload.train),
                               chunk_size=64)
