@@ -7,6 +7,7 @@ Every closed form has its sympy derivation in :mod:`nqm.symbolic`. numpy/scipy/s
 
 import importlib
 
+from nqm._critical_batch import CriticalBatch, scalar_critical_batch, scalar_greedy_steps
 from nqm._diagonal import DiagonalNQM
 from nqm._diagonal_schedules import OptimalSchedule
 from nqm._diagonal_steps import OptimalSteps
@@ -40,6 +41,7 @@ from nqm._scalar import (
 from nqm._sign_descent import SurgeParameters, sign_descent_lr, surge_parameters
 
 __all__ = [
+    "CriticalBatch",
     "DiagonalNQM",
     "FiniteSampleLeastSquaresSGD",
     "LeastSquaresSGD",
@@ -59,7 +61,9 @@ __all__ = [
     "optimal_ridge_lambda",
     "ridge_risk",
     "ridgeless_risk",
+    "scalar_critical_batch",
     "scalar_expected_loss",
+    "scalar_greedy_steps",
     "scalar_max_feasible_lr",
     "scalar_max_stable_lr",
     "scalar_stationary_loss",

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from nqm._affine import affine_first_passage, affine_moment, minimize_on_log_scale
+from nqm._critical_batch import CriticalBatch, continuum_critical_batch, greedy_step_count
 from nqm._noise_scale import NoiseScale
 from nqm._validation import nonnegative, positive, scalar_or_array, steps_array
 
@@ -184,6 +185,111 @@ class LeastSquaresSGD:
         return NoiseScale(scalar_or_array(4 * e), scalar_or_array(trace),
                           scalar_or_array(b_noise), scalar_or_array(b_noise),
                           scalar_or_array(np.full_like(e, 0.5)))
+
+    def _target_error(self, target_mse) -> np.ndarray:
+        target_mse = positive("target_mse", target_mse)
+        error = self.dim * (target_mse - self.noise_std**2)
+        if np.any(error <= 0) or np.any(error >= self.init_error):
+            raise ValueError(f"target_mse must lie between the noise floor noise_std^2 = "
+                             f"{self.noise_std**2:g} and the initial test MSE "
+                             f"{self.noise_std**2 + self.init_error / self.dim:g}, got "
+                             f"{target_mse.min():g} to {target_mse.max():g}")
+        return error
+
+    def critical_batch(self, target_mse) -> CriticalBatch:
+        r"""McCandlish et al.'s fewest steps, fewest examples and critical batch size to a test
+        MSE, from the noise scale along the greedy schedule.
+
+        .. math::
+
+            S_{\min} = \ln\frac{e_0}{e},\quad
+            E_{\min} = (D + 1)\ln\frac{e_0}{e} + \sigma^2 D^2\Big(\frac1e - \frac1{e_0}\Big),
+            \quad B_{\rm crit} = \frac{E_{\min}}{S_{\min}},\quad e = D(\text{target} - \sigma^2),
+
+        the continuum model :math:`S(B) = S_{\min} + E_{\min}/B` integrated with
+        :math:`B_{\rm noise}(e) = D + 1 + \sigma^2 D^2/e` (:meth:`noise_scale`) and
+        :math:`\Delta e_{\max} = e` (:func:`nqm.symbolic.greedy_critical_batch`). As the error
+        falls into the noise, :math:`B_{\rm crit} \approx \sigma^2 D^2 / (e \ln(e_0/e))`:
+        Kaplan et al.'s power law in the loss with exponent :math:`-1`, up to the logarithm.
+        The continuum holds for :math:`B \ll B_{\rm noise}`; :meth:`greedy_steps` is the exact
+        count, which falls below :math:`S_{\min}` at large batch sizes (an infinite batch
+        reaches the minimum in one step).
+
+        Parameters
+        ----------
+        target_mse : float or array_like
+            Between the noise floor :math:`\sigma^2` and the initial test MSE.
+
+        Returns
+        -------
+        CriticalBatch
+
+        References
+        ----------
+        .. [1] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch
+           Training", arXiv:1812.06162 (2018), eqs. 2.11-2.12 and appendix D.
+        .. [2] J. Kaplan et al., "Scaling Laws for Neural Language Models", arXiv:2001.08361
+           (2020), eq. 5.2 (:math:`B_{\rm crit}(L) = B_\ast / L^{1/\alpha_B}`).
+
+        See Also
+        --------
+        greedy_steps : The exact fewest steps it approximates.
+        nqm.scalar_critical_batch : The same for the scalar noisy quadratic model.
+        nqm.steps_examples_tradeoff : The hyperbola it parametrizes.
+
+        Examples
+        --------
+        >>> from nqm import LeastSquaresSGD
+        >>> model = LeastSquaresSGD(dim=16, noise_std=5.0, init_error=2 * 16**2)
+        >>> print(model.critical_batch([26.0, 30.0]).b_crit.round(1))
+        [128.8  53.4]
+        """
+        error = self._target_error(target_mse)
+        return continuum_critical_batch(error, self.init_error, self.dim + 1.0,
+                                        self.noise_std**2 * self.dim**2)
+
+    def greedy_steps(self, batch_size, target_mse):
+        r"""The fewest steps to a test MSE over all learning-rate schedules: the greedy
+        schedule's, counted exactly.
+
+        The greedy rate :math:`\tfrac12 / (1 + B_{\rm noise}(e)/B)` (:meth:`noise_scale`,
+        :func:`nqm.mccandlish_lr`) takes the error to exactly
+
+        .. math::
+
+            e' = e\,\frac{B_{\rm noise}(e)}{B + B_{\rm noise}(e)},\qquad
+            B_{\rm noise}(e) = D + 1 + \frac{\sigma^2 D^2}{e}
+
+        (:func:`nqm.symbolic.greedy_error_map`). The error after a step grows with the error
+        before it at every rate, so minimizing each step minimizes every later one and no
+        schedule does better. Counted by iterating the map (at most ``10**6`` steps).
+
+        Parameters
+        ----------
+        batch_size, target_mse : float or array_like
+            ``batch_size > 0``; ``target_mse`` as in :meth:`critical_batch`. Broadcast.
+
+        Returns
+        -------
+        int or ndarray of int
+
+        See Also
+        --------
+        critical_batch : McCandlish et al.'s continuum model of the same count.
+        optimal_lr_target : The fewest steps at one constant rate.
+
+        Examples
+        --------
+        >>> from nqm import LeastSquaresSGD
+        >>> model = LeastSquaresSGD(dim=16, noise_std=5.0, init_error=2 * 16**2)
+        >>> print(model.greedy_steps([2, 16, 256, 4096], 26.0))
+        [224  29   3   1]
+        """
+        error = self._target_error(target_mse)
+        b = positive("batch_size", batch_size)
+        return greedy_step_count(b, error, self.init_error, self.dim + 1.0,
+                                 self.noise_std**2 * self.dim**2, lambda:
+                                 f"batch_size={np.min(b):g}, target_mse={np.min(target_mse):g}")
 
     def failure_lr(self, batch_size, steps, level):
         r"""The rate above which the expected test MSE after ``steps`` steps ends above ``level``.

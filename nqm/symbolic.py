@@ -308,6 +308,55 @@ def steps_examples_tradeoff() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return steps, examples, product
 
 
+def greedy_error_map() -> tuple[sp.Expr, sp.Expr]:
+    r"""(least squares, scalar NQM): the error after one greedy step, each written as
+    :math:`e\,B_{\rm noise}/(B + B_{\rm noise})` with :math:`B_{\rm noise} = k + c/e`, and the
+    scalar model's map on :math:`1/e`.
+
+    Least squares: :math:`k = D + 1`, :math:`c = \sigma^2 D^2` (:func:`least_squares_noise_scale`);
+    the scalar NQM (error :math:`\mathbb{E}w^2`): :math:`k = 0`, :math:`c = \sigma^2/a^2`, where
+    the map is :math:`1/e' = 1/e + B a^2/\sigma^2`, linear in the step count.
+    """
+    e = m(t)
+    recursion = least_squares_error_recursion()
+    greedy = sp.solve(sp.diff(recursion, eta), eta)[0]
+    least_squares = _step("least squares: the error recursion at its greedy rate",
+                          sp.factor(recursion.subs(eta, greedy)))
+    noise = D + 1 + sigma2 * D**2 / e
+    _step("minus e B_noise / (B + B_noise), B_noise = D + 1 + sigma^2 D^2 / e, simplifies to 0",
+          sp.simplify(least_squares - e * noise / (B + noise)))
+    scalar_recursion = scalar_moment_recursion()
+    scalar = _step("the scalar NQM: its moment recursion at its greedy rate",
+                   sp.factor(scalar_recursion.subs(eta, sp.solve(sp.diff(scalar_recursion, eta),
+                                                                 eta)[0])))
+    _step("minus e B_noise / (B + B_noise), B_noise = sigma^2 / (a^2 e), simplifies to 0",
+          sp.simplify(scalar - e * (sigma2 / (a**2 * e)) / (B + sigma2 / (a**2 * e))))
+    _step("1/e' - 1/e = B a^2 / sigma^2, whatever e",
+          sp.simplify(1 / scalar - 1 / e))
+    return least_squares, scalar
+
+
+def greedy_critical_batch() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    r"""(:math:`S_{\min}`, :math:`E_{\min}`, :math:`B_{\rm crit}`) of McCandlish et al.'s
+    continuum model from error :math:`e_0` (``w_0^2``) to :math:`e` (``target``) with
+    :math:`B_{\rm noise}(e) = k + c/e` and :math:`\Delta e_{\max} = e`, as on least squares
+    and the scalar NQM (:func:`greedy_error_map`).
+
+    Each greedy step improves the error by :math:`e / (1 + B_{\rm noise}(e)/B)`
+    (:func:`quadratic_greedy_step`); summed as an integral over the error,
+    :math:`S(B) = \int_e^{e_0} (1 + B_{\rm noise}(x)/B)\,dx/x`.
+    """
+    k, c, x = sp.symbols("k c x", positive=True)
+    e0, e = w0sq, target
+    steps = _step("S(B): the integral of (1 + B_noise(x)/B) / x from e to e_0",
+                  sp.integrate((1 + (k + c / x) / B) / x, (x, e, e0)))
+    s_min = _step("S_min, the limit B -> oo", sp.simplify(sp.limit(steps, B, sp.oo)))
+    e_min = _step("E_min, the limit of B S as B -> 0", sp.simplify(sp.limit(B * steps, B, 0)))
+    _step("S(B) - S_min (1 + B_crit / B), B_crit = E_min / S_min, simplifies to 0",
+          sp.simplify(steps - s_min * (1 + e_min / s_min / B)))
+    return s_min, e_min, sp.simplify(e_min / s_min)
+
+
 def ema_as_heavy_ball() -> tuple[sp.Expr, sp.Expr]:
     r"""(:math:`\beta'`, :math:`k'`): the moving average :math:`u_t = \gamma u_{t-1} +
     (1-\gamma) w_t` of plain SGD's iterates :math:`w_{t+1} = (1-k) w_t - \xi_t` is a
@@ -448,6 +497,7 @@ DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_lo
                momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
                least_squares_max_stable_lr, least_squares_noise_scale, greedy_lr_is_mccandlish,
                quadratic_greedy_step, sign_descent_surge, steps_examples_tradeoff,
+               greedy_error_map, greedy_critical_batch,
                information_lower_bound,
                ema_as_heavy_ball, averaged_heavy_ball_sums,
                ridgeless_risk, mp_stieltjes, mp_stieltjes_derivative,

@@ -37,7 +37,7 @@ class Call:
 NOT_FUZZED = {
     # records the library makes and returns; their values are checked where they are made
     **{name: "a record returned by the library" for name in (
-        "nqm.NoiseScale", "nqm.OptimalSchedule", "nqm.OptimalSteps", "nqm.RiskDecomposition",
+        "nqm.CriticalBatch", "nqm.NoiseScale", "nqm.OptimalSchedule", "nqm.OptimalSteps", "nqm.RiskDecomposition",
         "empirical.DigitsRuns", "empirical.NoiseEstimate", "empirical.NoiseTrace",
         "empirical.Optimum", "empirical.ScalingRuns", "empirical.ShapeResult",
         "empirical.StabilityEdge", "empirical.SweepCell", "empirical.SweepResult",
@@ -235,6 +235,10 @@ def calls() -> dict[str, Callable[[], Call]]:
         "nqm.steps_to_target": lambda: Call(nqm.steps_to_target, dict(
             lr=0.1, batch_size=4, target_loss=0.3, w0_sq=1.0, **q),
             inf="an unreachable target takes infinitely many steps (documented)"),
+        "nqm.scalar_critical_batch": lambda: Call(nqm.scalar_critical_batch, dict(
+            target_loss=0.3, w0_sq=1.0, **q)),
+        "nqm.scalar_greedy_steps": lambda: Call(nqm.scalar_greedy_steps, dict(
+            batch_size=BATCHES, target_loss=0.3, w0_sq=1.0, **q)),
         "nqm.steps_examples_tradeoff": lambda: Call(nqm.steps_examples_tradeoff, dict(
             batch_size=BATCHES, s_min=10.0, b_crit=100.0)),
         "nqm.mccandlish_lr": lambda: Call(nqm.mccandlish_lr, dict(
@@ -264,6 +268,10 @@ def calls() -> dict[str, Callable[[], Call]]:
             batch_size=4)),
         "nqm.LeastSquaresSGD.optimal_lr": lambda: Call(ls().optimal_lr, dict(
             batch_size=4, steps=10, window=1)),
+        "nqm.LeastSquaresSGD.critical_batch": lambda: Call(ls().critical_batch, dict(
+            target_mse=1.1)),
+        "nqm.LeastSquaresSGD.greedy_steps": lambda: Call(ls().greedy_steps, dict(
+            batch_size=BATCHES, target_mse=1.1)),
         "nqm.LeastSquaresSGD.noise_scale": lambda: Call(ls().noise_scale, dict(error=0.5)),
         "nqm.LeastSquaresSGD.failure_lr": lambda: Call(ls().failure_lr, dict(
             batch_size=4, steps=10, level=1.2)),
