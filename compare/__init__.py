@@ -7,6 +7,7 @@ from compare.analysis._gns import NoiseScaleStudy, noise_scale_study
 from compare.analysis._greedy import GreedyStudy, greedy_study
 from compare.analysis._optima import Study, Theory, analyze, bootstrap_optima
 from compare.analysis._theory_table import diagonal_curves
+from compare.analysis._trajectories import TrajectoryStudy, trajectory_study
 from compare.fit._annealing import AnnealingFit, annealing_areas, fit_annealing_law
 from compare.fit._critical import CriticalBatchFit, fit_critical_batch
 from compare.fit._fits import RuleFit, ScalingFit, fit_rule, fit_scaling
@@ -49,6 +50,7 @@ from compare.studies.scaling_law import (
     summarize_scaling_law,
 )
 from compare.studies.stability_edge import edge_conclusions, plot_stability_edges, summarize_edges
+from compare.studies.trajectories import plot_trajectories
 from compare.style._figures import save_figure
 
 __all__ = [
@@ -57,8 +59,8 @@ __all__ = [
     "AnnealingStudy",
     "CriticalBatchFit",
     "EdgeStudy",
-    "GreedyStudy",
     "Extrapolation",
+    "GreedyStudy",
     "LawFit",
     "NoiseScaleStudy",
     "RULES",
@@ -68,6 +70,7 @@ __all__ = [
     "ScalingRule",
     "Study",
     "Theory",
+    "TrajectoryStudy",
     "adam_sde_study",
     "analyze",
     "annealing_areas",
@@ -103,6 +106,7 @@ __all__ = [
     "plot_scaling_law",
     "plot_stability_edges",
     "plot_steps_to_target",
+    "plot_trajectories",
     "power_rule",
     "results_schema",
     "run_report",
@@ -118,5 +122,6 @@ __all__ = [
     "summarize_noise_scale",
     "summarize_scaling_law",
     "surge_rule",
+    "trajectory_study",
     "write_sweep_report",
 ]

@@ -44,7 +44,7 @@ NOT_FUZZED = {
         "empirical.DigitsSplit", "empirical.Problem",
         "nqm.SurgeParameters", "empirical.SignStatistics",
         "compare.AdamSDEStudy", "compare.AnnealingFit", "compare.AnnealingStudy",
-        "compare.GreedyStudy",
+        "compare.GreedyStudy", "compare.TrajectoryStudy",
         "compare.CriticalBatchFit", "compare.EdgeStudy", "compare.Extrapolation",
         "compare.LawFit", "compare.NoiseScaleStudy", "compare.RiskSimulation",
         "compare.RuleFit", "compare.ScalingFit", "compare.ScalingRule", "compare.Study",
@@ -532,6 +532,12 @@ def calls() -> dict[str, Callable[[], Call]]:
             nan="an edge not bracketed within max_doublings is nan (documented)"),
         "compare.summarize_edges": lambda: Call(compare.summarize_edges, dict(edge=edges())),
         "compare.edge_conclusions": lambda: Call(compare.edge_conclusions, dict(edge=edges())),
+        "compare.trajectory_study": lambda: Call(compare.trajectory_study, dict(
+            study=study(), n_boot=10, seed=0),
+            nan="the reference batch size is not predicted: its steps and error are nan "
+                "(documented)"),
+        "compare.plot_trajectories": lambda: Call(compare.plot_trajectories, dict(
+            studies=[compare.trajectory_study(study(), n_boot=10)])),
         "compare.noise_scale_study": lambda: Call(compare.noise_scale_study, dict(
             study=study(), n_boot=10, seed=0, factors=(1.5, 2.5), method="two-batch",
             n_batches=2, every=10)),

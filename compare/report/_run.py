@@ -33,7 +33,8 @@ FIGURES = {HEADLINE_FIGURE: HEADLINE,
            "critical_batch": ROOT / "docs" / "images" / "critical_batch.png",
            "adam_sde": ROOT / "docs" / "images" / "adam_sde.png",
            "adam_annealing": ROOT / "docs" / "images" / "adam_annealing.png",
-           "greedy_rate": ROOT / "docs" / "images" / "greedy_rate.png"}
+           "greedy_rate": ROOT / "docs" / "images" / "greedy_rate.png",
+           "trajectories": ROOT / "docs" / "images" / "trajectories.png"}
 """The figures of a run the README and the docs pages show, and where they are kept: ``lrbs
 run`` writes these as PNG too (``python -m compare.report._readme`` copies them)."""
 
