@@ -6,6 +6,12 @@ from compare.analysis._edges import EdgeStudy, edge_study
 from compare.analysis._gns import NoiseScaleStudy, noise_scale_study
 from compare.analysis._greedy import GreedyStudy, greedy_study
 from compare.analysis._optima import Study, Theory, analyze, bootstrap_optima
+from compare.analysis._temperature import (
+    DataAxis,
+    TemperatureStudy,
+    least_squares_data_axis,
+    temperature_study,
+)
 from compare.analysis._theory_table import diagonal_curves
 from compare.analysis._trajectories import TrajectoryStudy, trajectory_study
 from compare.fit._annealing import AnnealingFit, annealing_areas, fit_annealing_law
@@ -50,6 +56,7 @@ from compare.studies.scaling_law import (
     summarize_scaling_law,
 )
 from compare.studies.stability_edge import edge_conclusions, plot_stability_edges, summarize_edges
+from compare.studies.temperature import plot_temperature
 from compare.studies.trajectories import plot_trajectories
 from compare.style._figures import save_figure
 
@@ -58,6 +65,7 @@ __all__ = [
     "AnnealingFit",
     "AnnealingStudy",
     "CriticalBatchFit",
+    "DataAxis",
     "EdgeStudy",
     "Extrapolation",
     "GreedyStudy",
@@ -69,6 +77,7 @@ __all__ = [
     "ScalingFit",
     "ScalingRule",
     "Study",
+    "TemperatureStudy",
     "Theory",
     "TrajectoryStudy",
     "adam_sde_study",
@@ -89,6 +98,7 @@ __all__ = [
     "fit_scaling",
     "fit_scaling_law",
     "greedy_study",
+    "least_squares_data_axis",
     "linear_rule",
     "logarithmic_rule",
     "noise_scale_conclusions",
@@ -106,6 +116,7 @@ __all__ = [
     "plot_scaling_law",
     "plot_stability_edges",
     "plot_steps_to_target",
+    "plot_temperature",
     "plot_trajectories",
     "power_rule",
     "results_schema",
@@ -122,6 +133,7 @@ __all__ = [
     "summarize_noise_scale",
     "summarize_scaling_law",
     "surge_rule",
+    "temperature_study",
     "trajectory_study",
     "write_sweep_report",
 ]

@@ -56,7 +56,8 @@ class ReadingOrder:
 
     ORDER = ("plot_scalar_nqm.py", "plot_diagonal_nqm.py", "plot_least_squares.py",
              "plot_mlp_sgd.py", "plot_mlp_adam.py", "plot_own_model.py", "plot_stability_edge.py",
-             "plot_noise_scale.py", "plot_trajectories.py", "plot_greedy_rate.py", "plot_adam_surge.py",
+             "plot_noise_scale.py", "plot_trajectories.py", "plot_greedy_rate.py",
+             "plot_temperature.py", "plot_adam_surge.py",
              "plot_adam_sde.py", "plot_adam_annealing.py", "plot_scaling_law.py",
              "plot_double_descent.py")
 

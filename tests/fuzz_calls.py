@@ -44,7 +44,8 @@ NOT_FUZZED = {
         "empirical.DigitsSplit", "empirical.Problem",
         "nqm.SurgeParameters", "empirical.SignStatistics",
         "compare.AdamSDEStudy", "compare.AnnealingFit", "compare.AnnealingStudy",
-        "compare.GreedyStudy", "compare.TrajectoryStudy",
+        "compare.GreedyStudy", "compare.TrajectoryStudy", "compare.TemperatureStudy",
+        "compare.DataAxis",
         "compare.CriticalBatchFit", "compare.EdgeStudy", "compare.Extrapolation",
         "compare.LawFit", "compare.NoiseScaleStudy", "compare.RiskSimulation",
         "compare.RuleFit", "compare.ScalingFit", "compare.ScalingRule", "compare.Study",
@@ -206,6 +207,7 @@ def diagonal() -> dict:
 
 DIVERGED = "a diverged run's losses and parameters are inf or nan (documented)"
 DIVERGES = "a rate far above the stable bound diverges: the loss overflows to inf (documented)"
+CENSORED = "a crossover beyond every pair of batch sizes is inf, censored (documented)"
 BATCHES = np.array([2.0, 4.0, 8.0, 16.0])
 LRS = np.array([0.01, 0.02, 0.04, 0.06])
 LOSSES = np.array([1.0, 0.5, 0.3, 0.45])
@@ -538,6 +540,13 @@ def calls() -> dict[str, Callable[[], Call]]:
                 "(documented)"),
         "compare.plot_trajectories": lambda: Call(compare.plot_trajectories, dict(
             studies=[compare.trajectory_study(study(), n_boot=10)])),
+        "compare.temperature_study": lambda: Call(compare.temperature_study, dict(
+            study=study(), n_boot=10, seed=0), inf=CENSORED),
+        "compare.least_squares_data_axis": lambda: Call(compare.least_squares_data_axis, dict(
+            results=[sweep()], n_boot=10, seed=0), inf=CENSORED),
+        "compare.plot_temperature": lambda: Call(compare.plot_temperature, dict(
+            studies=[compare.temperature_study(study(), n_boot=10)],
+            data=compare.least_squares_data_axis([sweep()], n_boot=10))),
         "compare.noise_scale_study": lambda: Call(compare.noise_scale_study, dict(
             study=study(), n_boot=10, seed=0, factors=(1.5, 2.5), method="two-batch",
             n_batches=2, every=10)),

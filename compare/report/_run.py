@@ -34,7 +34,8 @@ FIGURES = {HEADLINE_FIGURE: HEADLINE,
            "adam_sde": ROOT / "docs" / "images" / "adam_sde.png",
            "adam_annealing": ROOT / "docs" / "images" / "adam_annealing.png",
            "greedy_rate": ROOT / "docs" / "images" / "greedy_rate.png",
-           "trajectories": ROOT / "docs" / "images" / "trajectories.png"}
+           "trajectories": ROOT / "docs" / "images" / "trajectories.png",
+           "temperature": ROOT / "docs" / "images" / "temperature.png"}
 """The figures of a run the README and the docs pages show, and where they are kept: ``lrbs
 run`` writes these as PNG too (``python -m compare.report._readme`` copies them)."""
 
