@@ -11,7 +11,6 @@ import numpy as np
 import nqm
 from compare.analysis._optima import Study, bootstrap_optima, percentile_interval, target_estimator
 from compare.fit._critical import fit_critical_batch
-from compare.fit._fits import bootstrap_interval
 from compare.fit._rules import surge_rule
 from empirical import (
     NoiseTrace,
@@ -60,12 +59,6 @@ class NoiseScaleStudy:
         percentile intervals over bootstrap resamples of the seeds.
     fits : list of CriticalBatchFit or None, length n_t
         :func:`fit_critical_batch` per target (``None`` where a batch size never reaches it).
-    kaplan_exponent : float
-        :math:`b` in :math:`B_{\\rm crit} \\propto (L - L_\\infty)^{b}` over the targets
-        (Kaplan et al. 2020 fit :math:`B_{\\rm crit} \\propto L^{-1/\\alpha_B}`; here the excess
-        over the noise floor), ``nan`` with fewer than two fitted targets.
-    kaplan_interval : tuple of float
-        Its 95% interval from the same bootstrap rows.
     trace : NoiseTrace
         The noise-scale run.
     noise_at_target : ndarray, shape (n_t, 3)
@@ -117,8 +110,6 @@ class NoiseScaleStudy:
     steps: np.ndarray
     steps_interval: np.ndarray
     fits: list
-    kaplan_exponent: float
-    kaplan_interval: tuple
     trace: NoiseTrace
     noise_at_target: np.ndarray
     prediction_kind: str
@@ -213,7 +204,7 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
     b = study.batch_sizes.astype(float)
     targets, floor = _targets(study, factors)
     notes: list[str] = []
-    steps, steps_iv, fits, boot_crit = [], [], [], []
+    steps, steps_iv, fits = [], [], []
     for target in targets:
         reached = [steps_to_target_optimum(c.lrs, c.test_loss, target)[1] for c in result.cells]
         boot = bootstrap_optima(result, target_estimator(target), n_boot=n_boot, seed=seed)
@@ -223,13 +214,10 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
                         np.column_stack([reached, reached]))
         if np.all(np.isfinite(reached)):
             fit = fit_critical_batch(b, reached, boot_steps, n_seeds=len(spec.seeds))
-            boot_crit.append(fit.b_crit_boot if fit.b_crit_boot.size else
-                             np.full(len(boot_steps), np.nan))
         else:
             fit = None
             notes.append(f"target {target:.4g} not reached at every batch size: no fit")
         fits.append(fit)
-    kaplan, kaplan_iv = _kaplan(targets - floor, fits, boot_crit, len(spec.seeds))
 
     k = int(np.argmin(np.abs(np.log(b) - np.log(RUN_BATCH_SIZE))))
     workload = spec.workload()
@@ -287,7 +275,7 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
                                      init_error=2.0 * problem.dim**2)
         exact = theory.noise_scale(problem.dim * (targets - floor)).b_noise
     return NoiseScaleStudy(spec.model, study.label, optimizer, b, floor, targets,
-                           np.array(steps), np.array(steps_iv), fits, kaplan, kaplan_iv, trace,
+                           np.array(steps), np.array(steps_iv), fits, trace,
                            at_target, kind, final, band, inside, opt_lr, opt_iv, exact, notes,
                            surge_b_crit=surge_b_crit, surge_from_b_crit=surge_from_b_crit,
                            sign_descent=sign)
@@ -314,20 +302,3 @@ def _prediction(lr_max: np.ndarray, b_noise: np.ndarray, b: np.ndarray) -> np.nd
     usable = (b_noise > 0) & np.isfinite(b_noise) & (lr_max > 0)
     return np.array([nqm.mccandlish_lr(b, lr_max=lr, b_noise=noise) if ok else np.full(b.size, np.nan)
                      for lr, noise, ok in zip(lr_max, b_noise, usable, strict=True)])
-
-
-def _kaplan(excess: np.ndarray, fits: list, boot_crit: list, n_seeds: int):
-    """Slope of log B_crit against log excess over the fitted targets, bootstrap interval."""
-    ok = [i for i, f in enumerate(fits) if f is not None]
-    nan = (float("nan"), float("nan"))
-    if len(ok) < 2:
-        return float("nan"), nan
-    x = np.log(excess[ok])
-    slope = float(np.polyfit(x, np.log([fits[i].b_crit for i in ok]), 1)[0])
-    rows = np.column_stack([boot_crit[j] for j in range(len(ok))]) if boot_crit else np.empty(0)
-    rows = rows[np.all(np.isfinite(rows) & (rows > 0), axis=1)] if rows.size else rows
-    if len(rows) < 2:
-        return slope, nan
-    slopes = np.polyfit(x, np.log(rows).T, 1)[0]
-    lo, hi = bootstrap_interval(np.array([slope]), slopes[:, None], n_seeds)
-    return slope, (float(lo[0]), float(hi[0]))

@@ -28,8 +28,6 @@ REFERENCES = (
     "S. McCandlish, J. Kaplan, D. Amodei, An empirical model of large-batch training, "
     "arXiv:1812.06162 (saturating rule, critical batch size, the gradient noise scale and its "
     "estimators).",
-    "J. Kaplan et al., Scaling laws for neural language models, arXiv:2001.08361 (the critical "
-    "batch size as a power of the loss).",
 )
 
 
@@ -61,10 +59,6 @@ def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
                      for t, f, _ in fitted]
             lines.append(f"The exact B_noise of least squares at the same expected loss is "
                          f"{fmt(min(exact))}-{fmt(max(exact))} times the measured B_crit.")
-        if np.isfinite(gns.kaplan_exponent):
-            lo, hi = gns.kaplan_interval
-            lines.append(f"B_crit grows as (excess loss)^{gns.kaplan_exponent:.2f} "
-                         f"[{lo:.2f}, {hi:.2f}] as the target tightens.")
     counted = gns.counted
     inside = int(np.sum(gns.inside[counted]))
     ratio = gns.predicted[counted] / gns.optimum_lr[counted]
@@ -144,7 +138,6 @@ def summarize_noise_scale(gns: NoiseScaleStudy) -> dict:
     return dict(
         label=gns.label, optimizer=gns.optimizer, batch_sizes=[int(v) for v in gns.batch_sizes],
         noise_floor=gns.floor, run=run, critical_batch=targets,
-        kaplan_exponent=gns.kaplan_exponent, kaplan_interval=list(gns.kaplan_interval),
         prediction=dict(kind=gns.prediction_kind, lr=list(gns.predicted),
                         band=[list(v) for v in gns.predicted_band],
                         measured_lr=list(gns.optimum_lr),

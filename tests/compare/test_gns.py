@@ -9,14 +9,13 @@ import pytest
 
 import nqm
 from compare import (
-    CriticalBatchFit,
     analyze,
     noise_scale_conclusions,
     noise_scale_study,
     results_schema,
     summarize_noise_scale,
 )
-from compare.analysis._gns import _at_loss, _kaplan
+from compare.analysis._gns import _at_loss
 from empirical import LRGrid, NoiseTrace, SweepSpec, run_sweep, strict_json
 
 
@@ -88,18 +87,3 @@ def test_noise_at_a_loss_is_interpolated_in_log_log():
     assert (low, high) == pytest.approx((value * np.exp(-half), value * np.exp(half)))
     assert np.isnan(_at_loss(trace, 1.5, floor=1.0)).all()            # never reached
     assert _at_loss(trace, 20.0, floor=1.0)[0] == pytest.approx(10.0)  # already at the start
-
-
-def test_kaplan_exponent_recovers_a_power_law():
-    excess = np.array([1.0, 2.0, 4.0, 8.0])
-    rng = np.random.default_rng(0)
-    scale = np.exp(rng.normal(0, 0.1, 40))                           # resamples move the level
-    fits, boots = [], []
-    for e in excess:
-        b_crit = 100 * e**-1.5
-        fits.append(CriticalBatchFit(1.0, b_crit, b_crit, (0, 0), (0, 0), (0, 0)))
-        boots.append(b_crit * scale * np.exp(rng.normal(0, 0.05, 40)))
-    slope, (low, high) = _kaplan(excess, fits, boots, n_seeds=5)
-    assert slope == pytest.approx(-1.5)
-    assert low < -1.5 < high
-    assert np.isnan(_kaplan(excess, [fits[0], None, None, None], boots[:1], 5)[0])
