@@ -15,8 +15,8 @@ least squares (:math:`e = \lVert W - W^\star\rVert_F^2`) and :math:`k = 0`,
 :math:`c = \sigma^2 / (2a)` for the scalar NQM (:math:`e` its expected loss). The expected
 error after a step grows with the error before it at every rate, so the greedy schedule reaches
 any error in the fewest steps over all schedules. McCandlish et al.'s continuum model
-(:math:`\Delta e` per step small, their appendix D) integrates the same improvement to
-:math:`S(B) = S_{\min}(1 + B_{\rm crit}/B)` with
+(:math:`\Delta e` per step small; their eqs. 2.11-2.12 with the noise scale of each loss)
+integrates the same improvement to :math:`S(B) = S_{\min}(1 + B_{\rm crit}/B)` with
 
 .. math::
 
@@ -154,7 +154,7 @@ def scalar_critical_batch(target_loss, *, curvature: float, noise_var: float,
     References
     ----------
     .. [1] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch Training",
-       arXiv:1812.06162 (2018), eqs. 2.11-2.12 and appendix D.
+       arXiv:1812.06162 (2018), eqs. 2.11-2.12, integrated along the run.
 
     See Also
     --------

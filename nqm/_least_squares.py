@@ -227,9 +227,9 @@ class LeastSquaresSGD:
         References
         ----------
         .. [1] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch
-           Training", arXiv:1812.06162 (2018), eqs. 2.11-2.12 and appendix D.
+           Training", arXiv:1812.06162 (2018), eqs. 2.11-2.12, integrated along the run.
         .. [2] J. Kaplan et al., "Scaling Laws for Neural Language Models", arXiv:2001.08361
-           (2020), eq. 5.2 (:math:`B_{\rm crit}(L) = B_\ast / L^{1/\alpha_B}`).
+           (2020), section 5.1 (:math:`B_{\rm crit}(L) = B_\ast / L^{1/\alpha_B}`).
 
         See Also
         --------

@@ -3,7 +3,7 @@ power law in the loss, fitted without the batch size it predicts.
 
 At every loss :math:`L` reached, the fewest steps at batch size :math:`B` follow McCandlish et
 al.'s hyperbola :math:`S_B(L) = S_{\min}(L)(1 + B_{\rm crit}(L)/B)`, and Kaplan et al. (2020,
-section 5.1, eqs. 5.1-5.4) model :math:`B_{\rm crit}(L) = B_\ast / L^{1/\alpha_B}` (here a power
+section 5.1) model :math:`B_{\rm crit}(L) = B_\ast / L^{1/\alpha_B}` (here a power
 of the excess loss over the noise floor). So the curve at one batch size :math:`B_r` gives every
 other:
 
@@ -196,7 +196,7 @@ def trajectory_study(study: Study, *, n_boot: int = 200, seed: int = 0) -> Traje
     References
     ----------
     .. [1] J. Kaplan et al., "Scaling Laws for Neural Language Models", arXiv:2001.08361
-       (2020), section 5.1, eqs. 5.1-5.4.
+       (2020), section 5.1.
     .. [2] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch Training",
        arXiv:1812.06162 (2018), eq. 2.11.
 

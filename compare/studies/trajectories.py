@@ -26,7 +26,7 @@ REFERENCES = (
     "J. Kaplan et al., Scaling laws for neural language models, arXiv:2001.08361 (section 5.1: "
     "B_crit(L) = B* / L^(1/alpha_B) and S_min = S / (1 + B_crit(L)/B)).",
     "S. McCandlish, J. Kaplan, D. Amodei, An empirical model of large-batch training, "
-    "arXiv:1812.06162 (eq. 2.11, and appendix D: the steps and examples integrated along the "
+    "arXiv:1812.06162 (eq. 2.11, and its steps and examples integrated along the "
     "greedy schedule).",
     "H. Su et al., Unraveling the mystery of scaling laws: part I (2024; the same "
     "model, used to predict losses at other batch sizes).",
