@@ -226,7 +226,7 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
                             seed=seed, device=spec.device)
     at_target = np.array([_at_loss(trace, t, floor) for t in targets])
     optimizer = "sgd" if workload.optimizer.kind == "sgd" else "adam"
-    opt_lr = np.array([o.lr for o in study.optima])
+    opt_lr = np.array([o.subgrid_lr for o in study.optima])
     opt_iv = np.array([o.interval for o in study.optima])
     kind = "absolute" if optimizer == "sgd" else "surge"
     surge_b_crit, surge_from_b_crit, sign = None, None, {}

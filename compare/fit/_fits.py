@@ -399,6 +399,20 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
                       tuple(float(v) for v in np.exp(growth_interval)))
 
 
+BATCH_PARAMETERS = ("b0", "b_noise")
+"""The rules' parameters that are batch sizes: their meaning holds only inside the data."""
+
+
+def _meanings(name: str, params: dict, batch_sizes: list) -> list:
+    """The rule's parameter meanings, a batch-size parameter outside the measured batch sizes
+    said to be so instead (a fit there means the data show no turn, not where it is)."""
+    lo, hi = min(batch_sizes), max(batch_sizes)
+    return [f"outside the measured batch sizes ({lo}-{hi}): the data show no turn, so "
+            f"this value has no meaning" if key in BATCH_PARAMETERS and not lo <= params[key] <= hi
+            else meaning for key, meaning in zip(RULES[name].params, RULES[name].meanings,
+                                                 strict=True)]
+
+
 def fit_summary(fit: ScalingFit | None, label: str) -> dict | None:
     """A :class:`ScalingFit` as JSON (``results.json``'s ``$defs/fit``); ``None`` for no fit.
 
@@ -415,7 +429,7 @@ def fit_summary(fit: ScalingFit | None, label: str) -> dict | None:
                                                          fit.local_intervals, strict=True))],
         growth=fit.growth, growth_interval=list(fit.growth_interval),
         rules={name: dict(formula=RULES[name].formula, params=fit.rules[name].params,
-                          meanings=list(RULES[name].meanings),
+                          meanings=_meanings(name, fit.rules[name].params, b),
                           intervals={k: list(v) for k, v in fit.rules[name].intervals.items()},
                           score=fit.rules[name].aicc, chi2=fit.rules[name].chi2)
                for name in COMPARED},

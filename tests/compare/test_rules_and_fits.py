@@ -189,3 +189,20 @@ def test_too_few_points_for_aicc_is_infinite(extra):
     b = BATCH[:3 + extra]
     fit = fit_rule("saturating", b, saturating_rule(b, 0.5, 30.0))
     assert np.isinf(fit.aicc) == (b.size <= 4)
+
+
+def test_a_batch_size_parameter_outside_the_data_has_no_meaning_printed():
+    """Linear optima: the saturating rule's B_noise runs to its upper bound, far beyond the
+    largest batch size, and its meaning says so; the rate parameters keep theirs."""
+    from compare.fit._fits import fit_summary
+    b = BATCH
+    lr, boot = _synthetic(0.01 * b)
+    summary = fit_summary(fit_scaling(b, lr, boot, n_seeds=5), "toy")
+    saturating = summary["rules"]["saturating"]
+    assert saturating["params"]["b_noise"] > 2048
+    assert saturating["meanings"][1].startswith("outside the measured batch sizes (2-2048)")
+    assert saturating["meanings"][0] == "the large-batch (noise-free) optimum"
+    lr, boot = _synthetic(0.05 / (1 + 40 / b))
+    curved = fit_summary(fit_scaling(b, lr, boot, n_seeds=5), "toy")["rules"]["saturating"]
+    assert 2 <= curved["params"]["b_noise"] <= 2048
+    assert curved["meanings"][1].startswith("gradient noise scale")
