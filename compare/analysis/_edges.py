@@ -44,7 +44,9 @@ class EdgeStudy:
     predicted : dict of str to ndarray
         Predicted edges per batch size: the paper's claim (linear or square root) anchored at
         the measured edge of the smallest batch size, ``"2 / lambda_max, init"`` and ``"2 / lambda_max,
-        trained"`` (gradient descent on one minibatch, SGD only), and for least squares the
+        trained"`` (gradient descent on one minibatch, SGD only; for least squares, whose
+        minibatch Hessian does not depend on the weights, the one ``"2 / lambda_max (minibatch
+        Hessian)"``), and for least squares the
         exact theory of the measurement's own criterion (``"exact, same criterion"``), SGD's
         mean-square bound and the Marchenko-Pastur edge of the batch Hessian.
     optimum : ScalingFit
@@ -146,7 +148,11 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
     if np.isfinite(edges[0].edge):
         predicted[f"claim: {name} from the smallest B"] = nqm.claimed_max_lr(
             b, optimizer=optimizer, reference_batch_size=b[0], reference_lr=edges[0].edge)
-    if optimizer == "sgd":
+    if optimizer == "sgd" and spec.model == "linear-sgd":
+        # a quadratic loss: the minibatch Hessian does not depend on the weights, so its
+        # values at the start and after training are one quantity, shown once
+        predicted["2 / lambda_max (minibatch Hessian)"] = 2 / init[:, 0]
+    elif optimizer == "sgd":
         predicted["2 / lambda_max, init"] = 2 / init[:, 0]
         predicted["2 / lambda_max, trained"] = 2 / trained[:, 0]
     if spec.model == "linear-sgd":
