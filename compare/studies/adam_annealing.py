@@ -5,7 +5,6 @@ fail (a tail at rate zero, the whole schedule scaled up)."""
 
 from __future__ import annotations
 
-import html as html_
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import nqm
 from compare.fit._annealing import ANNEALING_DECAY, AnnealingFit, fit_annealing_law
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
+from compare.style._html import answer_list
 from compare.style._text import fmt
 from empirical import schedule_factors, teacher_mlp_problem, train_mlp_batched
 from empirical._core.arguments import SEEDS, checked, kind, real, whole
@@ -287,5 +287,4 @@ def html(results: dict, figure: Callable[[str, str], str]) -> str:
     return "".join([f"<h2 id='{NAME}'>{TITLE}</h2>",
                     figure("adam_annealing", "Test loss under each schedule, measured (points) "
                                              "and the annealing law (lines); the schedules below."),
-                    "<ul class='answer'>" + "".join(f"<li>{html_.escape(line)}</li>"
-                                                    for line in sentences(results[KEY])) + "</ul>"])
+                    answer_list(sentences(results[KEY]))])

@@ -4,7 +4,6 @@ by sqrt(kappa), or by kappa; and does the optimum under the full rule grow as sq
 
 from __future__ import annotations
 
-import html as html_
 from collections.abc import Callable
 
 import numpy as np
@@ -13,6 +12,7 @@ from matplotlib.figure import Figure
 from compare.analysis._adam_sde import BASE_BETAS, BASE_EPS, RULES, AdamSDEStudy, adam_sde_study
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
+from compare.style._html import answer_list
 from compare.style._text import fmt, fmt_iv
 from empirical._core.arguments import checked, kind
 
@@ -204,5 +204,4 @@ def html(results: dict, figure: Callable[[str, str], str]) -> str:
                     figure("adam_sde", "Loss curves against examples seen under each scaling rule, "
                                        "their distance from the reference, and the optimum under "
                                        "the full rule."),
-                    "<ul class='answer'>" + "".join(f"<li>{html_.escape(line)}</li>"
-                                                    for line in sentences(results[KEY])) + "</ul>"])
+                    answer_list(sentences(results[KEY]))])

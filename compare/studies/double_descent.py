@@ -4,7 +4,6 @@ against Monte Carlo."""
 
 from __future__ import annotations
 
-import html as html_
 from collections.abc import Callable
 
 import numpy as np
@@ -14,6 +13,7 @@ import nqm
 from compare.analysis._double_descent import RiskSimulation, simulate_risk
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
+from compare.style._html import answer_list
 from compare.style._text import fmt
 from empirical._core.arguments import checked, kind
 
@@ -127,5 +127,4 @@ def sentences(data: dict) -> list[str]:
 def html(results: dict, figure: Callable[[str, str], str]) -> str:
     return "".join([f"<h2 id='{NAME}'>{TITLE}</h2>",
                     figure("double_descent", "Ridgeless and ridge risk: formulas and Monte Carlo."),
-                    "<ul class='answer'>" + "".join(f"<li>{html_.escape(line)}</li>"
-                                                    for line in sentences(results[KEY])) + "</ul>"])
+                    answer_list(sentences(results[KEY]))])

@@ -4,7 +4,6 @@ model is exact) and the MLP."""
 
 from __future__ import annotations
 
-import html as html_
 from collections.abc import Callable
 
 import numpy as np
@@ -13,6 +12,7 @@ from matplotlib.figure import Figure
 from compare.analysis._greedy import RUN_BATCH, RUNS, GreedyStudy, greedy_study
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
+from compare.style._html import answer_list
 from compare.style._text import fmt
 from empirical._core.arguments import checked, sequence_of
 
@@ -115,5 +115,4 @@ def html(results: dict, figure: Callable[[str, str], str]) -> str:
                     "with the optimum over a whole run, which it does not predict.</p>",
                     figure("greedy_rate", "The measured one-step optimum against McCandlish's "
                                           "rate, per model and checkpoint."),
-                    "<ul class='answer'>" + "".join(f"<li>{html_.escape(line)}</li>"
-                                                    for line in sentences(results[KEY])) + "</ul>"])
+                    answer_list(sentences(results[KEY]))])

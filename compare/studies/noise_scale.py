@@ -14,7 +14,7 @@ from compare.analysis._gns import NoiseScaleStudy, noise_scale_study
 from compare.fit._critical import CriticalBatchFit
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
-from compare.style._html import interval_text, num_text, table
+from compare.style._html import answer_list, interval_text, num_text, table
 from compare.style._text import fmt
 from empirical import NoiseTrace
 from empirical._core.arguments import NONNEGATIVE, checked, kind, optional, sequence_of
@@ -316,8 +316,7 @@ def _noise_html(noise: dict, figure) -> str:
                                       "rate against the measured optima.")]
     for model, st in noise.items():
         run = st["run"]
-        parts.append(f"<h3>{html_.escape(st['label'])}</h3><ul class='answer'>" + "".join(
-            f"<li>{html_.escape(line)}</li>" for line in st["conclusions"]) + "</ul>")
+        parts.append(f"<h3>{html_.escape(st['label'])}</h3>" + answer_list(st["conclusions"]))
         parts.append(table(
             ["target test loss", "B<sub>crit</sub> [95%]", "S<sub>min</sub> [95%]",
              "E<sub>min</sub> [95%]", "B<sub>simple</sub> at that loss [95%]",

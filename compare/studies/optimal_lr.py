@@ -14,7 +14,7 @@ from compare.fit._fits import fit_rule, fit_summary
 from compare.studies._answer import ANSWER_COLUMNS, QUICK_MARK, answer_rows, conclusions, criteria_text, theory_check
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, data_limits, label_axes, rule_curves
-from compare.style._html import interval_text, local_table, num_text, rules_table, table
+from compare.style._html import answer_list, interval_text, local_table, num_text, rules_table, table
 from compare.style._text import paragraph
 from empirical import strict_json
 from empirical._core.arguments import checked, kind, sequence_of
@@ -349,8 +349,7 @@ def answer_html(data: dict) -> str:
     """The page's opening: the answer table and each sweep's sentences."""
     parts = [table(ANSWER_COLUMNS, [[html_.escape(c) for c in row] for row in answer_rows(data)])]
     for st in data.values():
-        parts.append(f"<h3>{html_.escape(st['label'])}</h3><ul class='answer'>" + "".join(
-            f"<li>{html_.escape(line)}</li>" for line in st["conclusions"]) + "</ul>")
+        parts.append(f"<h3>{html_.escape(st['label'])}</h3>" + answer_list(st["conclusions"]))
     return "".join(parts)
 
 

@@ -3,7 +3,6 @@ intervals and checked by extrapolation; also ``lrbs scaling-law``'s own folder."
 
 from __future__ import annotations
 
-import html as html_
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from compare.analysis._paths import seed_tuple, spec_directory
 from compare.fit._law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
 from compare.studies._base import Context, Summary
 from compare.style._figures import FORMATS, PALETTE, label_axes, save_figure
-from compare.style._html import num_text, table
+from compare.style._html import answer_list, num_text, table
 from compare.style._text import fmt, fmt_iv
 from empirical import (
     LRGrid,
@@ -277,8 +276,7 @@ def _scaling_html(scaling: dict, figure) -> str:
         f"<p>Every shape's learning rate tuned over a geometric grid ({len(scaling['spec']['seeds'])}"
         " seed(s); Adam, early stopping on the validation loss); the loss is the test "
         "cross-entropy of the best validation checkpoint at the tuned rate.</p>",
-        "<ul class='answer'>" + "".join(f"<li>{html_.escape(line)}</li>"
-                                        for line in scaling["conclusions"]) + "</ul>",
+        answer_list(scaling["conclusions"]),
         figure("scaling/scaling_law", "Test loss against parameter count with the fitted law, "
                                       "its band and the extrapolation check."),
         figure("scaling/lr_vs_width", "Tuned learning rate against width."),

@@ -13,7 +13,7 @@ from compare.analysis._edges import CLAIMS, EdgeStudy, edge_study
 from compare.fit._fits import fit_summary
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
-from compare.style._html import interval_text, local_table, num_text, rules_table, table
+from compare.style._html import answer_list, interval_text, local_table, num_text, rules_table, table
 from empirical._core.arguments import checked, kind, sequence_of
 
 NAME = "stability-edge"
@@ -200,8 +200,7 @@ def _edge_html(edges: dict, figure) -> str:
                                       "fixed-horizon optimum for comparison.")]
     for st in edges.values():
         names = list(st["edges"][0]["predicted"])
-        parts.append(f"<h3>{html_.escape(st['label'])}</h3><ul class='answer'>" + "".join(
-            f"<li>{html_.escape(line)}</li>" for line in st["conclusions"]) + "</ul>")
+        parts.append(f"<h3>{html_.escape(st['label'])}</h3>" + answer_list(st["conclusions"]))
         rows = [[r["batch_size"], f"{num_text(r['edge'])} {interval_text(r['interval'])}",
                  f"{num_text(r['hessian_init'])} {interval_text(r['hessian_init_interval'])}",
                  f"{num_text(r['hessian_trained'])} {interval_text(r['hessian_trained_interval'])}",

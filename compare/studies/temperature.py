@@ -5,7 +5,6 @@ theory beside it."""
 
 from __future__ import annotations
 
-import html as html_
 from collections.abc import Callable
 
 import numpy as np
@@ -24,6 +23,7 @@ from compare.analysis._temperature import (
 )
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
+from compare.style._html import answer_list
 from compare.style._text import fmt
 from empirical import LRGrid, SweepSpec, run_sweep
 from empirical._core.arguments import checked, kind, optional, sequence_of
@@ -242,5 +242,4 @@ def html(results: dict, figure: Callable[[str, str], str]) -> str:
         figure("temperature", "Per study: each pair's curves against lr/B and against lr, and "
                               "the aligning exponent; last row: least squares at other "
                               "training-set sizes."),
-        "<ul class='answer'>" + "".join(f"<li>{html_.escape(line)}</li>"
-                                        for line in sentences(results[KEY])) + "</ul>"])
+        answer_list(sentences(results[KEY]))])

@@ -4,7 +4,6 @@ predicted, against the measured curves (and, for least squares, the exact ones).
 
 from __future__ import annotations
 
-import html as html_
 from collections.abc import Callable
 
 import numpy as np
@@ -14,6 +13,7 @@ from matplotlib.figure import Figure
 from compare.analysis._trajectories import TrajectoryStudy, trajectory_study
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
+from compare.style._html import answer_list
 from compare.style._text import fmt
 from empirical._core.arguments import checked, sequence_of
 
@@ -176,5 +176,4 @@ def html(results: dict, figure: Callable[[str, str], str]) -> str:
         figure("trajectories", "Left: the measured envelopes and the steps predicted from the "
                                "reference batch size. Right: the critical batch size per loss "
                                "level and its power law."),
-        "<ul class='answer'>" + "".join(f"<li>{html_.escape(line)}</li>"
-                                        for line in sentences(results[KEY])) + "</ul>"])
+        answer_list(sentences(results[KEY]))])

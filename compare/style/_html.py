@@ -45,6 +45,11 @@ def interval_text(iv, digits: int = 3) -> str:
     return f"[{num_text(iv[0], digits)}, {num_text(iv[1], digits)}]"
 
 
+def answer_list(lines) -> str:
+    """A study's sentences as the page's answer list (each escaped)."""
+    return "<ul class='answer'>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
+
+
 def table(headers, rows) -> str:
     head = "".join(f"<th>{h}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
