@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compare.fit._fits import _fit_profile, bootstrap_interval
+from compare.fit._fits import _fit_profile
 from empirical._core.arguments import checked, numbers, optional, whole
+from empirical._core.intervals import bootstrap_interval
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from compare.fit._fits import bootstrap_interval
 from empirical._core.arguments import FRACTION, MAX_RESAMPLES, SEED, checked, numbers, real, whole
+from empirical._core.intervals import bootstrap_interval
 
 HUBER_DELTA = 1e-3
 
@@ -127,7 +127,7 @@ def fit_scaling_law(n_params, losses, *, n_boot: int = 200, seed: int = 0,
     L-BFGS from a grid of 36 starting points (Hoffmann et al. 2022, approach 3, with
     :math:`\delta = 10^{-3}`). ``losses`` holds one column per seed; the fit is to the
     seed-mean, and the intervals come from refitting bootstrap resamples of the seeds
-    (:func:`compare.fit._fits.bootstrap_interval`: Student's quantile, fitted coordinates).
+    (:func:`empirical._core.intervals.bootstrap_interval`: Student's quantile, fitted coordinates).
 
     Parameters
     ----------

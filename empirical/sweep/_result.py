@@ -158,14 +158,16 @@ def spec_hash(spec: SweepSpec) -> str:
 
 
 def _rates_belong(spec: SweepSpec, lrs: np.ndarray) -> bool:
-    """The rates are the spec's own list, or points of its grid that include the initial ones."""
+    """The rates are the spec's own list, or points of its grid (a ``refine``-th of a step
+    apart where it refines) that include the initial ones."""
     if not isinstance(spec.lrs, LRGrid):
         return lrs.shape == (len(spec.lrs),) and np.allclose(lrs, spec.lrs, rtol=1e-12, atol=0)
-    k = np.log(lrs / spec.lrs.base) / np.log(spec.lrs.ratio)
+    k = np.log(lrs / spec.lrs.base) / np.log(spec.lrs.ratio) * max(spec.refine, 1)
     initial = spec.lrs.values()
     return bool(np.allclose(k, np.round(k), rtol=0, atol=1e-6)
                 and np.all(np.isin(np.round(np.log(initial / spec.lrs.base)
-                                            / np.log(spec.lrs.ratio)), np.round(k))))
+                                            / np.log(spec.lrs.ratio)) * max(spec.refine, 1),
+                                   np.round(k))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,7 +192,7 @@ class SweepResult:
                          f"{[c.batch_size for c in self.cells]}")
 
     @checked(tolerance=NONNEGATIVE, robust_tolerance=NONNEGATIVE,
-             n_boot=whole(1, MAX_RESAMPLES))
+             n_boot=whole(2, MAX_RESAMPLES))
     def optima(self, *, tolerance: float = 0.05, robust_tolerance: float = 0.05,
                n_boot: int = 1000) -> list[Optimum]:
         """:func:`find_optimum` per batch size, the excess measured above the noise floor."""

@@ -1,4 +1,5 @@
-"""Running a sweep: cells per batch size, self-extending grids, results on disk, resume."""
+"""Running a sweep: cells per batch size, self-extending and refined grids, results on disk,
+resume."""
 
 from __future__ import annotations
 
@@ -67,6 +68,7 @@ class _Growing:
     extensions: int = 0
     notes: list = field(default_factory=list)
     pending: np.ndarray | None = None          # the rates of the extension being trained
+    refined: bool = False
     runs_per_call: set = field(default_factory=set)
 
     def merge(self, lrs: np.ndarray, train: np.ndarray, test: np.ndarray) -> None:
@@ -76,14 +78,20 @@ class _Growing:
         self.test = np.concatenate([self.test, test], axis=1)[:, order]
 
 
+def _seed_mean_argmin(spec: SweepSpec, batch_size: int, runs: _Growing,
+                      initial: np.ndarray) -> tuple[SweepCell, int]:
+    """The runs so far as a cell, and the index of the rate with the best seed-mean metric."""
+    cell = SweepCell(batch_size, runs.lrs, runs.train, runs.test, initial)
+    mean = np.where(np.isfinite(m := cell.metric(spec.window)), m, np.inf).mean(axis=1)
+    return cell, int(np.argmin(mean))
+
+
 def _extension(spec: SweepSpec, batch_size: int, runs: _Growing,
                initial: np.ndarray) -> np.ndarray | None:
     """The rates to add while the optimum sits on an edge of an LRGrid (``None``: done)."""
     if not spec.extendable:
         return None
-    cell = SweepCell(batch_size, runs.lrs, runs.train, runs.test, initial)
-    mean = np.where(np.isfinite(m := cell.metric(spec.window)), m, np.inf).mean(axis=1)
-    best = int(np.argmin(mean))
+    cell, best = _seed_mean_argmin(spec, batch_size, runs, initial)
     down, up = best == 0, best == runs.lrs.size - 1 and not cell.collapsed[-1].any()
     if not (down or up):
         return None
@@ -102,6 +110,23 @@ def _extension(spec: SweepSpec, batch_size: int, runs: _Growing,
     runs.notes.append(f"optimum on the {'lower' if side == 'down' else 'upper'} edge: grid "
                       f"extended {side} to lr={new_lrs[0 if side == 'down' else -1]:.4g}")
     return new_lrs
+
+
+def _refinement(spec: SweepSpec, batch_size: int, runs: _Growing,
+                initial: np.ndarray) -> np.ndarray | None:
+    """Once, the rates ``refine`` to a grid step apart around the seed-mean optimum
+    (``None``: nothing to add)."""
+    if not spec.refine or runs.refined:
+        return None
+    runs.refined = True
+    _, best = _seed_mean_argmin(spec, batch_size, runs, initial)
+    if best in (0, runs.lrs.size - 1):
+        runs.notes.append("optimum on an edge of the grid: not refined")
+        return None
+    grid = spec.lrs
+    k = np.round(np.log(runs.lrs[best] / grid.base) / np.log(grid.ratio))
+    steps = np.delete(np.arange(1 - spec.refine, spec.refine), spec.refine - 1)  # 0 < |j| < refine
+    return grid.base * grid.ratio ** (k + steps / spec.refine)
 
 
 @bounded_threads
@@ -242,6 +267,8 @@ def _run(spec: SweepSpec, out: Path | None, done: dict, progress, tasks, blocks)
                     growing[b].runs_per_call.update(
                         part[2] for part in arrived.values() if part[2] is not None)
                     new_lrs = _extension(spec, b, growing[b], initial_loss)
+                    if new_lrs is None:
+                        new_lrs = _refinement(spec, b, growing[b], initial_loss)
                     if new_lrs is not None:
                         growing[b].pending = new_lrs
                         for s in blocks:

@@ -73,6 +73,13 @@ class SweepSpec:
     max_extensions : int, default 6
         At most this many extensions (of ``extension_points`` rates each) per batch size.
     extension_points : int, default 4
+    refine : int, default 0
+        Once a batch size's grid is settled, add the rates ``refine`` to a grid step apart
+        around its seed-mean optimum: ``lr_k * ratio**(j / refine)`` for ``0 < |j| < refine``,
+        ``2 (refine - 1)`` more runs per seed, so that :func:`subgrid_argmin`'s local model
+        spans a fraction of a grid step (its bias falls as the fourth power of the spacing).
+        Needs an ``LRGrid``; 0 (none) by default. Not done where the optimum is still on an
+        edge of the grid (a note says so).
     fingerprint : str, optional
         A workload's :func:`workload_fingerprint` (its file's source, its data, its first
         initialization, its optimizer), computed when not given. A spec whose fingerprint
@@ -102,6 +109,7 @@ class SweepSpec:
     extend: bool = True
     max_extensions: int = 6
     extension_points: int = 4
+    refine: int = 0
     fingerprint: str | None = None
 
     def __post_init__(self):
@@ -131,6 +139,10 @@ class SweepSpec:
             object.__setattr__(self, "lrs", tuple(sorted(lrs)))
         for name in ("steps", "window", "max_extensions", "extension_points", "n_train", "n_test"):
             int_tuple(name, [getattr(self, name)], low=1)
+        whole(0, 64)("refine", self.refine)
+        if self.refine and not isinstance(self.lrs, LRGrid):
+            raise ValueError(f"refine needs an LRGrid to refine (got lrs={self.lrs!r:.60}); "
+                             "with a list of rates, list the rates you want")
         if self.model == "mlp-adam" and self.steps <= 10:
             raise ValueError(f"steps must be > 10 for mlp-adam (10 warmup steps), got {self.steps}")
         if self.window > self.steps:
@@ -275,7 +287,7 @@ class SweepSpec:
         """
         n_b, n_seed, steps = len(self.batch_sizes), len(self.seeds), self.steps
         n_lr = self._n_initial_lrs() + (self.max_extensions * self.extension_points
-                                        if self.extendable else 0)
+                                        if self.extendable else 0) + 2 * max(self.refine - 1, 0)
         if self.is_workload:
             return self._workload_bytes(n_b, n_seed, n_lr)
         dim = 16 if self.model == "linear-sgd" else 4
@@ -329,6 +341,8 @@ class SweepSpec:
         out["lrs"] = dataclasses.asdict(self.lrs) if isinstance(self.lrs, LRGrid) else list(self.lrs)
         if out["fingerprint"] is None:          # a shipped problem: its data come from the seed
             del out["fingerprint"]
+        if not out["refine"]:                   # absent, as in the specs written before it
+            del out["refine"]
         for name in ("adam_betas", "adam_scaling"):
             if out[name] is None:               # absent, as in the specs written before them
                 del out[name]

@@ -50,9 +50,11 @@ def test_subgrid_recovers_a_parabola_vertex():
     assert subgrid_argmin(lrs, metric) == pytest.approx(true, rel=1e-9)
 
 
-def _polyfit_vertex(lrs, values):
+def _polyfit_minimum(lrs, values):
     """The sub-grid estimate as its docstring states it, written independently: numpy's
-    polyfit through the argmin and up to two finite neighbours each side."""
+    polyfit through the argmin and up to two finite neighbours each side, a cubic's local
+    minimum (the root of its derivative where the second derivative is positive) where 4-5
+    points allow one, else the parabola's vertex, clipped to the points' span."""
     best = int(np.argmin(values))
     lo = hi = best
     while lo > 0 and best - lo < 2 and np.isfinite(values[lo - 1]):
@@ -62,24 +64,47 @@ def _polyfit_vertex(lrs, values):
     if lo == best or hi == best:
         return lrs[best]
     x = np.log(lrs[lo:hi + 1])
-    a, b, _ = np.polyfit(x, values[lo:hi + 1], 2)
+    y = values[lo:hi + 1]
+    if hi - lo >= 3:
+        cubic = np.polyfit(x, y, 3)
+        roots = np.roots(np.polyder(cubic))
+        minima = [r.real for r in roots if abs(r.imag) < 1e-9 * max(1.0, abs(r.real))
+                  and np.polyval(np.polyder(cubic, 2), r.real) > 0]
+        if minima:
+            return np.exp(np.clip(minima[0], x[0], x[-1]))
+    a, b, _ = np.polyfit(x, y, 2)
     return lrs[best] if a <= 0 else np.exp(np.clip(-b / (2 * a), x[0], x[-1]))
+
+
+def test_subgrid_minimum_is_unbiased_where_a_parabola_is_not():
+    """On an asymmetric valley (a loss that rises faster toward large rates) the cubic's
+    minimum on a quarter-step grid is within 2e-4 of the true minimum, ten times closer than
+    the parabola's vertex through the same points."""
+    true = 0.0731
+    lrs = 0.01 * 1.25 ** (np.arange(60) / 4)
+    x = np.log(lrs / true)
+    metric = np.exp(2 * x) - 2 * x                     # minimum at x = 0, steep above it
+    got = subgrid_argmin(lrs, metric)
+    assert got == pytest.approx(true, rel=2e-4)
+    best = int(np.argmin(metric))
+    a, b, _ = np.polyfit(np.log(lrs[best - 2:best + 3]), metric[best - 2:best + 3], 2)
+    assert abs(np.exp(-b / (2 * a)) / true - 1) > 10 * abs(got / true - 1)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10**6), n_lr=st.integers(1, 12), diverged=st.floats(0.0, 0.5),
        scale=st.sampled_from([1e-6, 1.0, 1e6]))
 def test_subgrid_rows_equal_a_polyfit_per_row(seed, n_lr, diverged, scale):
-    """Every row at once (what the bootstraps use) gives each row's polyfit vertex to 1e-9,
-    diverged rates (inf) and non-convex fits included."""
+    """Every row at once (what the bootstraps use) gives each row's polyfit minimum to 1e-8,
+    diverged rates (inf), cubics without a minimum and non-convex fits included."""
     rng = np.random.default_rng(seed)
     lrs = 1e-3 * 1.25 ** np.sort(rng.choice(40, n_lr, replace=False))
     values = scale * (1 + rng.standard_normal((30, n_lr)) ** 2 + (np.log(lrs) + 4) ** 2 / 5)
     values[rng.random(values.shape) < diverged] = np.inf
     values[:, 0] = np.where(np.isfinite(values).any(axis=1), values[:, 0], 1.0)
     got = subgrid_argmin_rows(lrs, values)
-    want = [_polyfit_vertex(lrs, row) for row in values]
-    np.testing.assert_allclose(got, want, rtol=1e-9)
+    want = [_polyfit_minimum(lrs, row) for row in values]
+    np.testing.assert_allclose(got, want, rtol=1e-8)
     assert subgrid_argmin(lrs, values[0]) == got[0]
 
 
