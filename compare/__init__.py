@@ -21,6 +21,7 @@ from compare.fit._law import Extrapolation, LawFit, extrapolation_check, fit_sca
 from compare.fit._rules import (
     RULES,
     ScalingRule,
+    constant_rule,
     linear_rule,
     logarithmic_rule,
     power_rule,
@@ -86,6 +87,7 @@ __all__ = [
     "annealing_study",
     "bootstrap_optima",
     "conclusions",
+    "constant_rule",
     "diagonal_conclusion",
     "diagonal_curves",
     "draw_diagonal_nqm",

@@ -480,6 +480,8 @@ def calls() -> dict[str, Callable[[], Call]]:
         # compare: rules and fits
         "compare.linear_rule": lambda: Call(compare.linear_rule, dict(
             batch_sizes=BATCHES, scale=0.01)),
+        "compare.constant_rule": lambda: Call(compare.constant_rule, dict(
+            batch_sizes=BATCHES, scale=0.01)),
         "compare.sqrt_rule": lambda: Call(compare.sqrt_rule, dict(
             batch_sizes=BATCHES, scale=0.01)),
         "compare.power_rule": lambda: Call(compare.power_rule, dict(

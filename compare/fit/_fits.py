@@ -6,18 +6,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import stdtrit  # Student's t quantile, as scipy.stats.t.ppf
+from scipy.special import chdtrc  # the chi-square distribution's upper tail
 
 from compare.fit._rules import RULES, ScalingRule, _batch
 from empirical._core.arguments import checked, kind, numbers, optional, real, whole
+from empirical._core.intervals import bootstrap_interval
 
 POSITIVES = numbers(1, low=0.0, open_low=True)
 MIN_LOG_SD = 1e-100
 """The smallest standard deviation of a log rate: below it the weights 1/sd^2 overflow."""
 
-COMPARED = ("linear", "sqrt", "power", "logarithmic", "saturating", "surge")
+COMPARED = ("constant", "linear", "sqrt", "power", "logarithmic", "saturating", "surge")
 """Every rule fitted, drawn and scored against the others by AICc (``power`` also gives the
-free exponent)."""
+free exponent, ``constant`` is the null rule)."""
+
+LACK_OF_FIT = 0.01
+"""Below this p-value of its weighted chi-square the best rule does not fit the optima within
+their seed noise, and no rule is called the best."""
 
 TIE = 2.0
 """Rules whose AICc lies within this of the lowest are tied with it: a difference under 2 is
@@ -43,8 +48,12 @@ class RuleFit:
     chi2 : float
         Weighted residual sum of squares in log lr.
     aicc : float
-        Small-sample Akaike criterion, :math:`n \\log(\\chi^2/n) + 2k + 2k(k+1)/(n-k-1)` with
-        :math:`k` the parameters plus the residual scale; ``inf`` when :math:`n \\le k + 1`.
+        Small-sample Akaike criterion. With the standard deviations of ``log lr`` known (the
+        fits to measured optima, weighted by their bootstrap): :math:`\\chi^2 + 2k +
+        2k(k+1)/(n-k-1)`, :math:`k` the rule's parameters. Without them (equal weights, the
+        residual scale estimated): :math:`n \\log(\\chi^2/n) + 2k' + 2k'(k'+1)/(n-k'-1)` with
+        :math:`k' = k + 1`. ``inf`` where :math:`n - k - 1` (or :math:`n - k' - 1`) is not
+        positive: too few batch sizes to score the rule.
 
     See Also
     --------
@@ -79,11 +88,20 @@ class ScalingFit:
         Its 95% bootstrap interval over seeds.
     rules : dict of str to RuleFit
         Every rule of :data:`COMPARED`.
-    preferred : str
-        The rule with the lowest AICc.
+    preferred : str or None
+        The rule with the lowest AICc among those the exponent's interval allows; ``None``
+        where some rule cannot be scored (too few batch sizes to choose).
     tied : tuple of str
-        Every rule within :data:`TIE` of the lowest AICc, ``preferred`` first: the rules the
-        data cannot tell apart.
+        Every allowed rule within :data:`TIE` of the lowest AICc, ``preferred`` first: the
+        rules the data cannot tell apart; empty where ``preferred`` is ``None``.
+    excluded : tuple of str
+        The rules of fixed exponent (constant 0, square root 1/2, linear 1) that the
+        exponent's interval excludes: never preferred or tied, whatever their AICc (with one
+        seed there is no interval and nothing is excluded).
+    lack_of_fit : float
+        The p-value of ``preferred``'s chi-square on ``n - k`` degrees of freedom (the weights
+        are the seeds' variances): below :data:`LACK_OF_FIT` no rule fits within the seed
+        noise. ``nan`` without a preferred rule or without degrees of freedom.
     local_exponents : ndarray, shape (n_b - 1,)
         :math:`\\Delta\\log\\eta / \\Delta\\log B` between neighbouring batch sizes: the
         exponent where the curve is not one power law.
@@ -107,52 +125,80 @@ class ScalingFit:
     exponent: float
     exponent_interval: tuple
     rules: dict
-    preferred: str
+    preferred: str | None
     tied: tuple
+    excluded: tuple
+    lack_of_fit: float
     local_exponents: np.ndarray
     local_intervals: np.ndarray
     growth: float
     growth_interval: tuple
 
     def verdict(self, label: str) -> str:
-        """One line: the exponent with its interval, the best rules (ties named), sqrt against
-        linear."""
+        """One line: the exponent with its interval, the best rule (ties named), and square
+        root against linear where the interval allows both."""
         lo, hi = self.exponent_interval
-        delta = self.rules["linear"].aicc - self.rules["sqrt"].aicc
-        if not np.isfinite(delta):
-            versus = "too few batch sizes to compare square root and linear"
-        elif abs(delta) < 2:
-            versus = f"square root and linear indistinguishable (dAICc {abs(delta):.1f})"
-        elif delta > 0:
-            versus = f"square root preferred over linear (dAICc {delta:.1f})"
-        else:
-            versus = f"linear preferred over square root (dAICc {-delta:.1f})"
-        named = [name for name, a in (("linear", 1.0), ("square root", 0.5)) if lo <= a <= hi]
-        consistent = (f"consistent with {' and '.join(named)}" if named else
-                      "excludes linear (1) and square root (0.5)")
-        if not np.isfinite(self.rules[self.preferred].aicc):
-            best = "too few batch sizes for AICc to compare the rules"
-        elif len(self.tied) > 1:
-            best = (f"{', '.join(self.tied[:-1])} and {self.tied[-1]} tie for the best fit "
+        inside = [f"{SLOPE_NAMES[k]} ({FIXED_SLOPES[k]:g})" for k in FIXED_SLOPES
+                  if lo <= FIXED_SLOPES[k] <= hi]
+        outside = [f"{SLOPE_NAMES[k]} ({FIXED_SLOPES[k]:g})" for k in FIXED_SLOPES
+                   if not lo <= FIXED_SLOPES[k] <= hi]
+        consistent = "; ".join(part for part in (
+            f"consistent with {_and(inside)}" if inside else "",
+            f"excludes {_and(outside)}" if outside else "") if part)
+        parts = [f"{label}: exponent {self.exponent:.2f} [{lo:.2f}, {hi:.2f}], {consistent}",
+                 self.choice()]
+        if {"linear", "sqrt"} <= set(k for k in FIXED_SLOPES if lo <= FIXED_SLOPES[k] <= hi):
+            delta = self.rules["linear"].aicc - self.rules["sqrt"].aicc
+            if not np.isfinite(delta):
+                parts.append("too few batch sizes to compare square root and linear")
+            elif abs(delta) < TIE:
+                parts.append(f"square root and linear indistinguishable (dAICc {abs(delta):.1f})")
+            else:
+                better, worse = ("square root", "linear") if delta > 0 else ("linear", "square root")
+                parts.append(f"{better} preferred over {worse} (dAICc {abs(delta):.1f})")
+        return "; ".join(parts)
+
+    def choice(self) -> str:
+        """Which rule the data choose, or why none: too few batch sizes, no fit within the
+        noise, a tie."""
+        if self.preferred is None:
+            return (f"too few batch sizes ({self.batch_sizes.size}) to choose among the rules "
+                    "(AICc needs more batch sizes than parameters + 1 for every rule)")
+        best = self.rules[self.preferred]
+        if self.lack_of_fit < LACK_OF_FIT:
+            dof = self.batch_sizes.size - len(best.params)
+            return (f"no rule fits within the seeds' noise ({self.preferred}, the closest, has "
+                    f"chi^2 {best.chi2:.3g} on {dof} degrees of freedom, p = "
+                    f"{self.lack_of_fit:.2g})")
+        if len(self.tied) > 1:
+            return (f"{', '.join(self.tied[:-1])} and {self.tied[-1]} tie for the best fit "
                     f"(AICc within {TIE:g})")
-        else:
-            best = f"{self.preferred} fits best (AICc)"
-        return (f"{label}: exponent {self.exponent:.2f} [{lo:.2f}, {hi:.2f}], {consistent}; "
-                f"{best}; {versus}")
+        return f"{self.preferred} fits best (AICc)"
 
 
-def _aicc(chi2: float, n: int, k: int) -> float:
+def _and(names: list) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _aicc(chi2: float, n: int, k: int, *, known_variance: bool) -> float:
+    """AICc of a fit with ``k`` parameters to ``n`` points (see :class:`RuleFit`)."""
+    if not known_variance:
+        k += 1                                              # the residual scale
     if n - k - 1 <= 0:
         return float("inf")
-    return float(n * np.log(max(chi2, 1e-300) / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1))
+    penalty = 2 * k + 2 * k * (k + 1) / (n - k - 1)
+    if known_variance:
+        return float(chi2 + penalty)
+    return float(n * np.log(max(chi2, 1e-300) / n) + penalty)
 
 
 def _to_params(rule: ScalingRule, z) -> np.ndarray:
     return np.array([np.exp(v) if log else v for v, log in zip(z, rule.log_params, strict=True)])
 
 
-FIXED_SLOPES = {"linear": 1.0, "sqrt": 0.5}
+FIXED_SLOPES = {"constant": 0.0, "sqrt": 0.5, "linear": 1.0}
 """The rules that are lines in log space with a fixed slope; ``power`` is one with a free slope."""
+SLOPE_NAMES = {"constant": "constant", "sqrt": "square root", "linear": "linear"}
 LINES = (*FIXED_SLOPES, "power")
 
 
@@ -250,7 +296,8 @@ def fit_rule(rule: str, batch_sizes, lr, log_sd=None) -> RuleFit:
     lr : array_like of float, shape (n_b,)
         Measured optima, ``> 0``.
     log_sd : array_like of float, shape (n_b,), optional
-        Standard deviation of each ``log lr``; equal weights if omitted.
+        Standard deviation of each ``log lr``, taken as known (the AICc of :class:`RuleFit`
+        uses the chi-square itself); equal weights and an estimated residual scale if omitted.
 
     Returns
     -------
@@ -276,7 +323,8 @@ def fit_rule(rule: str, batch_sizes, lr, log_sd=None) -> RuleFit:
     z, chi2 = (v[0] for v in _fit_rows(spec, log_b, log_lr, sd))
     params = dict(zip(spec.params, (float(p) for p in _to_params(spec, z)), strict=True))
     return RuleFit(rule, params, {k: (v, v) for k, v in params.items()}, float(chi2),
-                   _aicc(float(chi2), log_b.size, len(spec.params) + 1))
+                   _aicc(float(chi2), log_b.size, len(spec.params),
+                         known_variance=log_sd is not None))
 
 
 def _validate(batch_sizes, lr, log_sd):
@@ -298,22 +346,6 @@ def _validate(batch_sizes, lr, log_sd):
     return np.log(b), np.log(lr), np.broadcast_to(np.asarray(log_sd, float).ravel(), b.shape)
 
 
-def bootstrap_interval(z_hat, replicates, n_seeds: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """95% interval ``z_hat -/+ t_{0.975, n-1} * sd(replicates) * sqrt(n / (n - 1))``.
-
-    ``replicates`` (n_boot, k) are the fitted coordinates refitted to bootstrap resamples of
-    ``n_seeds`` seeds. The bootstrap standard error of a mean over n seeds is low by
-    sqrt((n-1)/n), and Student's quantile allows for estimating it from n seeds; without
-    ``n_seeds`` the normal quantile 1.96 is used.
-    """
-    if n_seeds is not None and n_seeds >= 2:
-        quantile = stdtrit(n_seeds - 1, 0.975) * np.sqrt(n_seeds / (n_seeds - 1))
-    else:
-        quantile = 1.959963984540054
-    half = quantile * np.asarray(replicates).std(axis=0, ddof=1)
-    return np.asarray(z_hat) - half, np.asarray(z_hat) + half
-
-
 @checked(boot_lr=numbers(None, low=0.0, open_low=True, finite=False, nan=True, min_size=0),
          n_seeds=optional(whole(1)), min_log_sd=real(0.0, 10.0, open_low=True))
 def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
@@ -331,6 +363,13 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
     The weight of batch size :math:`i` is :math:`1/s_i^2` with :math:`s_i^2 = \\tfrac12 v_i +
     \\tfrac12 \\bar v + s_{\\min}^2`: its bootstrap variance :math:`v_i` shrunk halfway to the
     mean over batch sizes, plus a floor.
+
+    The rules are chosen so that the verdict cannot contradict the study's own numbers: the
+    AICc of each is its weighted chi-square plus the small-sample penalty, the variances
+    taken as known (:class:`RuleFit`); a rule of fixed exponent (:data:`FIXED_SLOPES`) that the
+    exponent's interval excludes is never chosen; where any rule cannot be scored (``n_b``
+    at most its parameters + 1) none is chosen; and where the chosen rule's chi-square has a
+    p-value under :data:`LACK_OF_FIT` the verdict says no rule fits within the seed noise.
 
     Parameters
     ----------
@@ -382,9 +421,18 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
             intervals = {k: (float(lo), float(hi))
                          for k, lo, hi in zip(point.params, lows, highs, strict=True)}
         fits[name] = RuleFit(name, point.params, intervals, point.chi2, point.aicc)
-    ranked = sorted(COMPARED, key=lambda k: (fits[k].aicc, fits[k].chi2))
-    best = fits[ranked[0]].aicc
-    tied = tuple(k for k in ranked if fits[k].aicc - best < TIE) if np.isfinite(best) else ()
+    lo, hi = fits["power"].intervals["exponent"]
+    excluded = tuple(k for k, slope in FIXED_SLOPES.items()
+                     if len(boot) >= 2 and not lo <= slope <= hi)
+    ranked = sorted((k for k in COMPARED if k not in excluded),
+                    key=lambda k: (fits[k].aicc, fits[k].chi2))
+    if all(np.isfinite(fits[k].aicc) for k in COMPARED):
+        preferred = ranked[0]
+        tied = tuple(k for k in ranked if fits[k].aicc - fits[preferred].aicc < TIE)
+        dof = log_b.size - len(RULES[preferred].params)
+        lack_of_fit = float(chdtrc(dof, fits[preferred].chi2)) if dof > 0 else float("nan")
+    else:
+        preferred, tied, lack_of_fit = None, (), float("nan")
     local = np.diff(log_lr) / np.diff(log_b)
     growth = log_lr[-1] - log_lr[0]
     if len(boot) >= 2:
@@ -394,8 +442,8 @@ def fit_scaling(batch_sizes, lr, boot_lr, *, n_seeds: int | None = None,
     else:
         local_intervals, growth_interval = np.column_stack([local, local]), (growth, growth)
     return ScalingFit(np.exp(log_b), np.exp(log_lr), sd, fits["power"].params["exponent"],
-                      fits["power"].intervals["exponent"], fits, ranked[0], tied or ranked[:1],
-                      local, local_intervals, float(np.exp(growth)),
+                      fits["power"].intervals["exponent"], fits, preferred, tied, excluded,
+                      lack_of_fit, local, local_intervals, float(np.exp(growth)),
                       tuple(float(v) for v in np.exp(growth_interval)))
 
 
@@ -434,4 +482,5 @@ def fit_summary(fit: ScalingFit | None, label: str) -> dict | None:
                           score=fit.rules[name].aicc, chi2=fit.rules[name].chi2)
                for name in COMPARED},
         score_name="AICc (lower is better)", preferred=fit.preferred, tied=list(fit.tied),
+        excluded=list(fit.excluded), lack_of_fit=fit.lack_of_fit, choice=fit.choice(),
         verdict=fit.verdict(label))

@@ -25,6 +25,10 @@ def _parameter(name: str, value, *, positive: bool = True) -> np.ndarray:
 
 
 # the rules themselves, unchecked: the fits call them many times with checked arrays
+def _constant(b, scale):
+    return scale * np.ones_like(b)
+
+
 def _linear(b, scale):
     return scale * b
 
@@ -47,6 +51,27 @@ def _saturating(b, lr_max, b_noise):
 
 def _surge(b, lr_max, b_noise):
     return lr_max / (0.5 * (np.sqrt(b_noise / b) + np.sqrt(b / b_noise)))
+
+
+def constant_rule(batch_sizes, scale):
+    r"""No scaling, :math:`\eta(B) = c`: the optimum does not move with the batch size.
+
+    ``scale`` is :math:`c`. The null rule every other is scored against: a fixed-horizon
+    optimum that grows only logarithmically, or Adam's far above its noise scale, can be
+    indistinguishable from it over the measured batch sizes.
+
+    See Also
+    --------
+    power_rule : Exponent 0 is this rule.
+    linear_rule : Linear scaling.
+
+    Examples
+    --------
+    >>> from compare import constant_rule
+    >>> print(constant_rule([1, 4, 16], 0.01))
+    [0.01 0.01 0.01]
+    """
+    return _constant(_batch(batch_sizes), _parameter("scale", scale))
 
 
 def linear_rule(batch_sizes, scale):
@@ -217,8 +242,8 @@ class ScalingRule:
     Attributes
     ----------
     name : str
-        ``"linear"``, ``"sqrt"``, ``"power"``, ``"logarithmic"``, ``"saturating"`` or
-        ``"surge"``.
+        ``"constant"``, ``"linear"``, ``"sqrt"``, ``"power"``, ``"logarithmic"``,
+        ``"saturating"`` or ``"surge"``.
     params : tuple of str
         Parameter names, in the order ``function`` takes them.
     meanings : tuple of str
@@ -248,6 +273,8 @@ class ScalingRule:
 
 
 RULES = {
+    "constant": ScalingRule("constant", ("scale",), ("the learning rate at every B",), "c",
+                            _constant, (True,)),
     "linear": ScalingRule("linear", ("scale",), ("learning rate per unit batch size",), "c B",
                           _linear, (True,)),
     "sqrt": ScalingRule("sqrt", ("scale",), ("learning rate at B = 1",), "c sqrt(B)", _sqrt,

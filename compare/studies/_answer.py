@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from compare.fit._fits import LACK_OF_FIT
 from compare.style._text import QUICK_MARK, fmt, fmt_iv, overlap, span
 from empirical._core.arguments import checked, kind
 
 
 def _rule_text(fit: dict) -> str:
+    """The rule the data choose, in a sentence, or the fit's reason for choosing none."""
     tied = fit["tied"]
+    if not tied or fit["lack_of_fit"] is not None and fit["lack_of_fit"] < LACK_OF_FIT:
+        return f"Rules: {fit['choice']}."
     rule = fit["rules"][tied[0]]
-    if rule["score"] is None or not np.isfinite(rule["score"]):
-        return (f"{len(fit['batch_sizes'])} batch sizes are too few for AICc to compare the "
-                "rules (it needs more batch sizes than parameters + 2).")
     params = "; ".join(f"{name} = {fmt(value)} {fmt_iv(rule['intervals'][name])}, {meaning}"
                        for (name, value), meaning in zip(rule["params"].items(), rule["meanings"],
                                                          strict=True))
@@ -28,8 +29,17 @@ def _rule_text(fit: dict) -> str:
     return f"By AICc, {tied[0]} explains the optima best: {rule['formula']} with {params}."
 
 
+def _power_rejected(fit: dict) -> float | None:
+    """How far AICc puts the power law behind the chosen rule, where it is not among the
+    tied ones (``None`` where it is, or where no rule is chosen)."""
+    if not fit["tied"] or "power" in fit["tied"]:
+        return None
+    power, best = fit["rules"]["power"]["score"], fit["rules"][fit["tied"][0]]["score"]
+    return None if power is None or best is None else power - best
+
+
 def _shape_text(fit: dict) -> str:
-    """Whether one power law describes the curve, decided by the local exponents' intervals."""
+    """Whether one power law describes the curve: the local exponents' intervals, and AICc."""
     local = fit["local_exponents"]
     first, last = local[0], local[-1]
     if len(local) == 1:
@@ -41,6 +51,11 @@ def _shape_text(fit: dict) -> str:
                 f"{first['batch_sizes'][1]}) to {fmt(last['exponent'])} {fmt_iv(last['interval'])} "
                 f"(B = {last['batch_sizes'][0]}-{last['batch_sizes'][1]}): not one power law, "
                 "so no single exponent describes it.")
+    behind = _power_rejected(fit)
+    if behind is not None:
+        return (f"The first and last local exponents' intervals overlap, but AICc puts one power "
+                f"law {behind:.1f} behind {fit['tied'][0]}: the overlap is a weak test, and no "
+                "single exponent describes the curve.")
     return (f"The first and last local exponents' intervals overlap, so one power law, exponent "
             f"{fmt(fit['exponent'])} {fmt_iv(fit['exponent_interval'])}, is consistent with it.")
 
@@ -116,8 +131,17 @@ def answer_rows(studies: dict) -> list[list[str]]:
                                f"{4 ** e['interval'][1]:.2f}]" for e in ends)
             rows.append([study["label"], criterion,
                          f"{fmt(fit['growth'])}x [{fmt(lo)}, {fmt(hi)}] (B = {b[0]} -> {b[-1]})",
-                         per4, ", ".join(fit["tied"]) or "too few batch sizes to choose"])
+                         per4, _chosen(fit)])
     return rows
+
+
+def _chosen(fit: dict) -> str:
+    """The answer table's rule cell: the chosen rules, or why none is."""
+    if not fit["tied"]:
+        return "too few batch sizes to choose"
+    if fit["lack_of_fit"] is not None and fit["lack_of_fit"] < LACK_OF_FIT:
+        return f"none fits within the seed noise (closest: {fit['tied'][0]})"
+    return ", ".join(fit["tied"])
 
 
 def theory_check(study: dict) -> str | None:
@@ -130,21 +154,16 @@ def theory_check(study: dict) -> str | None:
     horizon = study["optima"]
     target = study["steps_to_target"]["optima"]
     same = [o["theory_same_estimator"] / o["subgrid_lr"] for o in horizon]
-    continuous = [o["theory_lr"] / o["subgrid_lr"] for o in horizon]
+    exact = [o["theory_lr"] / o["subgrid_lr"] for o in horizon]
     th = study["theory"]
     seeds = len(study["spec"]["seeds"])
-    text = (f"Exact theory through the measurement's own estimator on the same grid: inside the "
-            f"measured 95% interval (percentile bootstrap over {seeds} seeds) at "
-            f"{th['horizon_inside']} of {len(horizon)} batch sizes for "
-            f"the fixed horizon (predicted / measured {span(same)}) and at "
-            f"{th['target_inside']} of {len(target)} for steps to target. The theory's "
-            f"continuous argmin is {span(continuous)} of the measured optimum")
-    if max(abs(np.log(same))) < min(abs(np.log(continuous))):
-        text += (": that gap is the sub-grid estimator's bias on the grid, not the theory's, "
-                 "since the same estimator applied to the theory closes it.")
-    else:
-        text += "."
-    return text
+    return (f"The exact optimum (the finite-sample theory's continuous argmin) lies inside the "
+            f"measured 95% interval (Student bootstrap over {seeds} seeds, widened by the gap "
+            f"between the cubic and quadratic local models) at {th['horizon_exact_inside']} of "
+            f"{len(horizon)} batch sizes for the fixed horizon (exact / measured {span(exact)}). "
+            f"Through the measurement's own estimator on the same rates the theory is inside at "
+            f"{th['horizon_inside']} of {len(horizon)} (predicted / measured {span(same)}), and at "
+            f"{th['target_inside']} of {len(target)} for steps to target (percentile bootstrap).")
 
 
 def criteria_text(study: dict) -> str | None:

@@ -82,11 +82,13 @@ def summarize(study: Study, *, quick: bool = False) -> dict:
     for i, (o, flat) in enumerate(zip(study.optima, study.flat, strict=True)):
         row = dict(batch_size=o.batch_size, lr=o.lr, subgrid_lr=o.subgrid_lr,
                    interval=list(o.interval), basin=list(o.basin), flat=flat, on_edge=o.on_edge,
-                   best_loss=o.best_loss, robust_lr=o.robust_lr, seed_lrs=o.seed_lrs)
+                   best_loss=o.best_loss, robust_lr=o.robust_lr, seed_lrs=o.seed_lrs,
+                   estimator_error=o.estimator_error)
         if th is not None:
             row.update(theory_lr=th.finite_lr[i], theory_online_lr=th.online_lr[i],
                        theory_same_estimator=th.horizon_same_estimator[i],
-                       theory_inside_interval=_inside(th.horizon_same_estimator[i], o.interval))
+                       theory_inside_interval=_inside(th.horizon_same_estimator[i], o.interval),
+                       exact_inside_interval=_inside(th.finite_lr[i], o.interval))
         optima.append(row)
     target_rows = []
     for i, b in enumerate(study.batch_sizes):
@@ -113,6 +115,7 @@ def summarize(study: Study, *, quick: bool = False) -> dict:
             target_lr=th.target_lr, target_steps=th.target_steps,
             critical_batch_size=th.critical_batch_size,
             horizon_inside=sum(o["theory_inside_interval"] for o in optima),
+            horizon_exact_inside=sum(o["exact_inside_interval"] for o in optima),
             target_inside=sum(o["theory_inside_interval"] for o in target_rows))
     if quick:
         out["verdict"] = QUICK_MARK + out["verdict"]
@@ -229,14 +232,15 @@ def model_html(key: str, st: dict, figure: Callable[[str, str], str]) -> str:
                "basin (5% of excess)",
                "flat", "on edge", "best loss"]
     if theory:
-        headers += ["theory, same estimator", "inside interval", "theory, continuous argmin"]
+        headers += ["exact optimum (continuous argmin)", "inside interval",
+                    "theory, same estimator", "inside interval"]
     rows = []
     for o in st["optima"]:
         row = [o["batch_size"], num_text(o["lr"]), num_text(o["subgrid_lr"]), interval_text(o["interval"]),
                interval_text(o["basin"]), num_text(o["flat"]), num_text(o["on_edge"]), num_text(o["best_loss"], 4)]
         if theory:
-            row += [num_text(o["theory_same_estimator"]), num_text(o["theory_inside_interval"]),
-                    num_text(o["theory_lr"])]
+            row += [num_text(o["theory_lr"]), num_text(o["exact_inside_interval"]),
+                    num_text(o["theory_same_estimator"]), num_text(o["theory_inside_interval"])]
         rows.append(row)
     parts += ["<h3>Fixed horizon: optima</h3>", table(headers, rows)]
     flat = [o["batch_size"] for o in st["optima"] if o["flat"]]

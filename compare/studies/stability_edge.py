@@ -75,8 +75,7 @@ def edge_conclusions(edge: EdgeStudy) -> list[str]:
                   f"consistent with neither {name} nor {other_name}")
         lines.append(f"{what[0].upper()}{what[1:]} grows as B^{exponent:.2f} "
                      f"[{interval[0]:.2f}, {interval[1]:.2f}]: {status}.")
-    rule = fit.preferred if len(fit.tied) <= 1 else ", ".join(fit.tied) + " (tied)"
-    lines.append(f"Best rule for the edge by AICc: {rule}.")
+    lines.append(f"Best rule for the edge: {fit.choice()}.")
     for label, curve in edge.predicted.items():
         # a claim anchored at the smallest batch size agrees there by construction
         first = 1 if label.startswith("claim") else 0
@@ -162,7 +161,7 @@ def plot_stability_edges(edges: list) -> Figure:
         err = np.abs(np.where(ok[:, None], interval, value[:, None]).T - value)
         ax.errorbar(b, value, yerr=err, fmt="o", color=PALETTE[0], ms=5, capsize=3,
                     label="measured edge (95% over seeds)")
-        if edge.fit is not None:
+        if edge.fit is not None and edge.fit.preferred is not None:
             dense = np.geomspace(b[0], b[-1], 100)
             best = edge.fit.rules[edge.fit.preferred]
             ax.plot(dense, best.predict(dense), color=PALETTE[0], lw=1.0,

@@ -17,7 +17,8 @@ from empirical._core.arguments import checked, kind, path
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
 
-RULE_STYLES = {"linear": ("#000000", ":"), "sqrt": ("#000000", "--"),
+RULE_STYLES = {"constant": ("#999999", (0, (1, 3))), "linear": ("#000000", ":"),
+               "sqrt": ("#000000", "--"),
                "saturating": ("#D55E00", "-"), "surge": ("#CC79A7", "-"),
                "power": ("#009E73", "-."), "logarithmic": ("#56B4E9", "-")}
 
@@ -111,7 +112,7 @@ def save_figure(fig: Figure, directory, name: str, *, formats=FORMATS) -> dict:
     return paths
 
 
-RULE_LABELS = {"linear": r"linear $cB$", "sqrt": r"square root $c\sqrt{B}$",
+RULE_LABELS = {"constant": r"constant $c$", "linear": r"linear $cB$", "sqrt": r"square root $c\sqrt{B}$",
                "power": r"power $cB^{\alpha}$", "logarithmic": r"logarithmic $c\ln(1+B/B_0)$",
                "saturating": r"saturating $\eta_{\max}/(1+B_{\rm noise}/B)$",
                "surge": "surge"}
@@ -125,7 +126,7 @@ def rule_curves(ax, fit, dense) -> None:
         label = RULE_LABELS[name] + (rf", $\alpha = {fit.exponent:.2f}$" if name == "power" else "")
         if np.isfinite(rule.aicc):
             label += rf", $\Delta$AICc {rule.aicc - best:.1f}"
-        ax.plot(dense, rule.predict(dense), style, color=colour, lw=1.3 if name in fit.tied
+        ax.plot(dense, rule.predict(dense), linestyle=style, color=colour, lw=1.3 if name in fit.tied
                 else 0.9, label=label)
 
 

@@ -79,7 +79,9 @@ def rules_table(fit: dict) -> str:
         params = "<br>".join(f"{k} = {num_text(v)} {interval_text(r['intervals'][k])}: {html.escape(m)}"
                              for (k, v), m in zip(r["params"].items(), r["meanings"], strict=True))
         delta = None if r["score"] is None or best is None else r["score"] - best
-        rows.append([name + (" (tied)" if name in fit["tied"] and len(fit["tied"]) > 1 else ""),
+        mark = (" (tied)" if name in fit["tied"] and len(fit["tied"]) > 1 else
+                " (excluded by the exponent's interval)" if name in fit["excluded"] else "")
+        rows.append([name + mark,
                      html.escape(r["formula"]), params, num_text(delta, 2)])
     return table(["rule", "formula", "parameters [95% interval]: meaning",
                    "&Delta;AICc (under 2: tie)"], rows)

@@ -65,8 +65,15 @@ def test_claims_follow_the_numbers(summary):
     assert "logarithmic and saturating tie (within 2" in answer(fit, "X")
     fit["tied"] = ["saturating"]
     assert "saturating explains the optima best" in answer(fit, "X")
-    fit["rules"]["saturating"]["score"] = None
-    assert "too few for AICc" in answer(fit, "X")
+    fit["rules"]["power"]["score"] = 20.0
+    assert "AICc puts one power law 9.0 behind saturating" in answer(fit, "X")
+    assert "so one power law" not in answer(fit, "X")
+    fit["lack_of_fit"], fit["choice"] = 0.001, "no rule fits within the seeds' noise (...)"
+    assert "Rules: no rule fits within the seeds' noise" in answer(fit, "X")
+    assert "explains the optima best" not in answer(fit, "X")
+    fit["tied"], fit["choice"] = [], "too few batch sizes (4) to choose among the rules"
+    assert "Rules: too few batch sizes (4) to choose" in answer(fit, "X")
+    assert "AICc puts" not in answer(fit, "X")
 
     fit = copy.deepcopy(summary)
     fit["local_exponents"][0].update(exponent=1.0, interval=[0.9, 1.1])
@@ -83,14 +90,17 @@ def test_quick_marks_every_sentence(summary):
     assert summary["conclusions"] == conclusions(summary)
 
 
-def test_theory_gap_is_called_the_estimators_only_when_the_estimator_closes_it(summary):
+def test_theory_sentence_states_the_exact_optimum_against_the_measured_one(summary):
+    """The counts and ratios come from the rows: the exact optimum is compared with the
+    measured interval directly, beside the same-estimator comparison."""
     study = copy.deepcopy(summary)
     for o in study["optima"]:
-        o["theory_same_estimator"], o["theory_lr"] = o["subgrid_lr"], 0.8 * o["subgrid_lr"]
-    assert "not the theory's" in conclusions(study)[2]
-    for o in study["optima"]:
-        o["theory_same_estimator"] = 0.7 * o["subgrid_lr"]
-    assert "not the theory's" not in conclusions(study)[2]
+        o["theory_lr"] = 0.8 * o["subgrid_lr"]
+    study["theory"].update(horizon_exact_inside=1, horizon_inside=3)
+    text = conclusions(study)[2]
+    n = len(study["optima"])
+    assert "lies inside the measured 95% interval" in text and f"at 1 of {n} batch sizes" in text
+    assert "(exact / measured 0.8)" in text and f"inside at 3 of {n}" in text
 
 
 def test_diagonal_conclusion_says_what_each_optimizer_changes():

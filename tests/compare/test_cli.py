@@ -56,7 +56,7 @@ def test_sweep_table_and_json(tmp_path, capsys):
     # it ends with the local exponent and the answer (two batch sizes: too few for AICc)
     assert "local exponent between neighbouring batch sizes" in text and "4 -> 32" in text
     assert "Fixed horizon (20 steps): from B = 4 to B = 32 (8x the batch)" in text
-    assert "too few for AICc" in text and "no shape to test" in text
+    assert "too few batch sizes (2) to choose among the rules" in text and "no shape to test" in text
     data = json.loads(out.read_text())                 # NaN / Infinity are accepted by json
     assert data["spec"]["model"] == "mlp-sgd" and data["spec"]["seeds"] == [0, 1]
     cell = data["cells"][0]

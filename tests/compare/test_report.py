@@ -8,7 +8,7 @@ import pytest
 
 from compare.cli import main
 
-RULE_NAMES = {"linear", "sqrt", "power", "logarithmic", "saturating", "surge"}
+RULE_NAMES = {"constant", "linear", "sqrt", "power", "logarithmic", "saturating", "surge"}
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,13 @@ def _check_fit(block):
     assert set(block["rules"]) == RULE_NAMES
     assert block["rules"]["power"]["params"]["exponent"] == block["exponent"]
     scores = {n: r["score"] for n, r in block["rules"].items()}
-    assert block["preferred"] == block["tied"][0] == min(scores, key=scores.get)
-    assert set(block["tied"]) == {n for n, v in scores.items() if v - scores[block["preferred"]] < 2}
+    allowed = {n: v for n, v in scores.items() if n not in block["excluded"]}
+    if block["preferred"] is None:                     # a rule that cannot be scored
+        assert block["tied"] == [] and None in scores.values()
+    else:
+        assert block["preferred"] == block["tied"][0] == min(allowed, key=allowed.get)
+        assert set(block["tied"]) == {n for n, v in allowed.items()
+                                      if v - allowed[block["preferred"]] < 2}
     for local in block["local_exponents"]:
         lo, hi = local["interval"]
         assert lo <= local["exponent"] <= hi
@@ -58,7 +63,7 @@ def _check_fit(block):
         for name, value in rule["params"].items():
             assert value > 0 or name == "exponent"
             assert rule["intervals"][name][0] <= value <= rule["intervals"][name][1]
-    assert block["preferred"] in RULE_NAMES
+    assert block["preferred"] in RULE_NAMES | {None}
     assert block["verdict"].count("exponent") == 1
 
 

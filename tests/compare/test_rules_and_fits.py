@@ -144,8 +144,10 @@ def test_rule_comparison_picks_the_generating_rule():
     fit = fit_scaling(BATCH, sq, sq_boot, n_seeds=5)
     assert fit.preferred in ("sqrt", "surge")  # surge -> sqrt as B_noise grows past the data
     assert fit.rules["sqrt"].aicc < fit.rules["linear"].aicc
-    assert "square root preferred over linear" in fit.verdict("test")
+    assert fit.excluded == ("constant", "linear")           # the interval excludes 0 and 1
     assert "consistent with square root" in fit.verdict("test")
+    assert "excludes constant (0) and linear (1)" in fit.verdict("test")
+    assert "preferred over" not in fit.verdict("test")      # no comparison of an excluded rule
 
 
 def test_ties_name_every_rule_within_two():
