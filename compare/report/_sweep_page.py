@@ -79,7 +79,8 @@ def write_sweep_report(study: Study, directory, *, seconds: float | None = None)
                                         for line in summary["conclusions"]) + "</ul>",
         f"<h2 id='setup'>Setup</h2><p>{setup}. Every learning rate of a batch size trains as "
         "one vectorized program with the same initialization and minibatches per seed; the "
-        "optimum is the sub-grid vertex of the seed-mean metric, measured above the floor "
+        "optimum is the minimum of a local cubic in log lr around the argmin of the "
+        "seed-mean metric, measured above the floor "
         f"{num_text(spec.noise_floor())}.</p>",
         model_html(study.key, summary, figure),
         "<h2 id='files'>Files</h2><ul><li><a href='summary.json'>summary.json</a></li>"

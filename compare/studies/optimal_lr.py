@@ -374,10 +374,12 @@ def html(results: dict, figure: Callable[[str, str], str]) -> str:
                      f"{html_.escape(data[m]['sweep_directory'])}</a>.</li>"
                      for label, m, text in SETUP if m in data)
     parts = ["<h2 id='setup'>Setup</h2><p>Each sweep trains every learning rate of a "
-             "geometric grid (1.25x apart, extended until the optimum is interior) at each "
-             "batch size, with the same seeds at every batch size. An optimum is the "
-             "sub-grid vertex (a quadratic in log lr around the argmin) of the seed-mean "
-             "metric; rules are fitted in log space weighted by the optima's spread over "
-             "seeds and compared by AICc.</p><ul>" + sweeps + "</ul>"]
+             "geometric grid (1.25x apart, extended until the optimum is interior, then "
+             "refined to a quarter step around it) at each batch size, with the same seeds "
+             "at every batch size. An optimum is the minimum of a local cubic in log lr "
+             "around the argmin of the seed-mean metric, its 95% interval Student's "
+             "bootstrap over seeds widened by the gap to the quadratic's vertex; rules are "
+             "fitted in log space weighted by the optima's spread over seeds and compared by "
+             "AICc with that spread taken as known.</p><ul>" + sweeps + "</ul>"]
     parts += [model_html(model_key(m), st, figure) for m, st in data.items()]
     return "".join(parts)
