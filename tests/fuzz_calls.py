@@ -206,6 +206,7 @@ def diagonal() -> dict:
 
 
 DIVERGED = "a diverged run's losses and parameters are inf or nan (documented)"
+NO_RULE = "lack_of_fit is nan where no rule is chosen (too few batch sizes; documented)"
 DIVERGES = "a rate far above the stable bound diverges: the loss overflows to inf (documented)"
 CENSORED = "a crossover beyond every pair of batch sizes is inf, censored (documented)"
 BATCHES = np.array([2.0, 4.0, 8.0, 16.0])
@@ -517,24 +518,27 @@ def calls() -> dict[str, Callable[[], Call]]:
             tolerance=0.05, robust_tolerance=0.05, n_boot=20)),
         "empirical.SweepCell.metric": lambda: Call(sweep().cell(4).metric, dict(window=2)),
         "compare.ScalingFit.verdict": lambda: Call(study().horizon.verdict, dict(label="B")),
+        "compare.ScalingFit.choice": lambda: Call(study().horizon.choice, dict()),
         "compare.RuleFit.predict": lambda: Call(study().horizon.rules["power"].predict, dict(
             batch_sizes=BATCHES)),
         "compare.LawFit.predict": lambda: Call(law_fit().predict, dict(n_params=BATCHES)),
         "compare.LawFit.band": lambda: Call(law_fit().band, dict(n_params=BATCHES)),
         # compare: studies
         "compare.analyze": lambda: Call(compare.analyze, dict(
-            result=sweep(), n_boot=10, seed=0, target=None)),
+            result=sweep(), n_boot=10, seed=0, target=None), nan=NO_RULE),
         "compare.bootstrap_optima": lambda: Call(compare.bootstrap_optima, dict(
             result=sweep(), estimator=lambda cell, seeds: 0.01 * len(seeds), n_boot=10,
             seed=0)),
-        "compare.summarize": lambda: Call(compare.summarize, dict(study=study(), quick=True)),
+        "compare.summarize": lambda: Call(compare.summarize, dict(study=study(), quick=True),
+                                          nan=NO_RULE),
         "compare.conclusions": lambda: Call(compare.conclusions, dict(
             study=compare.summarize(study()), quick=True)),
         "compare.edge_study": lambda: Call(compare.edge_study, dict(
             study=study(), n_boot=10, seed=0, rounds=2, max_doublings=2, n_batches=2,
             iterations=5),
             nan="an edge not bracketed within max_doublings is nan (documented)"),
-        "compare.summarize_edges": lambda: Call(compare.summarize_edges, dict(edge=edges())),
+        "compare.summarize_edges": lambda: Call(compare.summarize_edges, dict(edge=edges()),
+                                                nan=NO_RULE),
         "compare.edge_conclusions": lambda: Call(compare.edge_conclusions, dict(edge=edges())),
         "compare.trajectory_study": lambda: Call(compare.trajectory_study, dict(
             study=study(), n_boot=10, seed=0),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compare.fit._fits import LACK_OF_FIT
+from compare.fit._fits import FIXED_SLOPES, LACK_OF_FIT
 from compare.style._text import QUICK_MARK, fmt, fmt_iv, overlap, span
 from empirical._core.arguments import checked, kind
 
@@ -31,8 +31,9 @@ def _rule_text(fit: dict) -> str:
 
 def _power_rejected(fit: dict) -> float | None:
     """How far AICc puts the power law behind the chosen rule, where it is not among the
-    tied ones (``None`` where it is, or where no rule is chosen)."""
-    if not fit["tied"] or "power" in fit["tied"]:
+    tied ones (``None`` where it is, where no rule is chosen, or where the chosen rule is a
+    power law of fixed exponent itself)."""
+    if not fit["tied"] or "power" in fit["tied"] or fit["tied"][0] in FIXED_SLOPES:
         return None
     power, best = fit["rules"]["power"]["score"], fit["rules"][fit["tied"][0]]["score"]
     return None if power is None or best is None else power - best

@@ -68,6 +68,9 @@ def test_claims_follow_the_numbers(summary):
     fit["rules"]["power"]["score"] = 20.0
     assert "AICc puts one power law 9.0 behind saturating" in answer(fit, "X")
     assert "so one power law" not in answer(fit, "X")
+    fit["tied"] = ["constant"]                  # a power law itself: the overlap stands
+    assert "so one power law" in answer(fit, "X") and "AICc puts" not in answer(fit, "X")
+    fit["tied"] = ["saturating"]
     fit["lack_of_fit"], fit["choice"] = 0.001, "no rule fits within the seeds' noise (...)"
     assert "Rules: no rule fits within the seeds' noise" in answer(fit, "X")
     assert "explains the optima best" not in answer(fit, "X")

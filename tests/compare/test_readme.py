@@ -33,7 +33,7 @@ def test_docs_results_is_a_full_run_of_todays_specs(results):
 def test_sentences_follow_the_numbers(results):
     """Change a number and the sentence about it changes: nothing in them is typed by hand."""
     changed = copy.deepcopy(results)
-    changed["studies"]["linear-sgd"]["theory"]["horizon_inside"] = 5
+    changed["studies"]["linear-sgd"]["theory"]["horizon_exact_inside"] = 5
     assert "at 5 of 7 batch sizes for the fixed horizon" in \
         answer_section(changed).replace("\n", " ")
     changed["studies"]["mlp-sgd"]["tied"] = ["sqrt", "linear"]

@@ -68,7 +68,7 @@ def test_the_interval_covers_the_exact_least_squares_optimum_at_its_nominal_rate
 
 def test_the_local_cubic_is_unbiased_on_the_exact_least_squares_curves():
     """On the exact expected metric at a quarter of the 1.25 step the cubic's minimum errs by
-    under 0.1% at every batch size of ``lrs run``; the quadratic's vertex (the previous local
+    under 0.1% at every batch size of ``lrbs run``; the quadratic's vertex (the previous local
     model) by up to 1%, and on the 1.25 grid alone by up to 16%."""
     sizes = (2, 4, 16, 64, 256, 1024, 2048)
     problem = SweepSpec("linear-sgd", sizes, LRGrid()).problem()
