@@ -116,7 +116,7 @@ def _refinement(spec: SweepSpec, batch_size: int, runs: _Growing,
                 initial: np.ndarray) -> np.ndarray | None:
     """Once, the rates ``refine`` to a grid step apart around the seed-mean optimum
     (``None``: nothing to add)."""
-    if not spec.refine or runs.refined:
+    if spec.refine < 2 or runs.refined:                 # 1: the grid's own step, nothing new
         return None
     runs.refined = True
     _, best = _seed_mean_argmin(spec, batch_size, runs, initial)

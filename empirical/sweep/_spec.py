@@ -77,9 +77,10 @@ class SweepSpec:
         Once a batch size's grid is settled, add the rates ``refine`` to a grid step apart
         around its seed-mean optimum: ``lr_k * ratio**(j / refine)`` for ``0 < |j| < refine``,
         ``2 (refine - 1)`` more runs per seed, so that :func:`subgrid_argmin`'s local model
-        spans a fraction of a grid step (its bias falls as the fourth power of the spacing).
-        Needs an ``LRGrid``; 0 (none) by default. Not done where the optimum is still on an
-        edge of the grid (a note says so).
+        spans a fraction of a grid step (on the exact least-squares curves its bias falls from
+        1.9% on the 1.25 grid to under 0.1% at ``refine = 4``). Needs an ``LRGrid``; 0 and 1
+        add nothing (0 by default). Not done where the optimum is still on an edge of the
+        grid (a note says so).
     fingerprint : str, optional
         A workload's :func:`workload_fingerprint` (its file's source, its data, its first
         initialization, its optimizer), computed when not given. A spec whose fingerprint

@@ -41,6 +41,9 @@ def test_refine_adds_quarter_steps_around_the_optimum_and_keeps_the_grid_runs(tm
         on_grid = np.isclose(cell.lrs[:, None], grid_cell.lrs[None], rtol=1e-12).any(axis=1)
         np.testing.assert_array_equal(cell.test_loss[:, on_grid], grid_cell.test_loss)
     assert run_sweep(spec, out=tmp_path, progress=False) == refined
+    once = run_sweep(SweepSpec("linear-sgd", (4, 256), LRGrid(k_max=24), seeds=(0, 1), refine=1,
+                               **SMALL), progress=False)           # a whole step: nothing new
+    assert all(np.array_equal(a.lrs, b.lrs) for a, b in zip(once.cells, plain.cells, strict=True))
 
 
 def test_the_interval_covers_the_exact_least_squares_optimum_at_its_nominal_rate():
