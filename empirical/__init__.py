@@ -38,7 +38,7 @@ from empirical.scaling._study import (
     tune_shape,
 )
 from empirical.sweep._optimum import Optimum, find_optimum, steps_to_target_optimum, subgrid_argmin
-from empirical.sweep._result import SweepCell, SweepResult, failed
+from empirical.sweep._result import SweepCell, SweepResult, diverged, failed
 from empirical.sweep._run import run_sweep
 from empirical.sweep._spec import SweepSpec
 from empirical.sweep._store import (
@@ -86,6 +86,7 @@ __all__ = [
     "batch_hessian_top_eigenvalues",
     "bias_corrected_ema",
     "check_workload",
+    "diverged",
     "evaluate_checkpoint",
     "failed",
     "find_optimum",

@@ -445,6 +445,9 @@ def calls() -> dict[str, Callable[[], Call]]:
         "empirical.failed": lambda: Call(empirical.failed, dict(
             test_loss=np.array([[[1.0, 0.5], [1.0, 2.0], [1.0, np.inf]]]),
             initial_loss=np.array([1.0]))),
+        "empirical.diverged": lambda: Call(empirical.diverged, dict(
+            test_loss=np.array([[[1.0, 0.5], [1.0, 20.0], [1.0, np.inf]]]),
+            initial_loss=np.array([1.0]), factor=10.0)),
         "empirical.bias_corrected_ema": lambda: Call(empirical.bias_corrected_ema, dict(
             values=LOSSES, decay=0.8)),
         "empirical.evaluate_checkpoint": lambda: Call(empirical.evaluate_checkpoint, dict(

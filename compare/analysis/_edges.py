@@ -18,6 +18,16 @@ from empirical import (
 )
 from empirical._core.arguments import MAX_ITERATIONS, MAX_RESAMPLES, SEED, checked, kind, whole
 
+ADAM_DIVERGENCE = 10.0
+"""Adam's edge is measured at a constant rate (no warmup, no decay: a decay to zero stops a
+run short of its blow-up) and a run fails when its loss is non-finite or rises above this
+multiple of its start within the horizon (:func:`empirical.diverged`). SGD's edge keeps the
+sweep's own criterion, whose exact least-squares theory is
+:meth:`nqm.LeastSquaresSGD.failure_lr`."""
+ADAM_DIVERGENCE_CHECK = 100.0
+"""Adam's edge measured again at this multiple: its update is bounded by the rate, so its loss
+grows gradually above the edge, and how far the edge moves with the multiple is reported."""
+
 CLAIMS = {"sgd": (1.0, "linear"), "adam": (0.5, "square root")}
 """Granziol et al. (2022): the largest stable rate scales linearly in B for SGD and as its
 square root for Adam (:func:`nqm.claimed_max_lr`, with the paper's assumptions)."""
@@ -51,6 +61,11 @@ class EdgeStudy:
         mean-square bound and the Marchenko-Pastur edge of the batch Hessian.
     optimum : ScalingFit
         The fixed-horizon optimum's fit (from the study), for the side-by-side.
+    criterion : str
+        What a failed run is, in words (:attr:`empirical.StabilityEdge.criterion`).
+    check_edges : list of StabilityEdge or None
+        Adam only: the edges at :data:`ADAM_DIVERGENCE_CHECK` times the start instead of
+        :data:`ADAM_DIVERGENCE`.
     notes : list of str
 
     See Also
@@ -68,6 +83,8 @@ class EdgeStudy:
     hessian_trained: np.ndarray
     predicted: dict
     optimum: ScalingFit
+    criterion: str
+    check_edges: list | None = None
     notes: list = field(default_factory=list)
 
     @property
@@ -90,6 +107,20 @@ def _boot_edges(edges: list[StabilityEdge], n_boot: int, seed: int) -> np.ndarra
     return np.exp(logs[:, rows].mean(axis=-1).T)
 
 
+def _absent(edges: list[StabilityEdge]) -> str:
+    """Where some seed's edge was not found: no failure below the largest rate tried, or a
+    failure at every rate tried."""
+    parts = []
+    for e in edges:
+        if np.all(np.isfinite(e.seed_edges)):
+            continue
+        below = e.no_edge_below[np.isfinite(e.no_edge_below)]
+        parts.append(f"B = {e.batch_size}: " + (
+            f"no edge below {below.min():.3g} for {below.size} of {e.seed_edges.size} seeds"
+            if below.size else "a failure at every rate tried"))
+    return "edge absent at " + "; ".join(parts)
+
+
 @checked(study=kind(Study), n_boot=whole(2, MAX_RESAMPLES), seed=SEED,
          rounds=whole(0, 52, " (float64 resolves no finer bracket)"), max_doublings=whole(0, 64),
          n_batches=whole(1, MAX_ITERATIONS), iterations=whole(1, MAX_ITERATIONS))
@@ -97,9 +128,11 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
                max_doublings: int = 16, n_batches: int = 5, iterations: int = 30) -> EdgeStudy:
     """Measure the stability edge of a study's sweep, predict it from the batch Hessian, fit it.
 
-    The edge is :func:`empirical.stability_edges` (the smallest rate whose run diverges or
-    ends no better than it started, beyond the grid by at most ``max_doublings`` doublings,
-    bisected ``rounds`` times), fitted with the rules and
+    The edge is :func:`empirical.stability_edges` (for SGD the smallest rate whose run
+    diverges or ends no better than it started; for Adam, at a constant rate, the smallest
+    whose loss is non-finite or rises above :data:`ADAM_DIVERGENCE` times its start; beyond
+    the grid by at most ``max_doublings`` doublings, bisected ``rounds`` times), fitted with
+    the rules and
     intervals of the optima (:func:`fit_scaling`, bootstrap over seeds). The minibatch
     Hessian's largest eigenvalue (:func:`empirical.batch_hessian_top_eigenvalues`,
     ``n_batches`` minibatches of each size, ``iterations`` Lanczos steps) is taken at the first
@@ -116,7 +149,13 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
     edge_conclusions : The verdict on "linear for SGD, square root for Adam".
     """
     result, spec = study.result, study.result.spec
-    edges = stability_edges(result, rounds=rounds, max_doublings=max_doublings)
+    workload = spec.workload()
+    optimizer = "adam" if (workload.optimizer.kind != "sgd") else "sgd"
+    adam = dict(divergence=ADAM_DIVERGENCE, constant_rate=True) if optimizer == "adam" else {}
+    edges = stability_edges(result, rounds=rounds, max_doublings=max_doublings, **adam)
+    check = (stability_edges(result, rounds=rounds, max_doublings=max_doublings,
+                             divergence=ADAM_DIVERGENCE_CHECK, constant_rate=True)
+             if optimizer == "adam" else None)
     b = np.array([e.batch_size for e in edges], dtype=float)
     notes = []
     finite = np.array([np.all(np.isfinite(e.seed_edges)) for e in edges])
@@ -125,12 +164,7 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
         fit = fit_scaling(b, [e.edge for e in edges], _boot_edges(edges, n_boot, seed),
                           n_seeds=len(spec.seeds))
     else:
-        notes.append("edge not bracketed at B = " + ", ".join(
-            str(e.batch_size) for e, ok in zip(edges, finite, strict=True) if not ok)
-            + f" (no failure within {max_doublings} doublings above the grid, or failures "
-              "as far below it): no fit")
-    workload = spec.workload()
-    optimizer = "adam" if (workload.optimizer.kind != "sgd") else "sgd"
+        notes.append(_absent(edges) + ": no fit")
     start = workload.parameters(spec.seeds[0])
     init, trained = [], []
     for i, edge in enumerate(edges):
@@ -165,4 +199,4 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
         predicted["Marchenko-Pastur (1+sqrt(D/B))^-2"] = 1 / nqm.marchenko_pastur_edge(
             b, problem.dim)
     return EdgeStudy(spec.model, study.label, optimizer, edges, fit, init, trained, predicted,
-                     study.horizon, notes)
+                     study.horizon, edges[0].criterion, check, notes)

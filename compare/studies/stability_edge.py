@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 from matplotlib.figure import Figure
 
-from compare.analysis._edges import CLAIMS, EdgeStudy, edge_study
+from compare.analysis._edges import ADAM_DIVERGENCE, ADAM_DIVERGENCE_CHECK, CLAIMS, EdgeStudy, edge_study
 from compare.fit._fits import fit_summary
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
@@ -35,6 +35,28 @@ def _holds(claim: float, interval) -> bool:
     return bool(interval[0] <= claim <= interval[1])
 
 
+def _definition_text(edge: EdgeStudy) -> str:
+    """What the edge is, whether each seed crosses it once, and (Adam) how it moves with the
+    stated multiple."""
+    crossings = np.concatenate([e.crossings for e in edge.edges])
+    several = [e.batch_size for e in edge.edges if np.any(e.crossings > 1)]
+    text = (f"{edge.label}: the edge is the smallest rate at which a run fails ({edge.criterion}"
+            f"); its runs cross from stable to failing once along every rate tried for "
+            f"{int(np.sum(crossings == 1))} of {crossings.size} (seed, batch size) pairs")
+    if several:
+        text += (f", more than once at B = {', '.join(map(str, several))} (the lowest crossing "
+                 "is the edge there)")
+    text += "."
+    if edge.check_edges is not None:
+        ratio = np.array([c.edge / e.edge for c, e in zip(edge.check_edges, edge.edges,
+                                                           strict=True)])
+        text += (f" Measured at {ADAM_DIVERGENCE_CHECK:g}x the start instead, the edge is "
+                 f"{np.nanmin(ratio):.3g}-{np.nanmax(ratio):.3g} times higher: Adam's step is "
+                 "bounded by the rate, so its loss grows gradually above the edge and the edge "
+                 "depends on the multiple stated.")
+    return text
+
+
 @checked(edge=kind(EdgeStudy))
 def edge_conclusions(edge: EdgeStudy) -> list[str]:
     """The verdict on the paper's claim for this study's optimizer, from the numbers.
@@ -50,10 +72,10 @@ def edge_conclusions(edge: EdgeStudy) -> list[str]:
     """
     claim, name = CLAIMS[edge.optimizer]
     b = edge.batch_sizes
-    lines = []
+    lines = [_definition_text(edge)]
     if edge.fit is None:
-        return [f"{edge.label}: the stability edge is not measured at every batch size "
-                f"({'; '.join(edge.notes)}), so its scaling is not fitted."]
+        return lines + [f"{edge.label}: the stability edge is not measured at every batch size "
+                        f"({'; '.join(edge.notes)}), so its scaling is not fitted."]
     fit, opt = edge.fit, edge.optimum
     other, other_name = [(c, n) for c, n in CLAIMS.values() if c != claim][0]
     lines.append(f"{edge.label}: the paper's claim for "
@@ -116,10 +138,14 @@ def summarize_edges(edge: EdgeStudy) -> dict:
             hessian_trained=edge.hessian_trained[i, 0], hessian_trained_interval=list(
                 edge.hessian_trained[i, 1:]),
             predicted={k: v[i] for k, v in edge.predicted.items()},
-            predicted_inside={k: _holds(v[i], e.interval) for k, v in edge.predicted.items()}))
+            predicted_inside={k: _holds(v[i], e.interval) for k, v in edge.predicted.items()},
+            crossings=e.crossings, no_edge_below=e.no_edge_below,
+            **({} if edge.check_edges is None else dict(
+                check_edge=edge.check_edges[i].edge,
+                check_interval=list(edge.check_edges[i].interval)))))
     return dict(label=edge.label, optimizer=edge.optimizer, rounds=edge.edges[0].rounds,
-                definition="the smallest learning rate whose run diverges or ends with a test "
-                           "loss no better than its initial one, bisected between grid rates",
+                definition=f"the smallest learning rate at which a run fails ({edge.criterion}"
+                           "), bisected between the rates tried",
                 edges=rows, fit=fit_summary(edge.fit, f"{edge.label}, stability edge"),
                 optimum_exponent=edge.optimum.exponent,
                 optimum_exponent_interval=list(edge.optimum.exponent_interval),
@@ -186,9 +212,15 @@ def _edge_html(edges: dict, figure) -> str:
              "<p>Granziol et al. (2022) derive the <em>largest stable</em> learning rate from "
              "the extremal eigenvalues of the minibatch Hessian: linear in the batch size for "
              "SGD, square root for Adam. Their claim is about the edge, not the optimum. The "
-             f"edge here is {html_.escape(first['definition'])} ({first['rounds']} rounds; the "
-             "grid's rates doubled beyond its top where no grid rate failed), with a 95% "
-             "interval over seeds (Student's t on the log edges). The minibatch Hessian's "
+             "edge is the smallest rate at which a run fails, bisected "
+             f"{first['rounds']} rounds between the rates tried (the grid's rates doubled "
+             "beyond its top where none failed), with a 95% interval over seeds (Student's t "
+             "on the log edges). For SGD a run fails by the sweep's own criterion, whose exact "
+             "least-squares theory is known; Adam's is measured at a constant rate (its "
+             "sweep's cosine decay to zero stops a run short of its blow-up) and fails when "
+             f"its loss rises above {ADAM_DIVERGENCE:g}x its start. Each study's first "
+             "sentence says how many seeds cross from stable to failing only once. The "
+             "minibatch Hessian's "
              "largest eigenvalue comes from Lanczos on Hessian-vector products at the first "
              "seed's initialization and at the point its run at the optimal rate reaches (mean "
              "over minibatches, 95% interval); gradient descent on one minibatch is stable "

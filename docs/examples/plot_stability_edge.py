@@ -5,8 +5,9 @@ The stability edge: linear for SGD, square root for Adam?
 Granziol et al. (2022) predict the *largest stable* learning rate from the minibatch Hessian:
 it grows linearly with the batch size for SGD and as its square root for Adam. That is a claim
 about the edge, not about the optimum. Here both are measured on the same sweeps: the edge as
-the smallest rate whose run diverges or ends no better than it started (bisected between grid
-rates, per seed), the optimum as in the other pages. For least squares the exact theory
+the smallest rate whose run fails (bisected between the rates tried, per seed: for SGD it
+diverges or ends no better than it started, for Adam, at a constant rate, its loss rises above
+10x its start), the optimum as in the other pages. For least squares the exact theory
 predicts the edge under the very same criterion. Four batch sizes and three seeds keep the
 page quick; ``lrbs run`` measures seven batch sizes and five seeds.
 """

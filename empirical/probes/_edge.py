@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import stdtrit  # Student's t quantile, as scipy.stats.t.ppf
 
-from empirical._core.arguments import checked, kind, whole
-from empirical.sweep._result import SweepCell, SweepResult, failed
+from empirical._core.arguments import checked, kind, optional, real, whole
+from empirical.sweep._result import SweepCell, SweepResult, diverged, failed
 from empirical.sweep._tasks import _train
 
 
@@ -32,6 +33,19 @@ class StabilityEdge:
         ``(nan, nan)`` with one seed).
     rounds : int
         Bisection rounds after the grid.
+    crossings : ndarray of int, shape (n_seed,)
+        How often each seed's runs switch from passing to failing along every rate it was
+        trained at: the scan (the sweep's rates, or the same retrained at a constant rate), the
+        doublings, the bisection, and :data:`ABOVE` times its first failing rate; a failure at
+        the smallest counts one. 1 is a single edge, 0 no failure at all; more means the
+        failing rates are not one interval above the edge, and the bisection, which assumes one
+        crossing, brackets the lowest.
+    no_edge_below : ndarray, shape (n_seed,)
+        Where a seed has no failing run at all, the largest rate tried (the scan's top doubled
+        up to ``max_doublings`` times): it has no edge below it. ``nan`` where its edge was
+        found.
+    criterion : str
+        What a failed run is, in words.
 
     See Also
     --------
@@ -44,45 +58,64 @@ class StabilityEdge:
     edge: float
     interval: tuple
     rounds: int
+    crossings: np.ndarray
+    no_edge_below: np.ndarray
+    criterion: str
 
 
-def _grid_brackets(cell: SweepCell) -> np.ndarray:
-    """Per seed, the last grid rate below the first failing one and that failing one; a
-    missing end (``nan``) where no grid rate failed (lower end: the top of the grid) or the
-    smallest did (upper end: the bottom of the grid)."""
-    fail = failed(cell.test_loss, cell.initial_loss)
+def _grid_brackets(lrs: np.ndarray, fail: np.ndarray) -> np.ndarray:
+    """Per seed, the last scanned rate below the first failing one and that failing one; a
+    missing end (``nan``) where no rate failed (lower end: the top of the scan) or the
+    smallest did (upper end: the bottom of the scan)."""
     brackets = np.full((fail.shape[0], 2), np.nan)
     for s, row in enumerate(fail):
         if not row.any():
-            brackets[s, 0] = cell.lrs[-1]
+            brackets[s, 0] = lrs[-1]
         elif row[0]:
-            brackets[s, 1] = cell.lrs[0]
+            brackets[s, 1] = lrs[0]
         else:
             k = int(np.argmax(row))
-            brackets[s] = cell.lrs[k - 1], cell.lrs[k]
+            brackets[s] = lrs[k - 1], lrs[k]
     return brackets
 
 
-def _fails(spec, batch_size: int, rates: np.ndarray, initial: np.ndarray) -> np.ndarray:
+def _fails(spec, batch_size: int, rates: np.ndarray, initial: np.ndarray, criterion,
+           constant_rate: bool) -> np.ndarray:
     """(n_seed, n_rate): every seed trained at every rate, as one program; which failed."""
     order = np.unique(rates)
-    [(_, test, _)] = _train(spec, order, [batch_size], tuple(spec.seeds))
-    return failed(test, initial)[:, np.searchsorted(order, rates)]
+    [(_, test, _)] = _train(spec, order, [batch_size], tuple(spec.seeds),
+                            constant_rate=constant_rate)
+    return criterion(test, initial)[:, np.searchsorted(order, rates)]
+
+
+def _has_schedule(spec) -> bool:
+    """The sweep's runs follow a schedule (warmup or decay) that a constant rate drops."""
+    if spec.is_workload:
+        config = spec.workload().optimizer
+        return config.warmup > 0 or config.decay != "constant"
+    return spec.model == "mlp-adam"
 
 
 @checked(result=kind(SweepResult), rounds=whole(0, 52, " (float64 resolves no finer bracket)"),
-         max_doublings=whole(0, 64))
-def stability_edges(result: SweepResult, *, rounds: int = 6,
-                    max_doublings: int = 16) -> list[StabilityEdge]:
-    """The smallest learning rate at which a run diverges or collapses, per batch size and seed.
+         max_doublings=whole(0, 64), divergence=optional(real(1.0, 1e300, open_low=True)),
+         constant_rate=kind(bool))
+def stability_edges(result: SweepResult, *, rounds: int = 6, max_doublings: int = 16,
+                    divergence: float | None = None,
+                    constant_rate: bool = False) -> list[StabilityEdge]:
+    """The smallest learning rate at which a run fails, per batch size and seed.
 
-    The sweep's grid brackets each seed's edge (the first failing rate and the one below it,
-    :func:`empirical.failed`); where no grid rate fails (or the smallest already does), the
-    rate is doubled up (halved down) from the grid's end until the bracket closes, at most
-    ``max_doublings`` times. Then ``rounds`` of bisection in log learning rate then narrow every bracket by
-    a factor ``2**rounds`` in log space. Each round trains all seeds' midpoints at once for
-    every seed (one vectorized program per batch size, the sweep's own trainer, horizon and
-    minibatches) and keeps each seed's run at its own midpoint.
+    A run fails by the sweep's own criterion (:func:`empirical.failed`: it diverges or ends no
+    better than it started), or with ``divergence`` by :func:`empirical.diverged` (its loss is
+    non-finite or rises above ``divergence`` times its start within the horizon). The sweep's
+    rates are the scan (with ``constant_rate`` and a schedule, retrained at a constant rate:
+    one program per batch size); each seed's first failing rate and the one below it bracket
+    its edge, and the scan counts its crossings. Where no scanned rate fails (or the smallest
+    already does), the rate is doubled up (halved down) from the scan's end until the bracket
+    closes, at most ``max_doublings`` times; a seed still without a failure has no edge below
+    the largest rate tried. Then ``rounds`` of bisection in log learning rate narrow every
+    bracket by a factor ``2**rounds`` in log space. Each round trains all seeds' midpoints at
+    once for every seed (one vectorized program per batch size, the sweep's own trainer,
+    horizon and minibatches) and keeps each seed's run at its own midpoint.
 
     Parameters
     ----------
@@ -91,6 +124,14 @@ def stability_edges(result: SweepResult, *, rounds: int = 6,
         With the homework's grid (rates 1.25x apart) six rounds leave brackets 1.0035x wide
         (a doubled bracket: 1.011x).
     max_doublings : int, default 16
+    divergence : float, optional
+        The loss's multiple of its start that counts as a blow-up (``> 1``); the sweep's own
+        criterion by default.
+    constant_rate : bool, default False
+        Measure at a constant rate: a sweep with a warmup or a decay (``mlp-adam``, a
+        workload's schedule) is retrained without it, as the stability theories assume. A
+        decay to zero stops a run short of its blow-up, so the scheduled edge is not a
+        property of the rate.
 
     Returns
     -------
@@ -100,23 +141,36 @@ def stability_edges(result: SweepResult, *, rounds: int = 6,
     Notes
     -----
     The edge is a property of the horizon: a run just above it may need more steps to blow up
-    than the sweep trains. Bisection assumes one crossing between the bracket's ends.
+    than the sweep trains. Bisection assumes one crossing between the bracket's ends;
+    :attr:`StabilityEdge.crossings` says where the scan saw more.
 
     See Also
     --------
-    failed : The definition of a failed run.
+    failed, diverged : The two definitions of a failed run.
     run_sweep : The sweep it starts from.
+
+    Examples
+    --------
+    >>> from empirical import LRGrid, SweepSpec, run_sweep, stability_edges
+    >>> spec = SweepSpec("linear-sgd", [4], LRGrid(k_max=24), steps=50, n_train=2000)
+    >>> [edge] = stability_edges(run_sweep(spec, progress=False), divergence=10.0)
+    >>> round(edge.edge, 2), edge.crossings.tolist()
+    (0.2, [1])
     """
-    for name, value in (("rounds", rounds), ("max_doublings", max_doublings)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    return [_edge_of(result.spec, cell, rounds, max_doublings) for cell in result.cells]
+    criterion = failed if divergence is None else functools.partial(diverged, factor=divergence)
+    retrain = constant_rate and _has_schedule(result.spec)
+    words = ("the loss non-finite or above " + f"{divergence:g}x its start within the horizon"
+             if divergence is not None else "the loss non-finite, or its last value no better "
+             "than its start") + (", at a constant rate" if retrain else
+                                  ", under the sweep's own schedule" if _has_schedule(result.spec)
+                                  else "")
+    return [_edge_of(result.spec, cell, rounds, max_doublings, criterion, retrain, words)
+            for cell in result.cells]
 
 
-def _update(spec, cell: SweepCell, brackets: np.ndarray, seeds: np.ndarray,
-            rates: np.ndarray) -> None:
+def _update(fails, brackets: np.ndarray, seeds: np.ndarray, rates: np.ndarray) -> None:
     """Train ``seeds`` at their own ``rates``; a failure closes the top, else the bottom."""
-    fail = _fails(spec, cell.batch_size, rates, cell.initial_loss)
+    fail = fails(rates)
     for j, (s, rate) in enumerate(zip(seeds, rates, strict=True)):
         brackets[s, 1 if fail[s, j] else 0] = rate
 
@@ -126,8 +180,8 @@ _DOUBLINGS_PER_PROGRAM = 4
 failure (success) among them, exactly as one doubling per program would close it."""
 
 
-def _widen(spec, cell: SweepCell, brackets: np.ndarray, max_doublings: int) -> None:
-    """Close every open bracket end by doubling the top (halving the bottom) away from the grid,
+def _widen(fails, brackets: np.ndarray, max_doublings: int) -> None:
+    """Close every open bracket end by doubling the top (halving the bottom) away from the scan,
     at most ``max_doublings`` times; several doublings of every open seed train as one
     program, and each seed keeps the first that fails (does not fail)."""
     tried = 0
@@ -140,7 +194,7 @@ def _widen(spec, cell: SweepCell, brackets: np.ndarray, max_doublings: int) -> N
         factors = 2.0 ** np.arange(1, n + 1)             # exact: powers of two
         rates = np.where(open_top[seeds, None], brackets[seeds, 0, None] * factors,
                          brackets[seeds, 1, None] / factors)            # (open seed, n)
-        fail = _fails(spec, cell.batch_size, rates.ravel(), cell.initial_loss)
+        fail = fails(rates.ravel())
         for j, s in enumerate(seeds):
             row = fail[s, j * n:(j + 1) * n] if open_top[s] else ~fail[s, j * n:(j + 1) * n]
             end, other = (1, 0) if open_top[s] else (0, 1)     # the end that closes first
@@ -154,15 +208,45 @@ def _widen(spec, cell: SweepCell, brackets: np.ndarray, max_doublings: int) -> N
         tried += n
 
 
-def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int) -> StabilityEdge:
-    brackets = _grid_brackets(cell)
-    _widen(spec, cell, brackets, max_doublings)
+ABOVE = (2.0**0.5, 2.0, 4.0)
+"""Multiples of each seed's first failing rate trained once more: a single edge fails there too."""
+
+
+def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int, criterion, retrain: bool,
+             words: str) -> StabilityEdge:
+    tried: list[tuple[np.ndarray, np.ndarray]] = []       # (rates, fail (n_seed, n_rates))
+
+    def fails(rates: np.ndarray) -> np.ndarray:
+        fail = _fails(spec, cell.batch_size, rates, cell.initial_loss, criterion, retrain)
+        tried.append((rates, fail))
+        return fail
+
+    scan = fails(cell.lrs) if retrain else criterion(cell.test_loss, cell.initial_loss)
+    tried.append((cell.lrs, scan))
+    brackets = _grid_brackets(cell.lrs, scan)
+    _widen(fails, brackets, max_doublings)
     known = np.flatnonzero(np.isfinite(brackets).all(axis=1))
     for _ in range(rounds if known.size else 0):
-        _update(spec, cell, brackets, known, np.sqrt(brackets[known, 0] * brackets[known, 1]))
+        _update(fails, brackets, known, np.sqrt(brackets[known, 0] * brackets[known, 1]))
+    if known.size:
+        fails((brackets[known, 1, None] * np.array(ABOVE)).ravel())
     seed_edges = np.sqrt(brackets[:, 0] * brackets[:, 1])
-    return StabilityEdge(cell.batch_size, seed_edges, brackets, *_geometric_interval(seed_edges),
-                         rounds)
+    no_edge_below = np.where(np.isnan(brackets[:, 1]), brackets[:, 0], np.nan)
+    edge, interval = _geometric_interval(seed_edges)
+    return StabilityEdge(batch_size=cell.batch_size, seed_edges=seed_edges, brackets=brackets,
+                         edge=edge, interval=interval, rounds=rounds,
+                         crossings=_crossings(tried), no_edge_below=no_edge_below,
+                         criterion=words)
+
+
+def _crossings(tried: list) -> np.ndarray:
+    """Per seed, the switches from passing to failing along every rate any program trained it
+    at (a failure at the smallest counts one)."""
+    rates = np.concatenate([r for r, _ in tried])
+    fail = np.concatenate([f for _, f in tried], axis=1)
+    rates, first = np.unique(rates, return_index=True)        # every seed trains every rate
+    fail = fail[:, first].astype(int)
+    return np.sum(np.diff(fail, axis=1) == 1, axis=1) + fail[:, 0]
 
 
 def _geometric_interval(values: np.ndarray) -> tuple[float, tuple[float, float]]:

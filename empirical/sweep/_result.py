@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from empirical._core.arguments import MAX_RESAMPLES, NONNEGATIVE, checked, numbers, whole
+from empirical._core.arguments import MAX_RESAMPLES, NONNEGATIVE, checked, numbers, real, whole
 from empirical._core.grid import LRGrid
 from empirical.problems._loading import WorkloadError
 from empirical.sweep._optimum import Optimum, find_optimum
@@ -50,6 +50,40 @@ def failed(test_loss: np.ndarray, initial_loss: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return (~np.isfinite(test_loss).all(axis=-1)
                 | (test_loss[:, :, -1] >= initial_loss[:, None]))
+
+
+@checked(test_loss=numbers(3, finite=False, nan=True), initial_loss=numbers(1, finite=False, nan=True),
+         factor=real(1.0, 1e300, open_low=True))
+def diverged(test_loss: np.ndarray, initial_loss: np.ndarray, factor: float) -> np.ndarray:
+    """Which runs diverged: the test metric became non-finite, or rose above ``factor`` times
+    the initialization's at some step within the horizon.
+
+    The stability criterion of Granziol et al. and of the edge-of-stability literature: a run
+    blows up, rather than ends no better than it started (:func:`failed`, which also counts a
+    run that a decaying schedule stops short of its blow-up, or one that merely collapses).
+    ``test_loss`` has shape ``(n_seed, n_lr, steps)`` and ``initial_loss`` ``(n_seed,)``; the
+    result is ``(n_seed, n_lr)``.
+
+    See Also
+    --------
+    failed : The sweep's own criterion.
+    stability_edges : The smallest rate at which a run fails by either.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from empirical import diverged
+    >>> curves = np.array([[[1.0, 0.5, 0.4], [1.0, 30.0, 2.0], [1.0, np.inf, np.nan]]])
+    >>> diverged(curves, np.array([2.0]), 10.0)
+    array([[False,  True,  True]])
+    """
+    test_loss, initial_loss = np.asarray(test_loss, dtype=float), np.asarray(initial_loss, dtype=float)
+    if initial_loss.shape != test_loss.shape[:1]:
+        raise ValueError(f"initial_loss must have shape (n_seed,) = {test_loss.shape[:1]} to match "
+                         f"test_loss, got {initial_loss.shape}")
+    with np.errstate(invalid="ignore"):
+        return (~np.isfinite(test_loss).all(axis=-1)
+                | (test_loss > factor * initial_loss[:, None, None]).any(axis=-1))
 
 
 @dataclass(frozen=True, eq=False)

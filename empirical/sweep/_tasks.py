@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -29,12 +31,18 @@ def _initial_test_loss(spec: SweepSpec, seed: int) -> float:
         return float(torch.mean((out - torch.as_tensor(problem.y_test, dtype=torch.float32)) ** 2))
 
 
-def _train(spec: SweepSpec, lrs: np.ndarray, batch_sizes, seeds) -> list:
+def _train(spec: SweepSpec, lrs: np.ndarray, batch_sizes, seeds, *,
+           constant_rate: bool = False) -> list:
     """``(train_loss, test_loss, runs_per_call)`` of every batch size for ``seeds``; least
     squares in one lock-step program, a workload through the generic path (``runs_per_call``
-    the runs per ``vmap`` call it took; ``None`` for the shipped trainers)."""
+    the runs per ``vmap`` call it took; ``None`` for the shipped trainers). ``constant_rate``
+    trains without the schedule (no warmup, no decay): the shipped SGD problems have none."""
     if spec.is_workload:
-        return [train_for_sweep(spec.workload(), lrs, b, spec.steps, seeds, spec.device)
+        workload = spec.workload()
+        if constant_rate:
+            workload = dataclasses.replace(workload, optimizer=dataclasses.replace(
+                workload.optimizer, warmup=0, decay="constant"))
+        return [train_for_sweep(workload, lrs, b, spec.steps, seeds, spec.device)
                 for b in batch_sizes]
     kwargs = dict(run_seeds=seeds, device=spec.device)
     problem = spec.problem()
@@ -42,7 +50,8 @@ def _train(spec: SweepSpec, lrs: np.ndarray, batch_sizes, seeds) -> list:
         train, test = train_linear_sgd_batched(problem, lrs, list(batch_sizes), spec.steps, **kwargs)
         return [(tr, te, None) for tr, te in zip(train, test, strict=True)]
     if spec.model == "mlp-adam":
-        kwargs.update(optimizer="adam", weight_decay=spec.weight_decay)
+        kwargs.update(optimizer="adam", weight_decay=spec.weight_decay,
+                      schedule=np.ones(spec.steps) if constant_rate else None)
         return [(*train_mlp_batched(problem, lrs, b, spec.steps, **kwargs, **spec.adam_settings(b)),
                  None) for b in batch_sizes]
     return [(*train_mlp_batched(problem, lrs, b, spec.steps, **kwargs), None)

@@ -26,7 +26,7 @@ def test_sentences_follow_the_intervals(least_squares_edges):
     def verdicts(whole, small):
         changed = dataclasses.replace(edge, fit=dataclasses.replace(
             fit, exponent_interval=whole, local_intervals=np.array([small, *fit.local_intervals[1:]])))
-        return edge_conclusions(changed)[1:3]
+        return edge_conclusions(changed)[2:4]
 
     holds, unsure = verdicts((0.9, 1.1), (0.4, 1.2))
     assert holds.endswith("consistent with the claimed linear, not with square root.")
@@ -56,5 +56,22 @@ def test_an_edge_off_the_grid_is_said_not_fitted():
     study = analyze(run_sweep(spec, progress=False), n_boot=20)
     edge = edge_study(study, n_boot=20, n_batches=1, max_doublings=0)
     assert edge.fit is None
-    [line] = edge_conclusions(edge)
+    definition, line = edge_conclusions(edge)
     assert "not measured at every batch size" in line
+    assert "no edge below 0.002 for 2 of 2 seeds" in line        # the top, not doubled
+    assert "once along every rate tried for 0 of 4" in definition
+
+
+def test_crossings_are_counted_and_adam_is_measured_at_a_constant_rate():
+    """Least squares crosses once per seed; Adam's edge is taken at a constant rate with the
+    divergence criterion, and the sentence says how far it moves at 100x instead of 10x."""
+    spec = SweepSpec("mlp-adam", (8, 64), LRGrid(k_max=24), steps=40, seeds=(0, 1), n_train=2000,
+                     n_test=200)
+    edge = edge_study(analyze(run_sweep(spec, progress=False), n_boot=20), n_boot=20,
+                      n_batches=1, rounds=3)
+    assert "above 10x its start within the horizon, at a constant rate" in edge.criterion
+    first = edge_conclusions(edge)[0]
+    ratio = [c.edge / e.edge for c, e in zip(edge.check_edges, edge.edges, strict=True)]
+    assert f"the edge is {min(ratio):.3g}-{max(ratio):.3g} times higher" in first
+    ones = sum(int(np.sum(e.crossings == 1)) for e in edge.edges)
+    assert f"for {ones} of 4 (seed, batch size) pairs" in first

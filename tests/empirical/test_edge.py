@@ -10,11 +10,14 @@ from empirical import (
     LRGrid,
     SweepSpec,
     batch_hessian_top_eigenvalues,
+    diverged,
+    failed,
     least_squares_workload,
     run_sweep,
     stability_edges,
     teacher_mlp_workload,
 )
+from empirical.probes._edge import _crossings
 
 DIM = 16
 
@@ -102,3 +105,32 @@ def test_least_squares_batch_hessian_against_wishart_theory(batch_size):
     assert abs(tops.mean() - nqm.marchenko_pastur_edge(batch_size, DIM, finite_size=True)) \
         < 4 * se + 0.1 * scale
     assert tops.mean() < nqm.marchenko_pastur_edge(batch_size, DIM)
+
+
+def test_diverged_is_a_blow_up_within_the_horizon():
+    """Non-finite at any step, or above factor x the start at any step (not only the last);
+    a run that ends no better than it started without blowing up has not diverged."""
+    curves = np.array([[[5.0, 4.0, 3.0], [5.0, 60.0, 4.0], [5.0, 6.0, 7.0], [5.0, np.nan, 1.0]]])
+    np.testing.assert_array_equal(diverged(curves, np.array([5.0]), 10.0),
+                                  [[False, True, False, True]])
+    np.testing.assert_array_equal(failed(curves, np.array([5.0])), [[False, False, True, True]])
+
+
+def test_crossings_count_every_switch_from_stable_to_failing():
+    tried = [(np.array([1.0, 2.0, 4.0]), np.array([[False, True, True], [False, True, False]])),
+             (np.array([8.0, 3.0]), np.array([[True, True], [True, False]]))]
+    np.testing.assert_array_equal(_crossings(tried), [1, 2])
+
+
+def test_constant_rate_changes_nothing_without_a_schedule_and_counts_one_crossing():
+    """SGD trains at a constant rate already: the same edges with or without
+    ``constant_rate``; least squares under the divergence criterion crosses once per seed."""
+    spec = SweepSpec("linear-sgd", (4, 64), LRGrid(k_max=24), steps=50, seeds=(0, 1, 2),
+                     n_train=2000, n_test=200)
+    result = run_sweep(spec, progress=False)
+    plain = stability_edges(result, divergence=10.0)
+    constant = stability_edges(result, divergence=10.0, constant_rate=True)
+    for a, b in zip(plain, constant, strict=True):
+        np.testing.assert_array_equal(a.seed_edges, b.seed_edges)
+        np.testing.assert_array_equal(a.crossings, [1, 1, 1])
+        assert "above 10x its start" in a.criterion and "constant" not in a.criterion
