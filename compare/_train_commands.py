@@ -57,6 +57,9 @@ def add_sweep(commands) -> None:
     lrs.add_argument("--grid", type=grid_arg, metavar="BASE,RATIO,KMIN,KMAX",
                      help="geometric grid BASE*RATIO**k, extended until optima are interior "
                           "(default 0.001,1.25,0,31)")
+    sweep.add_argument("--refine", type=positive_arg(int), default=None, metavar="N",
+                       help="once the grid settles, add rates N to a grid step apart around each "
+                            "optimum (lrbs run uses 4; needs the default grid or --grid)")
     sweep.add_argument("--steps", type=positive_arg(int), default=100, help="steps of every run")
     sweep.add_argument("--seeds", type=seeds_arg, default=[0], help=SEEDS_HELP + " (default 0)")
     sweep.add_argument("--window", type=positive_arg(int), default=1,
@@ -252,7 +255,7 @@ def sweep(args) -> None:
     lrs = args.lrs or args.logspace or args.grid or LRGrid()
     spec = SweepSpec(args.model or args.workload, args.batch_sizes, lrs, steps=args.steps,
                      seeds=tuple(args.seeds), window=args.window, weight_decay=args.weight_decay,
-                     device=args.device)
+                     device=args.device, refine=args.refine or 0)
     if spec.is_workload:
         spec.workload()                              # a bad workload fails before any work
     started = time.perf_counter()

@@ -73,6 +73,8 @@ def test_sweep_table_and_json(tmp_path, capsys):
     ["sweep", "linear-sgd", "--lrs", "0.1,nan"],
     ["sweep", "linear-sgd", "--window", "200"],
     ["sweep", "linear-sgd", "--seeds", "a-b"],
+    ["sweep", "linear-sgd", "--refine", "0"],
+    ["sweep", "linear-sgd", "--lrs", "0.1,0.2", "--refine", "4"],
     ["sweep", "resnet"],
 ])
 def test_sweep_bad_input_is_one_line(argv, capsys):
@@ -177,3 +179,12 @@ def test_theory_on_zhangs_binned_spectrum_prints_the_lower_bound(capsys):
     out = capsys.readouterr().out
     assert out.count("dim=10000 in 84 non-empty bins") == 1
     assert "lower bound" in out and "488.3" in out            # dim / (2 C B), their notebook
+
+
+def test_sweep_refines_the_grid_around_each_optimum(tmp_path):
+    """``--refine 4`` adds the six quarter-step rates around each optimum to the grid's."""
+    out = tmp_path / "result.json"
+    argv = ["sweep", "linear-sgd", "--batch-sizes", "16", "--grid", "0.004,1.25,0,14",
+            "--steps", "30", "--refine", "4", "--json", str(out), "--quiet"]
+    assert main(argv) == 0
+    assert len(json.loads(out.read_text())["cells"][0]["lr"]) == 15 + 6
