@@ -149,7 +149,8 @@ class LeastSquaresSGD:
             def objective(lrs):
                 log_rate, drive = self._recursion(lrs[:, None], b)
                 return affine_moment(log_rate, drive, self.init_error, ts).mean(axis=1)
-            return minimize_on_log_scale(objective, 1e-9, float(self.max_stable_lr(b)))
+            top = float(self.max_stable_lr(b))            # below 1e-9 at a tiny batch size
+            return minimize_on_log_scale(objective, min(1e-9, 1e-6 * top), top)
 
         batch_size = positive("batch_size", batch_size)
         return scalar_or_array(np.vectorize(solve, otypes=[float])(batch_size))
@@ -360,8 +361,9 @@ class LeastSquaresSGD:
                              f"noise_std^2 = {self.noise_std**2:g}: no rate reaches it")
 
         def solve(b, target):
+            top = float(self.max_stable_lr(b))
             return minimize_on_log_scale(lambda lrs: self.steps_to_target(lrs, b, target),
-                                         1e-9, float(self.max_stable_lr(b)))
+                                         min(1e-9, 1e-6 * top), top)
 
         batch_size = positive("batch_size", batch_size)
         return scalar_or_array(np.vectorize(solve, otypes=[float])(batch_size, target_mse))
