@@ -206,17 +206,26 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
     notes: list[str] = []
     steps, steps_iv, fits = [], [], []
     for target in targets:
-        reached = [steps_to_target_optimum(c.lrs, c.test_loss, target)[1] for c in result.cells]
+        found = [steps_to_target_optimum(c.lrs, c.test_loss, target) for c in result.cells]
+        reached = [f[1] for f in found]
+        counted = ~np.array([f[2] for f in found])        # censored at one update: left out
         boot = bootstrap_optima(result, target_estimator(target), n_boot=n_boot, seed=seed)
         boot_steps = boot[..., 1] if len(boot) else np.empty((0, b.size))
         steps.append(reached)
         steps_iv.append(percentile_interval(boot_steps) if len(boot_steps) else
                         np.column_stack([reached, reached]))
-        if np.all(np.isfinite(reached)):
-            fit = fit_critical_batch(b, reached, boot_steps, n_seeds=len(spec.seeds))
-        else:
-            fit = None
+        fit = None
+        if not np.all(np.isfinite(reached)):
             notes.append(f"target {target:.4g} not reached at every batch size: no fit")
+        elif counted.sum() < 3:
+            notes.append(f"target {target:.4g} reached within the first update at "
+                         f"{int((~counted).sum())} batch sizes: no fit")
+        else:
+            if not counted.all():
+                notes.append(f"target {target:.4g}: counts censored at one update at B = "
+                             + ", ".join(f"{x:g}" for x in b[~counted]) + ", left out of the fit")
+            fit = fit_critical_batch(b[counted], np.asarray(reached)[counted],
+                                     boot_steps[:, counted], n_seeds=len(spec.seeds))
         fits.append(fit)
 
     k = int(np.argmin(np.abs(np.log(b) - np.log(RUN_BATCH_SIZE))))

@@ -12,10 +12,11 @@ import nqm
 from compare.fit._fits import ScalingFit, fit_scaling
 from empirical import Optimum, SweepCell, SweepResult, steps_to_target_optimum, subgrid_argmin
 from empirical._core.arguments import MAX_RESAMPLES, POSITIVE, SEED, checked, function, kind, optional, whole
+from empirical.problems._shipped import ADAM_BETAS
 from empirical.sweep._optimum import steps_to_target_rows, subgrid_argmin_rows
 
 LABELS = {"linear-sgd": "Least squares, SGD", "mlp-sgd": "MLP, SGD",
-          "mlp-adam": "MLP, Adam (warmup + cosine)"}
+          "mlp-adam": f"MLP, Adam (betas {ADAM_BETAS[0]:g}, {ADAM_BETAS[1]:g}; warmup + cosine)"}
 FLAT_POINTS = 3
 """A basin (rates within 5% of the best *excess* loss) is called flat when it holds at least
 this many grid rates: the argmin inside it is then a coin toss, and the interval carries the
@@ -86,15 +87,17 @@ class _Horizon:
 
 @dataclass(frozen=True)
 class _Target:
-    """(rate, steps): the rate that reaches ``target`` test loss in the fewest steps, seed-mean."""
+    """(rate, steps, censored): the rate that reaches ``target`` test loss for good in the
+    fewest (fractional) steps, seed-mean."""
 
     target: float
 
-    def __call__(self, cell: SweepCell, seeds: np.ndarray) -> tuple[float, float]:
+    def __call__(self, cell: SweepCell, seeds: np.ndarray) -> tuple[float, float, bool]:
         return steps_to_target_optimum(cell.lrs, cell.test_loss[seeds], self.target)
 
     def rows(self, cell: SweepCell, picks: np.ndarray) -> np.ndarray:
-        """``(rate, steps)`` for every row of seed indices ``picks``: shape (n_boot, 2)."""
+        """``(rate, steps, censored)`` for every row of seed indices ``picks``: shape
+        (n_boot, 3)."""
         curves = _finite(cell.test_loss)
         means = np.stack([curves[p].mean(axis=0) for p in picks])     # (n_boot, n_lr, steps)
         return np.column_stack(steps_to_target_rows(cell.lrs, means, self.target))
@@ -106,7 +109,8 @@ def horizon_estimator(window: int) -> Callable[[SweepCell, np.ndarray], float]:
     return _Horizon(window)
 
 
-def target_estimator(target: float) -> Callable[[SweepCell, np.ndarray], tuple[float, float]]:
+def target_estimator(target: float) -> Callable[[SweepCell, np.ndarray],
+                                                tuple[float, float, bool]]:
     """(rate, steps): the rate that reaches ``target`` test loss in the fewest steps, seed-mean
     (with the batched ``rows`` that :func:`bootstrap_optima` uses)."""
     return _Target(target)
@@ -231,12 +235,18 @@ class Study:
     target_loss : float
         The steps-to-target criterion's test loss.
     target_lr, target_steps : ndarray, shape (n_b,)
-        The rate reaching ``target_loss`` in the fewest steps, and that step count.
+        The rate reaching ``target_loss`` for good in the fewest steps, and that (fractional)
+        step count (:func:`empirical.steps_to_target_optimum`).
+    target_censored : ndarray of bool, shape (n_b,)
+        The count is censored at one update: the rate is not determined, and the fit leaves
+        the batch size out.
     target_interval, target_steps_interval : ndarray, shape (n_b, 2)
-        Their 95% percentile intervals over bootstrap resamples of the seeds (the kind of
-        interval ``optima`` have); infinite where some resample never reaches the target.
+        Their 95% percentile intervals over bootstrap resamples of the seeds, the rate's
+        widened to at least half a grid step on each side (the rate is picked among the
+        grid's); infinite where some resample never reaches the target.
     target : ScalingFit or None
-        The rules fitted to ``target_lr`` (``None`` if some batch size never reaches it).
+        The rules fitted to ``target_lr`` at the uncensored batch sizes (``None`` if some batch
+        size never reaches the target, or fewer than three are uncensored).
     theory : Theory or None
         The exact least-squares theory (the ``linear-sgd`` model only).
     notes : list of str
@@ -257,6 +267,7 @@ class Study:
     target_loss: float
     target_lr: np.ndarray
     target_steps: np.ndarray
+    target_censored: np.ndarray
     target_interval: np.ndarray
     target_steps_interval: np.ndarray
     target: ScalingFit
@@ -291,6 +302,21 @@ def default_target(result: SweepResult, optima: list[Optimum]) -> float:
     """A test loss every batch size reaches: floor + 1.25 x the largest best excess."""
     floor = result.spec.noise_floor()
     return float(floor + 1.25 * max(o.best_loss - floor for o in optima))
+
+
+def _with_grid_resolution(cells, lrs: np.ndarray, interval: np.ndarray) -> np.ndarray:
+    """``interval`` (n_b, 2) widened to half a grid step on each side of each rate: a rate
+    picked among the grid's is known only to the grid's resolution, however often the
+    seeds' resamples pick the same one."""
+    out = np.array(interval, dtype=float)
+    for i, (cell, lr) in enumerate(zip(cells, lrs, strict=True)):
+        if not np.isfinite(lr):
+            continue
+        below = cell.lrs[cell.lrs < lr * (1 - 1e-12)]
+        above = cell.lrs[cell.lrs > lr * (1 + 1e-12)]
+        out[i, 0] = min(out[i, 0], np.sqrt(lr * below[-1]) if below.size else lr)
+        out[i, 1] = max(out[i, 1], np.sqrt(lr * above[0]) if above.size else lr)
+    return out
 
 
 @checked(n_boot=whole(2, MAX_RESAMPLES), seed=SEED, target=optional(POSITIVE))
@@ -332,20 +358,32 @@ def analyze(result: SweepResult, *, n_boot: int = 200, seed: int = 0,
     reached = [steps_to_target_optimum(c.lrs, c.test_loss, target) for c in result.cells]
     target_lr = np.array([r[0] for r in reached])
     target_steps = np.array([r[1] for r in reached])
+    censored = np.array([r[2] for r in reached])
     boot = bootstrap_optima(result, target_estimator(target), n_boot=n_boot, seed=seed)
     if len(boot):
         target_interval, steps_interval = (percentile_interval(boot[..., k]) for k in (0, 1))
     else:
         target_interval, steps_interval = (np.column_stack([v, v]) for v in (target_lr,
                                                                                target_steps))
+    target_interval = _with_grid_resolution(result.cells, target_lr, target_interval)
     notes = [f"B={c.batch_size}: {n}" for c in result.cells for n in c.notes]
-    if np.all(np.isfinite(target_lr)):
-        target_fit = fit_scaling(b, target_lr, boot[..., 0] if len(boot) else boot,
-                                 n_seeds=len(spec.seeds))
-    else:
-        target_fit = None
+    target_fit = None
+    if not np.all(np.isfinite(target_lr)):
         notes.append(f"target {target:.4g} not reached at every batch size")
+    elif np.sum(~censored) < 3:
+        notes.append(f"target {target:.4g} reached within the first update at "
+                     f"{int(censored.sum())} of {censored.size} batch sizes: too few counted "
+                     "steps to fit")
+    else:
+        if censored.any():
+            notes.append(f"steps to target {target:.4g}: censored at one update (reached within "
+                         "the first) at B = " + ", ".join(f"{x:g}" for x in b[censored])
+                         + ", left out of the fit")
+        target_fit = fit_scaling(b[~censored], target_lr[~censored],
+                                 boot[..., 0][:, ~censored] if len(boot) else boot,
+                                 n_seeds=len(spec.seeds))
     theory = least_squares_theory(result, target) if spec.model == "linear-sgd" else None
     return Study(spec.model, result, optima, [_flat(c, o) for c, o in zip(result.cells, optima, strict=True)],
-                 horizon, target, target_lr, target_steps, target_interval, steps_interval,
+                 horizon, target, target_lr, target_steps, censored, target_interval,
+                 steps_interval,
                  target_fit, theory, notes)

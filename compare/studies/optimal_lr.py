@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 from matplotlib.figure import Figure
 
-from compare.analysis._optima import FLAT_POINTS, Study, model_key
+from compare.analysis._optima import FLAT_POINTS, LABELS, Study, model_key
 from compare.fit._fits import fit_rule, fit_summary
 from compare.studies._answer import ANSWER_COLUMNS, QUICK_MARK, answer_rows, conclusions, criteria_text, theory_check
 from compare.studies._base import Context, Summary
@@ -37,7 +37,7 @@ SETUP = (
     ("MLP, SGD", "mlp-sgd",
      "The homework's teacher network y = relu(X W1) W2 + sigma eps (D = 4, sigma = 2, floor 4) "
      "learned by a two-layer ReLU student of width 4 with plain minibatch SGD, 100 steps."),
-    ("MLP, Adam (warmup + cosine)", "mlp-adam",
+    (LABELS["mlp-adam"], "mlp-adam",
      f"The same teacher and student, trained with the notebook's Adam: betas "
      f"{ADAM_BETAS[0]:g} and {ADAM_BETAS[1]:g} (not the 0.9 and 0.999 the Adam theories assume; "
      f"the adam-sde and adam-annealing sections use those), eps {ADAM_EPS:g}, coupled L2 weight "
@@ -93,6 +93,7 @@ def summarize(study: Study, *, quick: bool = False) -> dict:
     target_rows = []
     for i, b in enumerate(study.batch_sizes):
         row = dict(batch_size=int(b), lr=study.target_lr[i], steps=study.target_steps[i],
+                   censored=bool(study.target_censored[i]),
                    interval=list(study.target_interval[i]),
                    steps_interval=list(study.target_steps_interval[i]))
         if th is not None:
@@ -111,7 +112,8 @@ def summarize(study: Study, *, quick: bool = False) -> dict:
     if th is not None:
         out["theory"] = dict(
             horizon_exponent=_theory_exponent(study.batch_sizes, th.finite_lr),
-            target_exponent=_theory_exponent(study.batch_sizes, th.target_lr),
+            target_exponent=_theory_exponent(study.batch_sizes[~study.target_censored],
+                                             th.target_lr[~study.target_censored]),
             target_lr=th.target_lr, target_steps=th.target_steps,
             critical_batch_size=th.critical_batch_size,
             horizon_inside=sum(o["theory_inside_interval"] for o in optima),
@@ -222,8 +224,10 @@ def model_html(key: str, st: dict, figure: Callable[[str, str], str]) -> str:
     label = st["label"]
     parts = [f"<h2 id='{key}'>{html_.escape(label)}</h2>",
              f"<p>Fixed-horizon criterion: {html_.escape(st['criterion'])}. Steps-to-target "
-             f"criterion: the fewest steps for the seed-mean test loss to reach "
-             f"{num_text(st['steps_to_target']['target_loss'])}.</p>",
+             f"criterion: the fewest steps after which the seed-mean test loss stays at or "
+             f"below {num_text(st['steps_to_target']['target_loss'])}, interpolated between "
+             "steps; a count within the first update is censored and left out of the fit."
+             "</p>",
              figure(f"loss_vs_lr_{key}", f"{label}: test loss against learning rate."),
              figure(f"optimal_lr_{key}",
                     f"{label}: optimal learning rate against batch size, both criteria.")]
@@ -252,13 +256,13 @@ def model_html(key: str, st: dict, figure: Callable[[str, str], str]) -> str:
     parts += ["<h3>Fixed horizon: local exponents and rules</h3>", local_table(st),
               rules_table(st)]
     tgt = st["steps_to_target"]
-    headers = ["B", "lr*", "95% interval", "steps", "95% interval"]
+    headers = ["B", "lr*", "95% interval", "steps", "95% interval", "censored"]
     if theory:
         headers += ["theory lr*, same estimator", "theory steps", "inside interval"]
     rows = []
     for o in tgt["optima"]:
         row = [o["batch_size"], num_text(o["lr"]), interval_text(o["interval"]), num_text(o["steps"]),
-               interval_text(o["steps_interval"])]
+               interval_text(o["steps_interval"]), num_text(o["censored"])]
         if theory:
             row += [num_text(o["theory_same_estimator"]), num_text(o["theory_steps_same_estimator"]),
                     num_text(o["theory_inside_interval"])]

@@ -264,8 +264,16 @@ def find_optimum(batch_size: int, lrs, metric, *, floor: float = 0.0, tolerance:
 
 @checked(lrs=numbers(1, low=0.0, open_low=True, increasing=True),
          curves=numbers(None, finite=False, nan=True), target=real())
-def steps_to_target_optimum(lrs, curves, target: float) -> tuple[float, float]:
-    """The rate that first brings the seed-mean test loss to ``target`` in the fewest steps.
+def steps_to_target_optimum(lrs, curves, target: float) -> tuple[float, float, bool]:
+    """The rate that brings the seed-mean test loss to ``target`` for good in the fewest steps.
+
+    A rate reaches the target at the first step from which its seed-mean loss stays at or
+    below it to the end of the run (a dip below it that does not last does not count). The
+    count is fractional: between that step ``t`` and the one before it, where the loss was
+    above the target, the crossing is interpolated linearly,
+    :math:`t - 1 + (L_{t-1} - L^*) / (L_{t-1} - L_t)`. A rate that stays below from the first
+    update on has a count censored at 1: an update is discrete, and how much less than one
+    it took is not measured.
 
     Parameters
     ----------
@@ -277,31 +285,55 @@ def steps_to_target_optimum(lrs, curves, target: float) -> tuple[float, float]:
     Returns
     -------
     lr, steps : float
-        ``steps`` counts updates (1 = after the first step). Where several rates tie, ``lr`` is
-        their geometric mean. ``(nan, inf)`` if no rate reaches the target.
+        The rate with the fewest steps and that count. The rate is the minimum of the local
+        cubic of the (fractional, so continuous in the rate) count against ``log lr`` around
+        the fewest, as :func:`subgrid_argmin` reads the fixed horizon's loss; where several
+        rates tie (a censored count), their geometric mean. ``(nan, inf)`` if no rate reaches
+        the target for good.
+    censored : bool
+        The fewest count is censored at one update: several rates may reach the target within
+        it, and the rate is not determined (a fit of the rule should leave it out).
 
     See Also
     --------
     find_optimum : The fixed-horizon criterion.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from empirical import steps_to_target_optimum
+    >>> curves = np.array([[[5.0, 4.0, 3.0, 2.0], [5.0, 2.5, 1.0, 1.0], [5.0, 2.5, 9.0, 9.0]]])
+    >>> steps_to_target_optimum([0.1, 0.2, 0.4], curves, 3.0)
+    (0.2, 1.8, False)
     """
     rates, curves = np.asarray(lrs, dtype=float), np.asarray(curves, dtype=float)
     if curves.ndim != 3 or rates.shape != curves.shape[1:2]:
         raise ValueError(f"curves must have shape (n_seed, n_lr, steps) with n_lr = len(lrs) = "
                          f"{rates.size}, got shape {curves.shape}")
-    lr, steps = steps_to_target_rows(rates, _finite(curves).mean(axis=0)[None], target)
-    return float(lr[0]), float(steps[0])
+    lr, steps, censored = steps_to_target_rows(rates, _finite(curves).mean(axis=0)[None], target)
+    return float(lr[0]), float(steps[0]), bool(censored[0])
 
 
 def steps_to_target_rows(lrs: np.ndarray, mean_curves: np.ndarray,
-                         target: float) -> tuple[np.ndarray, np.ndarray]:
+                         target: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`steps_to_target_optimum` of every row of seed-mean curves ``(m, n_lr, steps)``
-    at once (``inf`` marks a diverged step; not checked): the rates ``(m,)`` and steps ``(m,)``."""
-    reached = mean_curves <= target
-    never = np.iinfo(np.int64).max
-    first = np.where(reached.any(axis=2), reached.argmax(axis=2) + 1, never)   # (m, n_lr)
-    fewest = first.min(axis=1)
-    ties = first == fewest[:, None]
+    at once (``inf`` marks a diverged step; not checked): the rates, steps and censoring
+    flags, each ``(m,)``."""
+    below = mean_curves <= target
+    stays = np.flip(np.logical_and.accumulate(np.flip(below, axis=-1), axis=-1), axis=-1)
+    reached = stays.any(axis=-1)                                        # (m, n_lr)
+    first = stays.argmax(axis=-1)                                       # 0-based step index
+    at = np.take_along_axis(mean_curves, first[..., None], axis=-1)[..., 0]
+    before = np.take_along_axis(mean_curves, np.maximum(first - 1, 0)[..., None], axis=-1)[..., 0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        lr = np.exp((ties * np.log(lrs)).sum(axis=1) / ties.sum(axis=1))
-    missed = fewest == never
-    return np.where(missed, np.nan, lr), np.where(missed, np.inf, fewest.astype(float))
+        part = np.where(np.isfinite(before) & (before > at), (before - target) / (before - at), 1.0)
+    count = np.where(first == 0, 1.0, first + np.clip(part, 0.0, 1.0))
+    count = np.where(reached, count, np.inf)
+    fewest = count.min(axis=1)
+    ties = count == fewest[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tied = np.exp((ties * np.log(lrs)).sum(axis=1) / ties.sum(axis=1))
+    missed = ~np.isfinite(fewest)
+    censored = ~missed & np.any(ties & reached & (first == 0), axis=1)
+    lr = np.where(censored | (ties.sum(axis=1) > 1), tied, _local_minima(lrs, count)[0])
+    return np.where(missed, np.nan, lr), fewest, censored

@@ -53,10 +53,17 @@ def test_summary_fits_the_schema_and_the_sentences_state_its_counts(least_square
 def test_the_targets_fit_hyperbolas_and_the_exact_noise_scale_is_the_theory(least_squares_noise):
     gns = least_squares_noise
     assert np.all(np.diff(gns.targets) > 0)                  # loosest last
-    for fit, steps in zip(gns.fits, gns.steps, strict=True):
-        assert fit is not None and np.all(np.isfinite(steps))
+    fitted = 0
+    for target, fit, steps in zip(gns.targets, gns.fits, gns.steps, strict=True):
+        assert np.all(np.isfinite(steps))
+        if fit is None:       # counts censored at one update are left out: too few remain
+            assert any(f"target {target:.4g} reached within the first update" in n
+                       for n in gns.notes)
+            continue
+        fitted += 1
         assert fit.b_crit_interval[0] < fit.b_crit < fit.b_crit_interval[1]
         assert fit.e_min == pytest.approx(fit.s_min * fit.b_crit)
+    assert fitted >= 1
     theory = nqm.LeastSquaresSGD(dim=16, noise_std=5.0, init_error=512.0)
     want = 17 + 25 * 256 / (16 * (gns.targets - 25.0))
     np.testing.assert_allclose(gns.exact_noise_at_target, want, rtol=1e-12)

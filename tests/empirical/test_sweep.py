@@ -112,23 +112,45 @@ def test_subgrid_rows_equal_a_polyfit_per_row(seed, n_lr, diverged, scale):
 @given(seed=st.integers(0, 10**6), target=st.floats(0.5, 5.0))
 def test_steps_to_target_rows_equal_the_optimum_per_row(seed, target):
     """The batched fewest-steps rule equals the rule as its docstring states it, written here
-    as a loop per row: the first step at or below the target, ties by geometric mean, (nan,
-    inf) where no rate reaches it; and :func:`steps_to_target_optimum` on each row agrees."""
+    as a loop per row: the first step from which the seed-mean loss stays at or below the
+    target, interpolated linearly from the step before, censored at 1 within the first update,
+    the rate the local cubic's minimum of the counts (ties by geometric mean), (nan, inf)
+    where no rate stays below; and
+    :func:`steps_to_target_optimum` on each row agrees."""
     rng = np.random.default_rng(seed)
     lrs = np.array([0.01, 0.02, 0.05, 0.1])
-    curves = np.minimum.accumulate(rng.uniform(0, 6, (20, 3, 4, 8)), axis=-1)   # 20 rows, 3 seeds
+    curves = rng.uniform(0, 6, (20, 3, 4, 8))                  # 20 rows, 3 seeds, not monotone
     curves[rng.random(curves.shape) < 0.05] = np.inf
-    lr, steps = steps_to_target_rows(lrs, np.where(np.isfinite(curves), curves, np.inf).mean(axis=1),
-                                     target)
+    lr, steps, censored = steps_to_target_rows(
+        lrs, np.where(np.isfinite(curves), curves, np.inf).mean(axis=1), target)
     for k in range(len(curves)):
         mean = np.where(np.isfinite(curves[k]), curves[k], np.inf).mean(axis=0)
-        first = [next((t + 1 for t, v in enumerate(row) if v <= target), None) for row in mean]
-        reached = [f for f in first if f is not None]
-        want = ((np.exp(np.mean([np.log(r) for r, f in zip(lrs, first, strict=True) if f == min(reached)])),
-                 min(reached)) if reached else (np.nan, np.inf))
-        np.testing.assert_allclose([lr[k], steps[k]], want, rtol=1e-12)
-        np.testing.assert_allclose(steps_to_target_optimum(lrs, curves[k], target), want,
-                                   rtol=1e-12)
+        counts, first_ones = [], []
+        for row in mean:
+            t = next((t for t in range(len(row)) if all(v <= target for v in row[t:])), None)
+            if t is None:
+                counts.append(np.inf)
+            elif t == 0:
+                counts.append(1.0)
+            else:
+                before, at = row[t - 1], row[t]
+                counts.append(t + (min(1.0, (before - target) / (before - at))
+                                   if np.isfinite(before) else 1.0))
+            first_ones.append(t == 0)
+        best = min(counts)
+        if np.isfinite(best):
+            tied = [i for i, c in enumerate(counts) if c == best]
+            cut = any(first_ones[i] for i in tied)
+            rate = (np.exp(np.mean(np.log(lrs[tied]))) if cut or len(tied) > 1
+                    else _polyfit_minimum(lrs, np.array(counts)))
+            want = (rate, best, cut)
+        else:
+            want = (np.nan, np.inf, False)
+        np.testing.assert_allclose([lr[k], steps[k]], want[:2], rtol=1e-12)
+        assert censored[k] == want[2]
+        got = steps_to_target_optimum(lrs, curves[k], target)
+        np.testing.assert_allclose(got[:2], want[:2], rtol=1e-12)
+        assert got[2] == want[2]
 
 
 def test_basin_on_excess_versus_total_loss():
@@ -155,9 +177,15 @@ def test_bootstrap_interval_covers_the_seed_optima_and_edges_are_flagged():
 
 
 def test_steps_to_target_optimum():
+    """A dip below the target that does not last does not count; the count is interpolated;
+    reaching it within the first update is censored."""
     curves = np.array([[[5, 4, 3, 2], [5, 3, 1, 1], [5, 2.5, np.inf, np.inf]]], dtype=float)
     assert steps_to_target_optimum([0.1, 0.2, 0.4], curves, 3.0) == pytest.approx(
-        (np.sqrt(0.2 * 0.4), 2.0))
+        (0.2, 2.0, False))
+    assert steps_to_target_optimum([0.1, 0.2, 0.4], curves, 3.5) == pytest.approx(
+        (0.2, 1.75, False))
+    assert steps_to_target_optimum([0.1, 0.2, 0.4], curves, 6.0) == pytest.approx(
+        (np.sqrt(0.1 * 0.2), 1.0, True))
     assert steps_to_target_optimum([0.1, 0.2, 0.4], curves, 0.5)[1] == np.inf
 
 
