@@ -94,6 +94,9 @@ class NoiseScaleStudy:
         Adam: per point of the run (``"start"``, ``"end"``) ``b_noise`` and ``lr_max`` of
         :func:`nqm.surge_parameters` and ``exact_lr``, :func:`nqm.sign_descent_lr` per batch
         size.
+    censored : ndarray of bool, shape (n_t, n_b), or None
+        The count is censored at one update (the target reached within the first): left out
+        of that target's fit.
 
     See Also
     --------
@@ -123,6 +126,7 @@ class NoiseScaleStudy:
     surge_b_crit: float | None = None
     surge_from_b_crit: np.ndarray | None = None
     sign_descent: dict = field(default_factory=dict)
+    censored: np.ndarray | None = None
 
     @property
     def surge_from_b_crit_inside(self) -> np.ndarray | None:
@@ -204,11 +208,12 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
     b = study.batch_sizes.astype(float)
     targets, floor = _targets(study, factors)
     notes: list[str] = []
-    steps, steps_iv, fits = [], [], []
+    steps, steps_iv, fits, censored = [], [], [], []
     for target in targets:
         found = [steps_to_target_optimum(c.lrs, c.test_loss, target) for c in result.cells]
         reached = [f[1] for f in found]
         counted = ~np.array([f[2] for f in found])        # censored at one update: left out
+        censored.append(~counted)
         boot = bootstrap_optima(result, target_estimator(target), n_boot=n_boot, seed=seed)
         boot_steps = boot[..., 1] if len(boot) else np.empty((0, b.size))
         steps.append(reached)
@@ -287,7 +292,7 @@ def noise_scale_study(study: Study, *, n_boot: int = 200, seed: int = 0,
                            np.array(steps), np.array(steps_iv), fits, trace,
                            at_target, kind, final, band, inside, opt_lr, opt_iv, exact, notes,
                            surge_b_crit=surge_b_crit, surge_from_b_crit=surge_from_b_crit,
-                           sign_descent=sign)
+                           sign_descent=sign, censored=np.array(censored))
 
 
 def _surge(point: dict, b: np.ndarray) -> np.ndarray:

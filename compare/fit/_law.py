@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import fdtrc  # the F distribution's upper tail
 
 from empirical._core.arguments import FRACTION, MAX_RESAMPLES, SEED, checked, numbers, real, whole
 from empirical._core.intervals import bootstrap_interval
@@ -29,6 +30,15 @@ class LawFit:
         95% bootstrap intervals over seeds (points with one seed).
     objective : float
         The Huber objective at the optimum.
+    chi2 : float
+        :math:`\sum_i (\log \bar L_i - \log L(N_i))^2 / s^2`, with :math:`s^2` the variance
+        of a log seed-mean loss pooled over the sizes (each size's seeds' relative variance
+        over the seed count); ``nan`` with one seed.
+    lack_of_fit : float
+        The p-value of ``chi2 / (n_size - 3)`` on Fisher's F with ``n_size - 3`` and
+        ``n_size (n_seed - 1)`` degrees of freedom (the variance is estimated): a small value
+        means the law misses the seed-mean losses by more than their noise, a misfit the
+        intervals over seeds do not include. ``nan`` with one seed or three sizes.
 
     See Also
     --------
@@ -43,6 +53,8 @@ class LawFit:
     objective: float
     replicates: np.ndarray = field(default=None, compare=False, repr=False)
     n_seeds: int = 1
+    chi2: float = float("nan")
+    lack_of_fit: float = float("nan")
 
     @property
     def alpha_at_bound(self) -> bool:
@@ -178,8 +190,17 @@ def fit_scaling_law(n_params, losses, *, n_boot: int = 200, seed: int = 0,
     intervals = {"A": (float(np.exp(lo[0])), float(np.exp(hi[0]))),
                  "E": (float(np.exp(lo[1])), float(np.exp(hi[1]))),
                  "alpha": (float(lo[2]), float(hi[2]))}
+    chi2 = lack_of_fit = float("nan")
+    if n_seed >= 2:
+        # the variance of log(mean loss) by the delta method, pooled over the sizes: a few
+        # seeds estimate one size's variance too poorly for a chi-square with known variances
+        pooled = max(float(np.mean(L.var(axis=1, ddof=1) / L.mean(axis=1) ** 2)) / n_seed, 1e-300)
+        residual = np.log(L.mean(axis=1)) - np.logaddexp(z_hat[1], z_hat[0] - z_hat[2] * log_n)
+        chi2 = float(np.sum(residual**2) / pooled)
+        if n.size > 3:
+            lack_of_fit = float(fdtrc(n.size - 3, n.size * (n_seed - 1), chi2 / (n.size - 3)))
     return LawFit(float(np.exp(z_hat[1])), float(np.exp(z_hat[0])), float(z_hat[2]), intervals,
-                  objective, replicates, n_seed)
+                  objective, replicates, n_seed, chi2, lack_of_fit)
 
 
 @dataclass(frozen=True)

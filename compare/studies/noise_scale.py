@@ -31,6 +31,17 @@ REFERENCES = (
 )
 
 
+def _beyond(gns: NoiseScaleStudy, k: int, b_crit: float) -> str:
+    """A note where the ``k``-th fitted target's critical batch size lies beyond the batch
+    sizes whose counts it was fitted to: an extrapolation of the hyperbola."""
+    fitted = [i for i, f in enumerate(gns.fits) if f is not None][k]
+    counted = gns.batch_sizes if gns.censored is None else gns.batch_sizes[~gns.censored[fitted]]
+    if counted.min() <= b_crit <= counted.max():
+        return ""
+    return (f" (beyond the counted batch sizes, {fmt(counted.min())}-{fmt(counted.max())}: "
+            "extrapolated)")
+
+
 @checked(gns=kind(NoiseScaleStudy))
 def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
     """The study's critical batch sizes, the noise scale beside them and the prediction's
@@ -45,7 +56,8 @@ def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
                                            strict=True) if f is not None]
     if fitted:
         parts = [f"{fmt(f.b_crit)} [{fmt(f.b_crit_interval[0])}, {fmt(f.b_crit_interval[1])}] at "
-                 f"test loss {fmt(t)}" for t, f, _ in fitted]
+                 f"test loss {fmt(t)}{_beyond(gns, k, f.b_crit)}"
+                 for k, (t, f, _) in enumerate(fitted)]
         lines.append(f"{gns.label}: measured critical batch size " + "; ".join(parts) + ".")
         ratios = [a[0] / f.b_crit for _, f, a in fitted if np.isfinite(a[0])]
         agree = sum(bool(a[1] <= f.b_crit_interval[1] and f.b_crit_interval[0] <= a[2])

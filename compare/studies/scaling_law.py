@@ -145,7 +145,7 @@ def summarize_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) 
     fit_scaling_law, extrapolation_check : The fits it reports.
     """
     law = dict(E=fit.E, A=fit.A, alpha=fit.alpha, n_seeds=fit.n_seeds,
-               alpha_at_bound=fit.alpha_at_bound,
+               alpha_at_bound=fit.alpha_at_bound, chi2=fit.chi2, lack_of_fit=fit.lack_of_fit,
                intervals={k: list(v) for k, v in fit.intervals.items()})
     summary = dict(law=law, shapes=scaling_table(runs),
                    extrapolation=dict(n_fitted=check.n_fitted, n_params=check.n_params,
@@ -202,6 +202,29 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines) + "\n\n" + "\n\n".join(results["conclusions"]) + "\n"
 
 
+LACK_OF_FIT = 0.01
+"""Below this p-value of its chi-square the law does not fit the seed-mean losses."""
+
+
+def _lack_of_fit_text(law: dict, shapes: list) -> list[str]:
+    """Whether the law fits the seed-mean losses within their noise, and whether its floor
+    lies above a measured loss."""
+    if law.get("lack_of_fit") is None:
+        return []
+    dof = len(shapes) - 3
+    lowest = min(shapes, key=lambda r: r["test_loss"])
+    floor = ""
+    if law["intervals"]["E"][0] > lowest["test_loss"]:
+        floor = (f" Its floor E {fmt_iv(law['intervals']['E'])} lies above the lowest measured "
+                 f"loss, {fmt(lowest['test_loss'])} at {lowest['n_params']:,} parameters.")
+    if law["lack_of_fit"] < LACK_OF_FIT:
+        return [f"The law misses the seed-mean losses by more than their noise (chi^2 "
+                f"{fmt(law['chi2'])} on {dof} degrees of freedom, p = {law['lack_of_fit']:.2g}): "
+                "the intervals over seeds do not include this misfit." + floor]
+    return [f"The law fits the seed-mean losses within their noise (chi^2 {fmt(law['chi2'])} "
+            f"on {dof} degrees of freedom, p = {law['lack_of_fit']:.2g})." + floor]
+
+
 @checked(summary=kind(dict))
 def scaling_law_conclusions(summary: dict) -> list[str]:
     """What the digits scaling-law study shows, in sentences computed from its summary.
@@ -233,6 +256,7 @@ def scaling_law_conclusions(summary: dict) -> list[str]:
     else:
         lines = [f"L(N) = E + A N^-alpha with E = {fmt(law['E'])}, A = {fmt(law['A'])}, alpha = "
                  f"{fmt(law['alpha'])} (one seed, so no intervals)."]
+    lines += _lack_of_fit_text(law, shapes)
     by_size = sorted(shapes, key=lambda r: r["n_params"])
     rises = [(a, b) for a, b in zip(by_size[:-1], by_size[1:], strict=True)
              if b["test_loss"] > a["test_loss"]]

@@ -39,6 +39,9 @@ for gns in studies:
     print(gns.label, f"(noise-scale run: lr {gns.trace.lr:.3g}, B = {gns.trace.batch_size}, "
                      f"estimates {gns.trace.seconds:.2f} s)")
     for target, fit, noise in zip(gns.targets, gns.fits, gns.noise_at_target, strict=True):
+        if fit is None:             # too few batch sizes need more than one update to count
+            print(f"  loss {target:.4g}: no fit ({'; '.join(gns.notes)})")
+            continue
         print(f"  loss {target:.4g}: B_crit {fit.b_crit:.3g} [{fit.b_crit_interval[0]:.3g}, "
               f"{fit.b_crit_interval[1]:.3g}], B_simple at that loss {noise[0]:.3g}")
 
