@@ -28,6 +28,8 @@ numpydoc_validation_checks: set = set()
 autodoc_default_options = {"members": True, "inherited-members": False}
 html_theme = "pydata_sphinx_theme"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+html_static_path = ["_static"]
+html_css_files = ["wrap.css"]          # the gallery's printed sentences wrap
 exclude_patterns = ["_build", "examples", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "studies/_results"]
 suppress_warnings = ["config.cache"]

@@ -32,8 +32,8 @@ class LawFit:
         The Huber objective at the optimum.
     chi2 : float
         :math:`\sum_i (\log \bar L_i - \log L(N_i))^2 / s^2`, with :math:`s^2` the variance
-        of a log seed-mean loss pooled over the sizes (each size's seeds' relative variance
-        over the seed count); ``nan`` with one seed.
+        of a log seed-mean loss pooled over the sizes (each size's variance of its seeds' log
+        losses over the seed count); ``nan`` with one seed.
     lack_of_fit : float
         The p-value of ``chi2 / (n_size - 3)`` on Fisher's F with ``n_size - 3`` and
         ``n_size (n_seed - 1)`` degrees of freedom (the variance is estimated): a small value
@@ -192,9 +192,10 @@ def fit_scaling_law(n_params, losses, *, n_boot: int = 200, seed: int = 0,
                  "alpha": (float(lo[2]), float(hi[2]))}
     chi2 = lack_of_fit = float("nan")
     if n_seed >= 2:
-        # the variance of log(mean loss) by the delta method, pooled over the sizes: a few
-        # seeds estimate one size's variance too poorly for a chi-square with known variances
-        pooled = max(float(np.mean(L.var(axis=1, ddof=1) / L.mean(axis=1) ** 2)) / n_seed, 1e-300)
+        # the variance of log(mean loss), as that of the mean of the seeds' log losses (the
+        # delta method, free of overflow), pooled over the sizes: a few seeds estimate one
+        # size's variance too poorly for a chi-square with known variances
+        pooled = max(float(np.mean(np.log(L).var(axis=1, ddof=1))) / n_seed, 1e-300)
         residual = np.log(L.mean(axis=1)) - np.logaddexp(z_hat[1], z_hat[0] - z_hat[2] * log_n)
         chi2 = float(np.sum(residual**2) / pooled)
         if n.size > 3:

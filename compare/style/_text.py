@@ -15,7 +15,10 @@ def fmt(value: float) -> str:
 
 
 def fmt_iv(interval) -> str:
-    return f"[{fmt(interval[0])}, {fmt(interval[1])}]"
+    """``[lo, hi]``; one that shows no width at the printed precision (one seed, or resamples
+    that all agree) is said to be none rather than printed as ``[x, x]``."""
+    lo, hi = fmt(interval[0]), fmt(interval[1])
+    return "(no interval: one seed, or every resample agrees)" if lo == hi else f"[{lo}, {hi}]"
 
 
 def overlap(a, b) -> bool:
