@@ -31,6 +31,16 @@ FORMAT = 2
 """Version of the on-disk layout: 2 adds checksums, and each cell's batch size and spec hash."""
 
 
+def _matching(test_loss, initial_loss) -> tuple[np.ndarray, np.ndarray]:
+    """The curves ``(n_seed, n_lr, steps)`` and the initial losses ``(n_seed,)`` as float
+    arrays, their seed counts checked against each other."""
+    test_loss, initial_loss = np.asarray(test_loss, dtype=float), np.asarray(initial_loss, dtype=float)
+    if initial_loss.shape != test_loss.shape[:1]:
+        raise ValueError(f"initial_loss must have shape (n_seed,) = {test_loss.shape[:1]} to match "
+                         f"test_loss, got {initial_loss.shape}")
+    return test_loss, initial_loss
+
+
 @checked(test_loss=numbers(3, finite=False, nan=True), initial_loss=numbers(1, finite=False, nan=True))
 def failed(test_loss: np.ndarray, initial_loss: np.ndarray) -> np.ndarray:
     """Which runs failed: the test metric became non-finite (diverged), or its last value is
@@ -43,10 +53,7 @@ def failed(test_loss: np.ndarray, initial_loss: np.ndarray) -> np.ndarray:
     --------
     stability_edges : The smallest rate at which a run fails.
     """
-    test_loss, initial_loss = np.asarray(test_loss, dtype=float), np.asarray(initial_loss, dtype=float)
-    if initial_loss.shape != test_loss.shape[:1]:
-        raise ValueError(f"initial_loss must have shape (n_seed,) = {test_loss.shape[:1]} to match "
-                         f"test_loss, got {initial_loss.shape}")
+    test_loss, initial_loss = _matching(test_loss, initial_loss)
     with np.errstate(invalid="ignore"):
         return (~np.isfinite(test_loss).all(axis=-1)
                 | (test_loss[:, :, -1] >= initial_loss[:, None]))
@@ -77,10 +84,7 @@ def diverged(test_loss: np.ndarray, initial_loss: np.ndarray, factor: float) -> 
     >>> diverged(curves, np.array([2.0]), 10.0)
     array([[False,  True,  True]])
     """
-    test_loss, initial_loss = np.asarray(test_loss, dtype=float), np.asarray(initial_loss, dtype=float)
-    if initial_loss.shape != test_loss.shape[:1]:
-        raise ValueError(f"initial_loss must have shape (n_seed,) = {test_loss.shape[:1]} to match "
-                         f"test_loss, got {initial_loss.shape}")
+    test_loss, initial_loss = _matching(test_loss, initial_loss)
     with np.errstate(invalid="ignore"):
         return (~np.isfinite(test_loss).all(axis=-1)
                 | (test_loss > factor * initial_loss[:, None, None]).any(axis=-1))
