@@ -242,8 +242,8 @@ class Study:
         the batch size out.
     target_interval, target_steps_interval : ndarray, shape (n_b, 2)
         Their 95% percentile intervals over bootstrap resamples of the seeds, the rate's
-        widened to at least half a grid step on each side (the rate is picked among the
-        grid's); infinite where some resample never reaches the target.
+        widened to at least half a grid step on each side where it is a grid rate (no
+        sub-grid minimum); infinite where some resample never reaches the target.
     target : ScalingFit or None
         The rules fitted to ``target_lr`` at the uncensored batch sizes (``None`` if some batch
         size never reaches the target, or fewer than three are uncensored).
@@ -305,12 +305,12 @@ def default_target(result: SweepResult, optima: list[Optimum]) -> float:
 
 
 def _with_grid_resolution(cells, lrs: np.ndarray, interval: np.ndarray) -> np.ndarray:
-    """``interval`` (n_b, 2) widened to half a grid step on each side of each rate: a rate
-    picked among the grid's is known only to the grid's resolution, however often the
-    seeds' resamples pick the same one."""
+    """``interval`` (n_b, 2) widened to half a grid step on each side of each rate that is a
+    grid rate (the local cubic had no minimum, or rates tied): such a rate is known only to
+    the grid's resolution, however often the seeds' resamples pick the same one."""
     out = np.array(interval, dtype=float)
     for i, (cell, lr) in enumerate(zip(cells, lrs, strict=True)):
-        if not np.isfinite(lr):
+        if not (np.isfinite(lr) and np.isclose(cell.lrs, lr, rtol=1e-12, atol=0).any()):
             continue
         below = cell.lrs[cell.lrs < lr * (1 - 1e-12)]
         above = cell.lrs[cell.lrs > lr * (1 + 1e-12)]

@@ -283,3 +283,4 @@ def test_rates_in_any_order_give_the_same_sweep():
     assert shuffled == ordered
     a, b = run_sweep(shuffled, progress=False), run_sweep(ordered, progress=False)
     assert a == b and [o.subgrid_lr for o in a.optima()] == [o.subgrid_lr for o in b.optima()]
+
