@@ -44,8 +44,14 @@ def _definition_text(edge: EdgeStudy) -> str:
             f"); its runs cross from stable to failing once along every rate tried for "
             f"{int(np.sum(crossings == 1))} of {crossings.size} (seed, batch size) pairs")
     if several:
-        text += (f", more than once at B = {', '.join(map(str, several))} (the lowest crossing "
-                 "is the edge there)")
+        band = np.concatenate([(e.all_fail_from / e.seed_edges)[e.crossings > 1]
+                               for e in edge.edges])
+        band = band[np.isfinite(band)]
+        text += (f", more than once at B = {', '.join(map(str, several))}: there the failing "
+                 "rates are not one interval, the edge is the lowest crossing, and every rate "
+                 "tried fails from " + (f"{band.min():.3g}-{band.max():.3g} times it (the top of "
+                                        "the transition band)" if band.size else
+                                        "none of them (the largest rate tried passes)"))
     text += "."
     if edge.check_edges is not None:
         ratio = np.array([c.edge / e.edge for c, e in zip(edge.check_edges, edge.edges,
@@ -139,7 +145,8 @@ def summarize_edges(edge: EdgeStudy) -> dict:
                 edge.hessian_trained[i, 1:]),
             predicted={k: v[i] for k, v in edge.predicted.items()},
             predicted_inside={k: _holds(v[i], e.interval) for k, v in edge.predicted.items()},
-            crossings=e.crossings, no_edge_below=e.no_edge_below,
+            crossings=e.crossings, all_fail_from=e.all_fail_from,
+            no_edge_below=e.no_edge_below,
             **({} if edge.check_edges is None else dict(
                 check_edge=edge.check_edges[i].edge,
                 check_interval=list(edge.check_edges[i].interval)))))

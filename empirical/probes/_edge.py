@@ -40,6 +40,10 @@ class StabilityEdge:
         the smallest counts one. 1 is a single edge, 0 no failure at all; more means the
         failing rates are not one interval above the edge, and the bisection, which assumes one
         crossing, brackets the lowest.
+    all_fail_from : ndarray, shape (n_seed,)
+        The smallest rate from which every rate the seed was trained at fails: the top of its
+        transition band, equal to the top of its bracket where it crosses once, higher where
+        it crosses more often. ``nan`` where its largest rate tried does not fail.
     no_edge_below : ndarray, shape (n_seed,)
         Where a seed has no failing run at all, the largest rate tried (the scan's top doubled
         up to ``max_doublings`` times): it has no edge below it. ``nan`` where its edge was
@@ -59,6 +63,7 @@ class StabilityEdge:
     interval: tuple
     rounds: int
     crossings: np.ndarray
+    all_fail_from: np.ndarray
     no_edge_below: np.ndarray
     criterion: str
 
@@ -235,18 +240,35 @@ def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int, criterion, 
     edge, interval = _geometric_interval(seed_edges)
     return StabilityEdge(batch_size=cell.batch_size, seed_edges=seed_edges, brackets=brackets,
                          edge=edge, interval=interval, rounds=rounds,
-                         crossings=_crossings(tried), no_edge_below=no_edge_below,
-                         criterion=words)
+                         crossings=_crossings(tried), all_fail_from=_all_fail_from(tried),
+                         no_edge_below=no_edge_below, criterion=words)
+
+
+def _ordered(tried: list) -> tuple[np.ndarray, np.ndarray]:
+    """Every rate any program trained (every seed trains every rate), ascending, and which
+    failed: ``(n_rate,)``, ``(n_seed, n_rate)``."""
+    rates = np.concatenate([r for r, _ in tried])
+    fail = np.concatenate([f for _, f in tried], axis=1)
+    rates, first = np.unique(rates, return_index=True)
+    return rates, fail[:, first]
 
 
 def _crossings(tried: list) -> np.ndarray:
     """Per seed, the switches from passing to failing along every rate any program trained it
     at (a failure at the smallest counts one)."""
-    rates = np.concatenate([r for r, _ in tried])
-    fail = np.concatenate([f for _, f in tried], axis=1)
-    rates, first = np.unique(rates, return_index=True)        # every seed trains every rate
-    fail = fail[:, first].astype(int)
+    fail = _ordered(tried)[1].astype(int)
     return np.sum(np.diff(fail, axis=1) == 1, axis=1) + fail[:, 0]
+
+
+def _all_fail_from(tried: list) -> np.ndarray:
+    """Per seed, the smallest rate tried from which every rate tried fails (``nan`` where the
+    largest passes)."""
+    rates, fail = _ordered(tried)
+    passing = ~fail
+    last_pass = np.where(passing.any(axis=1), rates.size - 1 - np.argmax(passing[:, ::-1], axis=1),
+                         -1)
+    return np.where(last_pass < rates.size - 1, rates[np.minimum(last_pass + 1, rates.size - 1)],
+                    np.nan)
 
 
 def _geometric_interval(values: np.ndarray) -> tuple[float, tuple[float, float]]:
