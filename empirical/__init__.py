@@ -13,6 +13,7 @@ from empirical._core.streams import minibatch_indices
 from empirical.probes._edge import StabilityEdge, stability_edges
 from empirical.probes._hessian import (
     batch_hessian_top_eigenvalues,
+    hessian_top_eigenvalue,
     lanczos_top_eigenvalue,
     noiseless_lr_max,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "failed",
     "find_optimum",
     "init_mlp_params",
+    "hessian_top_eigenvalue",
     "lanczos_top_eigenvalue",
     "least_squares_problem",
     "least_squares_workload",

@@ -7,6 +7,11 @@ Every closed form has its sympy derivation in :mod:`nqm.symbolic`. numpy/scipy/s
 
 import importlib
 
+from nqm._batch_hessian import (
+    claimed_max_lr,
+    marchenko_pastur_edge,
+    noise_plus_hessian_lr,
+)
 from nqm._critical_batch import CriticalBatch, scalar_critical_batch, scalar_greedy_steps
 from nqm._diagonal import DiagonalNQM
 from nqm._diagonal_schedules import OptimalSchedule
@@ -21,8 +26,6 @@ from nqm._noise_scale import (
 )
 from nqm._risk import (
     RiskDecomposition,
-    claimed_max_lr,
-    marchenko_pastur_edge,
     mp_stieltjes,
     optimal_ridge_lambda,
     ridge_risk,
@@ -55,6 +58,7 @@ __all__ = [
     "mccandlish_improvement",
     "mccandlish_lr",
     "mp_stieltjes",
+    "noise_plus_hessian_lr",
     "optimal_lr_greedy",
     "optimal_lr_horizon",
     "optimal_lr_target",

@@ -252,6 +252,8 @@ def calls() -> dict[str, Callable[[], Call]]:
             batch_size=BATCHES, optimizer="sgd", reference_batch_size=2.0, reference_lr=0.1)),
         "nqm.marchenko_pastur_edge": lambda: Call(nqm.marchenko_pastur_edge, dict(
             batch_size=BATCHES, dim=16)),
+        "nqm.noise_plus_hessian_lr": lambda: Call(nqm.noise_plus_hessian_lr, dict(
+            batch_size=BATCHES, top_eigenvalue=2.0, noise=32.0)),
         "nqm.mp_stieltjes": lambda: Call(nqm.mp_stieltjes, dict(z=-1.0, gamma=0.5)),
         # nqm: risk
         "nqm.ridgeless_risk": lambda: Call(nqm.ridgeless_risk, dict(n=20, d=10, noise_var=0.1)),
@@ -470,6 +472,10 @@ def calls() -> dict[str, Callable[[], Call]]:
             empirical.batch_hessian_top_eigenvalues, dict(
                 loss=workload().loss, params=params(), data=workload().train, batch_size=4,
                 n_batches=2, iterations=3, seed=0)),
+        "empirical.hessian_top_eigenvalue": lambda: Call(
+            empirical.hessian_top_eigenvalue, dict(
+                loss=workload().loss, params=params(), data=workload().train, iterations=3,
+                seed=0)),
         "empirical.per_example_noise": lambda: Call(empirical.per_example_noise, dict(
             loss=workload().loss, params=params(), data=workload().train, batch_size=4,
             n_batches=2, seed=0)),

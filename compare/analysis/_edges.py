@@ -9,10 +9,11 @@ from scipy.special import stdtrit  # Student's t quantile, as scipy.stats.t.ppf
 
 import nqm
 from compare.analysis._optima import Study
-from compare.fit._fits import ScalingFit, fit_scaling
+from compare.fit._fits import ScalingFit, fit_rule, fit_scaling
 from empirical import (
     StabilityEdge,
     batch_hessian_top_eigenvalues,
+    hessian_top_eigenvalue,
     stability_edges,
     trained_parameters,
 )
@@ -31,6 +32,53 @@ grows gradually above the edge, and how far the edge moves with the multiple is 
 CLAIMS = {"sgd": (1.0, "linear"), "adam": (0.5, "square root")}
 """Granziol et al. (2022): the largest stable rate scales linearly in B for SGD and as its
 square root for Adam (:func:`nqm.claimed_max_lr`, with the paper's assumptions)."""
+
+NOISE_PLUS_HESSIAN = "Granziol et al.: 2 / (lambda_1 + kappa/B)"
+"""The name of the paper's own form among an SGD study's predicted edges."""
+
+
+@dataclass
+class HessianRegimes:
+    """Granziol et al.'s form of an SGD study's edge, :math:`2/(\\lambda_1 + \\kappa/B)`
+    (:func:`nqm.noise_plus_hessian_lr`), and the measured edge's exponent in each of its regimes.
+
+    Attributes
+    ----------
+    full_hessian : float
+        :math:`\\lambda_1`: the full training set's Hessian's largest eigenvalue at the first
+        seed's initialization (:func:`empirical.hessian_top_eigenvalue`).
+    noise : float
+        :math:`\\kappa = B_0(\\lambda_{\\max}(H_{B_0}) - \\lambda_1)`, from the mean minibatch
+        Hessian's largest eigenvalue at the smallest batch size :math:`B_0` (the form scaled at
+        that one point); ``nan`` where it is not above :math:`\\lambda_1`.
+    crossover : float
+        :math:`\\kappa/\\lambda_1`: the noise term dominates below it (the paper: linear), the
+        full Hessian above it (the paper: saturated).
+    noise_fit, hessian_fit : ScalingFit or None
+        The measured edge fitted over the batch sizes below (above) the crossover, ``None``
+        where fewer than two lie there.
+    noise_form_exponent, hessian_form_exponent : float
+        The form's own power-law exponent over the same batch sizes, through the same
+        weighted fit: it reaches the paper's limits (1 below, 0 above) only far from the
+        crossover, so the measured exponent is set against it rather than against the limits.
+    exact_full_hessian, exact_noise : float
+        Least squares only (``nan`` otherwise): the same two numbers from theory. The
+        training set's Hessian :math:`2X^\\top X/N` by the Marchenko-Pastur edge with its
+        Tracy-Widom finite-size mean (:func:`nqm.marchenko_pastur_edge`), and
+        :math:`\\kappa = 2D`, the :math:`1/B` term of the exact minibatch edge
+        :math:`2(1 + \\sqrt{D/B})^2` (the form leaves out its cross term
+        :math:`4\\sqrt{D/B}`: :func:`nqm.noise_plus_hessian_lr`).
+    """
+
+    full_hessian: float
+    noise: float
+    crossover: float
+    noise_fit: ScalingFit | None
+    hessian_fit: ScalingFit | None
+    noise_form_exponent: float = float("nan")
+    hessian_form_exponent: float = float("nan")
+    exact_full_hessian: float = float("nan")
+    exact_noise: float = float("nan")
 
 
 @dataclass
@@ -66,6 +114,9 @@ class EdgeStudy:
     check_edges : list of StabilityEdge or None
         Adam only: the edges at :data:`ADAM_DIVERGENCE_CHECK` times the start instead of
         :data:`ADAM_DIVERGENCE`.
+    regimes : HessianRegimes or None
+        SGD only: the paper's noise-plus-Hessian form and the edge's exponent in its regimes
+        (its prediction is ``predicted[NOISE_PLUS_HESSIAN]``).
     notes : list of str
 
     See Also
@@ -85,6 +136,7 @@ class EdgeStudy:
     optimum: ScalingFit
     criterion: str
     check_edges: list | None = None
+    regimes: HessianRegimes | None = None
     notes: list = field(default_factory=list)
 
     @property
@@ -177,6 +229,17 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
             iterations=iterations, seed=seed)) if all(bool(v.isfinite().all()) for v in point.values())
             else np.full(3, np.nan))
     init, trained = np.array(init), np.array(trained)
+    regimes = None
+    if optimizer == "sgd":
+        full = hessian_top_eigenvalue(workload.loss, start, workload.train,
+                                      iterations=iterations, seed=seed)
+        kappa = b[0] * (init[0, 0] - full) if init[0, 0] > full else float("nan")
+        regimes = _regimes(edges, full, kappa, fit is not None, n_boot, seed, len(spec.seeds))
+        if spec.model == "linear-sgd":
+            dim, n = spec.problem().dim, workload.train[0].shape[0]
+            regimes.exact_full_hessian = 2 * float(nqm.marchenko_pastur_edge(
+                n, dim, finite_size=True))
+            regimes.exact_noise = 2.0 * dim
     _, name = CLAIMS[optimizer]
     predicted = {}
     if np.isfinite(edges[0].edge):
@@ -189,6 +252,9 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
     elif optimizer == "sgd":
         predicted["2 / lambda_max, init"] = 2 / init[:, 0]
         predicted["2 / lambda_max, trained"] = 2 / trained[:, 0]
+    if regimes is not None and np.isfinite(regimes.noise):
+        predicted[NOISE_PLUS_HESSIAN] = nqm.noise_plus_hessian_lr(
+            b, top_eigenvalue=regimes.full_hessian, noise=regimes.noise)
     if spec.model == "linear-sgd":
         problem = spec.problem()
         theory = nqm.LeastSquaresSGD(dim=problem.dim, noise_std=problem.noise_std,
@@ -199,4 +265,24 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
         predicted["Marchenko-Pastur (1+sqrt(D/B))^-2"] = 1 / nqm.marchenko_pastur_edge(
             b, problem.dim)
     return EdgeStudy(spec.model, study.label, optimizer, edges, fit, init, trained, predicted,
-                     study.horizon, edges[0].criterion, check, notes)
+                     study.horizon, edges[0].criterion, check, regimes, notes)
+
+
+def _regimes(edges: list[StabilityEdge], full: float, kappa: float, fitted: bool, n_boot: int,
+             seed: int, n_seeds: int) -> HessianRegimes:
+    """The form's crossover, and the measured edge fitted on each side of it."""
+    b = np.array([e.batch_size for e in edges], dtype=float)
+    crossover = kappa / full
+    fits, form_exponents = [], []
+    for side in (b < crossover, b > crossover):
+        if not fitted or side.sum() < 2:
+            fits.append(None)
+            form_exponents.append(float("nan"))
+            continue
+        chosen = [e for e, keep in zip(edges, side, strict=True) if keep]
+        fit = fit_scaling(b[side], [e.edge for e in chosen], _boot_edges(chosen, n_boot, seed),
+                          n_seeds=n_seeds)
+        form = nqm.noise_plus_hessian_lr(b[side], top_eigenvalue=full, noise=kappa)
+        fits.append(fit)
+        form_exponents.append(fit_rule("power", b[side], form, fit.log_sd).params["exponent"])
+    return HessianRegimes(full, kappa, crossover, *fits, *form_exponents)

@@ -9,7 +9,15 @@ from collections.abc import Callable
 import numpy as np
 from matplotlib.figure import Figure
 
-from compare.analysis._edges import ADAM_DIVERGENCE, ADAM_DIVERGENCE_CHECK, CLAIMS, EdgeStudy, edge_study
+from compare.analysis._edges import (
+    ADAM_DIVERGENCE,
+    ADAM_DIVERGENCE_CHECK,
+    CLAIMS,
+    NOISE_PLUS_HESSIAN,
+    EdgeStudy,
+    HessianRegimes,
+    edge_study,
+)
 from compare.fit._fits import fit_summary
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
@@ -61,6 +69,40 @@ def _definition_text(edge: EdgeStudy) -> str:
                  "bounded by the rate, so its loss grows gradually above the edge and the edge "
                  "depends on the multiple stated.")
     return text
+
+
+def _regime_text(label: str, regimes: HessianRegimes) -> list[str]:
+    """The paper's noise-plus-Hessian form in its own regimes: where the noise term dominates
+    the edge should grow linearly, where the full Hessian does it should be flat."""
+    if not np.isfinite(regimes.noise):
+        return [f"{label}: Granziol et al.'s form 2 / (lambda_1 + kappa/B) has no noise term "
+                f"here: the minibatch Hessian's largest eigenvalue at the smallest B is not above "
+                f"the full Hessian's, lambda_1 = {regimes.full_hessian:.3g}."]
+    text = (f"{label}: Granziol et al.'s form 2 / (lambda_1 + kappa/B), with the full training "
+            f"set's Hessian lambda_1 = {regimes.full_hessian:.3g} and the noise term kappa = "
+            f"{regimes.noise:.3g} (B (lambda_max(H_B) - lambda_1) at the smallest B, the form "
+            f"scaled at that point; both at the initialization)")
+    if np.isfinite(regimes.exact_noise):
+        text += (f" (theory for Gaussian least squares: lambda_1 = "
+                 f"{regimes.exact_full_hessian:.3g}, the finite-size Marchenko-Pastur edge of "
+                 f"the training set, and kappa = 2D = {regimes.exact_noise:.3g}, the 1/B term of "
+                 "the exact minibatch edge 2 (1 + sqrt(D/B))^2, whose cross term 4 sqrt(D/B) "
+                 "the form leaves out and the measured kappa at the smallest B includes)")
+    text += (f": the noise term dominates below B = kappa/lambda_1 = {regimes.crossover:.3g}, "
+             "where the form's edge tends to linear growth, and the full Hessian above it, "
+             "where it tends to a constant.")
+    sides = ((regimes.noise_fit, regimes.noise_form_exponent, "below", 1),
+             (regimes.hessian_fit, regimes.hessian_form_exponent, "above", 0))
+    for fit, form, name, limit in sides:
+        if fit is None:
+            text += f" Fewer than two batch sizes lie {name} it: no exponent there."
+            continue
+        lo, hi = fit.exponent_interval
+        text += (f" {name.capitalize()} it (B = {fit.batch_sizes[0]:.0f}-"
+                 f"{fit.batch_sizes[-1]:.0f}) the measured edge grows as B^{fit.exponent:.2f} "
+                 f"[{lo:.2f}, {hi:.2f}], the form as B^{form:.2f} there (its limit: {limit}): "
+                 + ("inside" if lo <= form <= hi else "outside") + " the interval.")
+    return [text]
 
 
 @checked(edge=kind(EdgeStudy))
@@ -115,6 +157,11 @@ def edge_conclusions(edge: EdgeStudy) -> list[str]:
                      + (f" (the anchor, B = {edge.edges[0].batch_size}, not counted)" if first
                         else "")
                      + f"; predicted / measured {np.nanmin(ratio):.3g}-{np.nanmax(ratio):.3g}.")
+    if edge.regimes is not None:
+        lines += _regime_text(edge.label, edge.regimes)
+    else:
+        lines.append(f"{edge.label}: no Hessian-based prediction for Adam: its edge is set by "
+                     "the preconditioned Hessian, which lrbs does not measure.")
     return lines
 
 
@@ -156,7 +203,23 @@ def summarize_edges(edge: EdgeStudy) -> dict:
                 edges=rows, fit=fit_summary(edge.fit, f"{edge.label}, stability edge"),
                 optimum_exponent=edge.optimum.exponent,
                 optimum_exponent_interval=list(edge.optimum.exponent_interval),
+                regimes=_regimes_summary(edge.regimes),
                 notes=list(edge.notes), conclusions=edge_conclusions(edge))
+
+
+def _regimes_summary(regimes: HessianRegimes | None) -> dict | None:
+    if regimes is None:
+        return None
+    sides = {}
+    for name, fit, form in (("noise", regimes.noise_fit, regimes.noise_form_exponent),
+                            ("hessian", regimes.hessian_fit, regimes.hessian_form_exponent)):
+        sides[name] = None if fit is None else dict(
+            batch_sizes=[round(float(v)) for v in fit.batch_sizes], exponent=fit.exponent,
+            interval=list(fit.exponent_interval), form_exponent=form)
+    return dict(full_hessian=regimes.full_hessian, noise=regimes.noise,
+                crossover=regimes.crossover, exact_full_hessian=regimes.exact_full_hessian,
+                exact_noise=regimes.exact_noise, noise_regime=sides["noise"],
+                hessian_regime=sides["hessian"])
 
 
 EDGE_STYLES = {
@@ -168,7 +231,9 @@ EDGE_STYLES = {
     "mean-square bound B/(B+D+1)": ((0, (5, 2, 1, 2)), "#56B4E9",
                                     "mean-square bound $B/(B+D+1)$"),
     "Marchenko-Pastur (1+sqrt(D/B))^-2": ((0, (1, 1)), "#000000",
-                                          r"Marchenko-Pastur $(1+\sqrt{D/B})^{-2}$")}
+                                          r"Marchenko-Pastur $(1+\sqrt{D/B})^{-2}$"),
+    NOISE_PLUS_HESSIAN: ((0, (3, 1, 1, 1, 1, 1)), "#E69F00",
+                         r"Granziol et al. $2/(\lambda_1 + \kappa/B)$")}
 """Line style, colour and legend label of each predicted edge."""
 
 
@@ -231,7 +296,12 @@ def _edge_html(edges: dict, figure) -> str:
              "largest eigenvalue comes from Lanczos on Hessian-vector products at the first "
              "seed's initialization and at the point its run at the optimal rate reaches (mean "
              "over minibatches, 95% interval); gradient descent on one minibatch is stable "
-             "below 2 / &lambda;<sub>max</sub>. The exponents carry the optima's intervals "
+             "below 2 / &lambda;<sub>max</sub>. The paper's own form for SGD, 2 / (&lambda;<sub>1</sub> "
+             "+ &kappa;/B), splits that eigenvalue into the full training set's Hessian "
+             "&lambda;<sub>1</sub> and a minibatch-noise term &kappa;/B (scaled at the smallest "
+             "B): linear growth where the noise dominates, a constant where the full Hessian "
+             "does; each regime's measured exponent is set against the form's own over the same "
+             "batch sizes. The exponents carry the optima's intervals "
              "(bootstrap over seeds, Student's quantile).</p>",
              figure("stability_edge", "The stability edge against batch size, measured (95% "
                                       "intervals over seeds) and predicted, with the "

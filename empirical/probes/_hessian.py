@@ -161,6 +161,60 @@ def batch_hessian_top_eigenvalues(loss: Callable, params: Mapping[str, torch.Ten
     return _lanczos(lambda v: hvp(vector, v, batches), start, iterations)
 
 
+@checked(loss=function, params=parameters, data=tensors, iterations=whole(1, MAX_ITERATIONS),
+         seed=SEED)
+def hessian_top_eigenvalue(loss: Callable, params: Mapping[str, torch.Tensor], data: tuple, *,
+                           iterations: int = 30, seed: int = 0) -> float:
+    r"""The largest eigenvalue :math:`\lambda_1` of the loss's Hessian on all of ``data``.
+
+    The full-batch counterpart of :func:`batch_hessian_top_eigenvalues` (Lanczos on
+    Hessian-vector products, the start vector from ``torch.Generator().manual_seed(seed)``):
+    the full Hessian term of Granziol et al.'s minibatch edge
+    :math:`\lambda_{\max}(H_B) = \lambda_1 + \kappa/B` (:func:`nqm.noise_plus_hessian_lr`).
+
+    Parameters
+    ----------
+    loss : callable ``(params, batch) -> Tensor``
+    params : dict of Tensor
+    data : tuple of Tensor
+        Every example, as one batch.
+    iterations, seed : int
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    .. [1] D. Granziol, S. Zohren, S. Roberts, "Learning Rates as a Function of Batch Size: A
+       Random Matrix Theory Approach to Neural Network Training", JMLR 23 (2022),
+       arXiv:2006.09092.
+
+    See Also
+    --------
+    batch_hessian_top_eigenvalues : The same on minibatches.
+    nqm.noise_plus_hessian_lr : The edge it is the large-batch limit of.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from empirical import hessian_top_eigenvalue
+    >>> x = torch.randn(500, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    >>> def loss(p, batch):
+    ...     return torch.mean((batch[0] @ p["w"]) ** 2)
+    >>> top = hessian_top_eigenvalue(loss, {"w": torch.zeros(3, dtype=torch.float64)}, (x,))
+    >>> exact = torch.linalg.eigvalsh(2 * x.T @ x / 500)[-1].item()
+    >>> bool(abs(top - exact) < 1e-10 * exact)
+    True
+    """
+    vector, unflatten = _flat({k: v.detach() for k, v in params.items()})
+    gradient = grad(lambda flat: loss(unflatten(flat), tuple(data)))
+    hvp = grad(lambda flat, v: gradient(flat) @ v)
+    start = torch.randn(vector.numel(), generator=torch.Generator().manual_seed(seed),
+                        dtype=vector.dtype).to(vector.device)
+    return float(_lanczos(lambda v: hvp(vector, v[0])[None], start[None], iterations)[0])
+
+
 def gradient_curvature(loss: Callable, params: Mapping[str, torch.Tensor],
                        data: tuple) -> tuple[float, float, float]:
     """``(L, |G|^2, G^T H G)`` of ``loss(params, data)``: the loss, its gradient's squared norm

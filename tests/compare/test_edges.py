@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from compare import analyze, edge_conclusions, edge_study, results_schema, summarize_edges
+from compare.analysis._edges import NOISE_PLUS_HESSIAN
 from empirical import LRGrid, SweepSpec, run_sweep, strict_json
 
 
@@ -75,3 +76,28 @@ def test_crossings_are_counted_and_adam_is_measured_at_a_constant_rate():
     assert f"the edge is {min(ratio):.3g}-{max(ratio):.3g} times higher" in first
     ones = sum(int(np.sum(e.crossings == 1)) for e in edge.edges)
     assert f"for {ones} of 4 (seed, batch size) pairs" in first
+    assert edge.regimes is None and NOISE_PLUS_HESSIAN not in edge.predicted
+    assert "no Hessian-based prediction for Adam" in edge_conclusions(edge)[-1]
+
+
+def test_granziol_form_in_its_regimes(least_squares_edges):
+    """The paper's form on least squares: Lanczos on the whole training set finds the
+    theory's lambda_1 (the finite-size Marchenko-Pastur edge, within 3%); the form is
+    2 / lambda_max(H_B) at its anchor, the smallest B; the crossover kappa/lambda_1 splits the
+    batch sizes, and the sentence sets the form's own exponent (here through two points: the
+    slope between them) against the measured interval."""
+    edge = least_squares_edges
+    regimes = edge.regimes
+    assert regimes.full_hessian == pytest.approx(regimes.exact_full_hessian, rel=0.03)
+    assert regimes.exact_noise == 2.0 * 16
+    form = edge.predicted[NOISE_PLUS_HESSIAN]
+    assert form[0] == pytest.approx(2 / edge.hessian_init[0, 0], rel=1e-9)
+    assert 16 < regimes.crossover < 128
+    slope = np.log(form[1] / form[0]) / np.log(16 / 2)
+    assert regimes.noise_form_exponent == pytest.approx(slope, rel=1e-6)
+    assert regimes.hessian_fit is None                         # one batch size above it
+    line = edge_conclusions(edge)[-1]
+    lo, hi = regimes.noise_fit.exponent_interval
+    assert f"the form as B^{slope:.2f} there (its limit: 1): " + (
+        "inside" if lo <= slope <= hi else "outside") in line
+    assert "Fewer than two batch sizes lie above it" in line
