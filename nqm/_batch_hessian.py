@@ -7,7 +7,6 @@ import numpy as np
 
 from nqm._validation import nonnegative, positive, scalar_or_array
 
-
 TRACY_WIDOM_1_MEAN = -1.2065335745820
 """Mean of the real (beta = 1) Tracy-Widom law (Tracy & Widom 1996; Bornemann 2010, Table 4)."""
 
