@@ -63,9 +63,11 @@ def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
         agree = sum(bool(a[1] <= f.b_crit_interval[1] and f.b_crit_interval[0] <= a[2])
                     for _, f, a in fitted if np.isfinite(a[0]))
         if ratios:
-            lines.append(f"The noise scale B_simple at the same loss is {fmt(min(ratios))}-"
-                         f"{fmt(max(ratios))} times the measured B_crit; their intervals overlap "
-                         f"at {agree} of {len(ratios)} targets the noise-scale run reached.")
+            lines.append(f"The noise scale B_simple at the same loss (standing in for "
+                         f"B_noise, McCandlish et al.'s estimate of B_crit) is "
+                         f"{fmt(min(ratios))}-{fmt(max(ratios))} times the measured B_crit; "
+                         f"their intervals overlap at {agree} of {len(ratios)} targets the "
+                         f"noise-scale run reached.")
         if gns.exact_noise_at_target is not None:
             exact = [gns.exact_noise_at_target[list(gns.targets).index(t)] / f.b_crit
                      for t, f, _ in fitted]
@@ -76,7 +78,9 @@ def noise_scale_conclusions(gns: NoiseScaleStudy) -> list[str]:
     ratio = gns.predicted[counted] / gns.optimum_lr[counted]
     if gns.prediction_kind == "absolute":
         lines.append(f"Predicted optimum from one run (McCandlish's lr_max / (1 + B_noise/B), "
-                     f"moving averages B_noise = B_simple = {fmt(gns.trace.b_simple_ema[-1])}, "
+                     f"B_simple standing in for B_noise, which needs the Hessian and equals "
+                     f"B_simple only where the Hessian is a multiple of the identity; moving "
+                     f"averages B_simple = {fmt(gns.trace.b_simple_ema[-1])}, "
                      f"lr_max = {fmt(gns.trace.lr_max_ema[-1])} after {gns.trace.steps[-1]} "
                      f"steps; the best rate of one step, set here against the best rate over "
                      f"{gns.trace.steps[-1]} steps, a different criterion: the greedy-rate study "
