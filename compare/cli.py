@@ -95,10 +95,11 @@ def _add_scaling_law(commands) -> None:
 
 def _add_run(commands) -> None:
     run = commands.add_parser(
-        "run", help="the whole study: three sweeps, stability edges, noise scales, theory, fits; "
+        "run", help="the whole study: four sweeps, stability edges, noise scales, theory, fits; "
                     "writes a report",
-        description="Run the three sweeps (least squares with SGD, the MLP with SGD and with "
-                    "Adam; geometric grid that extends itself), their stability edges, their "
+        description="Run the four sweeps (least squares with SGD, the MLP with SGD and with "
+                    "Adam at the notebook's betas 0.5, 0.5 and at the theories' 0.9, 0.999; "
+                    "geometric grid that extends itself), their stability edges, their "
                     "critical batch sizes beside the gradient noise scale, the exact theory and "
                     "the scaling-rule fits, and write DIR/index.html, DIR/results.json and "
                     "DIR/figures/, with a section for the digits scaling law when the 'data' "

@@ -15,8 +15,14 @@ from empirical._core.arguments import MAX_RESAMPLES, POSITIVE, SEED, checked, fu
 from empirical.problems._shipped import ADAM_BETAS
 from empirical.sweep._optimum import steps_to_target_rows, subgrid_argmin_rows
 
+
+def adam_label(betas) -> str:
+    """The shipped Adam study's name, with its betas: every Adam verdict says which it is."""
+    return f"MLP, Adam (betas {betas[0]:g}, {betas[1]:g}; warmup + cosine)"
+
+
 LABELS = {"linear-sgd": "Least squares, SGD", "mlp-sgd": "MLP, SGD",
-          "mlp-adam": f"MLP, Adam (betas {ADAM_BETAS[0]:g}, {ADAM_BETAS[1]:g}; warmup + cosine)"}
+          "mlp-adam": adam_label(ADAM_BETAS)}
 FLAT_POINTS = 3
 """A basin (rates within 5% of the best *excess* loss) is called flat when it holds at least
 this many grid rates: the argmin inside it is then a coin toss, and the interval carries the
@@ -276,11 +282,14 @@ class Study:
 
     @property
     def key(self) -> str:
-        """The model as a name for files and page anchors (:func:`model_key`)."""
-        return model_key(self.model)
+        """The sweep as a name for results, files and page anchors (:func:`sweep_key`)."""
+        return sweep_key(self.model, self.result.spec.adam_betas)
 
     @property
     def label(self) -> str:
+        betas = self.result.spec.adam_betas
+        if self.model == "mlp-adam" and betas is not None:
+            return adam_label(betas)
         return LABELS.get(self.model) or self.result.spec.label
 
     @property
@@ -291,6 +300,16 @@ class Study:
 def model_key(model: str) -> str:
     """A model as a name for files and page anchors (a workload reference sanitized)."""
     return re.sub(r"[^A-Za-z0-9_-]+", "-", model).strip("-")
+
+
+def sweep_key(model: str, adam_betas=None) -> str:
+    """A sweep as a name for results, files and page anchors: its model (:func:`model_key`),
+    followed by Adam's betas where the sweep sets its own (``SweepSpec.adam_betas``), as in
+    ``mlp-adam-betas-0p9-0p999``."""
+    key = model_key(model)
+    if adam_betas is not None:
+        key += "-betas-" + "-".join(f"{b:g}".replace(".", "p") for b in adam_betas)
+    return key
 
 
 def _flat(cell: SweepCell, optimum: Optimum) -> bool:

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from compare.analysis._optima import Study, analyze
+from compare.analysis._optima import Study, analyze, sweep_key
 from compare.analysis._paths import seed_tuple, spec_directory
 from empirical import MODELS, LRGrid, SweepSpec, run_sweep
 
@@ -43,15 +43,22 @@ REFINE = 4
 least-squares curves, against up to 1.9% on the 1.25 grid alone."""
 
 
+ADAM_THEORY_BETAS = (0.9, 0.999)
+"""The betas the Adam theories assume (and PyTorch's default): a fourth sweep runs Adam with
+them beside the notebook's (0.5, 0.5), which stays as the parity study."""
+
+
 def sweep_specs(seeds, *, quick: bool = False, device: str = "cpu") -> list[SweepSpec]:
-    """The three sweeps of the study: geometric grid 1e-3 * 1.25^k that extends itself, refined
-    around each optimum (:data:`REFINE`).
+    """The sweeps of the study: the three shared ones (least squares, the MLP with SGD, the
+    MLP with the notebook's Adam) and the MLP with Adam at :data:`ADAM_THEORY_BETAS`; geometric
+    grid 1e-3 * 1.25^k that extends itself, refined around each optimum (:data:`REFINE`).
 
     ``seeds`` is a count ``K`` (seeds ``0..K-1``) or a sequence of seeds.
     """
     sizes = (QUICK if quick else FULL)["batch_sizes"]
-    return [SweepSpec(model, sizes, LRGrid(), steps=100, seeds=seed_tuple(seeds), device=device,
-                      refine=REFINE) for model in MODELS]
+    common = dict(steps=100, seeds=seed_tuple(seeds), device=device, refine=REFINE)
+    return [*(SweepSpec(model, sizes, LRGrid(), **common) for model in MODELS),
+            SweepSpec("mlp-adam", sizes, LRGrid(), adam_betas=ADAM_THEORY_BETAS, **common)]
 
 
 @dataclass
@@ -63,7 +70,8 @@ class Context:
     root : Path
         The report's folder (locked while the run lasts).
     specs : list of SweepSpec
-        The three sweeps; :meth:`sweeps` runs (or resumes) and analyses them once.
+        The sweeps (:func:`sweep_specs`); :meth:`sweeps` runs (or resumes) and analyses each
+        once, when a study first asks for it.
     settings : dict
         :data:`FULL` or :data:`QUICK`.
     quick : bool
@@ -84,28 +92,33 @@ class Context:
     progress: bool = True
     shares_sweeps: bool = True
     sweep_directories: dict = field(default_factory=dict)
-    _studies: list | None = field(default=None, repr=False)
+    _studies: dict = field(default_factory=dict, repr=False)
 
     def log(self, message: str) -> None:
         if self.progress:
             print(message, file=sys.stderr, flush=True)
 
-    def sweeps(self) -> list[Study]:
-        """The three sweeps, run or resumed under ``root/sweeps/`` and analysed, once per run."""
+    def sweeps(self, *, adam_theory: bool = False) -> list[Study]:
+        """The three shared sweeps (one per model), and with ``adam_theory`` also Adam at
+        :data:`ADAM_THEORY_BETAS`: run or resumed under ``root/sweeps/`` and analysed, each once
+        per run."""
         if not self.shares_sweeps:
             raise RuntimeError("this study runs beside the sweeps (its USES_SWEEPS is False) "
                                "but asked for them")
-        if self._studies is None:
-            studies = []
-            for spec in self.specs:
-                self.log(f"  sweep {spec.model}: {len(spec.batch_sizes)} batch sizes x "
+        studies = []
+        for spec in self.specs:
+            if spec.adam_betas is not None and not adam_theory:
+                continue
+            key = sweep_key(spec.model, spec.adam_betas)
+            if key not in self._studies:
+                self.log(f"  sweep {key}: {len(spec.batch_sizes)} batch sizes x "
                          f"{len(spec.seeds)} seeds")
-                directory = spec_directory(self.root / "sweeps", spec.model, spec.to_dict())
-                self.sweep_directories[spec.model] = directory
+                directory = spec_directory(self.root / "sweeps", key, spec.to_dict())
+                self.sweep_directories[key] = directory
                 result = run_sweep(spec, out=directory, progress=None if self.progress else False)
-                studies.append(analyze(result, n_boot=self.settings["n_boot"]))
-            self._studies = studies
-        return self._studies
+                self._studies[key] = analyze(result, n_boot=self.settings["n_boot"])
+            studies.append(self._studies[key])
+        return studies
 
 
 @dataclass

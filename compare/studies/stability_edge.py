@@ -239,7 +239,7 @@ EDGE_STYLES = {
 
 @checked(edges=sequence_of(EdgeStudy))
 def plot_stability_edges(edges: list) -> Figure:
-    """The largest stable learning rate against batch size, one panel per study.
+    """The largest stable learning rate against batch size, one panel per study, two a row.
 
     The measured edge (geometric mean over seeds, 95% interval), the best-fitting rule, the
     batch-Hessian and exact predictions, and the fixed-horizon optimum for comparison.
@@ -249,9 +249,11 @@ def plot_stability_edges(edges: list) -> Figure:
     compare.edge_study : The numbers.
     plot_optima : The optimum's own figure.
     """
-    fig = Figure(figsize=(5.0 * len(edges), 5.4), layout="constrained")
+    columns = min(len(edges), 2)
+    rows = -(-len(edges) // columns)
+    fig = Figure(figsize=(6.4 * columns, 6.2 * rows), layout="constrained")
     for k, edge in enumerate(edges):
-        ax = fig.add_subplot(1, len(edges), k + 1)
+        ax = fig.add_subplot(rows, columns, k + 1)
         b = edge.batch_sizes
         value = np.array([e.edge for e in edge.edges])
         interval = np.array([e.interval for e in edge.edges])
@@ -326,9 +328,11 @@ def _edge_html(edges: dict, figure) -> str:
 def run(context: Context) -> Summary:
     """Each sweep's edge by bisection, its batch Hessians, predictions and rule fits."""
     settings = context.settings
+    studies = context.sweeps(adam_theory=True)
     edges = [edge_study(s, n_boot=settings["n_boot"], n_batches=settings["hessian_batches"],
-                        rounds=settings["edge_rounds"]) for s in context.sweeps()]
-    return Summary({e.model: summarize_edges(e) for e in edges}, detail=edges)
+                        rounds=settings["edge_rounds"]) for s in studies]
+    return Summary({s.key: summarize_edges(e) for s, e in zip(studies, edges, strict=True)},
+                   detail=edges)
 
 
 def figures(summary: Summary) -> dict[str, Figure]:

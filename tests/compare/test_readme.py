@@ -6,6 +6,7 @@ import json
 import pytest
 
 from compare import scaling_law_conclusions
+from compare.analysis._optima import sweep_key
 from compare.report._readme import README, RESULTS, answer_section, render_readme
 from compare.studies._base import FULL, sweep_specs
 
@@ -27,7 +28,7 @@ def test_docs_results_is_a_full_run_of_todays_specs(results):
     assert results["settings"]["quick"] is False
     assert results["settings"]["seeds"] == list(range(FULL["seeds"]))
     for spec in sweep_specs(FULL["seeds"]):
-        assert results["studies"][spec.model]["spec"] == spec.to_dict()
+        assert results["studies"][sweep_key(spec.model, spec.adam_betas)]["spec"] == spec.to_dict()
 
 
 def test_sentences_follow_the_numbers(results):
@@ -47,8 +48,8 @@ def test_sentences_follow_the_numbers(results):
         " ".join(scaling_law_conclusions(changed["scaling_law"]))
 
 
-@pytest.mark.parametrize("model", ["linear-sgd", "mlp-sgd", "mlp-adam"])
-def test_docs_results_are_what_the_code_measures_today(results, model):
+@pytest.mark.parametrize("key", ["linear-sgd", "mlp-sgd", "mlp-adam", "mlp-adam-betas-0p9-0p999"])
+def test_docs_results_are_what_the_code_measures_today(results, key):
     """Rerun each sweep of ``lrbs run`` (a few seconds): the stored optima are today's.
 
     Guards against a README stated on data or trainers that have since changed. Least squares
@@ -61,12 +62,12 @@ def test_docs_results_are_what_the_code_measures_today(results, model):
     seeds, which is what the README's sentences rest on.
     """
     from empirical import run_sweep
-    [spec] = [s for s in sweep_specs(FULL["seeds"]) if s.model == model]
-    stored = results["studies"][model]["optima"]
+    [spec] = [s for s in sweep_specs(FULL["seeds"]) if sweep_key(s.model, s.adam_betas) == key]
+    stored = results["studies"][key]["optima"]
     measured = run_sweep(spec, progress=False).optima(n_boot=2)
     assert [o.batch_size for o in measured] == [o["batch_size"] for o in stored]
     for o, want in zip(measured, stored, strict=True):
-        if model == "linear-sgd":
+        if key == "linear-sgd":
             assert o.subgrid_lr == pytest.approx(want["subgrid_lr"], rel=1e-6)
             assert o.best_loss == pytest.approx(want["best_loss"], rel=1e-6)
         else:

@@ -70,7 +70,7 @@ def _check_fit(block):
 def test_results_json_schema(report):
     results = json.loads((report / "results.json").read_text(),
                          parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
-    assert set(results["studies"]) == {"linear-sgd", "mlp-sgd", "mlp-adam"}
+    assert set(results["studies"]) == {"linear-sgd", "mlp-sgd", "mlp-adam", "mlp-adam-betas-0p9-0p999"}
     for study in results["studies"].values():
         _check_fit(study)
         _check_fit(study["steps_to_target"])
@@ -96,7 +96,7 @@ def test_figures_written_as_svg_and_png_where_shown(report):
     show (each format draws the figure anew)."""
     from compare.report._readme import FIGURES
     results = json.loads((report / "results.json").read_text())
-    assert len(results["figures"]) == 19        # 15, the critical batch and 3 noise-scale runs
+    assert len(results["figures"]) == 21        # 17, the critical batch and 3 noise-scale runs
     for name, paths in results["figures"].items():
         assert b"<svg" in (report / paths["svg"]).read_bytes()[:500]
         assert ("png" in paths) == (name in FIGURES), name
@@ -108,7 +108,7 @@ def test_page_is_self_contained(report):
     page = (report / "index.html").read_text()
     scaling = json.loads((report / "results.json").read_text())["scaling_law"]
     sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    assert len(sources) == 19 + (2 if scaling else 0)
+    assert len(sources) == 21 + (2 if scaling else 0)
     for src in sources:
         assert src.startswith("data:image/svg+xml;base64,")
         assert b"<svg" in base64.b64decode(src.split(",", 1)[1])[:500]
