@@ -148,7 +148,8 @@ def gns(args) -> None:
 
     import nqm
     from compare import plot_noise_trace, save_figure
-    from empirical import SweepSpec, atomic_write_json, noise_along_run, strict_json
+    from empirical import SweepSpec, noise_along_run
+    from empirical.files import atomic_write_json, strict_json
     _model_or_workload(args)
     if args.workload and args.lr is None:
         raise ValueError("--workload needs --lr (the rate of the run to measure along)")
@@ -243,13 +244,8 @@ def _check_output_file(path: str) -> Path:
 
 def sweep(args) -> None:
     from compare import analyze, conclusions, summarize, write_sweep_report
-    from empirical import (
-        LRGrid,
-        SweepSpec,
-        atomic_write_json,
-        locked_directory,
-        run_sweep,
-    )
+    from empirical import LRGrid, SweepSpec, run_sweep
+    from empirical.files import atomic_write_json, locked_directory
     _model_or_workload(args)
     json_path = _check_output_file(args.json) if args.json else None
     lrs = args.lrs or args.logspace or args.grid or LRGrid()

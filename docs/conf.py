@@ -1,6 +1,6 @@
 """Sphinx configuration: a gallery from docs/examples, a page per study (``docs/studies/``, the
 numbers of each from ``docs/results.json`` through the study's own ``sentences``), and two
-pages generated at build time: the API reference (every name of each package's ``__all__``)
+pages generated at build time: the API reference (a page per package, every name of its ``__all__``)
 and the sympy derivations of :mod:`nqm.symbolic`."""
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ project = "lrbs"
 author = "the lrbs developers"
 # math renders offline: sphinx-mathjax-offline (from the package index) copies MathJax into
 # _static/ and points mathjax_path at it, so no page loads a script from a CDN
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.mathjax", "sphinx-mathjax-offline",
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.mathjax",
+              "sphinx-mathjax-offline",
               "sphinx.ext.viewcode", "numpydoc", "sphinx_gallery.gen_gallery", "myst_parser"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 numpydoc_show_class_members = False
+autosummary_generate = False           # tables only: each name is documented on its package page
 numpydoc_validation_checks: set = set()
 autodoc_default_options = {"members": True, "inherited-members": False}
 html_theme = "pydata_sphinx_theme"
@@ -102,28 +104,45 @@ def _write_derivations() -> None:
     Path(__file__).with_name("derivations.rst").write_text("\n".join(lines))
 
 
+API_PACKAGES = ("nqm", "empirical", "compare", "empirical.files")
+"""The packages the API reference documents, a page each."""
+
+
+def _api_entry(package: str, name: str, obj) -> list[str]:
+    """The autodoc directive of one public name."""
+    if inspect.ismodule(obj):
+        return [f".. automodule:: {obj.__name__}", "   :members:", ""]
+    if inspect.isclass(obj):
+        # methods a class takes from its package's own mixins (DiagonalNQM's) are its own
+        root = package.split(".")[0]
+        mixins = [c.__name__ for c in obj.__mro__[1:] if c.__module__.startswith(root)]
+        return [f".. autoclass:: {package}.{name}", "   :members:",
+                *(["   :inherited-members:"] if mixins else []), ""]
+    if callable(obj):
+        return [f".. autofunction:: {package}.{name}", ""]
+    return [f".. autodata:: {package}.{name}", "   :annotation:", ""]
+
+
 def _write_api() -> None:
-    """One entry per name in each package's ``__all__``, so the reference cannot fall behind."""
-    lines = ["API reference", "=============", "",
-             "Every public name of the three packages, from its docstring.", ""]
-    for package in ("nqm", "empirical", "compare"):
+    """A page per package (``api/NAME.rst``): a summary table of every name in its ``__all__``
+    (the first line of each docstring), then each in full; so the reference cannot fall
+    behind the code."""
+    out = Path(__file__).with_name("api")
+    out.mkdir(exist_ok=True)
+    index = ["API reference", "=============", "",
+             "Every public name of each package, from its docstring: a summary table first, then "
+             "each name in full.", "", ".. toctree::", "   :maxdepth: 1", ""]
+    for package in API_PACKAGES:
         module = importlib.import_module(package)
-        lines += [f"``{package}``", "-" * (len(package) + 4), "", f".. automodule:: {package}",
-                  "   :no-members:", ""]
+        index.append(f"   {package}")
+        title = f"``{package}``"
+        lines = [title, "=" * len(title), "", f".. automodule:: {package}", "   :no-members:", "",
+                 ".. autosummary::", "   :nosignatures:", ""]
+        lines += [f"   {package}.{name}" for name in module.__all__] + [""]
         for name in module.__all__:
-            obj = getattr(module, name)
-            if inspect.ismodule(obj):
-                lines += [f".. automodule:: {obj.__name__}", "   :members:", ""]
-            elif inspect.isclass(obj):
-                # methods a class takes from its package's own mixins (DiagonalNQM's) are its own
-                mixins = [c.__name__ for c in obj.__mro__[1:] if c.__module__.startswith(package)]
-                lines += [f".. autoclass:: {package}.{name}", "   :members:",
-                          *(["   :inherited-members:"] if mixins else []), ""]
-            elif callable(obj):
-                lines += [f".. autofunction:: {package}.{name}", ""]
-            else:
-                lines += [f".. autodata:: {package}.{name}", "   :annotation:", ""]
-    Path(__file__).with_name("api.rst").write_text("\n".join(lines))
+            lines += _api_entry(package, name, getattr(module, name))
+        (out / f"{package}.rst").write_text("\n".join(lines))
+    (out / "index.rst").write_text("\n".join(index) + "\n")
 
 
 def _markdown_escape(text: str) -> str:

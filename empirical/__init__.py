@@ -42,13 +42,7 @@ from empirical.sweep._optimum import Optimum, find_optimum, steps_to_target_opti
 from empirical.sweep._result import SweepCell, SweepResult, diverged, failed
 from empirical.sweep._run import run_sweep
 from empirical.sweep._spec import SweepSpec
-from empirical.sweep._store import (
-    DamagedFileError,
-    atomic_write_bytes,
-    atomic_write_json,
-    locked_directory,
-    strict_json,
-)
+from empirical.sweep._store import DamagedFileError
 from empirical.sweep._tasks import trained_parameters
 from empirical.train import reference
 from empirical.train._digits import DigitsRuns, evaluate_checkpoint, train_digits_batched
@@ -82,8 +76,6 @@ __all__ = [
     "SweepSpec",
     "Workload",
     "WorkloadError",
-    "atomic_write_bytes",
-    "atomic_write_json",
     "batch_hessian_top_eigenvalues",
     "bias_corrected_ema",
     "check_workload",
@@ -98,7 +90,6 @@ __all__ = [
     "least_squares_workload",
     "load_digits_split",
     "load_workload",
-    "locked_directory",
     "minibatch_indices",
     "noise_along_run",
     "noiseless_lr_max",
@@ -111,7 +102,6 @@ __all__ = [
     "sign_descent_statistics",
     "stability_edges",
     "steps_to_target_optimum",
-    "strict_json",
     "subgrid_argmin",
     "teacher_mlp_problem",
     "teacher_mlp_workload",

@@ -18,9 +18,10 @@ import torch
 
 import compare
 import empirical
+import empirical.files
 import nqm
 
-PACKAGES = (nqm, empirical, compare)
+PACKAGES = (nqm, empirical, empirical.files, compare)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ NOT_FUZZED = {
     "compare.run_scaling_law": "the whole scaling-law report (tests/compare/test_scaling_law.py)",
     "empirical.SweepResult.save": "writes a folder (tests/empirical/test_store.py)",
     "empirical.SweepResult.load": "reads a folder (tests/empirical/test_store.py)",
-    "empirical.locked_directory": "a context manager (tests/empirical/test_store.py)",
+    "empirical.files.locked_directory": "a context manager (tests/empirical/test_store.py)",
     "compare.draw_diagonal_nqm": "draws on an axis the caller owns; plot_diagonal_nqm is fuzzed",
 }
 
@@ -455,11 +456,11 @@ def calls() -> dict[str, Callable[[], Call]]:
         "empirical.evaluate_checkpoint": lambda: Call(empirical.evaluate_checkpoint, dict(
             checkpoint=scaling_runs().shapes[0].runs.checkpoint,
             X=digits().X_test, y=digits().y_test)),
-        "empirical.strict_json": lambda: Call(empirical.strict_json, dict(
+        "empirical.files.strict_json": lambda: Call(empirical.files.strict_json, dict(
             value={"a": [1.0, 2.0]})),
-        "empirical.atomic_write_json": lambda: Call(empirical.atomic_write_json, dict(
+        "empirical.files.atomic_write_json": lambda: Call(empirical.files.atomic_write_json, dict(
             path="fuzz.json", value={"a": 1.0})),
-        "empirical.atomic_write_bytes": lambda: Call(empirical.atomic_write_bytes, dict(
+        "empirical.files.atomic_write_bytes": lambda: Call(empirical.files.atomic_write_bytes, dict(
             path="fuzz.bin", data=b"abc")),
         # empirical: probes
         "empirical.stability_edges": lambda: Call(empirical.stability_edges, dict(

@@ -20,8 +20,8 @@ from compare.report._page import render_html
 from compare.report._second_core import HandOver, resolved, save_figures, second_core, written
 from compare.studies._base import FULL, QUICK, Context, schema_fragment, select, sweep_specs
 from compare.style._figures import FORMATS, relative
-from empirical import atomic_write_bytes, atomic_write_json, locked_directory, strict_json
 from empirical._core.interrupts import checkpoint
+from empirical.files import atomic_write_bytes, atomic_write_json, locked_directory, strict_json
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

@@ -13,8 +13,8 @@ from compare.studies._answer import ANSWER_COLUMNS, answer_rows
 from compare.studies.optimal_lr import model_html, plot_loss_vs_lr, plot_optima, summarize
 from compare.style._figures import relative, save_figure
 from compare.style._html import CSS, FigureRefs, num_text, table
-from empirical import atomic_write_bytes, atomic_write_json, strict_json
 from empirical._core.arguments import NONNEGATIVE, checked, kind, optional, path
+from empirical.files import atomic_write_bytes, atomic_write_json, strict_json
 
 
 @checked(study=kind(Study), directory=path, seconds=optional(NONNEGATIVE))

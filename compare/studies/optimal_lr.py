@@ -16,8 +16,8 @@ from compare.studies._base import ADAM_THEORY_BETAS, Context, Summary
 from compare.style._figures import PALETTE, data_limits, label_axes, rule_curves
 from compare.style._html import answer_list, interval_text, local_table, num_text, rules_table, table
 from compare.style._text import paragraph
-from empirical import strict_json
 from empirical._core.arguments import checked, kind, sequence_of
+from empirical.files import strict_json
 from empirical.problems._shipped import ADAM_BETAS, ADAM_EPS, ADAM_WEIGHT_DECAY
 
 NAME = "optimal-lr"

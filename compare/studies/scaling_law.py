@@ -15,16 +15,9 @@ from compare.studies._base import Context, Summary
 from compare.style._figures import FORMATS, PALETTE, label_axes, save_figure
 from compare.style._html import answer_list, num_text, table
 from compare.style._text import fmt, fmt_iv
-from empirical import (
-    LRGrid,
-    ScalingRuns,
-    ScalingSpec,
-    atomic_write_bytes,
-    atomic_write_json,
-    run_scaling_study,
-    strict_json,
-)
+from empirical import LRGrid, ScalingRuns, ScalingSpec, run_scaling_study
 from empirical._core.arguments import checked, kind
+from empirical.files import atomic_write_bytes, atomic_write_json, strict_json
 
 NAME = "scaling-law"
 KEY = "scaling_law"

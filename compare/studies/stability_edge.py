@@ -48,18 +48,20 @@ def _definition_text(edge: EdgeStudy) -> str:
     stated multiple."""
     crossings = np.concatenate([e.crossings for e in edge.edges])
     several = [e.batch_size for e in edge.edges if np.any(e.crossings > 1)]
-    text = (f"{edge.label}: the edge is the smallest rate at which a run fails ({edge.criterion}"
-            f"); its runs cross from stable to failing once along every rate tried for "
-            f"{int(np.sum(crossings == 1))} of {crossings.size} (seed, batch size) pairs")
+    text = (f"{edge.label}: the edge is where a seed's runs start to fail ({edge.criterion}): its "
+            f"first failing rate on the grid, bisected against the rate below; its runs cross "
+            f"from stable to failing once along every rate tried for {int(np.sum(crossings == 1))} of "
+            f"{crossings.size} (seed, batch size) pairs")
     if several:
-        band = np.concatenate([(e.all_fail_from / e.seed_edges)[e.crossings > 1]
+        band = np.concatenate([(e.transition / e.seed_edges[:, None])[e.crossings > 1]
                                for e in edge.edges])
-        band = band[np.isfinite(band)]
-        text += (f", more than once at B = {', '.join(map(str, several))}: there the failing "
-                 "rates are not one interval, the edge is the lowest crossing, and every rate "
-                 "tried fails from " + (f"{band.min():.3g}-{band.max():.3g} times it (the top of "
-                                        "the transition band)" if band.size else
-                                        "none of them (the largest rate tried passes)"))
+        low, high = band[:, 0], band[:, 1][np.isfinite(band[:, 1])]
+        text += (f", more than once at B = {', '.join(map(str, several))}: there passing and "
+                 f"failing alternate, from the lowest failing rate tried ({low.min():.3g}-"
+                 f"{low.max():.3g} times the seed's edge) to the rate from which all fail ("
+                 + (f"{high.min():.3g}-{high.max():.3g} times it" if high.size else
+                    "none: the largest rate tried passes") + "), and the bisection closes on "
+                 "one crossing in that band")
     text += "."
     if edge.check_edges is not None:
         ratio = np.array([c.edge / e.edge for c, e in zip(edge.check_edges, edge.edges,
@@ -192,14 +194,14 @@ def summarize_edges(edge: EdgeStudy) -> dict:
                 edge.hessian_trained[i, 1:]),
             predicted={k: v[i] for k, v in edge.predicted.items()},
             predicted_inside={k: _holds(v[i], e.interval) for k, v in edge.predicted.items()},
-            crossings=e.crossings, all_fail_from=e.all_fail_from,
+            crossings=e.crossings, transition=e.transition,
             no_edge_below=e.no_edge_below,
             **({} if edge.check_edges is None else dict(
                 check_edge=edge.check_edges[i].edge,
                 check_interval=list(edge.check_edges[i].interval)))))
     return dict(label=edge.label, optimizer=edge.optimizer, rounds=edge.edges[0].rounds,
-                definition=f"the smallest learning rate at which a run fails ({edge.criterion}"
-                           "), bisected between the rates tried",
+                definition=f"where a seed's runs start to fail ({edge.criterion}): its first "
+                           "failing rate on the grid, bisected against the rate below",
                 edges=rows, fit=fit_summary(edge.fit, f"{edge.label}, stability edge"),
                 optimum_exponent=edge.optimum.exponent,
                 optimum_exponent_interval=list(edge.optimum.exponent_interval),
@@ -286,14 +288,15 @@ def _edge_html(edges: dict, figure) -> str:
              "<p>Granziol et al. (2022) derive the <em>largest stable</em> learning rate from "
              "the extremal eigenvalues of the minibatch Hessian: linear in the batch size for "
              "SGD, square root for Adam. Their claim is about the edge, not the optimum. The "
-             "edge is the smallest rate at which a run fails, bisected "
-             f"{first['rounds']} rounds between the rates tried (the grid's rates doubled "
+             "edge is where a seed's runs start to fail: its first failing rate on the grid, "
+             f"bisected {first['rounds']} rounds against the rate below (the grid's rates doubled "
              "beyond its top where none failed), with a 95% interval over seeds (Student's t "
              "on the log edges). For SGD a run fails by the sweep's own criterion, whose exact "
              "least-squares theory is known; Adam's is measured at a constant rate (its "
              "sweep's cosine decay to zero stops a run short of its blow-up) and fails when "
              f"its loss rises above {ADAM_DIVERGENCE:g}x its start. Each study's first "
-             "sentence says how many seeds cross from stable to failing only once. The "
+             "sentence says how many seeds cross from stable to failing only once, and where "
+             "the others alternate. The "
              "minibatch Hessian's "
              "largest eigenvalue comes from Lanczos on Hessian-vector products at the first "
              "seed's initialization and at the point its run at the optimal rate reaches (mean "

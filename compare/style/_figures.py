@@ -10,8 +10,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation
 
-from empirical import atomic_write_bytes
 from empirical._core.arguments import checked, kind, path
+from empirical.files import atomic_write_bytes
 
 # Okabe & Ito's colour-blind-safe palette
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")

@@ -40,10 +40,11 @@ class StabilityEdge:
         the smallest counts one. 1 is a single edge, 0 no failure at all; more means the
         failing rates are not one interval above the edge, and the bisection, which assumes one
         crossing, brackets the lowest.
-    all_fail_from : ndarray, shape (n_seed,)
-        The smallest rate from which every rate the seed was trained at fails: the top of its
-        transition band, equal to the top of its bracket where it crosses once, higher where
-        it crosses more often. ``nan`` where its largest rate tried does not fail.
+    transition : ndarray, shape (n_seed, 2)
+        Per seed, the band where passing and failing alternate: the lowest rate tried that
+        fails, and the smallest from which every rate tried fails. Both are the top of its
+        bracket where it crosses once; where it crosses more often the edge lies inside the
+        band. ``nan`` where no rate fails (the upper end: where the largest rate tried passes).
     no_edge_below : ndarray, shape (n_seed,)
         Where a seed has no failing run at all, the largest rate tried (the scan's top doubled
         up to ``max_doublings`` times): it has no edge below it. ``nan`` where its edge was
@@ -63,7 +64,7 @@ class StabilityEdge:
     interval: tuple
     rounds: int
     crossings: np.ndarray
-    all_fail_from: np.ndarray
+    transition: np.ndarray
     no_edge_below: np.ndarray
     criterion: str
 
@@ -240,7 +241,7 @@ def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int, criterion, 
     edge, interval = _geometric_interval(seed_edges)
     return StabilityEdge(batch_size=cell.batch_size, seed_edges=seed_edges, brackets=brackets,
                          edge=edge, interval=interval, rounds=rounds,
-                         crossings=_crossings(tried), all_fail_from=_all_fail_from(tried),
+                         crossings=_crossings(tried), transition=_transition(tried),
                          no_edge_below=no_edge_below, criterion=words)
 
 
@@ -260,15 +261,16 @@ def _crossings(tried: list) -> np.ndarray:
     return np.sum(np.diff(fail, axis=1) == 1, axis=1) + fail[:, 0]
 
 
-def _all_fail_from(tried: list) -> np.ndarray:
-    """Per seed, the smallest rate tried from which every rate tried fails (``nan`` where the
-    largest passes)."""
+def _transition(tried: list) -> np.ndarray:
+    """Per seed, the lowest rate tried that fails and the smallest from which every rate tried
+    fails (``nan`` where none fails, or where the largest passes)."""
     rates, fail = _ordered(tried)
+    n = rates.size
+    first = np.where(fail.any(axis=1), rates[np.argmax(fail, axis=1)], np.nan)
     passing = ~fail
-    last_pass = np.where(passing.any(axis=1), rates.size - 1 - np.argmax(passing[:, ::-1], axis=1),
-                         -1)
-    return np.where(last_pass < rates.size - 1, rates[np.minimum(last_pass + 1, rates.size - 1)],
-                    np.nan)
+    last_pass = np.where(passing.any(axis=1), n - 1 - np.argmax(passing[:, ::-1], axis=1), -1)
+    from_here = np.where(last_pass < n - 1, rates[np.minimum(last_pass + 1, n - 1)], np.nan)
+    return np.column_stack([first, from_here])
 
 
 def _geometric_interval(values: np.ndarray) -> tuple[float, tuple[float, float]]:

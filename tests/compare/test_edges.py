@@ -8,7 +8,8 @@ import pytest
 
 from compare import analyze, edge_conclusions, edge_study, results_schema, summarize_edges
 from compare.analysis._edges import NOISE_PLUS_HESSIAN
-from empirical import LRGrid, SweepSpec, run_sweep, strict_json
+from empirical import LRGrid, SweepSpec, run_sweep
+from empirical.files import strict_json
 
 
 @pytest.fixture(scope="module")

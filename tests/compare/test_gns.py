@@ -16,7 +16,8 @@ from compare import (
     summarize_noise_scale,
 )
 from compare.analysis._gns import _at_loss
-from empirical import LRGrid, NoiseTrace, SweepSpec, run_sweep, strict_json
+from empirical import LRGrid, NoiseTrace, SweepSpec, run_sweep
+from empirical.files import strict_json
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from empirical import (
     stability_edges,
     teacher_mlp_workload,
 )
-from empirical.probes._edge import _all_fail_from, _crossings
+from empirical.probes._edge import _crossings, _transition
 
 DIM = 16
 
@@ -120,12 +120,14 @@ def test_crossings_count_every_switch_from_stable_to_failing():
     tried = [(np.array([1.0, 2.0, 4.0]), np.array([[False, True, True], [False, True, False]])),
              (np.array([8.0, 3.0]), np.array([[True, True], [True, False]]))]
     np.testing.assert_array_equal(_crossings(tried), [1, 2])
-    np.testing.assert_array_equal(_all_fail_from(tried), [2.0, 8.0])
+    np.testing.assert_array_equal(_transition(tried), [[2.0, 2.0], [2.0, 8.0]])
 
 
-def test_all_fail_from_is_nan_where_the_largest_rate_passes():
-    tried = [(np.array([1.0, 2.0]), np.array([[False, False], [True, True]]))]
-    np.testing.assert_array_equal(_all_fail_from(tried), [np.nan, 1.0])
+def test_transition_is_nan_where_no_rate_fails_or_the_largest_passes():
+    tried = [(np.array([1.0, 2.0, 3.0]), np.array([[False, False, False], [True, True, True],
+                                                    [False, True, False]]))]
+    np.testing.assert_array_equal(_transition(tried), [[np.nan, np.nan], [1.0, 1.0],
+                                                       [2.0, np.nan]])
 
 
 def test_constant_rate_changes_nothing_without_a_schedule_and_counts_one_crossing():
@@ -139,5 +141,5 @@ def test_constant_rate_changes_nothing_without_a_schedule_and_counts_one_crossin
     for a, b in zip(plain, constant, strict=True):
         np.testing.assert_array_equal(a.seed_edges, b.seed_edges)
         np.testing.assert_array_equal(a.crossings, [1, 1, 1])
-        np.testing.assert_array_equal(a.all_fail_from, a.brackets[:, 1])   # one crossing: no band
+        np.testing.assert_array_equal(a.transition, a.brackets[:, [1, 1]])  # one crossing: no band
         assert "above 10x its start" in a.criterion and "constant" not in a.criterion

@@ -12,16 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from empirical import (
-    DamagedFileError,
-    ScalingSpec,
-    SweepResult,
-    SweepSpec,
-    atomic_write_json,
-    locked_directory,
-    run_scaling_study,
-    run_sweep,
-)
+from empirical import DamagedFileError, ScalingSpec, SweepResult, SweepSpec, run_scaling_study, run_sweep
+from empirical.files import atomic_write_json, locked_directory
 
 SPEC = SweepSpec("linear-sgd", [4, 16, 64], [0.003, 0.01, 0.03], steps=20, seeds=(0, 1),
                  n_train=500)
@@ -173,7 +165,7 @@ def test_damaged_scaling_shape_is_retrained(tmp_path):
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_files_get_the_permissions_of_the_umask(tmp_path, umask, mode):
     """Every result file goes through atomic_write_bytes: readable by others under umask 022."""
-    from empirical import atomic_write_bytes, atomic_write_json
+    from empirical.files import atomic_write_bytes, atomic_write_json
     old = os.umask(umask)
     try:
         atomic_write_bytes(tmp_path / "figure.svg", b"<svg/>")
