@@ -108,9 +108,11 @@ def claimed_max_lr(batch_size, *, optimizer: str, reference_batch_size, referenc
 
     Parameters
     ----------
-    batch_size, reference_batch_size, reference_lr : array_like of float
+    batch_size : array_like of float
         ``> 0``.
     optimizer : {"sgd", "adam"}
+    reference_batch_size, reference_lr : array_like of float
+        ``> 0``.
 
     Returns
     -------

@@ -202,6 +202,14 @@ def scalar_greedy_steps(batch_size, target_loss, *, curvature: float, noise_var:
     int or ndarray of int
         The whole number of steps.
 
+    References
+    ----------
+    .. [1] G. Zhang et al., "Which algorithmic choices matter at which batch sizes? Insights
+       from a noisy quadratic model", NeurIPS 2019, arXiv:1907.04164, Sec. 3 (the scalar model
+       and its greedy schedule).
+    .. [2] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch Training",
+       arXiv:1812.06162 (2018), Eq. (2.11) (steps and examples to a target, E_min / B).
+
     See Also
     --------
     scalar_critical_batch : McCandlish et al.'s continuum model of the same count.

@@ -62,6 +62,14 @@ class FiniteSampleLeastSquaresSGD:
     Gaussian or large-:math:`N` assumption. This is what predicts the notebook's measured
     optimum at each batch size, which :class:`LeastSquaresSGD` only approximates.
 
+    References
+    ----------
+    .. [1] C. Paquette, K. Lee, F. Pedregosa, E. Paquette, "SGD in the Large: Average-case
+       Analysis, Asymptotics, and Stepsize Criticality", COLT 2021, arXiv:2102.04396 (SGD's
+       risk on least squares through its second moments, in the high-dimensional limit; the
+       recursion here is exact at any size, for a fixed training set and batches drawn with
+       replacement).
+
     Examples
     --------
     >>> import numpy as np

@@ -128,8 +128,10 @@ def steps_examples_tradeoff(batch_size, *, s_min, b_crit):
 
     Returns
     -------
-    steps, examples : float or ndarray
-        :math:`S` and :math:`E`, broadcast over ``batch_size``.
+    steps : float or ndarray
+        :math:`S`, broadcast over ``batch_size``.
+    examples : float or ndarray
+        :math:`E = SB`, the same shape.
 
     References
     ----------

@@ -139,8 +139,10 @@ def mp_stieltjes(z, gamma):
 
     Returns
     -------
-    m, dm : float or ndarray
-        :math:`m(z)` and :math:`m'(z)`, both positive.
+    m : float or ndarray
+        :math:`m(z)`, positive.
+    dm : float or ndarray
+        :math:`m'(z)`, positive.
 
     See Also
     --------

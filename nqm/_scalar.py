@@ -161,6 +161,11 @@ def scalar_max_stable_lr(*, curvature):
     For :math:`\eta \ge 2/a` the moment recursion's rate :math:`(1-\eta a)^2 \ge 1`
     and the expected loss grows without bound (:func:`nqm.symbolic.scalar_stability_bound`).
 
+    References
+    ----------
+    .. [1] G. Zhang et al., "Which algorithmic choices matter at which batch sizes? Insights
+       from a noisy quadratic model", NeurIPS 2019, arXiv:1907.04164, Sec. 3.
+
     See Also
     --------
     nqm.scalar_expected_loss : Diverges above this rate.
@@ -380,6 +385,11 @@ def scalar_max_feasible_lr(batch_size, target_loss, *, curvature, noise_var):
     ``curvature`` and :math:`\sigma^2` is ``noise_var``. It rises linearly in :math:`B`
     while :math:`2 a B L^\star \ll \sigma^2` and saturates at the stability bound
     :math:`2/a`.
+
+    References
+    ----------
+    .. [1] G. Zhang et al., "Which algorithmic choices matter at which batch sizes? Insights
+       from a noisy quadratic model", NeurIPS 2019, arXiv:1907.04164, Sec. 3.
 
     See Also
     --------

@@ -128,7 +128,7 @@ def surge_parameters(*, gradient, noise_var, hessian) -> SurgeParameters:
 
     Parameters
     ----------
-    gradient, noise_var, hessian
+    gradient, noise_var, hessian : array_like of float
         As :func:`sign_descent_lr`. Coordinates without noise (``noise_var == 0``, such as a
         dead ReLU unit's weights, moved by weight decay alone) are left out: their sign does not
         depend on the batch size.

@@ -45,7 +45,8 @@ def annealing_areas(rates, *, decay: float = ANNEALING_DECAY) -> tuple[np.ndarra
 
     Returns
     -------
-    s1, s2 : ndarray, shape (steps,)
+    s1 : ndarray, shape (steps,)
+    s2 : ndarray, shape (steps,)
 
     References
     ----------

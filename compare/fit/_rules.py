@@ -295,4 +295,7 @@ RULES = {
                          "lr_max / (0.5 (sqrt(B_noise/B) + sqrt(B/B_noise)))", _surge,
                          (True, True)),
 }
-"""The rules compared on every study, by name."""
+"""The rules compared on every study, by name.
+
+Each a :class:`ScalingRule`: its parameters, their meanings, its formula and its function.
+"""

@@ -10,7 +10,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from compare.analysis._optima import FLAT_POINTS, LABELS, Study, adam_label, model_key, sweep_key
-from compare.fit._fits import fit_rule, fit_summary
+from compare.fit._fits import fit_rule
+from compare.fit._summary import fit_summary
 from compare.studies._answer import ANSWER_COLUMNS, QUICK_MARK, answer_rows, conclusions, criteria_text, theory_check
 from compare.studies._base import ADAM_THEORY_BETAS, Context, Summary
 from compare.style._figures import PALETTE, data_limits, label_axes, rule_curves

@@ -18,7 +18,7 @@ from compare.analysis._edges import (
     HessianRegimes,
     edge_study,
 )
-from compare.fit._fits import fit_summary
+from compare.fit._summary import fit_summary
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
 from compare.style._html import answer_list, interval_text, local_table, num_text, rules_table, table

@@ -113,7 +113,7 @@ class AdamScaling:
 
     @checked(eps=real(0.0), batch_size=whole(1, MAX_EXAMPLES))
     def eps_at(self, eps: float, batch_size: int) -> float:
-        """eps at ``batch_size``: ``eps / sqrt(kappa)``."""
+        """Adam's eps at ``batch_size``: ``eps / sqrt(kappa)``."""
         return eps / self.lr_factor(batch_size) if self.scale_eps else float(eps)
 
     def to_dict(self) -> dict:

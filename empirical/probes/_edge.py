@@ -150,6 +150,12 @@ def stability_edges(result: SweepResult, *, rounds: int = 6, max_doublings: int 
     than the sweep trains. Bisection assumes one crossing between the bracket's ends;
     :attr:`StabilityEdge.crossings` says where the scan saw more.
 
+    References
+    ----------
+    .. [1] D. Granziol, S. Zohren, S. Roberts, "Learning Rates as a Function of Batch Size: A
+       Random Matrix Theory Approach to Neural Network Training", JMLR 23 (2022),
+       arXiv:2006.09092 (the largest stable learning rate against the batch size).
+
     See Also
     --------
     failed, diverged : The two definitions of a failed run.

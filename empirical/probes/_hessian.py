@@ -49,9 +49,24 @@ def lanczos_top_eigenvalue(matvec: Callable[[torch.Tensor], torch.Tensor], dim: 
     (at most ``dim`` steps, fewer for an operator with few distinct eigenvalues: the
     iteration stops there).
 
+    References
+    ----------
+    .. [1] C. Lanczos, "An iteration method for the solution of the eigenvalue problem of
+       linear differential and integral operators", J. Res. Nat. Bur. Standards 45 (1950).
+    .. [2] G. H. Golub, C. F. Van Loan, Matrix Computations, 4th ed. (2013), section 10.1
+       (full re-orthogonalization).
+
     See Also
     --------
     batch_hessian_top_eigenvalues : Applies it to minibatch Hessians.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from empirical import lanczos_top_eigenvalue
+    >>> a = torch.diag(torch.tensor([1.0, 2.0, 5.0], dtype=torch.float64))
+    >>> lanczos_top_eigenvalue(lambda v: a @ v, 3, generator=torch.Generator().manual_seed(0))
+    5.0
     """
     start = torch.randn(dim, generator=generator, dtype=dtype).to(device)
     return float(_lanczos(lambda v: matvec(v[0])[None], start[None], iterations)[0])

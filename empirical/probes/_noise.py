@@ -105,6 +105,24 @@ def per_example_noise(loss: Callable, params: Mapping[str, torch.Tensor], data: 
     --------
     two_batch_noise : The estimator that needs no per-example gradients.
     nqm.LeastSquaresSGD.noise_scale : The exact values for Gaussian least squares.
+
+    Examples
+    --------
+    For the loss :math:`\overline{\lVert w - x\rVert^2}` at :math:`w = 0` with
+    :math:`x \sim N(\mu, I_4)`, :math:`\mu = (0.5, \dots, 0.5)`, the per-example gradient is
+    :math:`2(w - x)`: :math:`\lvert G\rvert^2 = 4\lvert\mu\rvert^2 = 4`,
+    :math:`\operatorname{tr}\Sigma = 4 \cdot 4 = 16` and :math:`B_{\rm simple} = 4`.
+
+    >>> import torch
+    >>> from empirical import per_example_noise
+    >>> x = torch.randn(20000, 4, dtype=torch.float64,
+    ...                 generator=torch.Generator().manual_seed(0)) + 0.5
+    >>> def loss(p, batch):
+    ...     return torch.mean(torch.sum((p["w"] - batch[0]) ** 2, dim=1))
+    >>> est = per_example_noise(loss, {"w": torch.zeros(4, dtype=torch.float64)}, (x,),
+    ...                         batch_size=256, n_batches=20)
+    >>> bool(abs(est.trace_cov - 16) < 3 * est.trace_cov_se), round(est.b_simple, 1)
+    (True, 3.9)
     """
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2 for a covariance, got {batch_size!r}")
@@ -147,6 +165,25 @@ def two_batch_noise(loss: Callable, params: Mapping[str, torch.Tensor], data: tu
     See Also
     --------
     per_example_noise : The per-example estimator.
+
+    Examples
+    --------
+    The example of :func:`per_example_noise` (:math:`\lvert G\rvert^2 = 4`,
+    :math:`\operatorname{tr}\Sigma = 16`): the difference of two noisy squared norms makes
+    the trace the noisier estimate, which its standard error says.
+
+    >>> import torch
+    >>> from empirical import two_batch_noise
+    >>> x = torch.randn(20000, 4, dtype=torch.float64,
+    ...                 generator=torch.Generator().manual_seed(0)) + 0.5
+    >>> def loss(p, batch):
+    ...     return torch.mean(torch.sum((p["w"] - batch[0]) ** 2, dim=1))
+    >>> est = two_batch_noise(loss, {"w": torch.zeros(4, dtype=torch.float64)}, (x,),
+    ...                       small=8, big=256, n_pairs=200)
+    >>> bool(abs(est.gradient_sq - 4) < 3 * est.gradient_sq_se)
+    True
+    >>> bool(abs(est.trace_cov - 16) < 3 * est.trace_cov_se), est.trace_cov_se > 10 * est.gradient_sq_se
+    (True, True)
     """
     if not 1 <= small < big:
         raise ValueError(f"need 1 <= small < big, got small={small!r}, big={big!r}")
@@ -228,6 +265,11 @@ def bias_corrected_ema(values, decay: float) -> np.ndarray:
 
     where ``values`` are :math:`x_0, x_1, \ldots` and ``decay`` is :math:`\gamma`; as Adam
     corrects its moments (Kingma and Ba 2015, section 3), so that :math:`\hat m_0 = x_0`.
+
+    References
+    ----------
+    .. [1] D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
+       arXiv:1412.6980, section 3 (the bias correction).
 
     See Also
     --------

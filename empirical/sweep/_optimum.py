@@ -84,6 +84,17 @@ def subgrid_argmin(lrs: np.ndarray, metric: np.ndarray) -> float:
     --------
     find_optimum : Uses it per batch size and seed.
     SweepSpec : ``refine`` adds the rates around the optimum it needs.
+
+    Examples
+    --------
+    A loss quadratic in ``log lr`` with its minimum at 0.05, between two grid rates:
+
+    >>> import numpy as np
+    >>> from empirical import subgrid_argmin
+    >>> lrs = 0.01 * 1.25 ** np.arange(12)
+    >>> loss = 1.0 + (np.log(lrs) - np.log(0.05)) ** 2
+    >>> round(float(lrs[np.argmin(loss)]), 4), round(subgrid_argmin(lrs, loss), 4)
+    (0.0477, 0.05)
     """
     values = _finite(metric)
     if np.shape(lrs) != values.shape:
@@ -293,6 +304,14 @@ def steps_to_target_optimum(lrs, curves, target: float) -> tuple[float, float, b
     censored : bool
         The fewest count is censored at one update: several rates may reach the target within
         it, and the rate is not determined (a fit of the rule should leave it out).
+
+    References
+    ----------
+    .. [1] C. J. Shallue et al., "Measuring the Effects of Data Parallelism on Neural Network
+       Training", JMLR 20 (2019), arXiv:1811.03600 (steps to a goal, each batch size at its
+       best learning rate).
+    .. [2] S. McCandlish, J. Kaplan, D. Amodei, "An Empirical Model of Large-Batch Training",
+       arXiv:1812.06162 (2018), sec. 2.3 (steps and examples to a target loss).
 
     See Also
     --------

@@ -52,6 +52,15 @@ def failed(test_loss: np.ndarray, initial_loss: np.ndarray) -> np.ndarray:
     See Also
     --------
     stability_edges : The smallest rate at which a run fails.
+    diverged : A blow-up within the horizon only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from empirical import failed
+    >>> curves = np.array([[[1.0, 0.5, 0.4], [1.0, 0.9, 2.5], [1.0, np.inf, np.nan]]])
+    >>> failed(curves, np.array([2.0]))
+    array([[False,  True,  True]])
     """
     test_loss, initial_loss = _matching(test_loss, initial_loss)
     with np.errstate(invalid="ignore"):
@@ -70,6 +79,14 @@ def diverged(test_loss: np.ndarray, initial_loss: np.ndarray, factor: float) -> 
     run that a decaying schedule stops short of its blow-up, or one that merely collapses).
     ``test_loss`` has shape ``(n_seed, n_lr, steps)`` and ``initial_loss`` ``(n_seed,)``; the
     result is ``(n_seed, n_lr)``.
+
+    References
+    ----------
+    .. [1] D. Granziol, S. Zohren, S. Roberts, "Learning Rates as a Function of Batch Size: A
+       Random Matrix Theory Approach to Neural Network Training", JMLR 23 (2022),
+       arXiv:2006.09092 (the largest stable learning rate).
+    .. [2] J. Cohen, S. Kaur, Y. Li, J. Z. Kolter, A. Talwalkar, "Gradient Descent on Neural
+       Networks Typically Occurs at the Edge of Stability", ICLR 2021, arXiv:2103.00065.
 
     See Also
     --------

@@ -168,6 +168,11 @@ def locked_directory(directory):
     Once the lock is held, temporary files a killed writer left behind are removed; a folder
     this call created and left empty is removed again on the way out.
 
+    Yields
+    ------
+    pathlib.Path
+        The folder, held until the ``with`` block ends.
+
     Raises
     ------
     ValueError

@@ -132,10 +132,12 @@ def train_linear_sgd_batched(problem: Problem, lrs, batch_size: int | Sequence[i
 
     Returns
     -------
-    train_loss, test_loss : ndarray, shape (n_seed, n_lr, steps) or (n_b, n_seed, n_lr, steps)
-        After each update, as the notebook records them: the loss on that step's minibatch
-        and the test loss; float64, ``inf``/``nan`` kept where a run diverged. The leading batch-size axis is there when
-        ``batch_size`` is a sequence.
+    train_loss : ndarray, shape (n_seed, n_lr, steps) or (n_b, n_seed, n_lr, steps)
+        After each update, as the notebook records it: the loss on that step's minibatch;
+        float64, ``inf``/``nan`` kept where a run diverged. The leading batch-size axis is
+        there when ``batch_size`` is a sequence.
+    test_loss : ndarray, the same shape
+        The test loss after each update.
 
     See Also
     --------

@@ -32,9 +32,10 @@ def train_linear_sgd(problem: Problem, lr: float, batch_size: int, steps: int, *
 
     Returns
     -------
-    train_loss, test_loss : ndarray, shape (steps,)
-        Minibatch loss and test loss after each update; ``inf``/``nan`` kept where the run
-        diverged.
+    train_loss : ndarray, shape (steps,)
+        The minibatch loss after each update; ``inf``/``nan`` kept where the run diverged.
+    test_loss : ndarray, shape (steps,)
+        The test loss after each update.
     """
     check_run_args([lr], [batch_size], steps)
     stream = np.random.RandomState(run_seed)
@@ -81,8 +82,10 @@ def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_s
 
     Returns
     -------
-    train_loss, test_loss : ndarray, shape (steps,)
-        Minibatch loss and test loss after each update.
+    train_loss : ndarray, shape (steps,)
+        The minibatch loss after each update.
+    test_loss : ndarray, shape (steps,)
+        The test loss after each update.
     """
     check_run_args([lr], [batch_size], steps)
     stream = np.random.RandomState(run_seed)
@@ -187,7 +190,10 @@ def train_workload(workload, lr: float, batch_size: int, steps: int, *,
 
     Returns
     -------
-    train_loss, test_loss : ndarray, shape (steps,)
+    train_loss : ndarray, shape (steps,)
+        The minibatch loss after each update.
+    test_loss : ndarray, shape (steps,)
+        The test loss after each update.
     """
     check_run_args([lr], [batch_size], steps)
     config = workload.optimizer.at_batch_size(batch_size)

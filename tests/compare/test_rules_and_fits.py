@@ -196,7 +196,7 @@ def test_too_few_points_for_aicc_is_infinite(extra):
 def test_a_batch_size_parameter_outside_the_data_has_no_meaning_printed():
     """Linear optima: the saturating rule's B_noise runs to its upper bound, far beyond the
     largest batch size, and its meaning says so; the rate parameters keep theirs."""
-    from compare.fit._fits import fit_summary
+    from compare.fit._summary import fit_summary
     b = BATCH
     lr, boot = _synthetic(0.01 * b)
     summary = fit_summary(fit_scaling(b, lr, boot, n_seeds=5), "toy")
