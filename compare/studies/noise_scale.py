@@ -301,7 +301,11 @@ def plot_noise_trace(trace, *, floor: float | None = None) -> Figure:
         ax.plot(steps[~positive], np.full((~positive).sum(), np.min(trace.lr_max[positive],
                                                                     initial=1.0)),
                 "x", color=PALETTE[3], label="$G^T H G \\leq 0$ (no $\\eta_{max}$)")
-    ax.set_yscale("log")
+    shown = np.concatenate([trace.lr_max[positive], trace.lr_max_ema[trace.lr_max_ema > 0]])
+    if shown.size and shown.max() > 2 * shown.min():
+        ax.set_yscale("log")                 # a log axis only where the values span a factor 2
+    elif shown.size:
+        ax.set_ylim(0, 1.25 * shown.max())   # from zero: a nearly constant rate reads as one
     label_axes(ax, "step", "learning rate", "best noiseless step")
     return fig
 

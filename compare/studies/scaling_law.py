@@ -15,7 +15,7 @@ from compare.studies._base import Context, Summary
 from compare.style._figures import FORMATS, PALETTE, label_axes, save_figure
 from compare.style._html import answer_list, num_text, table
 from compare.style._text import fmt, fmt_iv
-from empirical import LRGrid, ScalingRuns, ScalingSpec, run_scaling_study
+from empirical import LRGrid, ScalingRuns, ScalingSpec, find_optimum, run_scaling_study
 from empirical._core.arguments import checked, kind
 from empirical.files import atomic_write_bytes, atomic_write_json, strict_json
 
@@ -88,7 +88,9 @@ def plot_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation) -> Fi
 
 @checked(runs=kind(ScalingRuns))
 def plot_lr_vs_width(runs: ScalingRuns) -> Figure:
-    """The tuned learning rate against width, one line per depth (open markers: on the edge).
+    """The optimal learning rate against width, one line per depth: the sub-grid optimum of the
+    seed-mean validation loss (:func:`empirical.find_optimum`) with its 95% interval over
+    seeds; open markers where the grid's best rate is at its edge.
 
     See Also
     --------
@@ -99,14 +101,19 @@ def plot_lr_vs_width(runs: ScalingRuns) -> Figure:
     ax = fig.add_subplot()
     for i, depth in enumerate(sorted({r.shape.depth for r in runs.shapes})):
         rows = [r for r in runs.shapes if r.shape.depth == depth]
-        widths = [r.shape.width for r in rows]
-        ax.plot(widths, [r.lr for r in rows], "o-", color=PALETTE[i], label=f"depth {depth}")
-        edge = [r for r in rows if r.on_edge]
-        ax.plot([r.shape.width for r in edge], [r.lr for r in edge], "o", mfc="white",
-                color=PALETTE[i])
+        widths = np.array([r.shape.width for r in rows], dtype=float)
+        optima = [find_optimum(1, r.runs.lrs, np.where(np.isfinite(r.runs.best_val_loss),
+                                                        r.runs.best_val_loss, np.inf).T,
+                               n_boot=200) for r in rows]
+        lr = np.array([o.subgrid_lr for o in optima])
+        interval = np.array([o.interval for o in optima])
+        ax.errorbar(widths, lr, yerr=np.abs(interval.T - lr), fmt="o-", color=PALETTE[i],
+                    capsize=3, label=f"depth {depth} (95% over seeds)")
+        edge = np.array([r.on_edge for r in rows])
+        ax.plot(widths[edge], lr[edge], "o", mfc="white", color=PALETTE[i])
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    label_axes(ax, "width", "tuned learning rate (lowest seed-mean validation loss)",
+    label_axes(ax, "width", "optimal learning rate (seed-mean validation loss)",
                "does the optimal learning rate shift with size?", legend_size=8)
     return fig
 

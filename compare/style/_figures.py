@@ -52,6 +52,23 @@ class PlainLogFormatter(LogFormatterSciNotation):
         return times + base + exponent.translate(_SUPERSCRIPT)
 
 
+TITLE_WIDTH = 52
+"""Characters per title line (math counted as written): a 5-inch panel's width at size 10."""
+
+
+def wrap_title(title: str, width: int = TITLE_WIDTH) -> str:
+    """``title`` broken into lines of at most ``width`` characters at spaces, never inside a
+    ``$...$`` math span (a panel's title is clipped, not shrunk, where it runs long)."""
+    lines, line = [], ""
+    for word in re.findall(r"(?:\$[^$]*\$|[^\s$])+", title):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\n".join([*lines, line])
+
+
 def label_axes(ax, xlabel: str, ylabel: str, title: str, *, legend_size: float = 8,
                legend_columns: int = 1, legend_below: bool = False) -> None:
     """The finishing every panel gets: axis labels, a title, a light grid, the legend, and
@@ -67,7 +84,7 @@ def label_axes(ax, xlabel: str, ylabel: str, title: str, *, legend_size: float =
             axis.set_minor_formatter(PlainLogFormatter(base, labelOnlyBase=False))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(wrap_title(title), fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
     if legend_below:
         ax.legend(fontsize=legend_size, ncol=legend_columns, loc="upper center",

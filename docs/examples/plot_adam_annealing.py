@@ -6,6 +6,10 @@ Tissue et al.'s law ``L(s) = L0 + A S1^-alpha - C S2`` ties the loss curve to th
 schedule through the forward area ``S1`` and the annealing area ``S2``. Fitted on a constant
 and a cosine run of Adam on the teacher MLP, it predicts other schedules. This is a smaller
 version of the study ``lrbs run`` reports: 3 seeds and 300 steps per schedule.
+
+**An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
+seeds or steps) so that it builds in seconds: its numbers and verdicts show the method and can
+differ from the report's, which are on :doc:`the study's page <../studies/adam-annealing>`.
 """
 
 # %%

@@ -8,6 +8,10 @@ examples seen stays the same. :func:`compare.adam_sde_study` trains the teacher 
 full rule and under the rate alone scaled by ``sqrt(kappa)`` or ``kappa``, and sweeps the rate
 under the full rule. This is a smaller version of the study ``lrbs run`` reports: 3 seeds,
 ``kappa`` from 1/4 to 16 around ``B_ref = 128``.
+
+**An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
+seeds or steps) so that it builds in seconds: its numbers and verdicts show the method and can
+differ from the report's, which are on :doc:`the study's page <../studies/adam-sde>`.
 """
 
 # %%

@@ -7,6 +7,10 @@ ONE step. :func:`compare.greedy_study` measures exactly that from checkpoints of
 minibatches, one step each at every rate of a grid, and the rate with the lowest mean training
 loss afterwards. The prediction goes through the same estimator. This is a smaller version of
 the study ``lrbs run`` reports: three batch sizes and 24 minibatches.
+
+**An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
+seeds or steps) so that it builds in seconds: its numbers and verdicts show the method and can
+differ from the report's, which are on :doc:`the study's page <../studies/greedy-rate>`.
 """
 
 # %%

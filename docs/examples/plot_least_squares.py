@@ -5,6 +5,10 @@ Least squares: exact theory against the measured sweep
 The homework's linear model (``D = 16``, ``sigma = 5``), trained with minibatch SGD for 100
 steps at every learning rate of a geometric grid, five seeds. The exact finite-sample theory
 (:class:`nqm.FiniteSampleLeastSquaresSGD`) predicts the whole loss-vs-learning-rate curve.
+
+**An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
+seeds or steps) so that it builds in seconds: its numbers and verdicts show the method and can
+differ from the report's, which are on :doc:`the study's page <../studies/optimal-lr>`.
 """
 
 # %%

@@ -4,6 +4,10 @@ The MLP with Adam, warmup and cosine decay
 
 Adam with betas (0.5, 0.5), coupled weight decay 0.001, ten warmup steps and cosine decay.
 Its loss-vs-learning-rate basin is flat, so the interval, not the argmin, carries the result.
+
+**An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
+seeds or steps) so that it builds in seconds: its numbers and verdicts show the method and can
+differ from the report's, which are on :doc:`the study's page <../studies/optimal-lr>`.
 """
 
 # %%

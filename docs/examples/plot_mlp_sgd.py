@@ -4,6 +4,10 @@ A two-layer MLP with SGD
 
 The teacher-student MLP of the homework (``D = 4``, ``sigma = 2``), where no exact theory
 exists: the measured optima and the fitted rules.
+
+**An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
+seeds or steps) so that it builds in seconds: its numbers and verdicts show the method and can
+differ from the report's, which are on :doc:`the study's page <../studies/optimal-lr>`.
 """
 
 # %%

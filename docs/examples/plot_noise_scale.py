@@ -11,6 +11,10 @@ squares and the MLP with SGD: the critical batch size fitted to the fewest steps
 losses, the noise scale of one extra run at the same losses, and the predicted rate against the
 measured optima. Four batch sizes and three seeds keep the page quick; ``lrbs run`` measures
 seven batch sizes and five seeds, and adds Adam.
+
+**An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
+seeds or steps) so that it builds in seconds: its numbers and verdicts show the method and can
+differ from the report's, which are on :doc:`the study's page <../studies/noise-scale>`.
 """
 
 # %%

@@ -7,6 +7,10 @@ early stopping on the validation loss; the best checkpoint's test loss at the tu
 shape's result. We fit ``L(N) = E + A N^-alpha`` (Huber loss on log residuals, multi-start
 L-BFGS, as Hoffmann et al. 2022) and check it by extrapolation. This page runs the quick
 study (six widths, one seed, 300 steps); ``lrbs scaling-law`` runs the full one.
+
+**An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
+seeds or steps) so that it builds in seconds: its numbers and verdicts show the method and can
+differ from the report's, which are on :doc:`the study's page <../studies/scaling-law>`.
 """
 
 # %%

@@ -10,6 +10,10 @@ diverges or ends no better than it started, for Adam, at a constant rate, its lo
 10x its start), the optimum as in the other pages. For least squares the exact theory
 predicts the edge under the very same criterion. Four batch sizes and three seeds keep the
 page quick; ``lrbs run`` measures seven batch sizes and five seeds.
+
+**An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
+seeds or steps) so that it builds in seconds: its numbers and verdicts show the method and can
+differ from the report's, which are on :doc:`the study's page <../studies/stability-edge>`.
 """
 
 # %%

@@ -9,6 +9,10 @@ best aligns their loss curves: ``k = 1`` is the temperature regime, ``k = 0`` th
 :func:`compare.least_squares_data_axis` repeats this at other training-set sizes, with the exact
 finite-sample theory beside the measurement. This example is a small least-squares sweep: 4
 batch sizes and 3 seeds.
+
+**An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
+seeds or steps) so that it builds in seconds: its numbers and verdicts show the method and can
+differ from the report's, which are on :doc:`the study's page <../studies/temperature>`.
 """
 
 # %%

@@ -8,6 +8,10 @@ B_crit(L)/B_ref)``. :func:`compare.trajectory_study` measures the fewest steps t
 level on a sweep, fits ``B_crit`` per level and its power law, and predicts each batch size from
 the reference curve with the law refitted without it. This example is a small least-squares
 sweep: 5 batch sizes, 3 seeds and 60 steps.
+
+**An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
+seeds or steps) so that it builds in seconds: its numbers and verdicts show the method and can
+differ from the report's, which are on :doc:`the study's page <../studies/trajectories>`.
 """
 
 # %%
