@@ -56,6 +56,25 @@ def bootstrap_optima(result: SweepResult, estimator: Callable[[SweepCell, np.nda
     --------
     compare.fit_scaling : Fits the rules with these rows as its bootstrap.
     empirical.find_optimum : The per-batch-size optimum and its own interval.
+
+    References
+    ----------
+    .. [1] B. Efron, R. J. Tibshirani, An Introduction to the Bootstrap (1993), ch. 6.
+
+    Examples
+    --------
+    The sub-grid optimum of the final test loss, re-estimated on 100 resamples of 3 seeds:
+
+    >>> import numpy as np
+    >>> from compare import bootstrap_optima
+    >>> from empirical import LRGrid, SweepSpec, run_sweep, subgrid_argmin
+    >>> spec = SweepSpec("linear-sgd", (4, 64), LRGrid(k_max=24), steps=50, seeds=(0, 1, 2),
+    ...                  n_train=2000, extend=False)
+    >>> def final_loss_optimum(cell, picks):
+    ...     return subgrid_argmin(cell.lrs, cell.test_loss[picks, :, -1].mean(axis=0))
+    >>> rows = bootstrap_optima(run_sweep(spec, progress=False), final_loss_optimum, n_boot=100)
+    >>> rows.shape
+    (100, 2)
     """
     n_seed = len(result.spec.seeds)
     if n_seed < 2:

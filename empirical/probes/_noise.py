@@ -346,6 +346,19 @@ def noise_along_run(workload, lr: float, batch_size: int, steps: int, *, every: 
     two_batch_noise, per_example_noise : The estimators.
     noiseless_lr_max : The curvature along the gradient.
     nqm.mccandlish_lr : The learning rate these predict.
+
+    Examples
+    --------
+    Least squares from its initialization, where the exact values are
+    :math:`B_{\rm simple} = D + 1 + \sigma^2 D^2 / e = 29.5` and :math:`\eta_{\max} = 1/2`
+    (:meth:`nqm.LeastSquaresSGD.noise_scale`, :math:`e = 2D^2`); the noise scale grows as the
+    error falls:
+
+    >>> from empirical import least_squares_workload, noise_along_run
+    >>> trace = noise_along_run(least_squares_workload(), 0.02, 64, 20, every=10,
+    ...                         method="per-example", n_batches=5)
+    >>> print(trace.steps, trace.b_simple.round(1), trace.lr_max.round(2))
+    [ 0 10 20] [29.  47.6 78.8] [0.5 0.5 0.5]
     """
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be an empirical.Workload, got {type(workload).__name__} {workload!r:.60}")

@@ -69,6 +69,22 @@ def sign_descent_statistics(loss: Callable, params: Mapping[str, torch.Tensor], 
     --------
     per_example_noise : The trace of the same covariance, on minibatches.
     nqm.surge_parameters : The surge these predict.
+
+    Examples
+    --------
+    For :math:`\overline{\lVert w - x\rVert^2}` at :math:`w = 0` with
+    :math:`x \sim N((1, -0.5), I)` the per-example gradient is :math:`2(w - x)`:
+    :math:`G = (-2, 1)`, :math:`\sigma_i^2 = 4` and :math:`H = 2I`.
+
+    >>> import torch
+    >>> from empirical import sign_descent_statistics
+    >>> x = torch.randn(20000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    >>> x = x + torch.tensor([1.0, -0.5], dtype=torch.float64)
+    >>> def loss(p, batch):
+    ...     return torch.mean(torch.sum((p["w"] - batch[0]) ** 2, dim=1))
+    >>> s = sign_descent_statistics(loss, {"w": torch.zeros(2, dtype=torch.float64)}, (x,))
+    >>> print(s.gradient.round(1), s.noise_var.round(1), s.hessian.diagonal().round(1))
+    [-2.  1.] [4.1 4. ] [2. 2.]
     """
     vector, per_example, h = per_example_gradients_and_hessian(loss, params, data)
     mean = per_example.mean(axis=0)
