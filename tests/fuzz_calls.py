@@ -46,7 +46,7 @@ NOT_FUZZED = {
         "nqm.SurgeParameters", "empirical.SignStatistics",
         "compare.AdamSDEStudy", "compare.AnnealingFit", "compare.AnnealingStudy",
         "compare.GreedyStudy", "compare.TrajectoryStudy", "compare.TemperatureStudy",
-        "compare.DataAxis",
+        "compare.DataAxis", "compare.DataLawFit",
         "compare.CriticalBatchFit", "compare.EdgeStudy", "compare.Extrapolation",
         "compare.LawFit", "compare.NoiseScaleStudy", "compare.RiskSimulation",
         "compare.RuleFit", "compare.ScalingFit", "compare.ScalingRule", "compare.Study",
@@ -519,6 +519,15 @@ def calls() -> dict[str, Callable[[], Call]]:
             n_params=np.array([100.0, 200.0, 400.0, 800.0, 1600.0]),
             losses=np.array([[0.5, 0.35, 0.27, 0.22, 0.2], [0.52, 0.34, 0.28, 0.21, 0.19]]).T,
             n_boot=10, seed=0, delta=1e-3)),
+        "compare.fit_data_law": lambda: Call(compare.fit_data_law, dict(
+            n_params=np.array([1e3, 1e4, 1e5, 1e3, 1e4, 1e5, 1e3, 1e4, 1e5]),
+            n_examples=np.array([1e4, 1e4, 1e4, 1e5, 1e5, 1e5, 1e6, 1e6, 1e6]),
+            losses=np.array([3.1, 2.2, 1.9, 2.6, 1.7, 1.4, 2.5, 1.6, 1.3]),
+            n_boot=4, seed=0, delta=1e-3)),
+        "compare.DataLawFit.predict": lambda: Call(data_law_fit().predict, dict(
+            n_params=BATCHES, n_examples=BATCHES)),
+        "compare.DataLawFit.compute_optimal_exponents": lambda: Call(
+            data_law_fit().compute_optimal_exponents, dict()),
         "compare.extrapolation_check": lambda: Call(compare.extrapolation_check, dict(
             n_params=np.array([100.0, 200.0, 400.0, 800.0, 1600.0]),
             losses=np.array([[0.5, 0.35, 0.27, 0.22, 0.2], [0.52, 0.34, 0.28, 0.21, 0.19]]).T,
@@ -627,6 +636,13 @@ def calls() -> dict[str, Callable[[], Call]]:
 
 
 @functools.cache
+@functools.cache
+def data_law_fit() -> compare.DataLawFit:
+    return compare.fit_data_law(np.array([1e3, 1e4, 1e5, 1e3, 1e4, 1e5]),
+                                np.array([1e4, 1e4, 1e4, 1e6, 1e6, 1e6]),
+                                np.array([3.1, 2.2, 1.9, 2.5, 1.6, 1.3]), n_boot=4)
+
+
 def law_fit() -> compare.LawFit:
     return compare.fit_scaling_law(scaling_runs().n_params, scaling_runs().test_loss, n_boot=10)
 
