@@ -16,8 +16,8 @@ from compare.analysis._theory_table import diagonal_curves
 from compare.analysis._trajectories import TrajectoryStudy, trajectory_study
 from compare.fit._annealing import AnnealingFit, annealing_areas, fit_annealing_law
 from compare.fit._critical import CriticalBatchFit, fit_critical_batch
-from compare.fit._fits import RuleFit, ScalingFit, fit_rule, fit_scaling
 from compare.fit._data_law import DataLawFit, fit_data_law
+from compare.fit._fits import RuleFit, ScalingFit, fit_rule, fit_scaling
 from compare.fit._law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
 from compare.fit._rules import (
     RULES,
