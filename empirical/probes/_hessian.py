@@ -176,6 +176,10 @@ def batch_hessian_top_eigenvalues(loss: Callable, params: Mapping[str, torch.Ten
     return _lanczos(lambda v: hvp(vector, v, batches), start, iterations)
 
 
+FULL_BATCH_CHUNK = 4096
+"""Examples per Hessian-vector product of :func:`hessian_top_eigenvalue`."""
+
+
 @checked(loss=function, params=parameters, data=tensors, iterations=whole(1, MAX_ITERATIONS),
          seed=SEED)
 def hessian_top_eigenvalue(loss: Callable, params: Mapping[str, torch.Tensor], data: tuple, *,
@@ -183,8 +187,10 @@ def hessian_top_eigenvalue(loss: Callable, params: Mapping[str, torch.Tensor], d
     r"""The largest eigenvalue :math:`\lambda_1` of the loss's Hessian on all of ``data``.
 
     The full-batch counterpart of :func:`batch_hessian_top_eigenvalues` (Lanczos on
-    Hessian-vector products, the start vector from ``torch.Generator().manual_seed(seed)``):
-    the full Hessian term of Granziol et al.'s minibatch edge
+    Hessian-vector products, the start vector from ``torch.Generator().manual_seed(seed)``),
+    each product summed over chunks of :data:`FULL_BATCH_CHUNK` examples weighted by their
+    share, so memory stays that of one chunk (``loss`` is a mean over its batch, as a
+    :class:`Workload`'s is): the full Hessian term of Granziol et al.'s minibatch edge
     :math:`\lambda_{\max}(H_B) = \lambda_1 + \kappa/B` (:func:`nqm.noise_plus_hessian_lr`).
 
     Parameters
@@ -223,11 +229,17 @@ def hessian_top_eigenvalue(loss: Callable, params: Mapping[str, torch.Tensor], d
     True
     """
     vector, unflatten = _flat({k: v.detach() for k, v in params.items()})
-    gradient = grad(lambda flat: loss(unflatten(flat), tuple(data)))
-    hvp = grad(lambda flat, v: gradient(flat) @ v)
+    gradient = grad(lambda flat, batch: loss(unflatten(flat), batch))
+    hvp = grad(lambda flat, v, batch: gradient(flat, batch) @ v)
+    n = data[0].shape[0]
+    chunks = [tuple(t[i:i + FULL_BATCH_CHUNK] for t in data)
+              for i in range(0, n, FULL_BATCH_CHUNK)]
+
+    def full(v: torch.Tensor) -> torch.Tensor:
+        return sum(hvp(vector, v[0], chunk) * (chunk[0].shape[0] / n) for chunk in chunks)[None]
     start = torch.randn(vector.numel(), generator=torch.Generator().manual_seed(seed),
                         dtype=vector.dtype).to(vector.device)
-    return float(_lanczos(lambda v: hvp(vector, v[0])[None], start[None], iterations)[0])
+    return float(_lanczos(full, start[None], iterations)[0])
 
 
 def gradient_curvature(loss: Callable, params: Mapping[str, torch.Tensor],

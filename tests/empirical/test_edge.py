@@ -12,6 +12,7 @@ from empirical import (
     batch_hessian_top_eigenvalues,
     diverged,
     failed,
+    hessian_top_eigenvalue,
     least_squares_workload,
     run_sweep,
     stability_edges,
@@ -143,3 +144,19 @@ def test_constant_rate_changes_nothing_without_a_schedule_and_counts_one_crossin
         np.testing.assert_array_equal(a.crossings, [1, 1, 1])
         np.testing.assert_array_equal(a.transition, a.brackets[:, [1, 1]])  # one crossing: no band
         assert "above 10x its start" in a.criterion and "constant" not in a.criterion
+
+
+def test_full_hessian_in_chunks_is_the_full_hessian(monkeypatch):
+    """Hessian-vector products summed over chunks weighted by their share: the same top
+    eigenvalue as one batch of every example, and the exact one of 2 X^T X / n."""
+    import empirical.probes._hessian as hessian
+    x = torch.randn(1000, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+
+    def loss(p, batch):
+        return torch.mean((batch[0] @ p["w"]) ** 2)
+    w = {"w": torch.zeros(5, dtype=torch.float64)}
+    whole = hessian_top_eigenvalue(loss, w, (x,))
+    monkeypatch.setattr(hessian, "FULL_BATCH_CHUNK", 300)            # 300, 300, 300, 100
+    assert hessian_top_eigenvalue(loss, w, (x,)) == pytest.approx(whole, rel=1e-12)
+    assert whole == pytest.approx(torch.linalg.eigvalsh(2 * x.T @ x / 1000)[-1].item(), rel=1e-10)
+
