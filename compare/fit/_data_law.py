@@ -38,7 +38,8 @@ class DataLawFit:
         Irreducible loss, the two scales and the two exponents.
     intervals : dict of str to tuple of float
         95% intervals from refitting bootstrap resamples of the fitted points (Student's
-        quantile on the fitted coordinates, :func:`empirical._core.intervals.bootstrap_interval`).
+        quantile on the fitted coordinates, :func:`empirical._core.intervals.bootstrap_interval`),
+        the exponents' clipped to :data:`EXPONENT_BOUNDS`.
     objective : float
         The summed Huber loss at the optimum.
     gradient_norm : float
@@ -237,8 +238,11 @@ def fit_data_law(n_params, n_examples, losses, *, n_boot: int = 200, seed: int =
     replicates = np.array([min((_minimize(z0, (log_n[p], log_d[p], log_l[p], delta))
                                 for z0 in starts), key=lambda r: r.fun).x for p in rows])
     lo, hi = bootstrap_interval(best.x, replicates, log_l.size)
+    # the exponents' intervals end at the bounds the fit itself cannot cross
     intervals = {name: ((float(np.exp(lo[i])), float(np.exp(hi[i]))) if i < 3 else
-                        (float(lo[i]), float(hi[i]))) for i, name in enumerate(NAMES)}
+                        (float(max(lo[i], EXPONENT_BOUNDS[0])),
+                         float(min(hi[i], EXPONENT_BOUNDS[1]))))
+                 for i, name in enumerate(NAMES)}
     a, b, e, alpha, beta = best.x
     return DataLawFit(float(np.exp(e)), float(np.exp(a)), float(np.exp(b)), float(alpha),
                       float(beta), intervals, float(best.fun), gradient_norm, len(runs),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -46,6 +46,10 @@ class ScalingSpec:
     optimizer, batch_size, max_steps, eval_every, patience, dropout
         As in :func:`empirical.train_digits_batched`.
     split_seed : int
+    train_size : int, optional
+        Train on the first ``train_size`` examples of the training split only (a random
+        subset, nested across sizes: the split's order comes from ``split_seed``; inputs keep
+        the whole training part's standardization). All of it by default.
 
     See Also
     --------
@@ -65,6 +69,7 @@ class ScalingSpec:
     split_seed: int = 0
     max_extensions: int = 3
     extension_points: int = 4
+    train_size: int | None = None
 
     def __post_init__(self):
         if isinstance(self.shapes, (str, bytes)) or not isinstance(self.shapes, (tuple, list)):
@@ -89,6 +94,8 @@ class ScalingSpec:
         SEED("ScalingSpec.split_seed", self.split_seed)
         whole(0, 100)("ScalingSpec.max_extensions", self.max_extensions)
         whole(1, 1000)("ScalingSpec.extension_points", self.extension_points)
+        if self.train_size is not None:
+            whole(1, MAX_STEPS)("ScalingSpec.train_size", self.train_size)
         if not isinstance(self.grid, LRGrid):
             raise TypeError(f"ScalingSpec.grid must be an LRGrid, got {self.grid!r:.60}")
         if self.optimizer not in ("adam", "sgd"):
@@ -99,6 +106,8 @@ class ScalingSpec:
         out = asdict(self)
         out["shapes"] = [[s.width, s.depth] for s in self.shapes]
         out["seeds"] = list(self.seeds)
+        if self.train_size is None:
+            del out["train_size"]                # the same dict, and folder, as before it
         return out
 
     @classmethod
@@ -174,6 +183,8 @@ class ScalingRuns:
     spec: ScalingSpec
     shapes: tuple = ()
     version: str = field(default_factory=lambda: version("lrbs"))
+    n_train: int = 0
+    """The training examples every shape saw (``spec.train_size``, or the whole split)."""
 
     @property
     def n_params(self) -> np.ndarray:
@@ -306,6 +317,13 @@ def run_scaling_study(spec: ScalingSpec = ScalingSpec(), *, out=None,
 
 def _run_study(spec: ScalingSpec, directory: Path | None, done: dict, progress: bool):
     split = load_digits_split(spec.split_seed)
+    if spec.train_size is not None:
+        available = split.y_train.shape[0]
+        if spec.train_size > available:
+            raise ValueError(f"ScalingSpec.train_size={spec.train_size} exceeds the "
+                             f"{available} training examples of the split")
+        split = replace(split, X_train=split.X_train[:spec.train_size],
+                                    y_train=split.y_train[:spec.train_size])
     results, entries = [], {}
     iterator = spec.shapes
     if progress:
@@ -323,4 +341,4 @@ def _run_study(spec: ScalingSpec, directory: Path | None, done: dict, progress: 
                     format=FORMAT, spec=spec.to_dict(), version=version("lrbs"),
                     shapes=[entries[k] for k in sorted(entries)]))
         results.append(result)
-    return ScalingRuns(spec, tuple(results))
+    return ScalingRuns(spec, tuple(results), n_train=int(split.y_train.shape[0]))

@@ -108,7 +108,7 @@ def test_page_is_self_contained(report):
     page = (report / "index.html").read_text()
     scaling = json.loads((report / "results.json").read_text())["scaling_law"]
     sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    assert len(sources) == 21 + (2 if scaling else 0)
+    assert len(sources) == 21 + (3 if scaling else 0)
     for src in sources:
         assert src.startswith("data:image/svg+xml;base64,")
         assert b"<svg" in base64.b64decode(src.split(",", 1)[1])[:500]

@@ -82,6 +82,29 @@ def test_scaling_law_command(tmp_path, capsys):
     for paths in results["figures"].values():
         assert (tmp_path / paths["png"]).exists() and (tmp_path / paths["svg"]).exists()
     assert (tmp_path / "scaling_law.md").read_text().count("\n| ") == 6
+    data = results["data_law"]                    # 6 widths x the whole split and 3 fractions
+    assert len(data["points"]) == 24 and "data_law" in results["figures"]
+    assert sorted({p["n_examples"] for p in data["points"]}) == [135, 270, 540, 1079]
+    assert "L(N, D) = E + A N^-alpha + B D^-beta over 6 widths x 4 training-set sizes" in out
+    check_data_law_sentences(results)
+
+
+def check_data_law_sentences(results):
+    """The L(N, D) sentences follow their numbers: change one and the sentence changes."""
+    import copy
+
+    from compare import scaling_law_conclusions
+    changed = copy.deepcopy(results)
+    data = changed["data_law"]
+    data["compute_optimal"].update(supported=True, a=0.55, a_interval=[0.5, 0.6], b=0.45)
+    data["held_out"][1]["error"] = 0.123
+    data["fit"]["converged"] = False
+    text = " ".join(scaling_law_conclusions(changed))
+    assert "N_opt ~ C^a with a = 0.55 [0.5, 0.6] and D_opt ~ C^0.45" in text
+    assert "it predicts those 6 points +12.3%" in text
+    assert "did not converge" in text
+    data["compute_optimal"]["supported"] = False
+    assert "The compute-optimal split is not stated" in " ".join(scaling_law_conclusions(changed))
 
 
 @pytest.mark.parametrize("argv", [["scaling-law", "--seeds", "-1"], ["scaling-law", "--bogus"],
@@ -97,6 +120,24 @@ def test_scaling_law_bad_dropout_is_one_line(capsys):
         main(["scaling-law", "--dropout", "1.5", "--quiet"])
     assert exc.value.code == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_data_law_study_needs_three_data_sizes_of_the_same_shapes():
+    pytest.importorskip("sklearn")
+    from dataclasses import replace
+
+    from compare.analysis._law_data import data_law_study
+    from empirical import LRGrid, ScalingSpec, run_scaling_study
+    spec = ScalingSpec(shapes=((4, 1), (8, 1), (16, 1)), seeds=(0,), max_steps=20,
+                       grid=LRGrid(base=1e-2, ratio=10.0, k_min=0, k_max=1), max_extensions=0)
+    runs = [run_scaling_study(replace(spec, train_size=n)) for n in (100, 200)]
+    with pytest.raises(ValueError, match="at least three sizes"):
+        data_law_study(runs)
+    with pytest.raises(ValueError, match="differ in their training-set size"):
+        data_law_study([runs[0], runs[0], runs[1]])
+    other = run_scaling_study(replace(spec, shapes=((4, 1), (8, 1), (32, 1)), train_size=400))
+    with pytest.raises(ValueError, match="share their shapes"):
+        data_law_study([*runs, other])
 
 
 def test_settings_get_their_own_run_directories(tmp_path):

@@ -100,3 +100,26 @@ def test_grid_extends_until_the_optimum_is_interior(split):
     for shape in runs.shapes:
         assert shape.notes and "extended" in shape.notes[0]
         assert shape.runs.lrs.max() > 1e-4
+
+
+def test_train_size_trains_on_the_first_examples_of_the_split(split, monkeypatch):
+    """A subset of the split's training part, nested across sizes (the split's own random
+    order); the spec's dict and folder are unchanged without it; too many examples are refused."""
+    import empirical.scaling._study as study
+    seen = []
+    real = study.train_digits_batched
+    monkeypatch.setattr(study, "train_digits_batched",
+                        lambda data, *a, **k: seen.append(data) or real(data, *a, **k))
+    spec = ScalingSpec(shapes=((4, 1), (8, 1), (16, 1)), seeds=(0,), max_steps=20,
+                       grid=LRGrid(base=1e-2, ratio=10.0, k_min=0, k_max=1), max_extensions=0,
+                       train_size=100)
+    runs = run_scaling_study(spec)
+    assert runs.n_train == 100 and all(s.X_train.shape[0] == 100 for s in seen)
+    np.testing.assert_array_equal(seen[0].X_train, split.X_train[:100])
+    np.testing.assert_array_equal(seen[0].X_test, split.X_test)          # the same test set
+    assert "train_size" not in ScalingSpec().to_dict()
+    assert ScalingSpec.from_dict(spec.to_dict()) == spec
+    assert run_scaling_study(ScalingSpec(shapes=spec.shapes, seeds=(0,), max_steps=20,
+                                         grid=spec.grid, max_extensions=0)).n_train == 1079
+    with pytest.raises(ValueError, match="train_size=5000 exceeds the 1079 training examples"):
+        run_scaling_study(ScalingSpec(shapes=spec.shapes, train_size=5000))
