@@ -77,12 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_scaling_law(commands) -> None:
     study = commands.add_parser(
-        "scaling-law", help="tune every MLP shape on digits and fit L(N) = E + A N^-alpha",
+        "scaling-law", help="tune every MLP shape on digits, fit L(N) and L(N, D)",
         description="For each MLP shape (widths 8-128, depths 1 and 2), tune the learning rate "
                     "(all rates and seeds of a shape as one batched program, Adam, early "
                     "stopping on the validation loss), fit L(N) = E + A N^-alpha with "
                     "bootstrap intervals over seeds, check the extrapolation to the largest "
-                    "shape, and write DIR/scaling_law.json and DIR/figures/. Needs the 'data' "
+                    "shape; train the depth-1 shapes again on 1/8, 1/4 and 1/2 of the training "
+                    "split and fit L(N, D) = E + A N^-alpha + B D^-beta with intervals from a "
+                    "bootstrap over the points and held-out checks; write "
+                    "DIR/scaling_law.json and DIR/figures/. Needs the 'data' "
                     "extra (scikit-learn). Finished shapes are kept under DIR/runs/ (one directory "
                     "per setting), so an interrupted run resumes.")
     study_options(study, out="lrbs-scaling", seeds_default="0-2 (0 with --quick)",
