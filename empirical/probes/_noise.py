@@ -69,11 +69,24 @@ def _flat_grad(loss: Callable, params: Mapping[str, torch.Tensor]):
     return flat
 
 
+def _mean_and_error(values: np.ndarray) -> tuple[float, float]:
+    """The mean and its standard error, computed on the values over their largest magnitude so
+    that the gradients of a diverging run (up to float64's limit) do not overflow the squares."""
+    n = values.size
+    scale = float(np.max(np.abs(values))) if np.all(np.isfinite(values)) else float("nan")
+    if not np.isfinite(scale):
+        return float("nan"), float("nan")
+    unit = values / scale if scale > 0 else values
+    factor = scale if scale > 0 else 1.0
+    error = factor * float(unit.std(ddof=1)) / float(np.sqrt(n)) if n > 1 else float("nan")
+    return factor * float(unit.mean()), error
+
+
 def _summary(g2: np.ndarray, trace: np.ndarray) -> NoiseEstimate:
-    n = g2.size
-    se = (lambda v: float(v.std(ddof=1) / np.sqrt(n))) if n > 1 else (lambda v: float("nan"))
-    return NoiseEstimate(float(g2.mean()), float(trace.mean()), se(g2), se(trace),
-                         float(trace.mean() / g2.mean()))
+    (g2_mean, g2_se), (trace_mean, trace_se) = _mean_and_error(g2), _mean_and_error(trace)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        b_simple = float(np.float64(trace_mean) / np.float64(g2_mean))
+    return NoiseEstimate(g2_mean, trace_mean, g2_se, trace_se, b_simple)
 
 
 @checked(loss=function, params=parameters, data=tensors, batch_size=whole(1, MAX_EXAMPLES),

@@ -193,3 +193,17 @@ def test_sign_statistics_of_least_squares_by_hand():
     np.testing.assert_allclose(stats.noise_var, per_example.var(0), rtol=1e-10)
     want = np.kron(2 * x.T @ x / len(x), np.eye(w.shape[1])) + 0.01 * np.eye(w.size)
     np.testing.assert_allclose(stats.hessian, want, rtol=1e-10, atol=1e-12)
+
+
+def test_noise_summary_of_a_diverging_run_does_not_overflow():
+    """Squared gradient norms near float64's limit (a run far above its edge): the means and
+    standard errors come out finite, and equal the plain ones where those do not overflow;
+    a non-finite estimate gives nan, not a warning (warnings are errors in the tests)."""
+    from empirical.probes._noise import _summary
+    huge = np.array([1e300, 3e300, 2e300])
+    est = _summary(huge, 2 * huge)
+    assert est.gradient_sq == pytest.approx(2e300) and est.trace_cov == pytest.approx(4e300)
+    assert est.gradient_sq_se == pytest.approx(1e300 / np.sqrt(3)) and est.b_simple == 2.0
+    plain = np.array([1.0, 3.0, 2.0])
+    assert _summary(plain, plain).trace_cov_se == pytest.approx(plain.std(ddof=1) / np.sqrt(3))
+    assert np.isnan(_summary(np.array([1.0, np.inf]), plain[:2]).gradient_sq)
