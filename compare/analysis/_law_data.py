@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compare.fit._data_law import DataLawFit, fit_data_law
+from compare.fit._data_law import DataLawFit, fit_data_law, law_rows
 from empirical import ScalingRuns
 from empirical._core.arguments import MAX_RESAMPLES, SEED, checked, sequence_of, whole
 
@@ -89,9 +89,7 @@ def _held_out(axis: str, keep: np.ndarray, n, d, mean, n_boot: int, seed: int) -
     held = ~keep
     predicted = fit.predict(n[held], d[held])
     error = float(np.mean((predicted - mean[held]) / mean[held]))
-    reps = fit.replicates
-    laws = (np.exp(reps[:, 2, None]) + np.exp(reps[:, 0, None]) * n[held] ** -reps[:, 3, None]
-            + np.exp(reps[:, 1, None]) * d[held] ** -reps[:, 4, None])
+    laws = law_rows(fit.replicates, n[held], d[held])
     errors = np.mean((laws - mean[held]) / mean[held], axis=1)
     lo, hi = np.percentile(errors[np.isfinite(errors)], [2.5, 97.5])
     value = float((n if axis == "N" else d)[held][0])

@@ -93,7 +93,8 @@ class DataLawFit:
         except ValueError:
             raise ValueError(f"n_examples of shape {d.shape} does not broadcast with n_params of "
                              f"shape {n.shape}") from None
-        return self.E + self.A * n ** -self.alpha + self.B * d ** -self.beta
+        coordinates = np.log([self.A, self.B, self.E]).tolist() + [self.alpha, self.beta]
+        return law_rows(np.array([coordinates]), n, d)[0]
 
     def compute_optimal_exponents(self) -> dict:
         r"""How a compute budget :math:`C \propto ND` is best split (Hoffmann et al., eq. 4).
@@ -119,6 +120,16 @@ class DataLawFit:
                 lo, hi = np.percentile(reps, [2.5, 97.5])
                 intervals = {"a": (float(lo), float(hi)), "b": (float(1 - hi), float(1 - lo))}
         return {"a": (float(a), intervals["a"]), "b": (float(1 - a), intervals["b"])}
+
+
+def law_rows(coordinates: np.ndarray, n_params, n_examples) -> np.ndarray:
+    """The law for each row of fitted coordinates (``log A, log B, log E, alpha, beta``, as
+    :attr:`DataLawFit.replicates`), at the broadcast points: shape (n_rows, *points)."""
+    z = np.asarray(coordinates, dtype=float)
+    n, d = np.asarray(n_params, dtype=float), np.asarray(n_examples, dtype=float)
+    a, b, e, alpha, beta = (z[:, i].reshape((-1,) + (1,) * max(n.ndim, d.ndim))
+                            for i in range(5))
+    return np.exp(e) + np.exp(a) * n ** -alpha + np.exp(b) * d ** -beta
 
 
 def _objective(z, log_n, log_d, log_l, delta):
