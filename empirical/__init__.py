@@ -10,6 +10,7 @@ from empirical._core.adam_scaling import AdamScaling
 from empirical._core.grid import LRGrid
 from empirical._core.schedules import schedule_factors
 from empirical._core.streams import minibatch_indices
+from empirical.probes._coordinates import CoordinateCheck, coordinate_check
 from empirical.probes._edge import StabilityEdge, stability_edges
 from empirical.probes._hessian import (
     batch_hessian_top_eigenvalues,
@@ -49,18 +50,21 @@ from empirical.train._digits import DigitsRuns, evaluate_checkpoint, train_digit
 from empirical.train._generic import train_workload
 from empirical.train._linear import train_linear_sgd_batched
 from empirical.train._mlp import train_mlp_batched
+from empirical.train._mup import MuPScaling, mup_scaling
 
 # the per-run loops keep their public path: `import empirical.reference` is this module
 sys.modules[f"{__name__}.reference"] = reference
 
 __all__ = [
     "AdamScaling",
+    "CoordinateCheck",
     "DamagedFileError",
     "DigitsRuns",
     "DigitsSplit",
     "LRGrid",
     "MLPShape",
     "MODELS",
+    "MuPScaling",
     "NoiseEstimate",
     "NoiseTrace",
     "OptimizerConfig",
@@ -79,6 +83,7 @@ __all__ = [
     "batch_hessian_top_eigenvalues",
     "bias_corrected_ema",
     "check_workload",
+    "coordinate_check",
     "diverged",
     "evaluate_checkpoint",
     "failed",
@@ -91,6 +96,7 @@ __all__ = [
     "load_digits_split",
     "load_workload",
     "minibatch_indices",
+    "mup_scaling",
     "noise_along_run",
     "noiseless_lr_max",
     "per_example_noise",

@@ -1,4 +1,5 @@
-"""The scaling-law study's runs: every shape's learning rate tuned, kept on disk as it goes."""
+"""The scaling-law study's runs: every shape's learning rate (and dropout) tuned, kept on disk
+as it goes."""
 
 from __future__ import annotations
 
@@ -43,13 +44,19 @@ class ScalingSpec:
     grid : LRGrid
         The starting learning-rate grid; it extends (``extension_points`` rates at a time, at
         most ``max_extensions`` times) while a shape's optimum sits on its edge.
-    optimizer, batch_size, max_steps, eval_every, patience, dropout
+    optimizer, batch_size, max_steps, eval_every, patience
         As in :func:`empirical.train_digits_batched`.
+    dropout : float or tuple of float
+        One dropout rate, or several to tune over: every rate of the grid then runs at each
+        of them, as columns of one batched program.
     split_seed : int
     train_size : int, optional
         Train on the first ``train_size`` examples of the training split only (a random
         subset, nested across sizes: the split's order comes from ``split_seed``; inputs keep
         the whole training part's standardization). All of it by default.
+    mup_base_width : int, optional
+        Train in muP (:func:`empirical.mup_scaling`) with this base width; the standard
+        parametrization by default.
 
     See Also
     --------
@@ -65,11 +72,12 @@ class ScalingSpec:
     max_steps: int = 2000
     eval_every: int = 20
     patience: int = 5
-    dropout: float = 0.0
+    dropout: float | tuple = 0.0
     split_seed: int = 0
     max_extensions: int = 3
     extension_points: int = 4
     train_size: int | None = None
+    mup_base_width: int | None = None
 
     def __post_init__(self):
         if isinstance(self.shapes, (str, bytes)) or not isinstance(self.shapes, (tuple, list)):
@@ -90,7 +98,17 @@ class ScalingSpec:
             raise ValueError(f"ScalingSpec.shapes needs at least 3 shapes, got {len(self.shapes)}")
         for name in ("batch_size", "max_steps", "eval_every", "patience"):
             whole(1, MAX_STEPS)(f"ScalingSpec.{name}", getattr(self, name))
-        real(0.0, 1.0, open_high=True)("ScalingSpec.dropout", self.dropout)
+        if isinstance(self.dropout, (tuple, list)):
+            if not self.dropout or len(set(self.dropout)) != len(self.dropout):
+                raise ValueError(f"ScalingSpec.dropout must hold distinct rates, got "
+                                 f"{self.dropout!r}")
+            for rate in self.dropout:
+                real(0.0, 1.0, open_high=True)("ScalingSpec.dropout", rate)
+            object.__setattr__(self, "dropout", tuple(sorted(float(r) for r in self.dropout)))
+        else:
+            real(0.0, 1.0, open_high=True)("ScalingSpec.dropout", self.dropout)
+        if self.mup_base_width is not None:
+            whole(1, 2**20)("ScalingSpec.mup_base_width", self.mup_base_width)
         SEED("ScalingSpec.split_seed", self.split_seed)
         whole(0, 100)("ScalingSpec.max_extensions", self.max_extensions)
         whole(1, 1000)("ScalingSpec.extension_points", self.extension_points)
@@ -106,9 +124,17 @@ class ScalingSpec:
         out = asdict(self)
         out["shapes"] = [[s.width, s.depth] for s in self.shapes]
         out["seeds"] = list(self.seeds)
-        if self.train_size is None:
-            del out["train_size"]                # the same dict, and folder, as before it
+        for name in ("train_size", "mup_base_width"):
+            if out[name] is None:
+                del out[name]                    # the same dict, and folder, as before them
+        if isinstance(self.dropout, tuple):
+            out["dropout"] = list(self.dropout)
         return out
+
+    @property
+    def dropouts(self) -> tuple:
+        """The dropout rates tuned over (one when ``dropout`` is a number)."""
+        return self.dropout if isinstance(self.dropout, tuple) else (self.dropout,)
 
     @classmethod
     def from_dict(cls, data: dict) -> ScalingSpec:
@@ -119,6 +145,8 @@ class ScalingSpec:
             data["shapes"] = tuple(MLPShape(*s) for s in data["shapes"])
             data["grid"] = LRGrid(**data["grid"])
             data["seeds"] = tuple(data["seeds"])
+            if isinstance(data.get("dropout"), list):
+                data["dropout"] = tuple(data["dropout"])
             return cls(**data)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"data is not a ScalingSpec's to_dict(): {exc}") from None
@@ -126,7 +154,8 @@ class ScalingSpec:
 
 @dataclass(frozen=True)
 class ShapeResult:
-    """One shape's runs over its (possibly extended) grid, and its tuned learning rate.
+    """One shape's runs over its (possibly extended) grid, and its tuned learning rate and
+    dropout.
 
     Attributes
     ----------
@@ -148,7 +177,7 @@ class ShapeResult:
 
     @property
     def best_index(self) -> int:
-        """Argmin over rates of the seed-mean best validation loss."""
+        """Argmin over the columns (rate, dropout) of the seed-mean best validation loss."""
         val = np.where(np.isfinite(self.runs.best_val_loss), self.runs.best_val_loss, np.inf)
         return int(np.argmin(val.mean(axis=0)))
 
@@ -157,8 +186,27 @@ class ShapeResult:
         return float(self.runs.lrs[self.best_index])
 
     @property
+    def dropout(self) -> float:
+        return float(self.runs.column_dropouts[self.best_index])
+
+    def at_dropout(self, rate: float | None = None) -> tuple:
+        """``(lrs, best_val_loss, test_loss)`` of the columns at dropout ``rate`` (the tuned
+        one by default), in increasing rate."""
+        rate = self.dropout if rate is None else rate
+        at = self.runs.column_dropouts == rate
+        order = np.argsort(self.runs.lrs[at])
+        return (self.runs.lrs[at][order], self.runs.best_val_loss[:, at][:, order],
+                self.runs.test_loss[:, at][:, order])
+
+    @property
     def on_edge(self) -> bool:
-        return self.best_index in (0, self.runs.lrs.size - 1)
+        """Whether the tuned rate is the lowest or highest tried at the tuned dropout."""
+        lrs = self.at_dropout()[0]
+        return self.lr in (lrs[0], lrs[-1])
+
+    @property
+    def below_grid(self) -> bool:
+        return self.lr == self.at_dropout()[0][0]
 
     @property
     def seed_test_loss(self) -> np.ndarray:
@@ -197,23 +245,31 @@ class ScalingRuns:
 
 
 def _train(spec: ScalingSpec, split, shape: MLPShape, lrs: np.ndarray) -> DigitsRuns:
-    return train_digits_batched(split, shape, lrs, run_seeds=spec.seeds, optimizer=spec.optimizer,
+    """Every rate at every dropout of ``spec``: columns dropout-major."""
+    dropouts = np.repeat(spec.dropouts, lrs.size)
+    return train_digits_batched(split, shape, np.tile(lrs, len(spec.dropouts)),
+                                run_seeds=spec.seeds, optimizer=spec.optimizer,
                                 batch_size=spec.batch_size, max_steps=spec.max_steps,
                                 eval_every=spec.eval_every, patience=spec.patience,
-                                dropout=spec.dropout)
+                                dropout=dropouts, mup_base_width=spec.mup_base_width)
 
 
 def _merge(a: DigitsRuns, b: DigitsRuns) -> DigitsRuns:
-    order = np.argsort(np.concatenate([a.lrs, b.lrs]))
-    return DigitsRuns(a.shape, np.concatenate([a.lrs, b.lrs])[order],
+    """The columns of both, ordered by dropout, then rate."""
+    lrs = np.concatenate([a.lrs, b.lrs])
+    dropouts = np.concatenate([a.column_dropouts, b.column_dropouts])
+    order = np.lexsort((lrs, dropouts))
+    return DigitsRuns(a.shape, lrs[order],
                       *(np.concatenate([getattr(a, k), getattr(b, k)], axis=1)[:, order]
                         for k in ("best_val_loss", "test_loss", "test_accuracy", "best_step",
-                                  "stopped_at")))
+                                  "stopped_at")),
+                      dropouts=None if a.dropouts is None else dropouts[order])
 
 
 @checked(spec=kind(ScalingSpec), split=kind(DigitsSplit), shape=kind(MLPShape))
 def tune_shape(spec: ScalingSpec, split, shape: MLPShape) -> ShapeResult:
-    """Train one shape over the grid, extending it while the optimum is on an edge.
+    """Train one shape over the grid (at each dropout rate), extending it while the optimum is
+    on an edge.
 
     See Also
     --------
@@ -226,14 +282,14 @@ def tune_shape(spec: ScalingSpec, split, shape: MLPShape) -> ShapeResult:
     for _ in range(spec.max_extensions):
         if not result.on_edge:
             break
-        if result.best_index == 0:
+        if result.below_grid:
             k_lo -= spec.extension_points
             k_new = np.arange(k_lo, k_lo + spec.extension_points)
         else:
             k_new = np.arange(k_hi + 1, k_hi + 1 + spec.extension_points)
             k_hi += spec.extension_points
         new_lrs = spec.grid.values(int(k_new[0]), int(k_new[-1]))
-        edge = new_lrs[0] if result.best_index == 0 else new_lrs[-1]
+        edge = new_lrs[0] if result.below_grid else new_lrs[-1]
         notes.append(f"optimum on the edge: grid extended to lr={edge:.3g}")
         result = ShapeResult(_merge(result.runs, _train(spec, split, shape, new_lrs)))
     if result.on_edge:
@@ -247,7 +303,10 @@ _RUN_ARRAYS = ("lrs", "best_val_loss", "test_loss", "test_accuracy", "best_step"
 def _save_shape(directory: Path, result: ShapeResult) -> dict:
     """Write one shape's runs; return its index entry (with the file's checksum)."""
     name = f"shape_w{result.shape.width}_d{result.shape.depth}.npz"
-    checksum = save_arrays(directory / name, **{k: getattr(result.runs, k) for k in _RUN_ARRAYS})
+    arrays = {k: getattr(result.runs, k) for k in _RUN_ARRAYS}
+    if result.runs.dropouts is not None:
+        arrays["dropouts"] = result.runs.dropouts
+    checksum = save_arrays(directory / name, **arrays)
     return dict(shape=[result.shape.width, result.shape.depth], file=name, sha256=checksum,
                 notes=list(result.notes))
 
@@ -260,13 +319,16 @@ def _load_shape(directory: Path, entry: dict, spec: ScalingSpec) -> ShapeResult:
     except (KeyError, TypeError, ValueError):
         raise DamagedFileError(f"{str(directory / INDEX)!r} has a malformed shape entry "
                                f"{entry!r}") from None
-    data = load_arrays(path, checksum, _RUN_ARRAYS)
+    tuned = any(spec.dropouts)
+    data = load_arrays(path, checksum, _RUN_ARRAYS + (("dropouts",) if tuned else ()))
     lrs = data["lrs"]
     if (shape not in spec.shapes or lrs.ndim != 1 or lrs.size == 0
-            or any(data[k].shape != (len(spec.seeds), lrs.size) for k in _RUN_ARRAYS[1:])):
+            or any(data[k].shape != (len(spec.seeds), lrs.size) for k in _RUN_ARRAYS[1:])
+            or (tuned and data["dropouts"].shape != lrs.shape)):
         raise DamagedFileError(f"{str(path)!r} does not hold runs of shape {shape} with "
                                f"{len(spec.seeds)} seeds")
-    return ShapeResult(DigitsRuns(shape, *(data[k] for k in _RUN_ARRAYS)), notes)
+    return ShapeResult(DigitsRuns(shape, *(data[k] for k in _RUN_ARRAYS),
+                                  dropouts=data["dropouts"] if tuned else None), notes)
 
 
 def _finished_shapes(directory: Path, spec: ScalingSpec) -> dict:

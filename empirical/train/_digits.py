@@ -14,15 +14,27 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from empirical._core.arguments import MAX_EXAMPLES, MAX_STEPS, SEEDS, checked, kind, numbers, real, whole
+from empirical._core.arguments import (
+    MAX_EXAMPLES,
+    MAX_STEPS,
+    SEEDS,
+    checked,
+    kind,
+    numbers,
+    optional,
+    whole,
+)
 from empirical._core.threads import bounded_threads
 from empirical.problems._digits import DigitsSplit, MLPShape, init_mlp_params
 from empirical.train._adam import adam_update_
+from empirical.train._mup import mup_scaling
 
 ADAM_BETAS = (0.9, 0.999)
 
 
 ADAM_EPS = 1e-8
+DROPOUT_STREAM = 1_000_003
+"""A run seed's dropout masks come from ``torch.Generator().manual_seed(seed + DROPOUT_STREAM)``."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,7 @@ class DigitsRuns:
     ----------
     shape : MLPShape
     lrs : ndarray, shape (n_lr,)
+        One rate per column (a rate repeats when columns differ in dropout).
     best_val_loss, test_loss, test_accuracy : ndarray, shape (n_seed, n_lr)
         Validation loss at the best checkpoint, and test loss / accuracy of that checkpoint;
         ``inf``/``nan`` for runs that diverged before improving.
@@ -42,6 +55,8 @@ class DigitsRuns:
     checkpoint : list of ndarray, optional
         The restored best parameters of every run, ``(W_1, b_1, W_2, ...)`` with a leading
         axis of ``n_seed * n_lr`` runs (seed-major); not written to disk.
+    dropouts : ndarray, shape (n_lr,), optional
+        Each column's dropout rate; ``None`` for no dropout.
 
     See Also
     --------
@@ -57,6 +72,12 @@ class DigitsRuns:
     best_step: np.ndarray
     stopped_at: np.ndarray
     checkpoint: list | None = field(default=None, compare=False, repr=False)
+    dropouts: np.ndarray | None = None
+
+    @property
+    def column_dropouts(self) -> np.ndarray:
+        """Each column's dropout rate, zeros without dropout."""
+        return np.zeros(self.lrs.size) if self.dropouts is None else np.asarray(self.dropouts)
 
 
 def evaluate_checkpoint(checkpoint, X, y) -> tuple[np.ndarray, np.ndarray]:
@@ -93,16 +114,13 @@ def evaluate_checkpoint(checkpoint, X, y) -> tuple[np.ndarray, np.ndarray]:
         return loss, (logits.argmax(-1) == labels).float().mean(-1).numpy()
 
 
-def _forward(params, x, dropout: float = 0.0, generator=None):
+def _forward(params, x):
     h = x
     n_layers = len(params) // 2
     for i in range(n_layers):
         h = torch.baddbmm(params[2 * i + 1], h, params[2 * i])
         if i < n_layers - 1:
             h = h.clamp(min=0)
-            if dropout > 0:
-                keep = torch.rand(h.shape, generator=generator) >= dropout
-                h = h * keep / (1 - dropout)
     return h
 
 
@@ -116,17 +134,20 @@ def _cross_entropy(logits, labels) -> torch.Tensor:
          lrs=numbers(1, low=0.0, open_low=True), run_seeds=SEEDS, optimizer=kind(str),
          batch_size=whole(1, MAX_EXAMPLES), max_steps=whole(1, MAX_STEPS),
          eval_every=whole(1, MAX_STEPS), patience=whole(1, MAX_STEPS),
-         dropout=real(0.0, 1.0, open_high=True))
+         dropout=numbers(None, low=0.0), mup_base_width=optional(whole(1, 2**20)))
 def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=(0,),
                          optimizer: str = "adam", batch_size: int = 64, max_steps: int = 2000,
-                         eval_every: int = 20, patience: int = 5, dropout: float = 0.0
-                         ) -> DigitsRuns:
+                         eval_every: int = 20, patience: int = 5, dropout=0.0,
+                         mup_base_width: int | None = None) -> DigitsRuns:
     """Train every (seed, lr) of one shape at once, with early stopping on validation loss.
 
     For each seed, every learning rate starts from the same initialization (``torch.nn.Linear``'s
     default, drawn from ``torch.Generator().manual_seed(seed)``) and sees the same minibatches
-    (drawn with replacement from ``numpy.random.default_rng(seed)``): common random numbers, as
-    in the sweeps. Every ``eval_every`` steps the validation loss of each run is measured; a run
+    (drawn with replacement from ``numpy.random.default_rng(seed)``) and, with dropout, the same
+    uniform draws behind its masks (``torch.Generator().manual_seed(seed +``
+    :data:`DROPOUT_STREAM` ``)``, one ``(width, batch_size)`` draw per hidden layer and step; a
+    unit is dropped where its draw is below the column's rate): common random numbers, as in
+    the sweeps. Every ``eval_every`` steps the validation loss of each run is measured; a run
     whose loss improved stores that checkpoint, and a run that has not improved for
     ``patience`` evaluations (or became non-finite) stops: its parameters are frozen. Training
     ends when every run has stopped or after ``max_steps``. Each run's result is its best
@@ -137,6 +158,7 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
     split : DigitsSplit
     shape : MLPShape
     lrs : array_like of float, shape (n_lr,)
+        One rate per column.
     run_seeds : sequence of int, default (0,)
     optimizer : {"adam", "sgd"}, default "adam"
         Adam with betas (0.9, 0.999) and eps 1e-8, or plain SGD.
@@ -145,8 +167,13 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
     eval_every : int, default 20
     patience : int, default 5
         Evaluations without improvement before a run stops.
-    dropout : float, default 0.0
-        Dropout on the hidden layers during training.
+    dropout : float or array_like of float, shape (n_lr,), default 0.0
+        Dropout on the hidden layers during training (inverted: kept units are divided by
+        ``1 - dropout``), one rate for every column or one per column, each in [0, 1).
+    mup_base_width : int, optional
+        Train in muP (:func:`empirical.mup_scaling`) tuned at this width; the standard
+        parametrization by default. The returned checkpoint folds the readout's input
+        multiplier into its weights.
 
     Returns
     -------
@@ -160,17 +187,15 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
     lrs = np.asarray(lrs, dtype=float)
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    if lrs.ndim != 1 or np.any(~np.isfinite(lrs) | (lrs <= 0)):
-        raise ValueError(f"lrs must be a 1-d array of finite values > 0, got {lrs!r}")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    dropouts = np.asarray(dropout, dtype=float)
+    if dropouts.ndim > 1 or (dropouts.ndim == 1 and dropouts.shape != lrs.shape) \
+            or np.any(dropouts >= 1):
+        raise ValueError(f"dropout must be one rate in [0, 1) or one per rate ({lrs.size}), "
+                         f"got {dropout!r:.80}")
+    dropouts = np.broadcast_to(dropouts, lrs.shape).copy()
     n_seed, n_lr = len(run_seeds), lrs.size
-    generators = [torch.Generator().manual_seed(int(s)) for s in run_seeds]
-    per_seed = [init_mlp_params(shape, s, g) for s, g in zip(run_seeds, generators, strict=True)]
-    # (seed, rate, out, in) weights and (seed, rate, out, 1) biases: nn.Linear's layout
-    layers = [torch.stack(layer).transpose(-1, -2)[:, None].expand(-1, n_lr, -1, -1)
-              for layer in zip(*per_seed, strict=True)]
-    net = _Columns(layers, torch.arange(n_lr), torch.as_tensor(lrs, dtype=torch.float32))
+    net, layers = initial_columns(shape, lrs, run_seeds, optimizer, mup_base_width)
+    net.dropouts = torch.as_tensor(dropouts, dtype=torch.float32)
     X, Y = torch.as_tensor(split.X_train), torch.as_tensor(split.y_train)
     one_hot = torch.nn.functional.one_hot(Y, 10).float()
     X_val_t = torch.as_tensor(split.X_val).T.contiguous()                     # (in, n_val)
@@ -178,7 +203,8 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
     # every minibatch up front: the same draws as one rng.integers(0, N, B) call per step
     idx = torch.as_tensor(np.stack([np.random.default_rng(int(s)).integers(
         0, len(Y), (max_steps, batch_size)) for s in run_seeds], axis=1))      # (step, seed, B)
-    dropout_gen = torch.Generator().manual_seed(int(run_seeds[0]) + 1_000_003)
+    dropout_streams = ([torch.Generator().manual_seed(int(s) + DROPOUT_STREAM) for s in run_seeds]
+                       if dropouts.any() else None)
 
     best_val = torch.full((n_seed, n_lr), math.inf)
     best = [layer.clone() for layer in layers]
@@ -189,11 +215,11 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
     for step in range(1, max_steps + 1):
         x = X[idx[step - 1]].transpose(1, 2)                                 # (seed, in, B)
         target = one_hot[idx[step - 1]].transpose(1, 2)[:, None]           # (seed, 1, 10, B)
-        masks = None
-        if dropout > 0:
-            masks = [torch.rand((n_seed, n_lr, width, batch_size), generator=dropout_gen)
-                     [:, net.columns] >= dropout for width in shape.layer_sizes[1:-1]]
-        net.step(x, target, step, optimizer, dropout, masks)
+        draws = None
+        if dropout_streams is not None:                  # (seed, width, B) per hidden layer
+            draws = [torch.stack([torch.rand((width, batch_size), generator=g)
+                                  for g in dropout_streams]) for width in shape.layer_sizes[1:-1]]
+        net.step(x, target, step, optimizer, draws)
         if step % eval_every and step != max_steps:
             continue
         columns = net.columns
@@ -217,6 +243,7 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
             net.keep(~finished)
     checkpoint = [b.reshape(n_seed * n_lr, *b.shape[2:]).transpose(-1, -2).contiguous()
                   for b in best]                              # (runs, in, out), seed-major
+    checkpoint[-2].mul_(net.readout)
     test_loss, accuracy = evaluate_checkpoint(checkpoint, split.X_test, split.y_test)
     test_loss = np.where(np.isfinite(best_val.numpy().ravel()), test_loss, np.inf)
 
@@ -225,7 +252,26 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
 
     return DigitsRuns(shape, lrs, grid(best_val).astype(float), grid(test_loss).astype(float),
                       grid(accuracy).astype(float), grid(best_step), grid(stopped_at),
-                      checkpoint=[c.numpy() for c in checkpoint])
+                      checkpoint=[c.numpy() for c in checkpoint],
+                      dropouts=dropouts if dropouts.any() else None)
+
+
+def initial_columns(shape: MLPShape, lrs: np.ndarray, run_seeds, optimizer: str,
+                    mup_base_width: int | None) -> tuple:
+    """The columns of every rate and seed at initialization, and their initial layers
+    ``(seed, rate, out, in)`` (weights) and ``(seed, rate, out, 1)`` (biases)."""
+    n_lr = lrs.size
+    per_seed = [init_mlp_params(shape, s, torch.Generator().manual_seed(int(s)))
+                for s in run_seeds]
+    scaling = None if mup_base_width is None else mup_scaling(shape, mup_base_width, optimizer)
+    # nn.Linear's layout; muP rescales the standard draw
+    layers = [torch.stack(layer).transpose(-1, -2)[:, None].expand(-1, n_lr, -1, -1)
+              * (1.0 if scaling is None else scaling.init[i])
+              for i, layer in enumerate(zip(*per_seed, strict=True))]
+    net = _Columns(layers, torch.arange(n_lr), torch.as_tensor(lrs, dtype=torch.float32),
+                   lr_scale=None if scaling is None else scaling.lr,
+                   readout=1.0 if scaling is None else scaling.readout)
+    return net, layers
 
 
 class _Columns:
@@ -240,8 +286,12 @@ class _Columns:
     column trains on, unread, until its column leaves.
     """
 
-    def __init__(self, layers: list, columns: torch.Tensor, lrs: torch.Tensor):
+    def __init__(self, layers: list, columns: torch.Tensor, lrs: torch.Tensor, *,
+                 lr_scale=None, readout: float = 1.0):
         self.columns, self.lrs = columns, lrs
+        self.lr_scale = lr_scale or (1.0,) * len(layers)
+        self.readout = readout
+        self.dropouts = torch.zeros(len(lrs))
         self.n_seed = layers[0].shape[0]
         self.shapes = [tuple(layer.shape[2:]) for layer in layers]
         self.theta = self._flatten(layers)
@@ -254,8 +304,9 @@ class _Columns:
         """One learning rate per entry of the buffer, and the layers' views of the parameter
         and gradient buffers (valid while the columns stay: the buffers change in place)."""
         live = self.lrs[self.columns]
-        self.rate = torch.cat([live[None, :, None].expand(self.n_seed, -1, math.prod(s))
-                               .reshape(-1) for s in self.shapes])
+        self.rate = torch.cat([(live * scale)[None, :, None].expand(self.n_seed, -1,
+                                                                     math.prod(s)).reshape(-1)
+                               for s, scale in zip(self.shapes, self.lr_scale, strict=True)])
         self._layers, self._gradients = self._views(self.theta), self._views(self.gradient)
 
     def _flatten(self, layers) -> torch.Tensor:
@@ -278,9 +329,17 @@ class _Columns:
         self.gradient = torch.empty_like(self.theta)
         self._rates()
 
-    def _forward(self, x: torch.Tensor, keep_masks=None, dropout: float = 0.0) -> list:
+    def keep_factors(self, draws) -> list:
+        """Inverted dropout's factors, ``(seed * rate, width, example)`` per hidden layer: 0
+        where a unit's uniform draw (``(seed, width, example)``, shared by a seed's columns) is
+        below its column's rate, ``1 / (1 - rate)`` elsewhere."""
+        rate = self.dropouts[self.columns][None, :, None, None]
+        return [((u[:, None] >= rate) / (1 - rate)).reshape(-1, *u.shape[1:]) for u in draws]
+
+    def _forward(self, x: torch.Tensor, keep=None) -> list:
         """Activations of every layer, ``(seed * rate, feature, example)``; ``x`` is ``(seed,
-        in, examples)``, shared by a seed's rates. The last entry holds the logits."""
+        in, examples)``, shared by a seed's rates. The last entry holds the logits; the one
+        before it, the readout's input (times muP's readout multiplier)."""
         params = self.layers()
         n_seed, n_col = self.n_seed, len(self.columns)
         w, b = params[0], params[1]
@@ -289,16 +348,20 @@ class _Columns:
         out = [h]
         for i in range(2, len(params), 2):
             h.clamp_(min=0)
-            if keep_masks is not None:
-                h.mul_(keep_masks[i // 2 - 1].reshape(h.shape)).div_(1 - dropout)
+            if keep is not None:
+                h.mul_(keep[i // 2 - 1])
+            if i == len(params) - 2 and self.readout != 1:
+                h.mul_(self.readout)
             w, b = params[i], params[i + 1]
             h = torch.baddbmm(b.reshape(-1, *b.shape[2:]), w.reshape(-1, *w.shape[2:]), h)
             out.append(h)
         return out
 
-    def step(self, x, target, step: int, optimizer: str, dropout: float, keep_masks) -> None:
-        """One update of every run on its seed's minibatch ``x`` (one-hot ``target``)."""
-        acts = self._forward(x, keep_masks, dropout)
+    def step(self, x, target, step: int, optimizer: str, draws=None) -> None:
+        """One update of every run on its seed's minibatch ``x`` (one-hot ``target``), with
+        dropout's uniform ``draws`` (:meth:`keep_factors`) if any."""
+        keep = None if draws is None else self.keep_factors(draws)
+        acts = self._forward(x, keep)
         n_seed, n_col, batch = self.n_seed, len(self.columns), x.shape[-1]
         d = torch.softmax(acts[-1], dim=1).view(n_seed, n_col, -1, batch)
         d = d.sub_(target).div_(batch).view(n_seed * n_col, -1, batch)    # d loss / d logits
@@ -310,9 +373,11 @@ class _Columns:
             torch.bmm(d, below.transpose(1, 2), out=gw)
             torch.sum(d, dim=-1, keepdim=True, out=gb)
             d = torch.bmm(params[i].reshape(-1, *self.shapes[i]).transpose(1, 2), d)
+            if i == len(params) - 2 and self.readout != 1:
+                d.mul_(self.readout)
             d = torch.ops.aten.threshold_backward(d, below, 0)
-            if dropout > 0:
-                d.div_(1 - dropout)
+            if keep is not None:
+                d.mul_(keep[i // 2 - 1])
         d = d.view(n_seed, -1, batch)
         torch.bmm(d, x.transpose(1, 2), out=grads[0].view(n_seed, -1, self.shapes[0][-1]))
         torch.sum(d, dim=-1, keepdim=True, out=grads[1].view(n_seed, -1, 1))

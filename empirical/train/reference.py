@@ -17,6 +17,8 @@ from empirical._core.schedules import lr_schedule
 from empirical.problems._digits import DigitsSplit, MLPShape
 from empirical.problems._digits import init_mlp_params as _init_digits
 from empirical.problems._synthetic import Problem
+from empirical.train._digits import DROPOUT_STREAM
+from empirical.train._mup import mup_scaling
 
 
 def train_linear_sgd(problem: Problem, lr: float, batch_size: int, steps: int, *,
@@ -114,14 +116,19 @@ def train_mlp(problem: Problem, lr: float, batch_size: int, steps: int, *, run_s
 
 def train_digits(split: DigitsSplit, shape: MLPShape, lr: float, *, run_seed: int = 0,
                  optimizer: str = "adam", batch_size: int = 64, max_steps: int = 2000,
-                 eval_every: int = 20, patience: int = 5, dropout: float = 0.0) -> dict:
+                 eval_every: int = 20, patience: int = 5, dropout: float = 0.0,
+                 mup_base_width: int | None = None) -> dict:
     """One run of the scaling-law study: ``torch.nn`` MLP, ``torch.optim``, early stopping.
 
     The initialization is :func:`empirical.train_digits_batched`'s draw for ``run_seed``
     copied into ``torch.nn.Linear`` layers, the minibatches come from
-    ``numpy.random.default_rng(run_seed)``; every ``eval_every`` steps the validation loss is
-    measured, an improvement saves a copy of the ``state_dict``, and ``patience`` evaluations
-    without one stop the run, which then reloads its best state.
+    ``numpy.random.default_rng(run_seed)``, dropout's masks from the batched trainer's uniform
+    draws (``torch.Generator().manual_seed(run_seed + DROPOUT_STREAM)``); under muP the
+    layers are rescaled, the readout's input multiplied and each parameter given its own
+    learning rate in a ``torch.optim`` parameter group, by :func:`empirical.mup_scaling`.
+    Every ``eval_every`` steps the validation loss is measured, an improvement saves a copy of
+    the ``state_dict``, and ``patience`` evaluations without one stop the run, which then
+    reloads its best state.
 
     Returns
     -------
@@ -130,18 +137,26 @@ def train_digits(split: DigitsSplit, shape: MLPShape, lr: float, *, run_seed: in
     """
     layers = []
     init = _init_digits(shape, run_seed, torch.Generator().manual_seed(run_seed))
+    scaling = None if mup_base_width is None else mup_scaling(shape, mup_base_width, optimizer)
+    masks = torch.Generator().manual_seed(run_seed + DROPOUT_STREAM)
     sizes = shape.layer_sizes
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         linear = torch.nn.Linear(fan_in, fan_out)
         with torch.no_grad():
             linear.weight.copy_(init[2 * i].T)
             linear.bias.copy_(init[2 * i + 1][0])
+            if scaling is not None:
+                linear.weight.mul_(scaling.init[2 * i])
+                linear.bias.mul_(scaling.init[2 * i + 1])
+        if i == len(sizes) - 2 and scaling is not None:
+            layers.append(_Scale(scaling.readout))
         layers.append(linear)
         if i < len(sizes) - 2:
-            layers += [torch.nn.ReLU()] + ([torch.nn.Dropout(dropout)] if dropout > 0 else [])
+            layers += [torch.nn.ReLU()] + ([_StreamDropout(dropout, masks)] if dropout > 0 else [])
     model = torch.nn.Sequential(*layers)
-    opt = (torch.optim.Adam(model.parameters(), lr=lr) if optimizer == "adam"
-           else torch.optim.SGD(model.parameters(), lr=lr))
+    factors = iter((1.0,) * 2 * (shape.depth + 1) if scaling is None else scaling.lr)
+    groups = [dict(params=[p], lr=lr * next(factors)) for p in model.parameters()]
+    opt = torch.optim.Adam(groups) if optimizer == "adam" else torch.optim.SGD(groups)
     loss_fn = torch.nn.CrossEntropyLoss()
     X, Y = torch.as_tensor(split.X_train), torch.as_tensor(split.y_train)
     X_val, Y_val = torch.as_tensor(split.X_val), torch.as_tensor(split.y_val)
@@ -176,6 +191,32 @@ def train_digits(split: DigitsSplit, shape: MLPShape, lr: float, *, run_seed: in
         accuracy = (logits.argmax(-1) == torch.as_tensor(split.y_test)).float().mean().item()
     return dict(best_val_loss=best_val, test_loss=test_loss if best_state is not None else np.inf,
                 test_accuracy=accuracy, best_step=best_step, stopped_at=stopped_at)
+
+
+class _Scale(torch.nn.Module):
+    """Multiplies its input by a constant: muP's readout multiplier."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
+class _StreamDropout(torch.nn.Module):
+    """Inverted dropout whose uniform draws, one ``(width, batch)`` array per call, come from
+    ``generator``: a unit is dropped where its draw is below ``rate``."""
+
+    def __init__(self, rate: float, generator: torch.Generator):
+        super().__init__()
+        self.rate, self.generator = rate, generator
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        u = torch.rand(x.shape[::-1], generator=self.generator).T
+        return x * (u >= self.rate) / (1 - self.rate)
 
 
 def train_workload(workload, lr: float, batch_size: int, steps: int, *,
