@@ -84,12 +84,18 @@ def _add_scaling_law(commands) -> None:
                     "bootstrap intervals over seeds, check the extrapolation to the largest "
                     "shape; train the depth-1 shapes again on 1/8, 1/4 and 1/2 of the training "
                     "split and fit L(N, D) = E + A N^-alpha + B D^-beta with intervals from a "
-                    "bootstrap over the points and held-out checks; write "
+                    "bootstrap over the points and held-out checks; tune the learning rate, "
+                    "dropout and batch size jointly per shape and test the source's three "
+                    "insights; train depth-2 widths in the standard parametrization and in muP "
+                    "and check whether the rate tuned at width 8 transfers; write "
                     "DIR/scaling_law.json and DIR/figures/. Needs the 'data' "
                     "extra (scikit-learn). Finished shapes are kept under DIR/runs/ (one directory "
                     "per setting), so an interrupted run resumes.")
     study_options(study, out="lrbs-scaling", seeds_default="0-2 (0 with --quick)",
                        quick_help="six widths, 300 steps, six rates")
+    study.add_argument("--full", action="store_true",
+                       help="the full grids: every shape, batch sizes 16-256 and dropout 0-0.3 "
+                            "for the tuning, widths up to 512 for muP (hours on two cores)")
     study.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
                        help="optimizer of every run")
     study.add_argument("--dropout", type=dropout_arg, default=0.0,
@@ -199,14 +205,17 @@ def _run(args) -> None:
 def _scaling_law(args) -> None:
     from compare import run_scaling_law
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
-    results = run_scaling_law(args.out, seeds=seeds, quick=args.quick,
+    if args.quick and args.full:
+        raise ValueError("--quick and --full exclude each other")
+    results = run_scaling_law(args.out, seeds=seeds, quick=args.quick, full=args.full,
                               progress=not args.quiet, optimizer=args.optimizer,
                               dropout=args.dropout)
     print(format_rows(results["shapes"], {"width": "width", "depth": "depth",
                                           "n_params": "params", "lr": "tuned lr",
                                           "on_edge": "on edge", "test_loss": "test loss",
                                           "test_accuracy": "accuracy"}))
-    print("\n".join(results["conclusions"]))
+    print("\n".join(results["conclusions"] + results["nuisance"]["conclusions"]
+                    + results["mup_transfer"]["conclusions"]))
     print(f"wrote {Path(args.out) / 'scaling_law.json'}, scaling_law.md and figures/, and the "
           f"runs under {Path(args.out) / 'runs'}")
 

@@ -42,12 +42,13 @@ LAWS = (("standard", "standard, rate tuned per width"), ("mup", "muP, rate tuned
         ("mup_transferred", "muP, rate tuned once at the base width"))
 
 
-def run_transfer(root, seeds, *, quick: bool = False, full: bool = False, progress: bool = False,
+def run_transfer(root, seeds, *, quick: bool = False, full: bool = False,
+                 progress: bool = False, optimizer: str = "adam",
                  n_boot: int = 200) -> TransferStudy:
     """Train the study's shapes in both parametrizations (resumable folders under
     ``root/runs/``) and compare them (:func:`compare.analysis._transfer.transfer_study`)."""
     settings = dict(TRANSFER_QUICK if quick else TRANSFER_FULL if full else TRANSFER)
-    mup = ScalingSpec(**settings, seeds=seed_tuple(seeds))
+    mup = ScalingSpec(**settings, seeds=seed_tuple(seeds), optimizer=optimizer)
     standard = replace(mup, mup_base_width=None)
     runs = [run_scaling_study(spec, out=spec_directory(Path(root) / "runs", "digits",
                                                        spec.to_dict()), progress=progress)
@@ -89,43 +90,50 @@ def transfer_conclusions(summary: dict) -> list[str]:
     summarize_transfer : The summary.
     """
     widths, base = summary["widths"], summary["base_width"]
+    one = summary["n_seeds"] < 2
     lines = []
+
+    def exponent(value, interval, what) -> str:
+        if one:
+            return f"{value:.2f} (one seed: no interval, so no verdict on its sign)"
+        lo, hi = interval
+        return (f"{value:.2f} [{lo:.2f}, {hi:.2f}] (95% over seeds): " +
+                (f"{what} does not move resolvably with width" if lo <= 0 <= hi else
+                 f"{what} {'falls' if hi < 0 else 'rises'} with width"))
+
     for key, label in (("standard", "the standard parametrization"), ("mup", "muP")):
         p = summary[key]
-        lo, hi = p["slope_interval"]
-        drift = ("no drift with width is resolved (the interval includes 0)" if lo <= 0 <= hi
-                 else f"the tuned rate {'falls' if hi < 0 else 'rises'} with width")
         text = (f"Under {label} the tuned rate goes from {fmt(p['lr'][0])} at width "
                 f"{widths[0]} to {fmt(p['lr'][-1])} at width {widths[-1]}; as a power of width "
-                f"its exponent is {p['slope']:.2f} [{lo:.2f}, {hi:.2f}] (95% over seeds): {drift}.")
+                f"its exponent is {exponent(p['slope'], p['slope_interval'], 'the optimum')}.")
         if np.isfinite(p["edge_slope"]):
-            e_lo, e_hi = p["edge_slope_interval"]
-            moves = ("does not move resolvably" if e_lo <= 0 <= e_hi else
-                     "falls" if e_hi < 0 else "rises")
             text += (f" The valley's upper edge (where the loss reaches {EDGE_FACTOR:g}x its "
                      f"minimum) goes from {fmt(p['edge'][0])} to {fmt(p['edge'][-1])}, exponent "
-                     f"{p['edge_slope']:.2f} [{e_lo:.2f}, {e_hi:.2f}]: it {moves} with width.")
+                     f"{exponent(p['edge_slope'], p['edge_slope_interval'], 'the edge')}.")
         lines.append(text)
     for key, label in (("standard", "the standard parametrization"), ("mup", "muP")):
         p = summary[key]
         lost = [i for i, iv in enumerate(p["transfer_cost_intervals"]) if iv[0] > 0]
+        verdict = ("one seed: no interval, so no verdict" if one else
+                   "tuning once costs no loss beyond the seeds' noise at any width" if not lost
+                   else "tuning once costs loss beyond the seeds' noise at width(s) "
+                        + ", ".join(str(widths[i]) for i in lost))
         lines.append(f"Tuned once at width {base} (lr {fmt(p['base_lr'])}) under {label}, the "
                      "test loss against the rate tuned at each width is " + ", ".join(
                          "the same rate" if np.isclose(g, p["base_lr"]) else
-                         f"{100 * c:+.1f}% [{100 * iv[0]:+.1f}, {100 * iv[1]:+.1f}]"
+                         f"{100 * c:+.1f}%" + ("" if one else
+                                              f" [{100 * iv[0]:+.1f}, {100 * iv[1]:+.1f}]")
                          for c, iv, g in zip(p["transfer_cost"][1:],
                                              p["transfer_cost_intervals"][1:], p["grid_lr"][1:],
                                              strict=True))
                      + f" at widths {', '.join(str(w) for w in widths[1:])} (paired over seeds): "
-                     + ("tuning once costs no loss beyond the seeds' noise at any width" if not lost else
-                        f"tuning once costs loss beyond the seeds' noise at width(s) "
-                        f"{', '.join(str(widths[i]) for i in lost)}") + ".")
+                     + verdict + ".")
     laws = summary["laws"]
     lines.append("L(N) = E + A N^-alpha through these points: " + "; ".join(
         f"{label}: alpha = {fmt(laws[k]['alpha'])} {fmt_iv(laws[k]['intervals']['alpha'])}, E = "
         f"{fmt(laws[k]['E'])} {fmt_iv(laws[k]['intervals']['E'])}"
         + (" (alpha at its bound)" if laws[k]["alpha_at_bound"] else "") for k, label in LAWS)
-        + " (95% over seeds).")
+        + (" (one seed)." if one else " (95% over seeds)."))
     return lines
 
 

@@ -42,7 +42,8 @@ NUISANCE_SEEDS = 3
 """Seeds of ``lrbs run``'s study (1 with ``--quick``)."""
 
 
-def run_nuisance(root, seeds, *, quick: bool = False, full: bool = False, progress: bool = False,
+def run_nuisance(root, seeds, *, quick: bool = False, full: bool = False,
+                 progress: bool = False, optimizer: str = "adam",
                  n_boot: int = 200) -> NuisanceStudy:
     """Train the study's shapes at every batch size, each a resumable folder under
     ``root/runs/`` with all (rate, dropout) columns of a shape as one batched program.
@@ -53,7 +54,7 @@ def run_nuisance(root, seeds, *, quick: bool = False, full: bool = False, progre
     """
     settings = dict(NUISANCE_QUICK if quick else NUISANCE_FULL if full else NUISANCE)
     batch_sizes = settings.pop("batch_sizes")
-    spec = ScalingSpec(**settings, seeds=seed_tuple(seeds))
+    spec = ScalingSpec(**settings, seeds=seed_tuple(seeds), optimizer=optimizer)
     runs = []
     for batch_size in batch_sizes:
         at = replace(spec, batch_size=batch_size)
@@ -116,9 +117,12 @@ def _count(rows, test) -> int:
     return sum(bool(test(r)) for r in rows)
 
 
-def _verdict(confirmed: int, refuted: int, n: int, against: str) -> str:
+def _verdict(confirmed: int | None, refuted: int, n: int, against: str) -> str:
     """How many shapes confirm a claim beyond the seeds' noise, how many refute it (``against``
-    beyond the noise), and the verdict: confirmed or refuted only where every shape says so."""
+    beyond the noise), and the verdict: confirmed or refuted only where every shape says so;
+    ``confirmed=None`` for one seed, where nothing is beyond the noise."""
+    if confirmed is None:
+        return "not decided: one seed gives no test against the seeds' noise."
     verdict = ("confirmed" if confirmed == n else "refuted" if refuted == n else
                "not decided by these seeds" if confirmed == refuted == 0 else
                "mixed" if confirmed and refuted else
@@ -147,12 +151,14 @@ def nuisance_conclusions(summary: dict) -> list[str]:
                  f"{fmt(r['lr'])} {fmt_iv(r['lr_interval'])}"
                  f"{' (on the grid edge)' if r['on_edge'] else ''}, dropout {fmt(r['dropout'])}, "
                  f"B = {r['batch_size']}" for r in rows) + "."]
+    one = summary["n_seeds"] < 2
     winners = {d: _count(rows, lambda r, d=d: r["dropout"] == d) for d in dropouts}
     noisy = _count(rows, lambda r: all(r["dropouts_within_noise"]))
     source = [dropouts.index(d) for d in SOURCE_DROPOUT_ORDER if d in dropouts]
     text = ("Dropout: " + ", ".join(f"{fmt(d)} wins at {k} of {n}" for d, k in winners.items() if k)
-            + f" shape(s); at {noisy} of {n} every rate is within the seeds' noise of the winner "
-            "(paired 95% intervals of the loss difference).")
+            + (" shape(s) (one seed: no test against the seeds' noise)." if one else
+               f" shape(s); at {noisy} of {n} every rate is within the seeds' noise of the winner "
+               "(paired 95% intervals of the loss difference)."))
     if len(source) == 3:
         holds = _count(rows, lambda r: r["dropout_losses"][source[0]]
                        < r["dropout_losses"][source[1]] < r["dropout_losses"][source[2]])
@@ -161,7 +167,7 @@ def nuisance_conclusions(summary: dict) -> list[str]:
                           and r["dropout"] == SOURCE_DROPOUT_ORDER[0])
         against = _count(rows, lambda r: not r["dropouts_within_noise"][source[0]])
         text += (f" The source's order 0.15 > 0.1 > 0.2 (lower loss first) holds in the seed means "
-                 f"at {holds} of {n} shape(s); " + _verdict(resolved, against, n,
+                 f"at {holds} of {n} shape(s); " + _verdict(None if one else resolved, against, n,
                                                             "0.15 worse than the winner"))
     lines.append(text)
     if SOURCE_BATCH_SIZE in sizes:
@@ -173,7 +179,7 @@ def nuisance_conclusions(summary: dict) -> list[str]:
         lines.append(f"Batch size: B = {SOURCE_BATCH_SIZE} wins in the seed means at {wins} of {n} "
                      f"shape(s) (winners: {', '.join(str(r['batch_size']) for r in rows)}); the "
                      f"source's \"64 performs better\" is " + _verdict(
-                         resolved, against, n, f"{SOURCE_BATCH_SIZE} worse than the winner"))
+                         None if one else resolved, against, n, f"{SOURCE_BATCH_SIZE} worse than the winner"))
     fits = [r for r in rows if r["batch_exponent"] is not None]
     if fits:
         above = _count(fits, lambda r: r["batch_exponent"]["interval"][0] > 0)
@@ -184,7 +190,8 @@ def nuisance_conclusions(summary: dict) -> list[str]:
                          f"{r['batch_exponent']['exponent']:.2f} "
                          f"{fmt_iv(r['batch_exponent']['interval'])}" for r in fits)
                      + ". The source's \"smaller batches benefit from smaller learning rates\" is "
-                     + _verdict(above, below, len(fits), "the exponent below 0"))
+                     + _verdict(None if one else above, below, len(fits),
+                                "the exponent below 0"))
     else:
         lines.append(f"With {len(sizes)} batch sizes the rate's exponent in B is not fitted.")
     gains = [r for r in rows if "untuned_test_loss" in r]

@@ -256,9 +256,14 @@ def summarize_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation,
 
 
 def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
-                    progress: bool = True, n_boot: int = 200, formats=FORMATS,
-                    **options) -> dict:
+                    full: bool = False, framework: bool = True, progress: bool = True,
+                    n_boot: int = 200, formats=FORMATS, **options) -> dict:
     """Run (or resume) the study; write ``scaling_law.json``, ``scaling_law.md`` and its figures.
+
+    With ``framework`` (the default; ``lrbs run`` runs them as studies of their own) it also
+    runs :func:`compare.studies.nuisance.run_nuisance` and
+    :func:`compare.studies.mup_transfer.run_transfer` into the same folder, on their full grids
+    with ``full``, and adds their summaries (``nuisance``, ``mup_transfer``) and figures.
 
     The data axis trains the depth-1 shapes again on :data:`DATA_FRACTIONS` of the training
     split (nested subsets, ``ScalingSpec.train_size``), each its own resumable folder, and
@@ -295,8 +300,21 @@ def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
         data_law = data_law_study(axis, n_boot=n_boot)
         paths["data_law"] = save_figure(plot_data_law(data_law), root / "figures", "data_law",
                                         formats=formats)
+    extras = {}
+    if framework:
+        from compare.studies import mup_transfer, nuisance
+        for module, runner, summarize, plot in (
+                (nuisance, nuisance.run_nuisance, nuisance.summarize_nuisance,
+                 nuisance.plot_nuisance),
+                (mup_transfer, mup_transfer.run_transfer, mup_transfer.summarize_transfer,
+                 mup_transfer.plot_transfer)):
+            study = runner(root, seeds, quick=quick, full=full, progress=progress, n_boot=n_boot,
+                           optimizer=spec.optimizer)
+            extras[module.KEY] = summarize(study)
+            paths[module.KEY] = save_figure(plot(study), root / "figures", module.KEY,
+                                            formats=formats)
     results = dict(spec=spec.to_dict(), version=runs.version,
-                   **summarize_scaling_law(runs, fit, check, data_law),
+                   **summarize_scaling_law(runs, fit, check, data_law), **extras,
                    figures={k: {e: str(p.relative_to(root)) for e, p in v.items()}
                             for k, v in paths.items()})
     atomic_write_json(root / "scaling_law.json", results)
@@ -314,7 +332,9 @@ def markdown_table(results: dict) -> str:
         lines.append(f"| {r['width']} | {r['depth']} | {r['n_params']} | {r['lr']:.3g} | "
                      f"{'yes' if r['on_edge'] else 'no'} | {r['test_loss']:.4f} | {sd} | "
                      f"{r['test_accuracy']:.4f} |")
-    return "\n".join(lines) + "\n\n" + "\n\n".join(results["conclusions"]) + "\n"
+    extras = [line for key in ("nuisance", "mup_transfer") if key in results
+              for line in results[key]["conclusions"]]
+    return "\n".join(lines) + "\n\n" + "\n\n".join(results["conclusions"] + extras) + "\n"
 
 
 LACK_OF_FIT = 0.01
@@ -441,7 +461,7 @@ def run(context: Context) -> Summary:
     seeds = 1 if context.quick else SCALING_SEEDS
     context.log(f"  {seeds} seed(s)")
     results = run_scaling_law(context.root / "scaling", seeds=seeds, quick=context.quick,
-                              progress=context.progress, formats=("svg",))
+                              framework=False, progress=context.progress, formats=("svg",))
     files = {f"scaling/{k}": v for k, v in results.pop("_paths").items()}
     results["figures"] = {name: {ext: str(p.relative_to(context.root)) for ext, p in v.items()}
                           for name, v in ((k.partition("/")[2], v) for k, v in files.items())}
