@@ -5,6 +5,7 @@ from compare.analysis._double_descent import RiskSimulation, simulate_risk
 from compare.analysis._edges import EdgeStudy, edge_study
 from compare.analysis._gns import NoiseScaleStudy, noise_scale_study
 from compare.analysis._greedy import GreedyStudy, greedy_study
+from compare.analysis._nuisance import NuisanceStudy, nuisance_study
 from compare.analysis._optima import Study, Theory, analyze, bootstrap_optima
 from compare.analysis._temperature import (
     DataAxis,
@@ -14,6 +15,7 @@ from compare.analysis._temperature import (
 )
 from compare.analysis._theory_table import diagonal_curves
 from compare.analysis._trajectories import TrajectoryStudy, trajectory_study
+from compare.analysis._transfer import TransferStudy, transfer_study
 from compare.fit._annealing import AnnealingFit, annealing_areas, fit_annealing_law
 from compare.fit._critical import CriticalBatchFit, fit_critical_batch
 from compare.fit._data_law import DataLawFit, fit_data_law
@@ -42,11 +44,23 @@ from compare.studies.diagonal_nqm import (
 )
 from compare.studies.double_descent import plot_double_descent
 from compare.studies.greedy_rate import plot_greedy_rate
+from compare.studies.mup_transfer import (
+    plot_transfer,
+    run_transfer,
+    summarize_transfer,
+    transfer_conclusions,
+)
 from compare.studies.noise_scale import (
     noise_scale_conclusions,
     plot_critical_batch,
     plot_noise_trace,
     summarize_noise_scale,
+)
+from compare.studies.nuisance import (
+    nuisance_conclusions,
+    plot_nuisance,
+    run_nuisance,
+    summarize_nuisance,
 )
 from compare.studies.optimal_lr import plot_loss_vs_lr, plot_optima, plot_steps_to_target, summarize
 from compare.studies.scaling_law import (
@@ -74,6 +88,7 @@ __all__ = [
     "GreedyStudy",
     "LawFit",
     "NoiseScaleStudy",
+    "NuisanceStudy",
     "RULES",
     "RiskSimulation",
     "RuleFit",
@@ -83,6 +98,7 @@ __all__ = [
     "TemperatureStudy",
     "Theory",
     "TrajectoryStudy",
+    "TransferStudy",
     "adam_sde_study",
     "analyze",
     "annealing_areas",
@@ -98,9 +114,9 @@ __all__ = [
     "extrapolation_check",
     "fit_annealing_law",
     "fit_critical_batch",
+    "fit_data_law",
     "fit_rule",
     "fit_scaling",
-    "fit_data_law",
     "fit_scaling_law",
     "greedy_study",
     "least_squares_data_axis",
@@ -108,6 +124,8 @@ __all__ = [
     "logarithmic_rule",
     "noise_scale_conclusions",
     "noise_scale_study",
+    "nuisance_conclusions",
+    "nuisance_study",
     "plot_adam_sde",
     "plot_annealing",
     "plot_critical_batch",
@@ -117,16 +135,20 @@ __all__ = [
     "plot_loss_vs_lr",
     "plot_lr_vs_width",
     "plot_noise_trace",
+    "plot_nuisance",
     "plot_optima",
     "plot_scaling_law",
     "plot_stability_edges",
     "plot_steps_to_target",
     "plot_temperature",
     "plot_trajectories",
+    "plot_transfer",
     "power_rule",
     "results_schema",
+    "run_nuisance",
     "run_report",
     "run_scaling_law",
+    "run_transfer",
     "saturating_rule",
     "save_figure",
     "scaling_law_conclusions",
@@ -136,9 +158,13 @@ __all__ = [
     "summarize",
     "summarize_edges",
     "summarize_noise_scale",
+    "summarize_nuisance",
     "summarize_scaling_law",
+    "summarize_transfer",
     "surge_rule",
     "temperature_study",
     "trajectory_study",
+    "transfer_conclusions",
+    "transfer_study",
     "write_sweep_report",
 ]

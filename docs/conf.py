@@ -71,6 +71,7 @@ class ReadingOrder:
              "plot_noise_scale.py", "plot_trajectories.py", "plot_greedy_rate.py",
              "plot_temperature.py", "plot_adam_surge.py",
              "plot_adam_sde.py", "plot_adam_annealing.py", "plot_scaling_law.py",
+             "plot_scaling_framework.py",
              "plot_double_descent.py")
 
     def __init__(self, src_dir):

@@ -133,7 +133,7 @@ def transfer_conclusions(summary: dict) -> list[str]:
         f"{label}: alpha = {fmt(laws[k]['alpha'])} {fmt_iv(laws[k]['intervals']['alpha'])}, E = "
         f"{fmt(laws[k]['E'])} {fmt_iv(laws[k]['intervals']['E'])}"
         + (" (alpha at its bound)" if laws[k]["alpha_at_bound"] else "") for k, label in LAWS)
-        + (" (one seed)." if one else " (95% over seeds)."))
+        + ("." if one else " (95% over seeds)."))
     return lines
 
 
