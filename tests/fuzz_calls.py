@@ -8,6 +8,7 @@ entry here or in ``NOT_FUZZED`` with a reason.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ NOT_FUZZED = {
         "nqm.SurgeParameters", "empirical.SignStatistics",
         "compare.AdamSDEStudy", "compare.AnnealingFit", "compare.AnnealingStudy",
         "compare.GreedyStudy", "compare.TrajectoryStudy", "compare.TemperatureStudy",
-        "compare.DataAxis", "compare.DataLawFit",
+        "compare.DataAxis", "compare.DataLawFit", "compare.NuisanceStudy",
+        "compare.TransferStudy", "empirical.CoordinateCheck", "empirical.MuPScaling",
         "compare.CriticalBatchFit", "compare.EdgeStudy", "compare.Extrapolation",
         "compare.LawFit", "compare.NoiseScaleStudy", "compare.RiskSimulation",
         "compare.RuleFit", "compare.ScalingFit", "compare.ScalingRule", "compare.Study",
@@ -64,6 +66,8 @@ NOT_FUZZED = {
     "compare.run_report": "the whole report (tests/compare/test_report.py); its arguments are "
                           "checked by the command line table",
     "compare.run_scaling_law": "the whole scaling-law report (tests/compare/test_scaling_law.py)",
+    "compare.run_nuisance": "trains into a folder (tests/compare/test_scaling_law.py's CLI run)",
+    "compare.run_transfer": "trains into a folder (tests/compare/test_scaling_law.py's CLI run)",
     "empirical.SweepResult.save": "writes a folder (tests/empirical/test_store.py)",
     "empirical.SweepResult.load": "reads a folder (tests/empirical/test_store.py)",
     "empirical.files.locked_directory": "a context manager (tests/empirical/test_store.py)",
@@ -183,6 +187,25 @@ def scaling_spec() -> empirical.ScalingSpec:
 @functools.cache
 def scaling_runs() -> empirical.ScalingRuns:
     return empirical.run_scaling_study(scaling_spec())
+
+
+@functools.cache
+def nuisance() -> compare.NuisanceStudy:
+    spec = dataclasses.replace(scaling_spec(), shapes=SHAPES[:3], dropout=(0.0, 0.1))
+    return compare.nuisance_study([empirical.run_scaling_study(dataclasses.replace(
+        spec, batch_size=b)) for b in (4, 8, 16)], n_boot=10)
+
+
+@functools.cache
+def transfer_runs() -> tuple:
+    spec = dataclasses.replace(scaling_spec(), shapes=((4, 2), (8, 2), (16, 2)))
+    return (empirical.run_scaling_study(spec),
+            empirical.run_scaling_study(dataclasses.replace(spec, mup_base_width=4)))
+
+
+@functools.cache
+def transfer() -> compare.TransferStudy:
+    return compare.transfer_study(*transfer_runs(), n_boot=10)
 
 
 @functools.cache
@@ -591,6 +614,43 @@ def calls() -> dict[str, Callable[[], Call]]:
         "compare.scaling_law_conclusions": lambda: Call(compare.scaling_law_conclusions, dict(
             summary=compare.summarize_scaling_law(scaling_runs(), law_fit(), law_check()))),
         "compare.results_schema": lambda: Call(compare.results_schema, {}),
+        "compare.nuisance_study": lambda: Call(compare.nuisance_study, dict(
+            runs=[empirical.run_scaling_study(dataclasses.replace(
+                scaling_spec(), shapes=SHAPES[:3], dropout=(0.0, 0.1), batch_size=b))
+                for b in (4, 8)], n_boot=10, seed=0)),
+        "compare.NuisanceStudy.best": lambda: Call(nuisance().best, dict(shape=1)),
+        "compare.NuisanceStudy.lr_intervals": lambda: Call(nuisance().lr_intervals, dict(
+            shape=1, dropout=0)),
+        "compare.NuisanceStudy.option_losses": lambda: Call(nuisance().option_losses, dict(
+            shape=1, axis="dropout")),
+        "compare.NuisanceStudy.within_noise": lambda: Call(nuisance().within_noise, dict(
+            shape=1, axis="batch_size")),
+        "compare.NuisanceStudy.batch_exponent": lambda: Call(nuisance().batch_exponent, dict(
+            shape=1), nan="ScalingFit.lack_of_fit: no rule is scored on three batch sizes"),
+        "compare.summarize_nuisance": lambda: Call(compare.summarize_nuisance, dict(
+            study=nuisance(), n_boot=10)),
+        "compare.nuisance_conclusions": lambda: Call(compare.nuisance_conclusions, dict(
+            summary=compare.summarize_nuisance(nuisance(), n_boot=10))),
+        "compare.plot_nuisance": lambda: Call(compare.plot_nuisance, dict(study=nuisance())),
+        "compare.transfer_study": lambda: Call(compare.transfer_study, dict(
+            standard=transfer_runs()[0], mup=transfer_runs()[1], n_boot=10, seed=0),
+            nan="the valley's edge where the loss stays below twice its minimum"),
+        "compare.summarize_transfer": lambda: Call(compare.summarize_transfer, dict(
+            study=transfer()), nan="the valley's edge where the loss stays below twice its "
+                                   "minimum"),
+        "compare.transfer_conclusions": lambda: Call(compare.transfer_conclusions, dict(
+            summary=compare.summarize_transfer(transfer()))),
+        "compare.plot_transfer": lambda: Call(compare.plot_transfer, dict(study=transfer())),
+        "empirical.mup_scaling": lambda: Call(empirical.mup_scaling, dict(
+            shape=empirical.MLPShape(8, 2), base_width=4, optimizer="sgd")),
+        "empirical.coordinate_check": lambda: Call(empirical.coordinate_check, dict(
+            split=digits(), widths=[4, 8], lr=1e-2, depth=1, mup_base_width=4,
+            optimizer="adam", steps=2, run_seeds=(0,), batch_size=8),
+            inf="a rate large enough to diverge", nan="a rate large enough to diverge"),
+        "empirical.CoordinateCheck.slopes": lambda: Call(empirical.coordinate_check(
+            digits(), [4, 8], 1e-2, steps=1).slopes, {}),
+        "empirical.ShapeResult.at_dropout": lambda: Call(scaling_runs().shapes[0].at_dropout,
+                                                          dict(rate=0.0)),
         "compare.annealing_areas": lambda: Call(compare.annealing_areas, dict(
             rates=[0.1, 0.2, 0.1, 0.05], decay=0.9)),
         "compare.fit_annealing_law": lambda: Call(compare.fit_annealing_law, dict(

@@ -76,8 +76,20 @@ class NuisanceStudy:
     def n_seeds(self) -> int:
         return self.val.shape[-1]
 
+    def _index(self, name: str, value, size: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not 0 <= value < size:
+            raise ValueError(f"{name} must be an index in [0, {size}), got {value!r:.40}")
+        return int(value)
+
+    def _axis(self, axis) -> str:
+        if axis not in ("dropout", "batch_size"):
+            raise ValueError(f"axis must be 'dropout' or 'batch_size', got {axis!r:.40}")
+        return axis
+
     def best(self, shape: int) -> tuple[int, int]:
         """Indices (batch size, dropout) of the lowest seed-mean validation loss."""
+        shape = self._index("shape", shape, len(self.widths))
         b, d = np.unravel_index(np.argmin(self.val[shape].mean(-1)), self.val.shape[1:3])
         return int(b), int(d)
 
@@ -85,7 +97,9 @@ class NuisanceStudy:
         """95% intervals over seeds (Student bootstrap in ``log lr``) of the tuned rate at every
         batch size and dropout ``dropout`` (an index; the shape's best by default), shape
         (n_b, 2); the point itself with one seed."""
-        d = self.best(shape)[1] if dropout is None else dropout
+        shape = self._index("shape", shape, len(self.widths))
+        d = (self.best(shape)[1] if dropout is None else
+             self._index("dropout", dropout, self.dropouts.size))
         lr = self.lr[shape, :, d]
         if self.boot_lr.shape[0] == 0:
             return np.stack([lr, lr], axis=1)
@@ -96,6 +110,8 @@ class NuisanceStudy:
     def option_losses(self, shape: int, axis: str) -> np.ndarray:
         """Per option of ``axis`` ("dropout" or "batch_size"), the per-seed validation loss at
         its best value of the other (by seed mean), shape (n_options, n_seed)."""
+        shape = self._index("shape", shape, len(self.widths))
+        axis = self._axis(axis)
         val = self.val[shape] if axis == "batch_size" else self.val[shape].transpose(1, 0, 2)
         other = np.argmin(val.mean(-1), axis=1)
         return val[np.arange(len(val)), other]
@@ -116,9 +132,9 @@ class NuisanceStudy:
         """The rules and free exponent of the tuned rate against batch size at the shape's
         best dropout (:func:`compare.fit_scaling`); ``None`` with fewer than three batch
         sizes."""
+        d = self.best(shape)[1]
         if self.batch_sizes.size < 3:
             return None
-        d = self.best(shape)[1]
         return fit_scaling(self.batch_sizes, self.lr[shape, :, d], self.boot_lr[:, shape, :, d],
                            n_seeds=self.n_seeds)
 

@@ -204,14 +204,14 @@ def transfer_study(standard: ScalingRuns, mup: ScalingRuns, *, n_boot: int = 200
     --------
     empirical.mup_scaling : The parametrization.
     """
+    if mup.spec.mup_base_width is None or standard.spec.mup_base_width is not None:
+        raise ValueError("mup must be trained in muP and standard in the standard parametrization")
     shapes = [r.shape for r in standard.shapes]
     if [r.shape for r in mup.shapes] != shapes or standard.spec.seeds != mup.spec.seeds:
         raise ValueError("standard and mup must hold the same shapes and seeds")
     if len({s.depth for s in shapes}) != 1 or np.any(np.diff([s.width for s in shapes]) <= 0) \
             or len(shapes) < 3:
         raise ValueError("the shapes must be three or more widths, increasing, at one depth")
-    if mup.spec.mup_base_width is None or standard.spec.mup_base_width is not None:
-        raise ValueError("mup must be trained in muP and standard in the standard parametrization")
     n_seed = len(standard.spec.seeds)
     picks = (np.random.default_rng(seed).integers(0, n_seed, (n_boot, n_seed)) if n_seed > 1
              else np.zeros((0, 1), dtype=int))

@@ -137,6 +137,7 @@ def transfer_conclusions(summary: dict) -> list[str]:
     return lines
 
 
+@checked(study=kind(TransferStudy))
 def plot_transfer(study: TransferStudy) -> Figure:
     """Validation loss against log2 lr per width under each parametrization, the tuned rate
     against width with 95% intervals, and the test loss against size with both rates.

@@ -26,7 +26,7 @@ from compare.style._figures import PALETTE, label_axes
 from compare.style._html import answer_list, num_text, table
 from compare.style._text import fmt, fmt_iv
 from empirical import ScalingSpec, run_scaling_study
-from empirical._core.arguments import checked, kind
+from empirical._core.arguments import MAX_RESAMPLES, checked, kind, whole
 
 NAME = "nuisance"
 KEY = "nuisance"
@@ -89,7 +89,7 @@ def _shape_row(study: NuisanceStudy, s: int) -> dict:
     return row
 
 
-@checked(study=kind(NuisanceStudy))
+@checked(study=kind(NuisanceStudy), n_boot=whole(2, MAX_RESAMPLES))
 def summarize_nuisance(study: NuisanceStudy, n_boot: int = 200) -> dict:
     """One row per shape (its tuned rate with the 95% interval over seeds, dropout and batch
     size; each option's loss and whether it is within the seeds' noise of the winner; the rate
@@ -217,6 +217,7 @@ def nuisance_conclusions(summary: dict) -> list[str]:
     return lines
 
 
+@checked(study=kind(NuisanceStudy))
 def plot_nuisance(study: NuisanceStudy) -> Figure:
     """Left: seed-mean validation loss against dropout, one panel per shape, a line per batch
     size. Right: the tuned rate against batch size at each shape's best dropout, 95% over seeds.

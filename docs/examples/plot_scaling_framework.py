@@ -42,8 +42,8 @@ split = load_digits_split(0)
 widths = [16, 32, 64, 128, 256, 512]
 checks = {name: coordinate_check(split, widths, 1e-2, mup_base_width=base)
           for name, base in (("standard", None), ("muP", 16))}
-fig = Figure(figsize=(9, 3.6), layout="constrained")
-for ax, (name, check) in zip(fig.subplots(1, 2), checks.items(), strict=True):
+fig_coordinates = Figure(figsize=(9, 3.6), layout="constrained")
+for ax, (name, check) in zip(fig_coordinates.subplots(1, 2), checks.items(), strict=True):
     for step in range(check.sizes.shape[1]):
         ax.plot(widths, check.sizes[:, step, -1], "o-", label=f"step {step}")
     ax.set_xscale("log", base=2)
@@ -51,7 +51,6 @@ for ax, (name, check) in zip(fig.subplots(1, 2), checks.items(), strict=True):
     ax.set_title(f"{name}: logits' size against width")
     ax.set_xlabel("width")
     ax.legend(fontsize=7)
-fig
 print({name: np.round(c.slopes()[:, -1], 2).tolist() for name, c in checks.items()})
 
 # %%
@@ -62,7 +61,7 @@ print({name: np.round(c.slopes()[:, -1], 2).tolist() for name, c in checks.items
 # verdict).
 root = tempfile.mkdtemp()
 nuisance = run_nuisance(root, 1, quick=True)
-plot_nuisance(nuisance)
+fig_nuisance = plot_nuisance(nuisance)
 
 # %%
 for sentence in nuisance_conclusions(summarize_nuisance(nuisance)):
@@ -72,7 +71,7 @@ for sentence in nuisance_conclusions(summarize_nuisance(nuisance)):
 # Does the rate tuned at width 8 transfer?
 # ----------------------------------------
 transfer = run_transfer(root, 1, quick=True)
-plot_transfer(transfer)
+fig_transfer = plot_transfer(transfer)
 
 # %%
 for sentence in transfer_conclusions(summarize_transfer(transfer)):

@@ -77,6 +77,7 @@ def coordinate_check(split: DigitsSplit, widths, lr: float, *, depth: int = 2,
     Returns
     -------
     CoordinateCheck
+        Its sizes are ``inf`` or ``nan`` where a rate large enough to diverge overflows.
 
     See Also
     --------

@@ -194,6 +194,9 @@ class ShapeResult:
         one by default), in increasing rate."""
         rate = self.dropout if rate is None else rate
         at = self.runs.column_dropouts == rate
+        if not at.any():
+            raise ValueError(f"rate must be one of the dropout rates tried, "
+                             f"{sorted(set(self.runs.column_dropouts.tolist()))}, got {rate!r}")
         order = np.argsort(self.runs.lrs[at])
         return (self.runs.lrs[at][order], self.runs.best_val_loss[:, at][:, order],
                 self.runs.test_loss[:, at][:, order])

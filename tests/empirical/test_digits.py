@@ -162,3 +162,31 @@ def test_mup_at_its_base_width_is_the_standard_parametrization(split):
 def test_dropout_must_be_one_rate_or_one_per_column(split, bad):
     with pytest.raises(ValueError, match="dropout"):
         train_digits_batched(split, MLPShape(8, 1), [1e-3, 1e-2, 0.1], dropout=bad, max_steps=2)
+
+
+def test_a_dropout_tuple_tunes_over_columns_and_resumes(tmp_path, split):
+    spec = ScalingSpec(shapes=((4, 1), (8, 1), (16, 1)), seeds=(0,), max_steps=40,
+                       grid=LRGrid(base=1e-3, ratio=10.0, k_min=0, k_max=2), max_extensions=1,
+                       dropout=(0.2, 0.0), mup_base_width=4)
+    assert spec.dropout == (0.0, 0.2) and spec.dropouts == (0.0, 0.2)
+    assert ScalingSpec.from_dict(spec.to_dict()) == spec
+    first = run_scaling_study(spec, out=tmp_path)
+    for result in first.shapes:
+        runs = result.runs
+        assert sorted(set(runs.column_dropouts)) == [0.0, 0.2]
+        np.testing.assert_array_equal(result.at_dropout(0.0)[0], result.at_dropout(0.2)[0])
+        mean = runs.best_val_loss.mean(axis=0)
+        assert mean[result.best_index] == mean.min()
+        assert result.dropout == runs.column_dropouts[np.argmin(mean)]
+    again = run_scaling_study(spec, out=tmp_path)                   # read back, not retrained
+    for a, b in zip(first.shapes, again.shapes, strict=True):
+        np.testing.assert_array_equal(a.runs.column_dropouts, b.runs.column_dropouts)
+        np.testing.assert_array_equal(a.runs.best_val_loss, b.runs.best_val_loss)
+    assert "mup_base_width" not in ScalingSpec().to_dict()
+    assert ScalingSpec().to_dict()["dropout"] == 0.0
+
+
+@pytest.mark.parametrize("bad", [(0.1, 0.1), (1.0,), (), (-0.1, 0.2)])
+def test_a_dropout_tuple_needs_distinct_rates_in_range(bad):
+    with pytest.raises(ValueError, match="dropout"):
+        ScalingSpec(dropout=bad)

@@ -1,0 +1,118 @@
+"""The nuisance study (rate, dropout and batch size per shape) and the muP transfer study:
+their estimators on constructed runs with known answers, and the verdicts their sentences
+draw from the numbers."""
+
+import numpy as np
+import pytest
+
+from compare import nuisance_conclusions, transfer_conclusions
+from compare.analysis._nuisance import NuisanceStudy
+from compare.analysis._transfer import Parametrization, valley_edges
+
+
+def test_valley_edge_is_the_interpolated_crossing_of_twice_the_minimum():
+    lrs = 10.0 ** np.arange(-4, 1)                       # 1e-4 ... 1
+    curve = np.array([1.0, 0.5, 0.4, 0.6, 1.6])            # 2 x min = 0.8, crossed in (0.1, 1)
+    t = (np.log(0.8) - np.log(0.6)) / (np.log(1.6) - np.log(0.6))
+    assert valley_edges(lrs, curve[None])[0] == pytest.approx(10 ** (-1 + t))
+    assert np.isnan(valley_edges(lrs, np.array([[1.0, 0.5, 0.4, 0.5, 0.7]]))[0])   # none
+    assert valley_edges(lrs, np.array([[0.4, 0.9, 1.0, 1.0, 1.0]]))[0] < 1e-3       # first
+
+
+def _study(val):
+    """A study of one shape over batch sizes (16, 64) and dropouts (0, 0.1, 0.15, 0.2)."""
+    val = np.asarray(val, dtype=float)
+    n_b, n_d = val.shape[:2]
+    lr = np.full((1, n_b, n_d), 1e-3)
+    return NuisanceStudy(np.array([1000]), np.array([8]), np.array([1]), np.array([16, 64]),
+                         np.array([0.0, 0.1, 0.15, 0.2]), val[None], val[None], lr,
+                         np.full((10, 1, n_b, n_d), 1e-3), np.zeros((1, n_b, n_d), dtype=bool))
+
+
+def test_the_best_cell_and_paired_noise():
+    offsets = np.array([0.0, 0.001, -0.001])               # seed effects shared by every cell
+    means = np.array([[0.30, 0.28, 0.25, 0.29], [0.31, 0.27, 0.26, 0.35]])
+    study = _study(means[..., None] + offsets)
+    assert study.best(0) == (0, 2)                          # B = 16, dropout 0.15
+    # the shared seed effects cancel in the paired differences: every gap is resolved
+    assert study.within_noise(0, "dropout").tolist() == [False, False, True, False]
+    # independent seed noise of sd 0.05 against gaps of 0.05 at most: nothing resolved
+    noisy = _study(means[..., None] + 0.05 * np.random.default_rng(0).standard_normal((2, 4, 3)))
+    assert noisy.within_noise(0, "dropout").all()
+
+
+def _row(**kw):
+    row = dict(width=8, depth=1, n_params=1000, lr=1e-3, lr_interval=[5e-4, 2e-3], on_edge=False,
+               dropout=0.15, batch_size=64, val_loss=0.2, test_loss=0.21,
+               dropout_losses=[0.3, 0.25, 0.2, 0.28], batch_size_losses=[0.25, 0.2, 0.22],
+               dropouts_within_noise=[False, False, True, False],
+               batch_sizes_within_noise=[False, True, False], lr_by_batch_size=[1e-4, 1e-3, 1e-2],
+               batch_exponent=dict(exponent=1.0, interval=[0.5, 1.5], verdict=""))
+    return {**row, **kw}
+
+
+def _summary(rows, n_seeds=3):
+    return dict(batch_sizes=[16, 64, 256], dropouts=[0.0, 0.1, 0.15, 0.2], n_seeds=n_seeds,
+                shapes=rows, law=None)
+
+
+def test_insights_confirmed_only_beyond_the_noise_at_every_shape():
+    text = " ".join(nuisance_conclusions(_summary([_row(), _row(width=16)])))
+    assert text.count("confirmed beyond the seeds' noise at 2 of 2") == 3
+    assert text.count(": confirmed here.") == 3
+    # the same numbers within the noise: not decided, never confirmed
+    tied = _row(dropouts_within_noise=[True] * 4, batch_sizes_within_noise=[True] * 3,
+                batch_exponent=dict(exponent=1.0, interval=[-0.5, 2.5], verdict=""))
+    text = " ".join(nuisance_conclusions(_summary([tied, tied])))
+    assert text.count("not decided by these seeds") == 3 and "confirmed here" not in text
+    # the opposite beyond the noise: refuted
+    against = _row(dropout=0.0, dropout_losses=[0.2, 0.25, 0.3, 0.28],
+                   dropouts_within_noise=[True, False, False, False], batch_size=16,
+                   batch_sizes_within_noise=[True, False, False],
+                   batch_exponent=dict(exponent=-1.0, interval=[-1.5, -0.5], verdict=""))
+    text = " ".join(nuisance_conclusions(_summary([against])))
+    assert text.count(": refuted here.") == 3
+    # one seed: no verdict at all
+    text = " ".join(nuisance_conclusions(_summary([_row()], n_seeds=1)))
+    assert "confirmed" not in text and "refuted here" not in text
+
+
+def _param(slope_interval, costs, cost_intervals, edge_interval=(-0.1, 0.1)):
+    return dict(lr=[1e-3, 1e-3, 1e-3], lr_intervals=[[1e-4, 1e-2]] * 3, slope=0.0,
+                slope_interval=list(slope_interval), edge=[0.1, 0.1, 0.1], edge_slope=0.0,
+                edge_slope_interval=list(edge_interval), grid_lr=[1e-3, 2e-3, 2e-3],
+                base_lr=1e-3, tuned_test_loss=[0.2] * 3, transferred_test_loss=[0.2] * 3,
+                transfer_cost=costs, transfer_cost_intervals=cost_intervals)
+
+
+def test_transfer_verdicts_follow_the_intervals():
+    law = dict(E=0.1, A=1.0, alpha=0.5, alpha_at_bound=False,
+               intervals=dict(E=[0.09, 0.11], A=[0.5, 2], alpha=[0.3, 0.7]))
+    summary = dict(widths=[8, 16, 32], n_params=[1, 2, 3], base_width=8, n_seeds=3,
+                   laws=dict(standard=law, mup=law, mup_transferred=law),
+                   standard=_param((-1.2, -0.4), [0, 0.05, 0.2], [[0, 0], [-0.1, 0.2], [0.1, 0.3]],
+                                   edge_interval=(-0.8, -0.4)),
+                   mup=_param((-0.3, 0.4), [0, 0.01, 0.02], [[0, 0], [-0.1, 0.1], [-0.1, 0.2]]))
+    standard, mup, cost_sp, cost_mup, _ = transfer_conclusions(summary)
+    assert "the optimum falls with width" in standard and "the edge falls with width" in standard
+    assert "the optimum does not move resolvably" in mup
+    assert "beyond the seeds' noise at width(s) 32" in cost_sp
+    assert "costs no loss beyond the seeds' noise at any width" in cost_mup
+
+
+def test_transfer_study_refuses_mismatched_runs():
+    from compare import transfer_study
+    from empirical import ScalingRuns, ScalingSpec
+    spec = ScalingSpec(shapes=((8, 2), (16, 2), (32, 2)))
+    with pytest.raises(ValueError, match="muP"):
+        transfer_study(ScalingRuns(spec), ScalingRuns(spec))
+
+
+def test_parametrization_penalty_is_the_paired_ratio():
+    tuned = np.array([[1.0, 2.0, 4.0], [1.0, 1.0, 1.0]])
+    moved = np.array([[1.0, 2.0, 4.0], [1.1, 1.2, 1.3]])
+    p = Parametrization("x", [], [], [], np.ones(2), np.ones((2, 2)), 0.0, (0.0, 0.0),
+                        np.ones(2), 0.0, (0.0, 0.0), np.ones(2), tuned, 1.0, moved)
+    mean, iv = p.penalty()
+    assert mean == pytest.approx([0.0, 0.2])
+    assert iv[0] == pytest.approx([0.0, 0.0]) and iv[1, 0] < 0.2 < iv[1, 1]
