@@ -11,13 +11,14 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 EXAMPLES = sorted((DOCS / "examples").glob("plot_*.py"))
 
 
-def test_the_gallery_has_the_sixteen_topics():
+def test_the_gallery_has_the_seventeen_topics():
     assert [p.stem for p in EXAMPLES] == ["plot_adam_annealing", "plot_adam_sde", "plot_adam_surge",
                                           "plot_diagonal_nqm", "plot_double_descent",
                                           "plot_greedy_rate",
                                           "plot_least_squares", "plot_mlp_adam", "plot_mlp_sgd",
                                           "plot_noise_scale", "plot_own_model", "plot_scalar_nqm",
-                                          "plot_scaling_law", "plot_stability_edge",
+                                          "plot_scaling_framework", "plot_scaling_law",
+                                          "plot_stability_edge",
                                           "plot_temperature", "plot_trajectories"]
 
 

@@ -46,7 +46,13 @@ def run_transfer(root, seeds, *, quick: bool = False, full: bool = False,
                  progress: bool = False, optimizer: str = "adam",
                  n_boot: int = 200) -> TransferStudy:
     """Train the study's shapes in both parametrizations (resumable folders under
-    ``root/runs/``) and compare them (:func:`compare.analysis._transfer.transfer_study`)."""
+    ``root/runs/``) and compare them.
+
+    See Also
+    --------
+    compare.transfer_study : The comparison.
+    compare.summarize_transfer : Its summary and sentences.
+    """
     settings = dict(TRANSFER_QUICK if quick else TRANSFER_FULL if full else TRANSFER)
     mup = ScalingSpec(**settings, seeds=seed_tuple(seeds), optimizer=optimizer)
     standard = replace(mup, mup_base_width=None)

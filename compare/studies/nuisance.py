@@ -50,7 +50,8 @@ def run_nuisance(root, seeds, *, quick: bool = False, full: bool = False,
 
     See Also
     --------
-    compare.analysis._nuisance.NUISANCE : The settings (``NUISANCE_FULL`` with ``full``).
+    compare.nuisance_study : Gathers the runs.
+    compare.summarize_nuisance : Its summary and sentences.
     """
     settings = dict(NUISANCE_QUICK if quick else NUISANCE_FULL if full else NUISANCE)
     batch_sizes = settings.pop("batch_sizes")

@@ -74,5 +74,10 @@ transfer = run_transfer(root, 1, quick=True)
 fig_transfer = plot_transfer(transfer)
 
 # %%
+# Conclusion
+# ----------
+# Every sentence computed from the numbers above by :func:`compare.transfer_conclusions` (the
+# report's own sentences): whether the tuned rate and the valley's upper edge move with width
+# in each parametrization, and what the rate tuned once costs.
 for sentence in transfer_conclusions(summarize_transfer(transfer)):
     print(sentence, end="\n\n")

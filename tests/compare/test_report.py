@@ -96,7 +96,9 @@ def test_figures_written_as_svg_and_png_where_shown(report):
     show (each format draws the figure anew)."""
     from compare.report._readme import FIGURES
     results = json.loads((report / "results.json").read_text())
-    assert len(results["figures"]) == 21        # 17, the critical batch and 3 noise-scale runs
+    # 17, the critical batch, 3 noise-scale runs, and the nuisance and muP studies' where the
+    # 'data' extra is there
+    assert len(results["figures"]) == 21 + (2 if results["nuisance"] else 0)
     for name, paths in results["figures"].items():
         assert b"<svg" in (report / paths["svg"]).read_bytes()[:500]
         assert ("png" in paths) == (name in FIGURES), name
@@ -108,7 +110,7 @@ def test_page_is_self_contained(report):
     page = (report / "index.html").read_text()
     scaling = json.loads((report / "results.json").read_text())["scaling_law"]
     sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    assert len(sources) == 21 + (3 if scaling else 0)
+    assert len(sources) == 21 + (5 if scaling else 0)   # the scaling law's 3, nuisance, muP
     for src in sources:
         assert src.startswith("data:image/svg+xml;base64,")
         assert b"<svg" in base64.b64decode(src.split(",", 1)[1])[:500]
