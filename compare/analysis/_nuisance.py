@@ -17,9 +17,10 @@ from empirical.sweep._optimum import subgrid_argmin_rows
 
 NUISANCE = dict(shapes=((8, 1), (32, 1), (128, 1)), batch_sizes=(16, 64, 128),
                 dropout=(0.0, 0.1, 0.15, 0.2),
-                grid=LRGrid(base=1e-4, ratio=10**0.5, k_min=0, k_max=5))
+                grid=LRGrid(base=1e-4, ratio=10**0.5, k_min=1, k_max=5))
 """``lrbs run``'s study: three widths, the source's dropout rates and batch sizes around its
-64, rates half a decade apart (extended while a shape's optimum is on the grid's edge)."""
+64, rates 3.2e-4 to 0.032 half a decade apart (extended while a shape's optimum is on the
+grid's edge; 1e-4 would learn too slowly to stop early and keep every run going)."""
 NUISANCE_FULL = dict(shapes=tuple((w, d) for d in (1, 2) for w in (8, 16, 32, 64, 128)),
                      batch_sizes=(16, 32, 64, 128, 256), dropout=(0.0, 0.05, 0.1, 0.15, 0.2, 0.3),
                      grid=LRGrid(base=1e-4, ratio=10**0.25, k_min=0, k_max=15))

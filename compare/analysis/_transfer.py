@@ -14,10 +14,14 @@ from empirical._core.arguments import MAX_RESAMPLES, SEED, checked, kind, whole
 from empirical._core.intervals import bootstrap_interval
 from empirical.sweep._optimum import subgrid_argmin_rows
 
-TRANSFER = dict(shapes=tuple((w, 2) for w in (8, 16, 32, 64, 128)), mup_base_width=8)
+TRANSFER = dict(shapes=tuple((w, 2) for w in (8, 16, 32, 64, 128)), mup_base_width=8,
+                grid=LRGrid(base=1e-4, ratio=10**0.25, k_min=2, k_max=15))
 """``lrbs run``'s study: depth 2 (so muP divides the hidden-to-hidden rate by the width
-multiplier), widths 8-128, the main study's grid and batch size; base width 8."""
-TRANSFER_FULL = dict(shapes=tuple((w, 2) for w in (8, 16, 32, 64, 128, 256, 512)), mup_base_width=8)
+multiplier), widths 8-128, base width 8; the main study's batch size and grid without its two
+lowest rates (3.2e-4 to 0.56, a quarter decade apart; the grid extends downward where an
+optimum reaches its edge)."""
+TRANSFER_FULL = dict(shapes=tuple((w, 2) for w in (8, 16, 32, 64, 128, 256, 512)),
+                     mup_base_width=8)
 """``lrbs scaling-law --full``: widths up to 512 (64x the base)."""
 TRANSFER_QUICK = dict(shapes=((8, 2), (16, 2), (32, 2)), mup_base_width=8, max_steps=300,
                       grid=LRGrid(base=1e-4, ratio=10**0.5, k_min=1, k_max=6))
@@ -120,6 +124,7 @@ class TransferStudy:
     Attributes
     ----------
     widths, n_params : ndarray of int, shape (n_width,)
+    depth : int
     base_width : int
     standard, mup : Parametrization
     laws : dict of str to LawFit
@@ -133,6 +138,7 @@ class TransferStudy:
 
     widths: np.ndarray
     n_params: np.ndarray
+    depth: int
     base_width: int
     standard: Parametrization
     mup: Parametrization
@@ -221,7 +227,7 @@ def transfer_study(standard: ScalingRuns, mup: ScalingRuns, *, n_boot: int = 200
     laws = {"standard": fit_scaling_law(n_params, sp.tuned_test, n_boot=n_boot),
             "mup": fit_scaling_law(n_params, mu.tuned_test, n_boot=n_boot),
             "mup_transferred": fit_scaling_law(n_params, mu.transferred_test, n_boot=n_boot)}
-    return TransferStudy(np.array([s.width for s in shapes]), n_params,
+    return TransferStudy(np.array([s.width for s in shapes]), n_params, shapes[0].depth,
                          int(mup.spec.mup_base_width), sp, mu, laws)
 
 

@@ -122,9 +122,10 @@ def _write_report(context: Context, studies: list) -> dict:
         for study in beside:
             context.log(f"[{studies.index(study) + 1}/{len(studies)}] {study.TITLE} "
                         "(on the second core)")
-        # from the report's end, where its longest study is
+        # the longest first (a study's SECONDS), then from the report's end
         handed = HandOver(helper, [(s.NAME, _run_study, s.__name__, alone)
-                                   for s in reversed(beside)])
+                                   for s in sorted(reversed(beside),
+                                                   key=lambda s: -getattr(s, "SECONDS", 0))])
         for k, study in enumerate(studies, 1):
             if study not in beside:
                 checkpoint()

@@ -144,9 +144,10 @@ class Summary:
 class StudyModule(Protocol):
     """The face of a study module (the module itself is the study).
 
-    Two parts are optional: ``answer_html(data) -> str``, the study's part of the page's
-    opening answer, and ``readme(data) -> str``, its block of the README's answer; only the
-    optimal-lr study has them today.
+    Three parts are optional: ``answer_html(data) -> str``, the study's part of the page's
+    opening answer, and ``readme(data) -> str``, its block of the README's answer (only the
+    optimal-lr study has them today); and ``SECONDS``, the time a full run of a study that
+    runs beside the sweeps takes, so the second core starts the longest first.
     """
 
     NAME: str                       # for ``lrbs run --only`` and its docs page

@@ -32,6 +32,8 @@ KEY = "mup_transfer"
 TITLE = "muP transfer on digits"
 ORDER = 62
 USES_SWEEPS = False
+SECONDS = 24
+"""A full run's time (measured 2026-12-05), for the second core's order."""
 REFERENCES = (
     "G. Yang et al., Tensor Programs V: Tuning large neural networks via zero-shot "
     "hyperparameter transfer, arXiv:2203.03466 (muP, and the mup package's rules).",
@@ -71,8 +73,10 @@ def summarize_transfer(study: TransferStudy) -> dict:
     --------
     transfer_conclusions : The sentences.
     """
-    out = dict(widths=study.widths.tolist(), n_params=study.n_params.tolist(),
+    grids = np.concatenate(study.standard.lrs + study.mup.lrs)
+    out = dict(widths=study.widths.tolist(), depth=int(study.depth), n_params=study.n_params.tolist(),
                base_width=study.base_width, n_seeds=int(study.mup.tuned_test.shape[1]),
+               lr_range=[float(grids.min()), float(grids.max())],
                laws={k: law_summary(v) for k, v in study.laws.items()})
     for key, p in (("standard", study.standard), ("mup", study.mup)):
         cost, cost_iv = p.penalty()
@@ -225,10 +229,11 @@ def html(results: dict, figure: Callable[[str, str], str]) -> str:
             for i, (w, n) in enumerate(zip(data["widths"], data["n_params"], strict=True))]
     return "".join([
         f"<h2 id='{NAME}'>{TITLE}</h2>",
-        f"<p>The depth-2 MLPs trained over the main study's grid in the standard parametrization "
-        f"and in muP with base width {data['base_width']} (<code>empirical.mup_scaling</code>: "
-        "the <code>mup</code> package's initialization, readout multiplier and per-layer Adam "
-        "rates), Adam at B = 64 with early stopping.</p>",
+        f"<p>The depth-{data['depth']} MLPs trained over rates {num_text(data['lr_range'][0])} to "
+        f"{num_text(data['lr_range'][1])} in the standard parametrization and in muP with base "
+        f"width {data['base_width']} (<code>empirical.mup_scaling</code>: the <code>mup</code> "
+        "package's initialization, readout multiplier and per-parameter rates), with the scaling-"
+        "law study's optimizer, batch size and early stopping.</p>",
         answer_list(data["conclusions"]),
         figure("mup_transfer", "Loss against log2 learning rate per width in each "
                                "parametrization; the tuned rate against width; the law with the "

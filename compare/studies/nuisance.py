@@ -33,6 +33,8 @@ KEY = "nuisance"
 TITLE = "Dropout, batch size and learning rate per shape on digits"
 ORDER = 61
 USES_SWEEPS = False
+SECONDS = 20
+"""A full run's time (measured 2026-12-05), for the second core's order."""
 REFERENCES = (
     "The scaling-law framework of the project's sources (003): \"Dropout should be tuned very "
     "carefully. 0.15 > 0.1 > 0.2\", \"Batch size seems to perform better at 64\", \"Smaller "

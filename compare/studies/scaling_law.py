@@ -26,6 +26,8 @@ KEY = "scaling_law"
 TITLE = "Scaling law on digits"
 ORDER = 60
 USES_SWEEPS = False
+SECONDS = 52
+"""A full run's time (measured 2026-12-05): the second core starts it first."""
 REFERENCES = (
     "J. Hoffmann et al., Training compute-optimal large language models, arXiv:2203.15556 "
     "(the scaling-law fit).",
