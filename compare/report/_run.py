@@ -131,8 +131,8 @@ def _write_report(context: Context, studies: list) -> dict:
                 checkpoint()
                 context.log(f"[{k}/{len(studies)}] {study.TITLE}")
                 outcomes[study.NAME] = _run_study(study, context, helper)
-        # what the helper has not started is done here: its studies, then the figures
-        for name in handed.take_back():
+        # what the helper has not started is shared: each process takes the next in line
+        while (name := handed.take_next()) is not None:
             checkpoint()
             study = next(s for s in beside if s.NAME == name)
             context.log(f"  {study.TITLE}: taken back from the second core")

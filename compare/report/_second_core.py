@@ -5,8 +5,8 @@ two or more cores one of them would idle. The helper runs the studies that need 
 shared sweeps (their own stage from start to end, figures included; from the end of the report,
 where its longest study, the digits scaling law, sits) and writes the figures the main process
 draws, while the main process runs the sweeps and the studies built on them. When the main
-process is done it takes back whatever the helper has not started, studies and figures, so
-neither waits while the other has work.
+process is done with its own it takes the helper's studies it has not started, one at a time,
+and the figures, so neither waits while the other has work.
 Both processes keep every library to one thread, so neither spins waiting for the other's core,
 and every number is what a run in one process computes: each study's arithmetic happens in one
 process, whichever it is.
@@ -126,7 +126,7 @@ def save_figure_timed(fig, directory, name: str, formats) -> tuple[dict, float]:
 class HandOver:
     """Work for the helper, handed over one piece at a time: the next piece is submitted when
     the last one ends, so whatever the helper has not started stays here and
-    :meth:`take_back` can give it to the main process (a ``ProcessPoolExecutor`` feeds its
+    :meth:`take_next` can give it to the main process (a ``ProcessPoolExecutor`` feeds its
     worker ahead, and a piece it has fed cannot be cancelled).
 
     ``pieces`` is a list of ``(name, function, *arguments)``; :attr:`futures` maps the name
@@ -151,11 +151,12 @@ class HandOver:
             self.futures[name] = future
         future.add_done_callback(self._next)
 
-    def take_back(self) -> list:
-        """The names of the pieces not handed over yet; none will be."""
+    def take_next(self) -> str | None:
+        """The name of the next piece in line, which the helper will then not get; ``None``
+        when every piece is handed over. Taking one at a time lets the helper go on with the
+        rest while the main process runs it."""
         with self._lock:
-            taken, self._waiting = self._waiting, []
-        return [name for name, *_ in taken]
+            return self._waiting.pop(0)[0] if self._waiting else None
 
 
 @dataclass(frozen=True)
