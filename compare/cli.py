@@ -94,8 +94,8 @@ def _add_scaling_law(commands) -> None:
     study_options(study, out="lrbs-scaling", seeds_default="0-2 (0 with --quick)",
                        quick_help="six widths, 300 steps, six rates")
     study.add_argument("--full", action="store_true",
-                       help="the full grids: every shape, batch sizes 16-256 and dropout 0-0.3 "
-                            "for the tuning, widths up to 512 for muP (hours on two cores)")
+                       help="the full grids: every shape x batch sizes 16-256 x dropout 0-0.3 "
+                            "x 16 rates for the tuning, widths up to 512 for muP")
     study.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
                        help="optimizer of every run")
     study.add_argument("--dropout", type=dropout_arg, default=0.0,

@@ -15,10 +15,10 @@ from empirical._core.arguments import MAX_RESAMPLES, SEED, checked, sequence_of,
 from empirical._core.intervals import bootstrap_interval
 from empirical.sweep._optimum import subgrid_argmin_rows
 
-NUISANCE = dict(shapes=((8, 1), (32, 1), (128, 1)), batch_sizes=(16, 64, 128),
+NUISANCE = dict(shapes=tuple((w, 1) for w in (8, 16, 32, 64, 128)), batch_sizes=(16, 64, 128),
                 dropout=(0.0, 0.1, 0.15, 0.2),
                 grid=LRGrid(base=1e-4, ratio=10**0.5, k_min=1, k_max=5))
-"""``lrbs run``'s study: three widths, the source's dropout rates and batch sizes around its
+"""``lrbs run``'s study: the depth-1 widths, the source's dropout rates and batch sizes around its
 64, rates 3.2e-4 to 0.032 half a decade apart (extended while a shape's optimum is on the
 grid's edge; 1e-4 would learn too slowly to stop early and keep every run going)."""
 NUISANCE_FULL = dict(shapes=tuple((w, d) for d in (1, 2) for w in (8, 16, 32, 64, 128)),

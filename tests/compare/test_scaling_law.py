@@ -87,6 +87,42 @@ def test_scaling_law_command(tmp_path, capsys):
     assert sorted({p["n_examples"] for p in data["points"]}) == [135, 270, 540, 1079]
     assert "L(N, D) = E + A N^-alpha + B D^-beta over 6 widths x 4 training-set sizes" in out
     check_data_law_sentences(results)
+    # the nuisance and muP studies ran too, their figures and sentences beside the law's
+    assert {"nuisance", "mup_transfer"} <= set(results["figures"])
+    assert len(results["nuisance"]["shapes"]) == 3 and results["mup_transfer"]["widths"] == [8, 16, 32]
+    assert "Tuned jointly over the learning rate" in out and "Under muP the tuned rate" in out
+    assert "Under muP the tuned rate" in (tmp_path / "scaling_law.md").read_text()
+
+
+def test_full_selects_the_full_grids(monkeypatch, tmp_path, capsys):
+    """``--full`` reaches run_scaling_law, which hands it to both runners, which train the
+    full grids; ``--quick --full`` is refused in one line."""
+    import compare
+    import compare.studies.mup_transfer as transfer
+    import compare.studies.nuisance as nuisance
+    from compare.analysis._nuisance import NUISANCE_FULL
+    from compare.analysis._transfer import TRANSFER_FULL
+    seen = {}
+    monkeypatch.setattr(compare, "run_scaling_law", lambda out, **k: seen.update(k) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        main(["scaling-law", "--full", "--out", str(tmp_path), "--quiet"])
+    assert seen["full"] is True and seen["quick"] is False
+    specs = []
+
+    def record(spec, **kwargs):
+        specs.append(spec)
+        raise ValueError("recorded")
+    for module in (nuisance, transfer):
+        monkeypatch.setattr(module, "run_scaling_study", record)
+    for runner in (nuisance.run_nuisance, transfer.run_transfer):
+        with pytest.raises(ValueError, match="recorded"):
+            runner(tmp_path, 2, full=True)
+    assert [(s.width, s.depth) for s in specs[0].shapes] == list(NUISANCE_FULL["shapes"])
+    assert specs[0].dropout == NUISANCE_FULL["dropout"] and specs[0].batch_size == 16
+    assert [(s.width, s.depth) for s in specs[1].shapes] == list(TRANSFER_FULL["shapes"])
+    assert specs[1].mup_base_width is None                        # standard first, then muP
+    assert main(["scaling-law", "--quick", "--full", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "--quick and --full" in capsys.readouterr().err
 
 
 def check_data_law_sentences(results):
