@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import stdtrit
 
-from compare.fit._law import LawFit, fit_scaling_law
+from compare.fit._law import fit_scaling_law
 from empirical import LRGrid, ScalingRuns
 from empirical._core.arguments import MAX_RESAMPLES, SEED, checked, kind, whole
 from empirical._core.intervals import bootstrap_interval
@@ -230,8 +230,3 @@ def transfer_study(standard: ScalingRuns, mup: ScalingRuns, *, n_boot: int = 200
     return TransferStudy(np.array([s.width for s in shapes]), n_params, shapes[0].depth,
                          int(mup.spec.mup_base_width), sp, mu, laws)
 
-
-def law_summary(fit: LawFit) -> dict:
-    """A fitted law as JSON: E, A, alpha, their intervals and whether alpha is at its bound."""
-    return dict(E=fit.E, A=fit.A, alpha=fit.alpha, alpha_at_bound=fit.alpha_at_bound,
-                intervals={k: list(v) for k, v in fit.intervals.items()})

@@ -263,3 +263,9 @@ def extrapolation_check(n_params, losses, *, fraction: float = 2 / 3, **kwargs) 
     measured = float(L[largest].mean())
     return Extrapolation(fit, k, float(n[largest]), predicted, measured,
                          (predicted - measured) / measured)
+
+
+def law_summary(fit: LawFit) -> dict:
+    """A fitted law as JSON: E, A, alpha, their intervals and whether alpha is at its bound."""
+    return dict(E=fit.E, A=fit.A, alpha=fit.alpha, alpha_at_bound=fit.alpha_at_bound,
+                intervals={k: list(v) for k, v in fit.intervals.items()})

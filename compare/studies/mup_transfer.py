@@ -17,9 +17,9 @@ from compare.analysis._transfer import (
     TRANSFER_FULL,
     TRANSFER_QUICK,
     TransferStudy,
-    law_summary,
     transfer_study,
 )
+from compare.fit._law import law_summary
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
 from compare.style._html import answer_list, num_text, table

@@ -20,7 +20,7 @@ from compare.analysis._nuisance import (
     nuisance_study,
 )
 from compare.analysis._paths import seed_tuple, spec_directory
-from compare.fit._law import fit_scaling_law
+from compare.fit._law import fit_scaling_law, law_summary
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
 from compare.style._html import answer_list, num_text, table
@@ -33,7 +33,7 @@ KEY = "nuisance"
 TITLE = "Dropout, batch size and learning rate per shape on digits"
 ORDER = 61
 USES_SWEEPS = False
-SECONDS = 20
+SECONDS = 30
 """A full run's time (measured 2026-12-05), for the second core's order."""
 REFERENCES = (
     "The scaling-law framework of the project's sources (003): \"Dropout should be tuned very "
@@ -41,6 +41,8 @@ REFERENCES = (
     "batches benefit from smaller learning rates\".",
 )
 NUISANCE_SEEDS = 3
+UNIDENTIFIED = 1e3
+"""A law's floor E whose 95% interval spans more than this factor is said not identified."""
 """Seeds of ``lrbs run``'s study (1 with ``--quick``)."""
 
 
@@ -105,14 +107,18 @@ def summarize_nuisance(study: NuisanceStudy, n_boot: int = 200) -> dict:
     """
     summary = dict(batch_sizes=study.batch_sizes.tolist(), dropouts=study.dropouts.tolist(),
                    n_seeds=study.n_seeds,
-                   shapes=[_shape_row(study, s) for s in range(len(study.widths))], law=None)
+                   shapes=[_shape_row(study, s) for s in range(len(study.widths))], law=None,
+                   untuned_law=None)
     if len(study.widths) >= 4:
         best = [study.best(s) for s in range(len(study.widths))]
         losses = np.array([study.test[s, b, d] for s, (b, d) in enumerate(best)])
-        fit = fit_scaling_law(study.n_params, losses, n_boot=n_boot)
-        summary["law"] = dict(E=fit.E, A=fit.A, alpha=fit.alpha,
-                              intervals={k: list(v) for k, v in fit.intervals.items()},
-                              alpha_at_bound=fit.alpha_at_bound)
+        summary["law"] = law_summary(fit_scaling_law(study.n_params, losses, n_boot=n_boot))
+        untuned = [(i, j) for i, j in np.ndindex(study.val.shape[1:3])
+                   if study.batch_sizes[i] == SOURCE_BATCH_SIZE and study.dropouts[j] == 0]
+        if untuned:
+            i, j = untuned[0]
+            summary["untuned_law"] = law_summary(fit_scaling_law(
+                study.n_params, study.test[:, i, j], n_boot=n_boot))
     return dict(summary, conclusions=nuisance_conclusions(summary))
 
 
@@ -207,13 +213,24 @@ def nuisance_conclusions(summary: dict) -> list[str]:
                          for r in gains) + f" at widths {', '.join(str(r['width']) for r in gains)}"
                      " (seed means; a choice among many on a few seeds' validation loss need not "
                      "carry over to the test set).")
-    law = summary.get("law")
+    law, untuned = summary.get("law"), summary.get("untuned_law")
+
+    def law_text(fit: dict) -> str:
+        iv = fit["intervals"]
+
+        def interval(name: str) -> str:
+            lo, hi = iv[name]
+            if lo is not None and hi is not None and lo > 0 and hi / lo > UNIDENTIFIED:
+                return "(not identified: its 95% interval spans more than three decades)"
+            return fmt_iv(iv[name])
+        return (f"E = {fmt(fit['E'])} {interval('E')}, alpha = {fmt(fit['alpha'])} "
+                f"{fmt_iv(iv['alpha'])}" + (" (alpha at its bound)" if fit["alpha_at_bound"]
+                                            else ""))
     if law is not None:
-        iv = law["intervals"]
-        lines.append(f"Through the jointly tuned points L(N) = E + A N^-alpha has E = "
-                     f"{fmt(law['E'])} {fmt_iv(iv['E'])}, alpha = {fmt(law['alpha'])} "
-                     f"{fmt_iv(iv['alpha'])} (95% over seeds)"
-                     + (", alpha at its bound" if law["alpha_at_bound"] else "") + ".")
+        lines.append("Through the jointly tuned points L(N) = E + A N^-alpha has " + law_text(law)
+                     + ("" if untuned is None else f"; through the same shapes with the rate "
+                        f"tuned alone at B = {SOURCE_BATCH_SIZE} without dropout, "
+                        + law_text(untuned)) + " (95% over seeds).")
     else:
         lines.append(f"{n} shapes are too few for the law's three parameters: `lrbs scaling-law "
                      "--full` tunes all ten and fits it.")
