@@ -68,7 +68,7 @@ def coordinate_check(split: DigitsSplit, widths, lr: float, *, depth: int = 2,
     lr : float
     depth : int, default 2
     mup_base_width : int, optional
-        muP's base width; the standard parametrization without it.
+        The base width of muP; the standard parametrization without it.
     optimizer : {"adam", "sgd"}, default "adam"
     steps : int, default 4
     run_seeds : sequence of int, default (0, 1, 2)
