@@ -209,6 +209,8 @@ class ShapeResult:
 
     @property
     def below_grid(self) -> bool:
+        """Whether the tuned rate is the lowest tried at the tuned dropout: the grid extends
+        downward."""
         return self.lr == self.at_dropout()[0][0]
 
     @property

@@ -194,8 +194,7 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
                          f"got {dropout!r:.80}")
     dropouts = np.broadcast_to(dropouts, lrs.shape).copy()
     n_seed, n_lr = len(run_seeds), lrs.size
-    net, layers = initial_columns(shape, lrs, run_seeds, optimizer, mup_base_width)
-    net.dropouts = torch.as_tensor(dropouts, dtype=torch.float32)
+    net, layers = initial_columns(shape, lrs, run_seeds, optimizer, mup_base_width, dropouts)
     X, Y = torch.as_tensor(split.X_train), torch.as_tensor(split.y_train)
     one_hot = torch.nn.functional.one_hot(Y, 10).float()
     X_val_t = torch.as_tensor(split.X_val).T.contiguous()                     # (in, n_val)
@@ -257,9 +256,10 @@ def train_digits_batched(split: DigitsSplit, shape: MLPShape, lrs, *, run_seeds=
 
 
 def initial_columns(shape: MLPShape, lrs: np.ndarray, run_seeds, optimizer: str,
-                    mup_base_width: int | None) -> tuple:
-    """The columns of every rate and seed at initialization, and their initial layers
-    ``(seed, rate, out, in)`` (weights) and ``(seed, rate, out, 1)`` (biases)."""
+                    mup_base_width: int | None, dropouts: np.ndarray | None = None) -> tuple:
+    """The columns of every rate (and dropout rate, none by default) and seed at
+    initialization, and their initial layers ``(seed, rate, out, in)`` (weights) and ``(seed,
+    rate, out, 1)`` (biases)."""
     n_lr = lrs.size
     per_seed = [init_mlp_params(shape, s, torch.Generator().manual_seed(int(s)))
                 for s in run_seeds]
@@ -270,7 +270,9 @@ def initial_columns(shape: MLPShape, lrs: np.ndarray, run_seeds, optimizer: str,
               for i, layer in enumerate(zip(*per_seed, strict=True))]
     net = _Columns(layers, torch.arange(n_lr), torch.as_tensor(lrs, dtype=torch.float32),
                    lr_scale=None if scaling is None else scaling.lr,
-                   readout=1.0 if scaling is None else scaling.readout)
+                   readout=1.0 if scaling is None else scaling.readout,
+                   dropouts=None if dropouts is None else torch.as_tensor(dropouts,
+                                                                          dtype=torch.float32))
     return net, layers
 
 
@@ -283,15 +285,17 @@ class _Columns:
     rate, feature, example)``, so every product has the minibatch as its long side, and the
     first layer of one seed's rates is a single product against that seed's minibatch. A
     column leaves (:meth:`keep`) once all its seeds have stopped; a stopped run in a live
-    column trains on, unread, until its column leaves.
+    column trains on, unread, until its column leaves. A column may carry its own dropout rate;
+    under muP each layer's rate has its own factor (``lr_scale``) and the readout's input is
+    multiplied by ``readout``.
     """
 
     def __init__(self, layers: list, columns: torch.Tensor, lrs: torch.Tensor, *,
-                 lr_scale=None, readout: float = 1.0):
+                 lr_scale=None, readout: float = 1.0, dropouts=None):
         self.columns, self.lrs = columns, lrs
         self.lr_scale = lr_scale or (1.0,) * len(layers)
         self.readout = readout
-        self.dropouts = torch.zeros(len(lrs))
+        self.dropouts = torch.zeros(len(lrs)) if dropouts is None else dropouts
         self.n_seed = layers[0].shape[0]
         self.shapes = [tuple(layer.shape[2:]) for layer in layers]
         self.theta = self._flatten(layers)
