@@ -121,6 +121,18 @@ class Context:
         return studies
 
 
+def has_data_extra(context: Context) -> bool:
+    """Whether scikit-learn (the optional ``data`` extra, the digits) is installed; a study
+    that needs it logs that it is skipped otherwise and returns ``Summary(None)``, which the
+    page reports as not run."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        context.log("  skipped: install the 'data' extra for scikit-learn")
+        return False
+    return True
+
+
 @dataclass
 class Summary:
     """What a study's ``run`` returns.

@@ -20,7 +20,7 @@ from compare.analysis._transfer import (
     transfer_study,
 )
 from compare.fit._law import law_summary
-from compare.studies._base import Context, Summary
+from compare.studies._base import Context, Summary, has_data_extra
 from compare.style._figures import PALETTE, label_axes
 from compare.style._html import answer_list, num_text, table
 from compare.style._text import fmt, fmt_iv
@@ -200,10 +200,7 @@ def plot_transfer(study: TransferStudy) -> Figure:
 def run(context: Context) -> Summary:
     """The study under ``root/scaling/runs/``, when the optional ``data`` extra (scikit-learn)
     is there; ``None`` otherwise, and the page says so."""
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        context.log("  skipped: install the 'data' extra for scikit-learn")
+    if not has_data_extra(context):
         return Summary(None)
     study = run_transfer(context.root / "scaling", 1 if context.quick else TRANSFER_SEEDS,
                          quick=context.quick, progress=context.progress,
@@ -221,9 +218,6 @@ def sentences(data: dict | None) -> list[str]:
 
 def html(results: dict, figure: Callable[[str, str], str]) -> str:
     data = results[KEY]
-    if data is None:
-        return (f"<h2 id='{NAME}'>{TITLE}</h2><p>Not run: install the 'data' extra "
-                "(scikit-learn).</p>")
     rows = [[w, n, num_text(data["standard"]["lr"][i]), num_text(data["mup"]["lr"][i]),
              num_text(data["standard"]["transfer_cost"][i]), num_text(data["mup"]["transfer_cost"][i])]
             for i, (w, n) in enumerate(zip(data["widths"], data["n_params"], strict=True))]

@@ -21,7 +21,7 @@ from compare.analysis._nuisance import (
 )
 from compare.analysis._paths import seed_tuple, spec_directory
 from compare.fit._law import fit_scaling_law, law_summary
-from compare.studies._base import Context, Summary
+from compare.studies._base import Context, Summary, has_data_extra
 from compare.style._figures import PALETTE, label_axes
 from compare.style._html import answer_list, num_text, table
 from compare.style._text import fmt, fmt_iv
@@ -277,10 +277,7 @@ def plot_nuisance(study: NuisanceStudy) -> Figure:
 def run(context: Context) -> Summary:
     """The study under ``root/scaling/runs/``, when the optional ``data`` extra (scikit-learn)
     is there; ``None`` otherwise, and the page says so."""
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        context.log("  skipped: install the 'data' extra for scikit-learn")
+    if not has_data_extra(context):
         return Summary(None)
     study = run_nuisance(context.root / "scaling", 1 if context.quick else NUISANCE_SEEDS,
                          quick=context.quick, progress=context.progress,
@@ -298,9 +295,6 @@ def sentences(data: dict | None) -> list[str]:
 
 def html(results: dict, figure: Callable[[str, str], str]) -> str:
     data = results[KEY]
-    if data is None:
-        return (f"<h2 id='{NAME}'>{TITLE}</h2><p>Not run: install the 'data' extra "
-                "(scikit-learn).</p>")
     rows = [[r["width"], r["depth"], num_text(r["lr"]), f"{num_text(r['lr_interval'][0])}-"
              f"{num_text(r['lr_interval'][1])}", num_text(r["dropout"]), r["batch_size"],
              num_text(r["val_loss"], 4), num_text(r["test_loss"], 4)] for r in data["shapes"]]

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from compare.analysis._law_data import DATA_FRACTIONS, DataLawStudy, data_law_study
 from compare.analysis._paths import seed_tuple, spec_directory
 from compare.fit._law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
-from compare.studies._base import Context, Summary
+from compare.studies._base import Context, Summary, has_data_extra
 from compare.style._figures import FORMATS, PALETTE, label_axes, save_figure
 from compare.style._html import answer_list, num_text, table
 from compare.style._text import fmt, fmt_iv
@@ -455,10 +455,7 @@ def _scaling_html(scaling: dict, figure) -> str:
 def run(context: Context) -> Summary:
     """The digits study under ``root/scaling/``, when the optional ``data`` extra (scikit-learn)
     is there; ``None`` otherwise, and the page says so."""
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        context.log("  skipped: install the 'data' extra for scikit-learn")
+    if not has_data_extra(context):
         return Summary(None)
     seeds = 1 if context.quick else SCALING_SEEDS
     context.log(f"  {seeds} seed(s)")
