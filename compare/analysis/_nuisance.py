@@ -56,6 +56,9 @@ class NuisanceStudy:
         (a run seed is common to all of them).
     on_edge : ndarray of bool, shape (n_shape, n_b, n_d)
         Whether the grid's best rate is its lowest or highest.
+    lr_span : ndarray, shape (n_shape, n_b, n_d, 2)
+        The lowest and highest rate tried: an interval reaching past them says the seeds do
+        not pin the rate down within the grid.
 
     See Also
     --------
@@ -72,6 +75,7 @@ class NuisanceStudy:
     lr: np.ndarray
     boot_lr: np.ndarray
     on_edge: np.ndarray
+    lr_span: np.ndarray
 
     @property
     def n_seeds(self) -> int:
@@ -173,6 +177,7 @@ def nuisance_study(runs, *, n_boot: int = 200, seed: int = 0) -> NuisanceStudy:
     shape_n, cells = len(first.shapes), (len(runs), len(first.dropouts))
     val, test = (np.empty((shape_n, *cells, n_seed)) for _ in range(2))
     lr, on_edge = np.empty((shape_n, *cells)), np.empty((shape_n, *cells), dtype=bool)
+    span = np.empty((shape_n, *cells, 2))
     boot = np.empty((len(picks), shape_n, *cells))
     for b, batch in enumerate(runs):
         for s, result in enumerate(batch.shapes):
@@ -183,10 +188,11 @@ def nuisance_study(runs, *, n_boot: int = 200, seed: int = 0) -> NuisanceStudy:
                 val[s, b, d], test[s, b, d] = v[:, k], t[:, k]
                 lr[s, b, d] = subgrid_argmin_rows(lrs, v.mean(axis=0)[None])[0]
                 on_edge[s, b, d] = k in (0, lrs.size - 1)
+                span[s, b, d] = lrs[0], lrs[-1]
                 if len(picks):
                     boot[:, s, b, d] = subgrid_argmin_rows(lrs, v[picks].mean(axis=1))
     shapes = first.shapes
     return NuisanceStudy(np.array([s.n_params for s in shapes]), np.array([s.width for s in shapes]),
                          np.array([s.depth for s in shapes]),
                          np.array([r.spec.batch_size for r in runs]), np.array(first.dropouts),
-                         val, test, lr, boot, on_edge)
+                         val, test, lr, boot, on_edge, span)

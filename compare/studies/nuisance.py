@@ -75,7 +75,8 @@ def _shape_row(study: NuisanceStudy, s: int) -> dict:
     batch_losses = study.option_losses(s, "batch_size").mean(-1)
     row = dict(width=int(study.widths[s]), depth=int(study.depths[s]),
                n_params=int(study.n_params[s]), lr=float(study.lr[s, b, d]),
-               lr_interval=study.lr_intervals(s)[b].tolist(), on_edge=bool(study.on_edge[s, b, d]),
+               lr_interval=study.lr_intervals(s)[b].tolist(), lr_span=study.lr_span[s, b, d].tolist(),
+               on_edge=bool(study.on_edge[s, b, d]),
                dropout=float(study.dropouts[d]), batch_size=int(study.batch_sizes[b]),
                val_loss=float(study.val[s, b, d].mean()), test_loss=float(study.test[s, b, d].mean()),
                dropout_losses=dropout_losses.tolist(), batch_size_losses=batch_losses.tolist(),
@@ -122,6 +123,15 @@ def summarize_nuisance(study: NuisanceStudy, n_boot: int = 200) -> dict:
     return dict(summary, conclusions=nuisance_conclusions(summary))
 
 
+def _lr_interval_text(row: dict) -> str:
+    """The tuned rate's interval, or that it reaches past the rates tried."""
+    (lo, hi), (first, last) = row["lr_interval"], row["lr_span"]
+    if lo < first or hi > last:
+        return (f"(95% interval {fmt_iv(row['lr_interval'])} reaches past the rates tried, "
+                f"{fmt(first)}-{fmt(last)}: not pinned down)")
+    return fmt_iv(row["lr_interval"])
+
+
 def _count(rows, test) -> int:
     return sum(bool(test(r)) for r in rows)
 
@@ -157,7 +167,7 @@ def nuisance_conclusions(summary: dict) -> list[str]:
              "the lowest seed-mean validation loss; rate: sub-grid optimum with its 95% interval "
              "over seeds): " + "; ".join(
                  f"width {r['width']} depth {r['depth']}: lr "
-                 f"{fmt(r['lr'])} {fmt_iv(r['lr_interval'])}"
+                 f"{fmt(r['lr'])} {_lr_interval_text(r)}"
                  f"{' (on the grid edge)' if r['on_edge'] else ''}, dropout {fmt(r['dropout'])}, "
                  f"B = {r['batch_size']}" for r in rows) + "."]
     one = summary["n_seeds"] < 2

@@ -26,7 +26,8 @@ def _study(val):
     lr = np.full((1, n_b, n_d), 1e-3)
     return NuisanceStudy(np.array([1000]), np.array([8]), np.array([1]), np.array([16, 64]),
                          np.array([0.0, 0.1, 0.15, 0.2]), val[None], val[None], lr,
-                         np.full((10, 1, n_b, n_d), 1e-3), np.zeros((1, n_b, n_d), dtype=bool))
+                         np.full((10, 1, n_b, n_d), 1e-3), np.zeros((1, n_b, n_d), dtype=bool),
+                         np.tile([1e-4, 1e-1], (1, n_b, n_d, 1)))
 
 
 def test_the_best_cell_and_paired_noise():
@@ -42,7 +43,8 @@ def test_the_best_cell_and_paired_noise():
 
 
 def _row(**kw):
-    row = dict(width=8, depth=1, n_params=1000, lr=1e-3, lr_interval=[5e-4, 2e-3], on_edge=False,
+    row = dict(width=8, depth=1, n_params=1000, lr=1e-3, lr_interval=[5e-4, 2e-3],
+               lr_span=[1e-4, 1e-1], on_edge=False,
                dropout=0.15, batch_size=64, val_loss=0.2, test_loss=0.21,
                dropout_losses=[0.3, 0.25, 0.2, 0.28], batch_size_losses=[0.25, 0.2, 0.22],
                dropouts_within_noise=[False, False, True, False],
@@ -72,6 +74,9 @@ def test_insights_confirmed_only_beyond_the_noise_at_every_shape():
                    batch_exponent=dict(exponent=-1.0, interval=[-1.5, -0.5], verdict=""))
     text = " ".join(nuisance_conclusions(_summary([against])))
     assert text.count(": refuted here.") == 3
+    # an interval reaching past the rates tried is said, not printed as if it pinned the rate
+    text = nuisance_conclusions(_summary([_row(lr_interval=[1e-5, 0.3])]))[0]
+    assert "reaches past the rates tried, 0.0001-0.1: not pinned down" in text
     # one seed: no verdict at all
     text = " ".join(nuisance_conclusions(_summary([_row()], n_seeds=1)))
     assert "confirmed" not in text and "refuted here" not in text
