@@ -154,8 +154,9 @@ def train_digits(split: DigitsSplit, shape: MLPShape, lr: float, *, run_seed: in
         if i < len(sizes) - 2:
             layers += [torch.nn.ReLU()] + ([_StreamDropout(dropout, masks)] if dropout > 0 else [])
     model = torch.nn.Sequential(*layers)
-    factors = iter((1.0,) * 2 * (shape.depth + 1) if scaling is None else scaling.lr)
-    groups = [dict(params=[p], lr=lr * next(factors)) for p in model.parameters()]
+    groups = ([dict(params=model.parameters(), lr=lr)] if scaling is None else
+              [dict(params=[p], lr=lr * f) for p, f in zip(model.parameters(), scaling.lr,
+                                                           strict=True)])
     opt = torch.optim.Adam(groups) if optimizer == "adam" else torch.optim.SGD(groups)
     loss_fn = torch.nn.CrossEntropyLoss()
     X, Y = torch.as_tensor(split.X_train), torch.as_tensor(split.y_train)
