@@ -124,11 +124,13 @@ def summarize_nuisance(study: NuisanceStudy, n_boot: int = 200) -> dict:
 
 
 def _lr_interval_text(row: dict) -> str:
-    """The tuned rate's interval, or that it reaches past the rates tried."""
+    """The tuned rate's interval, and where it reaches past the rates tried, that it does:
+    the estimator cannot leave the grid, so that part of the interval is the seeds' spread
+    stretched by Student's quantile, not rates the data point to."""
     (lo, hi), (first, last) = row["lr_interval"], row["lr_span"]
     if lo < first or hi > last:
-        return (f"(95% interval {fmt_iv(row['lr_interval'])} reaches past the rates tried, "
-                f"{fmt(first)}-{fmt(last)}: not pinned down)")
+        return (f"{fmt_iv(row['lr_interval'])} (reaching past the rates tried, "
+                f"{fmt(first)}-{fmt(last)})")
     return fmt_iv(row["lr_interval"])
 
 
@@ -249,18 +251,19 @@ def nuisance_conclusions(summary: dict) -> list[str]:
 
 @checked(study=kind(NuisanceStudy))
 def plot_nuisance(study: NuisanceStudy) -> Figure:
-    """Left: seed-mean validation loss against dropout, one panel per shape, a line per batch
-    size. Right: the tuned rate against batch size at each shape's best dropout, 95% over seeds.
+    """Top: seed-mean validation loss against dropout, one panel per shape, a line per batch
+    size. Bottom: the tuned rate against batch size at each shape's best dropout, 95% over
+    seeds.
 
     See Also
     --------
     nuisance_study : What it draws.
     """
     n = len(study.widths)
-    fig = Figure(figsize=(3.2 * (n + 1), 3.8), layout="constrained")
-    axes = fig.subplots(1, n + 1)
+    fig = Figure(figsize=(max(3.0 * n, 7.0), 7.6), layout="constrained")
+    grid = fig.add_gridspec(2, n)
     for s in range(n):
-        ax = axes[s]
+        ax = fig.add_subplot(grid[0, s])
         for b, size in enumerate(study.batch_sizes):
             ax.plot(study.dropouts, study.val[s, b].mean(-1), "o-", color=PALETTE[b % 8], ms=3,
                     label=f"B = {size}")
@@ -269,12 +272,13 @@ def plot_nuisance(study: NuisanceStudy) -> Figure:
                 label="best")
         label_axes(ax, "dropout", "validation loss (seed mean)" if s == 0 else "",
                    f"width {study.widths[s]}, depth {study.depths[s]}", legend_size=7)
-    ax = axes[-1]
+    ax = fig.add_subplot(grid[1, :])
     for s in range(n):
         d = study.best(s)[1]
         lr = study.lr[s, :, d]
         err = np.abs(study.lr_intervals(s).T - lr)
-        ax.errorbar(study.batch_sizes, lr, yerr=err, fmt="o-", color=PALETTE[s % 8], capsize=3,
+        dodge = 1 + 0.03 * (s - (n - 1) / 2)                 # side by side at each B
+        ax.errorbar(study.batch_sizes * dodge, lr, yerr=err, fmt="o-", color=PALETTE[s % 8], capsize=3,
                     label=f"width {study.widths[s]} (dropout {study.dropouts[d]:g}, 95% over "
                           "seeds)")
     ax.set_xscale("log", base=2)

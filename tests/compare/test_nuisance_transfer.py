@@ -76,7 +76,7 @@ def test_insights_confirmed_only_beyond_the_noise_at_every_shape():
     assert text.count(": refuted here.") == 3
     # an interval reaching past the rates tried is said, not printed as if it pinned the rate
     text = nuisance_conclusions(_summary([_row(lr_interval=[1e-5, 0.3])]))[0]
-    assert "reaches past the rates tried, 0.0001-0.1: not pinned down" in text
+    assert "[1e-05, 0.3] (reaching past the rates tried, 0.0001-0.1)" in text
     # one seed: no verdict at all
     text = " ".join(nuisance_conclusions(_summary([_row()], n_seeds=1)))
     assert "confirmed" not in text and "refuted here" not in text
