@@ -367,7 +367,7 @@ def run_scaling_study(spec: ScalingSpec = ScalingSpec(), *, out=None,
 
     With ``out``, each finished shape is written there (``scaling.json`` + one checksummed
     ``.npz`` per shape, atomically, only the new shape each time) while the directory is
-    locked_directory against other writers, and a rerun on the same directory resumes, retraining
+    locked against other writers, and a rerun on the same directory resumes, retraining
     nothing finished; a directory written by a different spec is refused, and a damaged shape
     file is retrained with a warning that names it.
 
@@ -380,6 +380,19 @@ def run_scaling_study(spec: ScalingSpec = ScalingSpec(), *, out=None,
         return _run_study(spec, None, {}, progress)
     with locked_directory(out) as directory:
         return _run_study(spec, directory, _finished_shapes(directory, spec), progress)
+
+
+def _setting(spec: ScalingSpec) -> str:
+    """The progress bar's name of what ``spec`` trains: ``lrbs scaling-law --full`` runs
+    dozens of settings, and each bar says which one it is."""
+    dropout = spec.dropout if isinstance(spec.dropout, tuple) else (spec.dropout,)
+    words = [f"{spec.optimizer}, B={spec.batch_size}",
+             "dropout " + ", ".join(f"{d:g}" for d in dropout)]
+    if spec.train_size is not None:
+        words.append(f"{spec.train_size} examples")
+    if spec.mup_base_width is not None:
+        words.append(f"muP from width {spec.mup_base_width}")
+    return "scaling law (" + "; ".join(words) + ")"
 
 
 def _run_study(spec: ScalingSpec, directory: Path | None, done: dict, progress: bool):
@@ -395,7 +408,7 @@ def _run_study(spec: ScalingSpec, directory: Path | None, done: dict, progress: 
     iterator = spec.shapes
     if progress:
         from tqdm.auto import tqdm
-        iterator = tqdm(spec.shapes, desc="scaling law", unit="shape", leave=False)
+        iterator = tqdm(spec.shapes, desc=_setting(spec), unit="shape", leave=False)
     for shape in iterator:
         key = (shape.width, shape.depth)
         if key in done:

@@ -125,6 +125,16 @@ def test_train_size_trains_on_the_first_examples_of_the_split(split, monkeypatch
         run_scaling_study(ScalingSpec(shapes=spec.shapes, train_size=5000))
 
 
+def test_the_progress_bar_names_the_setting(capsys):
+    """``lrbs scaling-law --full`` trains dozens of settings; each bar says which."""
+    spec = ScalingSpec(shapes=((4, 1), (5, 1), (6, 1)), seeds=(0,), max_steps=20, batch_size=32,
+                       grid=LRGrid(base=1e-2, ratio=10.0, k_min=0, k_max=1), max_extensions=0,
+                       dropout=(0.0, 0.15), train_size=100, mup_base_width=4)
+    run_scaling_study(spec, progress=True)
+    assert ("scaling law (adam, B=32; dropout 0, 0.15; 100 examples; muP from width 4)"
+            in capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_dropout_and_mup_runs_equal_the_torch_optim_loop(split, optimizer):
     """Per-column dropout rates (masks from each seed's own stream, shared by its columns) and
