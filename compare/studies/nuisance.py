@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +154,13 @@ def _verdict(confirmed: int | None, refuted: int, n: int, against: str) -> str:
             f"{against}) at {refuted}: {verdict} here.")
 
 
+def _widths_by_depth(rows: list[dict]) -> str:
+    """``"widths 8, 16 of depth 1 and 8, 16 of depth 2"``: the shapes of ``rows`` in order."""
+    runs = [(depth, [str(r["width"]) for r in group])
+            for depth, group in groupby(rows, key=lambda r: r["depth"])]
+    return "widths " + " and ".join(f"{', '.join(widths)} of depth {depth}" for depth, widths in runs)
+
+
 @checked(summary=kind(dict))
 def nuisance_conclusions(summary: dict) -> list[str]:
     """The tuned (rate, dropout, batch size) per shape and the source's three insights, each
@@ -178,7 +186,8 @@ def nuisance_conclusions(summary: dict) -> list[str]:
     source = [dropouts.index(d) for d in SOURCE_DROPOUT_ORDER if d in dropouts]
     text = ("Dropout: " + ", ".join(f"{fmt(d)} wins at {k} of {n}" for d, k in winners.items() if k)
             + (" shape(s) (one seed: no test against the seeds' noise)." if one else
-               f" shape(s); at {noisy} of {n} every rate is within the seeds' noise of the winner "
+               f" shape(s); at {noisy} of {n} every dropout rate is within the seeds' noise of the "
+               "winner "
                "(paired 95% intervals of the loss difference)."))
     if len(source) == 3:
         holds = _count(rows, lambda r: r["dropout_losses"][source[0]]
@@ -222,7 +231,7 @@ def nuisance_conclusions(summary: dict) -> list[str]:
                      + ", ".join(f"{100 * (r['val_loss'] / r['untuned_val_loss'] - 1):+.1f}%"
                                  for r in gains) + " and the test loss by " + ", ".join(
                          f"{100 * (r['test_loss'] / r['untuned_test_loss'] - 1):+.1f}%"
-                         for r in gains) + f" at widths {', '.join(str(r['width']) for r in gains)}"
+                         for r in gains) + f" at {_widths_by_depth(gains)}"
                      " (seed means; a choice among many on a few seeds' validation loss need not "
                      "carry over to the test set).")
     law, untuned = summary.get("law"), summary.get("untuned_law")
@@ -251,40 +260,48 @@ def nuisance_conclusions(summary: dict) -> list[str]:
 
 @checked(study=kind(NuisanceStudy))
 def plot_nuisance(study: NuisanceStudy) -> Figure:
-    """Top: seed-mean validation loss against dropout, one panel per shape, a line per batch
-    size. Bottom: the tuned rate against batch size at each shape's best dropout, 95% over
-    seeds.
+    """Top: seed-mean validation loss against dropout, one panel per shape (a row per depth),
+    a line per batch size. Bottom: the tuned rate against batch size at each shape's best
+    dropout, 95% over seeds, one panel per depth.
 
     See Also
     --------
     nuisance_study : What it draws.
     """
-    n = len(study.widths)
-    fig = Figure(figsize=(max(3.0 * n, 7.0), 7.6), layout="constrained")
-    grid = fig.add_gridspec(2, n)
-    for s in range(n):
-        ax = fig.add_subplot(grid[0, s])
-        for b, size in enumerate(study.batch_sizes):
-            ax.plot(study.dropouts, study.val[s, b].mean(-1), "o-", color=PALETTE[b % 8], ms=3,
-                    label=f"B = {size}")
-        b, d = study.best(s)
-        ax.plot(study.dropouts[d], study.val[s, b, d].mean(), "*", color="black", ms=11,
-                label="best")
-        label_axes(ax, "dropout", "validation loss (seed mean)" if s == 0 else "",
-                   f"width {study.widths[s]}, depth {study.depths[s]}", legend_size=7)
-    ax = fig.add_subplot(grid[1, :])
-    for s in range(n):
-        d = study.best(s)[1]
-        lr = study.lr[s, :, d]
-        err = np.abs(study.lr_intervals(s).T - lr)
-        dodge = 1 + 0.03 * (s - (n - 1) / 2)                 # side by side at each B
-        ax.errorbar(study.batch_sizes * dodge, lr, yerr=err, fmt="o-", color=PALETTE[s % 8], capsize=3,
-                    label=f"width {study.widths[s]} (dropout {study.dropouts[d]:g}, 95% over "
-                          "seeds)")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    label_axes(ax, "batch size $B$", "tuned learning rate", "do smaller batches prefer smaller "
-               "rates?", legend_size=7)
+    depths = sorted(set(int(d) for d in study.depths))
+    rows = [np.flatnonzero(study.depths == depth) for depth in depths]
+    n_cols = max(len(r) for r in rows)
+    fig = Figure(figsize=(max(3.0 * n_cols, 7.0), 3.8 * (len(depths) + 1)), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=(len(depths), 1))
+    panels = top.subplots(len(depths), n_cols, squeeze=False)
+    for row, shapes in enumerate(rows):
+        for col in range(n_cols):
+            ax = panels[row, col]
+            if col >= len(shapes):
+                ax.set_axis_off()
+                continue
+            s = shapes[col]
+            for b, size in enumerate(study.batch_sizes):
+                ax.plot(study.dropouts, study.val[s, b].mean(-1), "o-", color=PALETTE[b % 8],
+                        ms=3, label=f"B = {size}")
+            b, d = study.best(s)
+            ax.plot(study.dropouts[d], study.val[s, b, d].mean(), "*", color="black", ms=11,
+                    label="best")
+            label_axes(ax, "dropout", "validation loss (seed mean)" if col == 0 else "",
+                       f"width {study.widths[s]}, depth {study.depths[s]}", legend_size=7)
+    for ax, depth, shapes in zip(bottom.subplots(1, len(depths), squeeze=False)[0], depths, rows,
+                                 strict=True):
+        for k, s in enumerate(shapes):
+            d = study.best(s)[1]
+            lr = study.lr[s, :, d]
+            err = np.abs(study.lr_intervals(s).T - lr)
+            dodge = 1 + 0.03 * (k - (len(shapes) - 1) / 2)         # side by side at each B
+            ax.errorbar(study.batch_sizes * dodge, lr, yerr=err, fmt="o-", color=PALETTE[k % 8],
+                        capsize=3, label=f"width {study.widths[s]} (dropout {study.dropouts[d]:g})")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        label_axes(ax, "batch size $B$", "tuned learning rate (95% over seeds)",
+                   f"depth {depth}: do smaller batches prefer smaller rates?", legend_size=7)
     return fig
 
 

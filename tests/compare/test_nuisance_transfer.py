@@ -5,7 +5,7 @@ draw from the numbers."""
 import numpy as np
 import pytest
 
-from compare import nuisance_conclusions, transfer_conclusions
+from compare import nuisance_conclusions, plot_nuisance, transfer_conclusions
 from compare.analysis._nuisance import NuisanceStudy
 from compare.analysis._transfer import Parametrization, valley_edges
 
@@ -80,6 +80,28 @@ def test_insights_confirmed_only_beyond_the_noise_at_every_shape():
     # one seed: no verdict at all
     text = " ".join(nuisance_conclusions(_summary([_row()], n_seeds=1)))
     assert "confirmed" not in text and "refuted here" not in text
+
+
+def test_two_depths_are_told_apart_in_the_figure_and_the_sentences():
+    """``--full`` tunes both depths: a row of panels and a rate panel per depth, and every
+    list of per-shape numbers names the depth of its widths."""
+    shapes = [(8, 1), (16, 1), (32, 1), (8, 2), (16, 2)]
+    val = np.random.default_rng(0).uniform(0.2, 0.3, (5, 2, 4, 3))
+    lr = np.broadcast_to([[1e-3], [3e-3]], (5, 2, 4)).copy()             # grows with B
+    boot = lr * np.geomspace(0.5, 2, 10)[:, None, None, None]
+    study = NuisanceStudy(*(np.array(v) for v in zip(*[(1000, w, d) for w, d in shapes],
+                                                         strict=True)),
+                          np.array([16, 64]), np.array([0.0, 0.1, 0.15, 0.2]), val, val, lr, boot,
+                          np.zeros(lr.shape, dtype=bool), np.tile([1e-4, 1e-1], (5, 2, 4, 1)))
+    axes = plot_nuisance(study).get_axes()
+    titles = [ax.get_title() for ax in axes if ax.axison]
+    assert titles[:5] == [f"width {w}, depth {d}" for w, d in shapes]
+    assert [t.split(":")[0] for t in titles[5:]] == ["depth 1", "depth 2"]
+    assert sum(not ax.axison for ax in axes) == 1                     # the empty sixth panel
+    rows = [_row(width=w, depth=d, untuned_val_loss=0.2, untuned_test_loss=0.21)
+            for w, d in shapes]
+    text = " ".join(nuisance_conclusions(_summary(rows)))
+    assert "at widths 8, 16, 32 of depth 1 and 8, 16 of depth 2 (seed means" in text
 
 
 def _param(slope_interval, costs, cost_intervals, edge_interval=(-0.1, 0.1)):
