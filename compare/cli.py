@@ -204,12 +204,15 @@ def _run(args) -> None:
 
 def _scaling_law(args) -> None:
     from compare import run_scaling_law
+    from compare.report._second_core import train_settings
+    from compare.studies.scaling_law import scaling_law_settings
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     if args.quick and args.full:
         raise ValueError("--quick and --full exclude each other")
-    results = run_scaling_law(args.out, seeds=seeds, quick=args.quick, full=args.full,
-                              progress=not args.quiet, optimizer=args.optimizer,
-                              dropout=args.dropout)
+    options = dict(seeds=seeds, quick=args.quick, full=args.full, optimizer=args.optimizer,
+                   dropout=args.dropout)
+    train_settings(scaling_law_settings(args.out, **options), progress=not args.quiet)
+    results = run_scaling_law(args.out, progress=not args.quiet, **options)
     print(format_rows(results["shapes"], {"width": "width", "depth": "depth",
                                           "n_params": "params", "lr": "tuned lr",
                                           "on_edge": "on edge", "test_loss": "test loss",

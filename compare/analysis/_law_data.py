@@ -3,12 +3,12 @@ over the points, checked on held-out sizes, and the compute-optimal split it imp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from compare.fit._data_law import DataLawFit, fit_data_law, law_rows
-from empirical import ScalingRuns
+from empirical import ScalingRuns, ScalingSpec, load_digits_split
 from empirical._core.arguments import MAX_RESAMPLES, SEED, checked, sequence_of, whole
 
 DATA_FRACTIONS = (0.125, 0.25, 0.5)
@@ -16,6 +16,19 @@ DATA_FRACTIONS = (0.125, 0.25, 0.5)
 SPLIT_SUPPORTED = 0.5
 """The compute-optimal split is stated only where the 95% interval of its exponent lies inside
 (0, 1) and is narrower than this."""
+
+
+def data_axis_specs(spec: ScalingSpec) -> tuple[ScalingSpec, ...]:
+    """The data axis of ``spec``: its depth-1 shapes trained again on :data:`DATA_FRACTIONS`
+    of its training examples (nested subsets, ``ScalingSpec.train_size``); none where fewer
+    than three depth-1 shapes would carry the fit."""
+    shallow = tuple(shape for shape in spec.shapes if shape.depth == 1)
+    if len(shallow) < 3:
+        return ()
+    n_train = (spec.train_size if spec.train_size is not None
+               else load_digits_split(spec.split_seed).y_train.shape[0])
+    return tuple(replace(spec, shapes=shallow, train_size=max(1, round(fraction * n_train)))
+                 for fraction in DATA_FRACTIONS)
 
 
 @dataclass(frozen=True)

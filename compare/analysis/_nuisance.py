@@ -4,13 +4,14 @@ prefer smaller rates."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import stdtrit
 
+from compare.analysis._paths import seed_tuple
 from compare.fit._fits import ScalingFit, fit_scaling
-from empirical import LRGrid, ScalingRuns
+from empirical import LRGrid, ScalingRuns, ScalingSpec
 from empirical._core.arguments import MAX_RESAMPLES, SEED, checked, sequence_of, whole
 from empirical._core.intervals import bootstrap_interval
 from empirical.sweep._optimum import subgrid_argmin_rows
@@ -33,6 +34,17 @@ SOURCE_DROPOUT_ORDER = (0.15, 0.1, 0.2)
 """The source's "Dropout should be tuned very carefully. 0.15 > 0.1 > 0.2": best first."""
 SOURCE_BATCH_SIZE = 64
 """The source's "Batch size seems to perform better at 64"."""
+
+
+def nuisance_specs(seeds, *, quick: bool = False, full: bool = False,
+                   optimizer: str = "adam") -> tuple[ScalingSpec, ...]:
+    """What the study trains: one spec per batch size of :data:`NUISANCE` (or
+    ``NUISANCE_QUICK``, ``NUISANCE_FULL``), every (rate, dropout) of a shape as columns of one
+    program."""
+    settings = dict(NUISANCE_QUICK if quick else NUISANCE_FULL if full else NUISANCE)
+    batch_sizes = settings.pop("batch_sizes")
+    spec = ScalingSpec(**settings, seeds=seed_tuple(seeds), optimizer=optimizer)
+    return tuple(replace(spec, batch_size=b) for b in batch_sizes)
 
 
 @dataclass(frozen=True)

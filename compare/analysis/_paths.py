@@ -22,6 +22,12 @@ def spec_directory(root, name: str, spec: dict) -> Path:
     return Path(root) / f"{name}-{digest}"
 
 
+def digits_folder(root, spec) -> Path:
+    """Where a digits study keeps the runs of ``spec`` (an :class:`empirical.ScalingSpec`):
+    ``root/runs/digits-<digest>``, resumable."""
+    return spec_directory(Path(root) / "runs", "digits", spec.to_dict())
+
+
 def seed_tuple(seeds) -> tuple[int, ...]:
     """Run seeds from a count ``K`` (seeds ``0..K-1``) or an explicit sequence of seeds."""
     if isinstance(seeds, bool) or not isinstance(seeds, int | tuple | list | range):

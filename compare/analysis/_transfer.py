@@ -3,13 +3,14 @@ widens, so tuning once suffices; measured against the standard parametrization."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import stdtrit
 
+from compare.analysis._paths import seed_tuple
 from compare.fit._law import fit_scaling_law
-from empirical import LRGrid, ScalingRuns
+from empirical import LRGrid, ScalingRuns, ScalingSpec
 from empirical._core.arguments import MAX_RESAMPLES, SEED, checked, kind, whole
 from empirical._core.intervals import bootstrap_interval
 from empirical.sweep._optimum import subgrid_argmin_rows
@@ -28,6 +29,15 @@ TRANSFER_QUICK = dict(shapes=((8, 2), (16, 2), (32, 2)), mup_base_width=8, max_s
 """A smoke test."""
 EDGE_FACTOR = 2.0
 """The valley's upper edge: where the loss reaches this multiple of its minimum."""
+
+
+def transfer_specs(seeds, *, quick: bool = False, full: bool = False,
+                   optimizer: str = "adam") -> tuple[ScalingSpec, ScalingSpec]:
+    """What the study trains: the shapes of :data:`TRANSFER` (or ``TRANSFER_QUICK``,
+    ``TRANSFER_FULL``) in the standard parametrization and in muP."""
+    settings = dict(TRANSFER_QUICK if quick else TRANSFER_FULL if full else TRANSFER)
+    mup = ScalingSpec(**settings, seeds=seed_tuple(seeds), optimizer=optimizer)
+    return replace(mup, mup_base_width=None), mup
 
 
 def valley_edges(lrs: np.ndarray, curves: np.ndarray, factor: float = EDGE_FACTOR) -> np.ndarray:

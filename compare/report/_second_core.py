@@ -159,6 +159,52 @@ class HandOver:
             return self._waiting.pop(0)[0] if self._waiting else None
 
 
+def _train_setting(spec, folder) -> str:
+    """The helper's piece of :func:`train_settings`: one setting, trained whole; its name."""
+    from empirical import run_scaling_study
+
+    run_scaling_study(spec, out=folder)
+    return spec.setting
+
+
+def train_settings(settings: list, *, progress: bool = True) -> None:
+    """Train every ``(spec, folder)`` of ``settings`` (:func:`empirical.run_scaling_study`
+    into a resumable folder), this process and a helper on the second core each taking the
+    next setting in line, so a long list of long settings (``lrbs scaling-law --full``) takes
+    about half the time. One core, or training asked to use more than one thread
+    (``--threads``), trains them here in order.
+
+    Each setting trains whole in one process on one thread, so its numbers are those a run in
+    one process computes; a folder another process is training is locked against this one.
+    """
+    from empirical import run_scaling_study
+    from empirical._core.threads import compute_threads
+
+    with second_core(compute_threads() == 1 and len(settings) > 1) as helper:
+        if helper is None:
+            for spec, folder in settings:
+                run_scaling_study(spec, out=folder, progress=progress)
+            return
+        handover = HandOver(helper, [(i, _train_setting, spec, folder)
+                                     for i, (spec, folder) in enumerate(settings)])
+        said = set()
+
+        def say(wait: bool) -> None:
+            for name, future in list(handover.futures.items()):
+                if name not in said and (wait or future.done()):
+                    finished = future.result()
+                    said.add(name)
+                    if progress:
+                        print(f"{finished}: done on the second core", file=sys.stderr)
+
+        while (i := handover.take_next()) is not None:
+            checkpoint()
+            spec, folder = settings[i]
+            run_scaling_study(spec, out=folder, progress=progress)
+            say(wait=False)
+        say(wait=True)
+
+
 @dataclass(frozen=True)
 class QueuedFigure:
     """A figure handed to the helper: its Future, and what writing it here would take."""

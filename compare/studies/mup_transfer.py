@@ -4,19 +4,15 @@ under muP and under the standard parametrization, and does tuning once suffice f
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from compare.analysis._paths import seed_tuple, spec_directory
+from compare.analysis._paths import digits_folder
 from compare.analysis._transfer import (
     EDGE_FACTOR,
-    TRANSFER,
-    TRANSFER_FULL,
-    TRANSFER_QUICK,
     TransferStudy,
+    transfer_specs,
     transfer_study,
 )
 from compare.fit._law import law_summary
@@ -24,7 +20,7 @@ from compare.studies._base import Context, Summary, has_data_extra
 from compare.style._figures import PALETTE, label_axes
 from compare.style._html import answer_list, num_text, table
 from compare.style._text import fmt, fmt_iv
-from empirical import ScalingSpec, run_scaling_study
+from empirical import run_scaling_study
 from empirical._core.arguments import checked, kind
 
 NAME = "mup-transfer"
@@ -55,12 +51,8 @@ def run_transfer(root, seeds, *, quick: bool = False, full: bool = False,
     compare.transfer_study : The comparison.
     compare.summarize_transfer : Its summary and sentences.
     """
-    settings = dict(TRANSFER_QUICK if quick else TRANSFER_FULL if full else TRANSFER)
-    mup = ScalingSpec(**settings, seeds=seed_tuple(seeds), optimizer=optimizer)
-    standard = replace(mup, mup_base_width=None)
-    runs = [run_scaling_study(spec, out=spec_directory(Path(root) / "runs", "digits",
-                                                       spec.to_dict()), progress=progress)
-            for spec in (standard, mup)]
+    runs = [run_scaling_study(spec, out=digits_folder(root, spec), progress=progress)
+            for spec in transfer_specs(seeds, quick=quick, full=full, optimizer=optimizer)]
     return transfer_study(*runs, n_boot=n_boot)
 
 

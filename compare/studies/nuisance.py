@@ -4,29 +4,25 @@ source's three insights about them confirmed or refuted with the study's own num
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from itertools import groupby
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from compare.analysis._nuisance import (
-    NUISANCE,
-    NUISANCE_FULL,
-    NUISANCE_QUICK,
     SOURCE_BATCH_SIZE,
     SOURCE_DROPOUT_ORDER,
     NuisanceStudy,
+    nuisance_specs,
     nuisance_study,
 )
-from compare.analysis._paths import seed_tuple, spec_directory
+from compare.analysis._paths import digits_folder
 from compare.fit._law import fit_scaling_law, law_summary
 from compare.studies._base import Context, Summary, has_data_extra
 from compare.style._figures import PALETTE, label_axes
 from compare.style._html import answer_list, num_text, table
 from compare.style._text import fmt, fmt_iv
-from empirical import ScalingSpec, run_scaling_study
+from empirical import run_scaling_study
 from empirical._core.arguments import MAX_RESAMPLES, checked, kind, whole
 
 NAME = "nuisance"
@@ -58,14 +54,8 @@ def run_nuisance(root, seeds, *, quick: bool = False, full: bool = False,
     compare.nuisance_study : Gathers the runs.
     compare.summarize_nuisance : Its summary and sentences.
     """
-    settings = dict(NUISANCE_QUICK if quick else NUISANCE_FULL if full else NUISANCE)
-    batch_sizes = settings.pop("batch_sizes")
-    spec = ScalingSpec(**settings, seeds=seed_tuple(seeds), optimizer=optimizer)
-    runs = []
-    for batch_size in batch_sizes:
-        at = replace(spec, batch_size=batch_size)
-        runs.append(run_scaling_study(at, out=spec_directory(Path(root) / "runs", "digits",
-                                                             at.to_dict()), progress=progress))
+    runs = [run_scaling_study(spec, out=digits_folder(root, spec), progress=progress)
+            for spec in nuisance_specs(seeds, quick=quick, full=full, optimizer=optimizer)]
     return nuisance_study(runs, n_boot=n_boot)
 
 

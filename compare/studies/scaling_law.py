@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from compare.analysis._law_data import DATA_FRACTIONS, DataLawStudy, data_law_study
-from compare.analysis._paths import seed_tuple, spec_directory
+from compare.analysis._law_data import DataLawStudy, data_axis_specs, data_law_study
+from compare.analysis._nuisance import nuisance_specs
+from compare.analysis._paths import digits_folder, seed_tuple
+from compare.analysis._transfer import transfer_specs
 from compare.fit._law import Extrapolation, LawFit, extrapolation_check, fit_scaling_law
 from compare.studies._base import Context, Summary, has_data_extra
 from compare.style._figures import FORMATS, PALETTE, label_axes, save_figure
@@ -257,6 +259,27 @@ def summarize_scaling_law(runs: ScalingRuns, fit: LawFit, check: Extrapolation,
     return dict(summary, conclusions=scaling_law_conclusions(strict_json(summary)))
 
 
+def scaling_law_settings(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
+                         full: bool = False, framework: bool = True,
+                         **options) -> list[tuple[ScalingSpec, Path]]:
+    """Every setting :func:`run_scaling_law` trains with the same arguments, with its folder
+    under ``out/runs/``, the longest first as measured (the nuisance grid from its largest
+    batch size down, muP, the standard parametrization, the main study, its data axis): the
+    order to hand them to two cores in.
+
+    See Also
+    --------
+    run_scaling_law : Trains them one after another, or reads them back.
+    """
+    spec = scaling_spec(seeds, quick=quick, **options)
+    specs = [spec, *data_axis_specs(spec)]
+    if framework:
+        nuisance = nuisance_specs(seeds, quick=quick, full=full, optimizer=spec.optimizer)
+        standard, mup = transfer_specs(seeds, quick=quick, full=full, optimizer=spec.optimizer)
+        specs = [*sorted(nuisance, key=lambda s: -s.batch_size), mup, standard, *specs]
+    return [(s, digits_folder(out, s)) for s in specs]
+
+
 def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
                     full: bool = False, framework: bool = True, progress: bool = True,
                     n_boot: int = 200, formats=FORMATS, **options) -> dict:
@@ -281,8 +304,7 @@ def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
     """
     root = Path(out)
     spec = scaling_spec(seeds, quick=quick, **options)
-    runs = run_scaling_study(spec, out=spec_directory(root / "runs", "digits", spec.to_dict()),
-                             progress=progress)
+    runs = run_scaling_study(spec, out=digits_folder(root, spec), progress=progress)
     fit = fit_scaling_law(runs.n_params, runs.test_loss, n_boot=n_boot)
     check = extrapolation_check(runs.n_params, runs.test_loss, n_boot=n_boot)
     paths = {"scaling_law": save_figure(plot_scaling_law(runs, fit, check), root / "figures",
@@ -290,16 +312,11 @@ def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
              "lr_vs_width": save_figure(plot_lr_vs_width(runs), root / "figures", "lr_vs_width",
                                         formats=formats)}
     data_law = None
-    shallow = tuple(r for r in runs.shapes if r.shape.depth == 1)
-    if len(shallow) >= 3:
-        axis = [replace(runs, shapes=shallow)]
-        for fraction in DATA_FRACTIONS:
-            sub = replace(spec, shapes=tuple(r.shape for r in shallow),
-                          train_size=max(1, round(fraction * runs.n_train)))
-            axis.append(run_scaling_study(sub, out=spec_directory(root / "runs", "digits",
-                                                                  sub.to_dict()),
-                                          progress=progress))
-        data_law = data_law_study(axis, n_boot=n_boot)
+    if axis := data_axis_specs(spec):
+        shallow = replace(runs, shapes=tuple(r for r in runs.shapes if r.shape.depth == 1))
+        data_law = data_law_study([shallow] + [
+            run_scaling_study(sub, out=digits_folder(root, sub), progress=progress)
+            for sub in axis], n_boot=n_boot)
         paths["data_law"] = save_figure(plot_data_law(data_law), root / "figures", "data_law",
                                         formats=formats)
     extras = {}

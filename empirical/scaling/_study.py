@@ -136,6 +136,22 @@ class ScalingSpec:
         """The dropout rates tuned over (one when ``dropout`` is a number)."""
         return self.dropout if isinstance(self.dropout, tuple) else (self.dropout,)
 
+    @property
+    def setting(self) -> str:
+        """What it trains, in words: ``"scaling law (widths 8-128, depths 1, 2; adam, B=64;
+        dropout 0)"``, with the data size and muP where set (the progress bar's name: ``lrbs
+        scaling-law --full`` trains a dozen settings)."""
+        widths = sorted({shape.width for shape in self.shapes})
+        depths = sorted({shape.depth for shape in self.shapes})
+        words = [f"widths {widths[0]}-{widths[-1]}, depth{'s' * (len(depths) > 1)} "
+                 + ", ".join(map(str, depths)), f"{self.optimizer}, B={self.batch_size}",
+                 "dropout " + ", ".join(f"{d:g}" for d in self.dropouts)]
+        if self.train_size is not None:
+            words.append(f"{self.train_size} examples")
+        if self.mup_base_width is not None:
+            words.append(f"muP from width {self.mup_base_width}")
+        return "scaling law (" + "; ".join(words) + ")"
+
     @classmethod
     def from_dict(cls, data: dict) -> ScalingSpec:
         """The spec :meth:`to_dict` wrote; a ``ValueError`` naming ``data`` otherwise."""
@@ -382,19 +398,6 @@ def run_scaling_study(spec: ScalingSpec = ScalingSpec(), *, out=None,
         return _run_study(spec, directory, _finished_shapes(directory, spec), progress)
 
 
-def _setting(spec: ScalingSpec) -> str:
-    """The progress bar's name of what ``spec`` trains: ``lrbs scaling-law --full`` runs
-    dozens of settings, and each bar says which one it is."""
-    dropout = spec.dropout if isinstance(spec.dropout, tuple) else (spec.dropout,)
-    words = [f"{spec.optimizer}, B={spec.batch_size}",
-             "dropout " + ", ".join(f"{d:g}" for d in dropout)]
-    if spec.train_size is not None:
-        words.append(f"{spec.train_size} examples")
-    if spec.mup_base_width is not None:
-        words.append(f"muP from width {spec.mup_base_width}")
-    return "scaling law (" + "; ".join(words) + ")"
-
-
 def _run_study(spec: ScalingSpec, directory: Path | None, done: dict, progress: bool):
     split = load_digits_split(spec.split_seed)
     if spec.train_size is not None:
@@ -408,7 +411,7 @@ def _run_study(spec: ScalingSpec, directory: Path | None, done: dict, progress: 
     iterator = spec.shapes
     if progress:
         from tqdm.auto import tqdm
-        iterator = tqdm(spec.shapes, desc=_setting(spec), unit="shape", leave=False)
+        iterator = tqdm(spec.shapes, desc=spec.setting, unit="shape", leave=False)
     for shape in iterator:
         key = (shape.width, shape.depth)
         if key in done:

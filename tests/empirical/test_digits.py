@@ -131,7 +131,8 @@ def test_the_progress_bar_names_the_setting(capsys):
                        grid=LRGrid(base=1e-2, ratio=10.0, k_min=0, k_max=1), max_extensions=0,
                        dropout=(0.0, 0.15), train_size=100, mup_base_width=4)
     run_scaling_study(spec, progress=True)
-    assert ("scaling law (adam, B=32; dropout 0, 0.15; 100 examples; muP from width 4)"
+    assert ("scaling law (widths 4-6, depth 1; adam, B=32; dropout 0, 0.15; 100 examples; "
+            "muP from width 4)"
             in capsys.readouterr().err)
 
 
