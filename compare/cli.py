@@ -90,7 +90,8 @@ def _add_scaling_law(commands) -> None:
                     "and check whether the rate tuned at width 8 transfers; write "
                     "DIR/scaling_law.json and DIR/figures/. Needs the 'data' "
                     "extra (scikit-learn). Finished shapes are kept under DIR/runs/ (one directory "
-                    "per setting), so an interrupted run resumes.")
+                    "per setting), so an interrupted run resumes; with two cores a helper "
+                    "process trains the next setting in line whenever it is free.")
     study_options(study, out="lrbs-scaling", seeds_default="0-2 (0 with --quick)",
                        quick_help="six widths, 300 steps, six rates")
     study.add_argument("--full", action="store_true",

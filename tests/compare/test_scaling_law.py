@@ -92,6 +92,11 @@ def test_scaling_law_command(tmp_path, capsys):
     assert len(results["nuisance"]["shapes"]) == 3 and results["mup_transfer"]["widths"] == [8, 16, 32]
     assert "Tuned jointly over the learning rate" in out and "Under muP the tuned rate" in out
     assert "Under muP the tuned rate" in (tmp_path / "scaling_law.md").read_text()
+    # every folder trained is one scaling_law_settings lists, so the command's two cores
+    # trained what run_scaling_law then read back
+    from compare.studies.scaling_law import scaling_law_settings
+    listed = scaling_law_settings(tmp_path, seeds=(0,), quick=True)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(f.name for _, f in listed)
 
 
 def test_full_selects_the_full_grids(monkeypatch, tmp_path, capsys):
@@ -103,10 +108,19 @@ def test_full_selects_the_full_grids(monkeypatch, tmp_path, capsys):
     from compare.analysis._nuisance import NUISANCE_FULL
     from compare.analysis._transfer import TRANSFER_FULL
     seen = {}
+    from compare.report import _second_core
+    monkeypatch.setattr(_second_core, "train_settings", lambda settings, **k: seen.update(
+        settings=settings))
     monkeypatch.setattr(compare, "run_scaling_law", lambda out, **k: seen.update(k) or 1 / 0)
     with pytest.raises(ZeroDivisionError):
         main(["scaling-law", "--full", "--out", str(tmp_path), "--quiet"])
     assert seen["full"] is True and seen["quick"] is False
+    # the settings handed to the two cores, longest first: 5 batch sizes, muP, standard, the
+    # main study and its 3 data sizes
+    batch_sizes = [spec.batch_size for spec, _ in seen["settings"]]
+    assert batch_sizes[:5] == sorted(NUISANCE_FULL["batch_sizes"], reverse=True)
+    assert [spec.mup_base_width for spec, _ in seen["settings"][5:7]] == [8, None]
+    assert len(seen["settings"]) == 11 and len({f for _, f in seen["settings"]}) == 11
     specs = []
 
     def record(spec, **kwargs):

@@ -5,6 +5,7 @@ import os
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
@@ -84,3 +85,21 @@ def test_an_error_in_the_helper_reaches_the_caller_and_stops_it(monkeypatch):
             helper.submit(int, "not a number").result()
     with _second_core.second_core() as helper:           # and the next one starts afresh
         assert helper.submit(os.getpid).result() != os.getpid()
+
+
+def test_settings_trained_on_two_cores_equal_those_trained_in_one(tmp_path, monkeypatch, capfd):
+    """``lrbs scaling-law``'s settings, handed out to this process and the helper: each
+    folder holds what one process trains, and the helper's are said as they finish."""
+    from dataclasses import replace
+
+    from empirical import LRGrid, ScalingSpec, run_scaling_study
+    monkeypatch.setattr(_second_core, "helper_cores", lambda: 2)
+    base = ScalingSpec(shapes=((4, 1), (6, 1), (8, 1)), seeds=(0,), max_steps=20,
+                       grid=LRGrid(base=1e-2, ratio=10.0, k_min=0, k_max=1), max_extensions=0)
+    settings = [(replace(base, batch_size=b), tmp_path / f"b{b}") for b in (16, 32, 64)]
+    _second_core.train_settings(settings, progress=True)
+    assert "B=16; dropout 0): done on the second core" in capfd.readouterr().err
+    for spec, folder in settings:
+        assert (folder / "scaling.json").exists()
+        np.testing.assert_array_equal(run_scaling_study(spec, out=folder).test_loss,
+                                      run_scaling_study(spec).test_loss)
