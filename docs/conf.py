@@ -175,6 +175,22 @@ def _write_study_results() -> None:
         (out / f"{study.NAME}.md").write_text("\n".join(lines) + "\n")
 
 
+def _write_full_scaling_results() -> None:
+    """The sentences of the stored ``lrbs scaling-law --full`` run, as
+    ``studies/_results/NAME-full.md`` for each study besides the law that it holds (the nuisance
+    and muP studies on their full grids), from the study's own ``sentences``."""
+    full = json.loads(Path(__file__).with_name("scaling_law_full.json").read_text())
+    out = Path(__file__).parent / "studies" / "_results"
+    for study in registered():
+        if study.KEY == "scaling_law" or full.get(study.KEY) is None:
+            continue
+        lines = [f"From `lrbs scaling-law --full` of {full['created'][:10]} "
+                 "(`docs/scaling_law_full.json`):", ""]
+        lines += ["- " + _markdown_escape(line) for line in study.sentences(full[study.KEY])]
+        (out / f"{study.NAME}-full.md").write_text("\n".join(lines) + "\n")
+
+
 _write_derivations()
 _write_api()
 _write_study_results()
+_write_full_scaling_results()

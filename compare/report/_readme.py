@@ -6,6 +6,10 @@ from the ``results.json`` that ``docs/results.json`` keeps, and a test checks th
 against it. After a new ``lrbs run``::
 
     python -m compare.report._readme lrbs-report
+
+and after a new ``lrbs scaling-law --full`` (the docs pages' full-grid sections)::
+
+    python -m compare.report._readme --scaling-full lrbs-scaling
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from compare.report._run import FIGURES, README, RESULTS
+from compare.report._run import FIGURES, FULL_SCALING, FULL_SCALING_FIGURES, README, RESULTS
 from compare.studies._base import registered
 from compare.style._text import paragraph
 
@@ -56,9 +60,27 @@ def render_readme(readme: str, results: dict) -> str:
     return readme
 
 
+def keep_full_scaling(folder: Path) -> None:
+    """Copy the ``scaling_law.json`` of ``lrbs scaling-law --full`` and its figures into
+    ``docs/``; any other run of the command is refused."""
+    results = json.loads((folder / "scaling_law.json").read_text())
+    settings = results.get("settings", {})
+    if not (settings.get("full") and settings.get("framework")):
+        raise SystemExit(f"{folder} is not a run of `lrbs scaling-law --full`")
+    shutil.copyfile(folder / "scaling_law.json", FULL_SCALING)
+    for name, path in FULL_SCALING_FIGURES.items():
+        shutil.copyfile(folder / results["figures"][name]["png"], path)
+    print(f"wrote {FULL_SCALING} and {', '.join(map(str, FULL_SCALING_FIGURES.values()))}")
+
+
 def main(argv=None) -> None:
-    """Copy a run's ``results.json`` and headline figure into ``docs/`` and rewrite the README."""
-    report = Path((argv or sys.argv[1:] or ["lrbs-report"])[0])
+    """Copy a run's ``results.json`` and headline figure into ``docs/`` and rewrite the README
+    (with ``--scaling-full DIR``: :func:`keep_full_scaling`)."""
+    argv = list(argv or sys.argv[1:])
+    if argv[:1] == ["--scaling-full"]:
+        keep_full_scaling(Path(argv[1] if len(argv) > 1 else "lrbs-scaling"))
+        return
+    report = Path((argv or ["lrbs-report"])[0])
     results = json.loads((report / "results.json").read_text())
     if results["settings"]["quick"]:
         raise SystemExit(f"{report} is a --quick run; the README states the full run")

@@ -38,6 +38,12 @@ FIGURES = {HEADLINE_FIGURE: HEADLINE,
            "temperature": ROOT / "docs" / "images" / "temperature.png"}
 """The figures of a run the README and the docs pages show, and where they are kept: ``lrbs
 run`` writes these as PNG too (``python -m compare.report._readme`` copies them)."""
+FULL_SCALING = ROOT / "docs" / "scaling_law_full.json"
+"""The ``scaling_law.json`` of ``lrbs scaling-law --full`` behind the docs pages' full-grid
+sections (``python -m compare.report._readme --scaling-full DIR`` keeps it)."""
+FULL_SCALING_FIGURES = {"nuisance": ROOT / "docs" / "images" / "nuisance_full.png",
+                        "mup_transfer": ROOT / "docs" / "images" / "mup_transfer_full.png"}
+"""Its figures the docs pages show, and where they are kept."""
 
 
 def run_report(out="lrbs-report", *, seeds: int | None = None, quick: bool = False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -332,7 +333,8 @@ def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
             extras[module.KEY] = summarize(study)
             paths[module.KEY] = save_figure(plot(study), root / "figures", module.KEY,
                                             formats=formats)
-    results = dict(spec=spec.to_dict(), version=runs.version,
+    results = dict(spec=spec.to_dict(), version=runs.version, created=datetime.now(UTC).isoformat(
+        timespec="seconds"), settings=dict(quick=quick, full=full, framework=framework),
                    **summarize_scaling_law(runs, fit, check, data_law), **extras,
                    figures={k: {e: str(p.relative_to(root)) for e, p in v.items()}
                             for k, v in paths.items()})

@@ -73,3 +73,38 @@ def test_docs_results_are_what_the_code_measures_today(results, key):
         else:
             assert o.best_loss == pytest.approx(want["best_loss"], rel=1e-3)
             assert want["interval"][0] <= o.subgrid_lr <= want["interval"][1]
+
+
+def test_the_full_scaling_run_behind_the_docs_is_one_of_todays_grids():
+    """``docs/scaling_law_full.json`` is ``lrbs scaling-law --full`` of today's grids: its
+    nuisance and muP parts hold the full grids' shapes, batch sizes and widths, satisfy their
+    schemas and its sentences are today's sentences of its numbers; its figures are kept."""
+    import jsonschema
+
+    from compare.analysis._nuisance import NUISANCE_FULL
+    from compare.analysis._transfer import TRANSFER_FULL
+    from compare.report._run import FULL_SCALING, FULL_SCALING_FIGURES, results_schema
+    from compare.studies import mup_transfer, nuisance
+    full = json.loads(FULL_SCALING.read_text())
+    assert full["settings"] == {"quick": False, "full": True, "framework": True}
+    assert [(r["width"], r["depth"]) for r in full["nuisance"]["shapes"]] == list(NUISANCE_FULL["shapes"])
+    assert full["nuisance"]["batch_sizes"] == list(NUISANCE_FULL["batch_sizes"])
+    assert full["nuisance"]["dropouts"] == list(NUISANCE_FULL["dropout"])
+    assert full["mup_transfer"]["widths"] == [w for w, _ in TRANSFER_FULL["shapes"]]
+    schema = results_schema()
+    for module, conclusions in ((nuisance, nuisance.nuisance_conclusions),
+                                (mup_transfer, mup_transfer.transfer_conclusions)):
+        jsonschema.validate(full[module.KEY], {**schema["$defs"][module.KEY], "$defs": schema["$defs"]})
+        numbers = {k: v for k, v in full[module.KEY].items() if k != "conclusions"}
+        assert conclusions(numbers) == full[module.KEY]["conclusions"], (
+            "docs/scaling_law_full.json's sentences differ from today's: rerun `lrbs scaling-law "
+            "--full` and `python -m compare.report._readme --scaling-full DIR`")
+    assert all(path.stat().st_size > 10_000 for path in FULL_SCALING_FIGURES.values())
+
+
+def test_only_a_full_scaling_run_is_kept(tmp_path):
+    from compare.report._readme import main
+    for settings in ({"quick": False, "full": False, "framework": True}, {}):
+        (tmp_path / "scaling_law.json").write_text(json.dumps({"settings": settings}))
+        with pytest.raises(SystemExit, match="is not a run of `lrbs scaling-law --full`"):
+            main(["--scaling-full", str(tmp_path)])
