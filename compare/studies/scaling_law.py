@@ -207,6 +207,10 @@ def run_scaling_law(out="lrbs-scaling", *, seeds: int = 3, quick: bool = False,
     embeds). ``options`` go to :func:`scaling_spec` (for example ``optimizer="sgd"``,
     ``dropout=0.1``).
 
+    It trains the settings one after another in this process; ``lrbs scaling-law`` first
+    trains :func:`scaling_law_settings` on two cores where there are two, and this then reads
+    them back.
+
     See Also
     --------
     summarize_scaling_law : What it writes.
