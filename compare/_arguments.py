@@ -162,10 +162,10 @@ def dropout_arg(text: str) -> float:
     return value
 
 
-def study_options(parser, *, out: str, seeds_default: str, quick_help: str) -> None:
+def study_options(parser, *, out: str, seeds_default: str, quick_help: str,
+                  out_help: str = "output directory, locked while the study runs") -> None:
     """--out, --seeds, --quick, --quiet and --threads, shared by the commands that run a study."""
-    parser.add_argument("--out", type=folder_arg, default=out, metavar="DIR",
-                        help="output directory, locked while the study runs")
+    parser.add_argument("--out", type=folder_arg, default=out, metavar="DIR", help=out_help)
     parser.add_argument("--seeds", type=seeds_arg, default=None,
                         help=f"{SEEDS_HELP} (default {seeds_default})")
     parser.add_argument("--quick", action="store_true", help=quick_help)

@@ -93,7 +93,9 @@ def _add_scaling_law(commands) -> None:
                     "per setting), so an interrupted run resumes; with two cores a helper "
                     "process trains the next setting in line whenever it is free.")
     study_options(study, out="lrbs-scaling", seeds_default="0-2 (0 with --quick)",
-                       quick_help="six widths, 300 steps, six rates")
+                  quick_help="six widths, 300 steps, six rates",
+                  out_help="output directory; each setting's folder under DIR/runs/ is locked "
+                           "while it trains")
     study.add_argument("--full", action="store_true",
                        help="the full grids: every shape x batch sizes 16-256 x dropout 0-0.3 "
                             "x 16 rates for the tuning, widths up to 512 for muP")
