@@ -393,6 +393,8 @@ def run(context: Context) -> Summary:
     context.log(f"  {seeds} seed(s)")
     results = run_scaling_law(context.root / "scaling", seeds=seeds, quick=context.quick,
                               framework=False, progress=context.progress, formats=("svg",))
+    for key in ("created", "settings"):          # the report's own say when and how it ran
+        results.pop(key)
     files = {f"scaling/{k}": v for k, v in results.pop("_paths").items()}
     results["figures"] = {name: {ext: str(p.relative_to(context.root)) for ext, p in v.items()}
                           for name, v in ((k.partition("/")[2], v) for k, v in files.items())}
