@@ -177,8 +177,7 @@ def nuisance_conclusions(summary: dict) -> list[str]:
     text = ("Dropout: " + ", ".join(f"{fmt(d)} wins at {k} of {n}" for d, k in winners.items() if k)
             + (" shape(s) (one seed: no test against the seeds' noise)." if one else
                f" shape(s); at {noisy} of {n} every dropout rate is within the seeds' noise of the "
-               "winner "
-               "(paired 95% intervals of the loss difference)."))
+               "winner (paired 95% intervals of the loss difference)."))
     if len(source) == 3:
         holds = _count(rows, lambda r: r["dropout_losses"][source[0]]
                        < r["dropout_losses"][source[1]] < r["dropout_losses"][source[2]])
