@@ -17,6 +17,7 @@ from empirical.probes._hessian import (
     hessian_top_eigenvalue,
     lanczos_top_eigenvalue,
     noiseless_lr_max,
+    preconditioned_hessian_top_eigenvalues,
 )
 from empirical.probes._noise import (
     NoiseEstimate,
@@ -90,6 +91,7 @@ __all__ = [
     "find_optimum",
     "init_mlp_params",
     "hessian_top_eigenvalue",
+    "preconditioned_hessian_top_eigenvalues",
     "lanczos_top_eigenvalue",
     "least_squares_problem",
     "least_squares_workload",

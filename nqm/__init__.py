@@ -8,6 +8,7 @@ Every closed form has its sympy derivation in :mod:`nqm.symbolic`. numpy/scipy/s
 import importlib
 
 from nqm._batch_hessian import (
+    adam_max_stable_lr,
     claimed_max_lr,
     marchenko_pastur_edge,
     noise_plus_hessian_lr,
@@ -53,6 +54,7 @@ __all__ = [
     "OptimalSteps",
     "RiskDecomposition",
     "SurgeParameters",
+    "adam_max_stable_lr",
     "claimed_max_lr",
     "marchenko_pastur_edge",
     "mccandlish_improvement",

@@ -1,5 +1,6 @@
 """The minibatch Hessian's largest eigenvalue and the largest stable learning rate it implies:
-the Marchenko-Pastur edge, Granziol et al.'s noise-plus-Hessian form, their claimed scaling."""
+the Marchenko-Pastur edge, Granziol et al.'s noise-plus-Hessian form, their claimed scaling,
+and Adam's edge from its preconditioned sharpness."""
 
 from __future__ import annotations
 
@@ -213,3 +214,64 @@ def noise_plus_hessian_lr(batch_size, *, top_eigenvalue, noise):
     top = positive("top_eigenvalue", top_eigenvalue)
     kappa = nonnegative("noise", noise)
     return scalar_or_array(2 / (top + kappa / b))
+
+
+def adam_max_stable_lr(sharpness, *, beta1=0.9):
+    r"""Adam's largest stable learning rate with its preconditioner frozen: Cohen et al.'s
+    adaptive edge of stability.
+
+    .. math::
+
+        \eta_{\max} = \frac{2(1 + \beta_1)}{(1 - \beta_1)\,\lambda_{\max}(P^{-1}H)},
+
+    where ``sharpness`` is the preconditioned sharpness :math:`\lambda_{\max}(P^{-1}H)`, the
+    largest eigenvalue of the Hessian :math:`H` preconditioned by Adam's denominator
+    :math:`P = \operatorname{diag}(\sqrt{\hat v} + \epsilon)`. With :math:`P` held fixed,
+    Adam's update on a quadratic is exponential-moving-average momentum, stable along every
+    eigenvector of :math:`P^{-1}H` iff :math:`\eta\lambda < 2(1+\beta_1)/(1-\beta_1)`
+    (:func:`nqm.symbolic.adam_stability_bound`): :math:`38/\eta` for :math:`\beta_1 = 0.9`,
+    the threshold at which Cohen et al. find the preconditioned sharpness of full-batch Adam
+    equilibrates. Assumptions: a locally quadratic loss, :math:`P` frozen (in training it
+    adapts, so Adam need not diverge above the threshold), bias correction's factor near 1.
+    Granziol et al.'s square-root rule for Adam follows when the minibatch noise dominates both
+    :math:`H_B` (a :math:`1/B` term) and :math:`\hat v` (so :math:`P \propto B^{-1/2}`).
+
+    Parameters
+    ----------
+    sharpness : array_like of float
+        :math:`\lambda_{\max}(P^{-1}H) > 0`.
+    beta1 : array_like of float, default 0.9
+        Adam's first-moment decay, in ``[0, 1)``.
+
+    Returns
+    -------
+    float or ndarray
+
+    References
+    ----------
+    .. [1] J. M. Cohen, B. Ghorbani, S. Krishnan, N. Agarwal, S. Medapati, M. Badura, D. Suo,
+       D. Cardoze, Z. Nado, G. E. Dahl, J. Gilmer, "Adaptive Gradient Methods at the Edge of
+       Stability", arXiv:2207.14484 (2022), section 2 (the threshold :math:`38/\eta`).
+    .. [2] D. Granziol, S. Zohren, S. Roberts, "Learning Rates as a Function of Batch Size",
+       JMLR 23 (2022), arXiv:2006.09092 (square-root scaling for adaptive methods).
+
+    See Also
+    --------
+    noise_plus_hessian_lr : SGD's edge from the minibatch Hessian.
+    claimed_max_lr : Granziol et al.'s square-root rule anchored at one point.
+    DiagonalNQM.max_stable_lr : The heavy-ball bound :math:`2(1+\beta)/h` it rescales.
+
+    Examples
+    --------
+    Cohen et al.'s threshold: a preconditioned sharpness of 38 is stable up to rate 1 at
+    :math:`\beta_1 = 0.9`; without momentum the bound is gradient descent's :math:`2/\lambda`.
+
+    >>> from nqm import adam_max_stable_lr
+    >>> print(adam_max_stable_lr([38.0, 2.0], beta1=[0.9, 0.0]))
+    [1. 1.]
+    """
+    lam = positive("sharpness", sharpness)
+    beta = nonnegative("beta1", beta1)
+    if (beta >= 1.0).any():
+        raise ValueError(f"beta1 must be in [0, 1), got {beta1!r}")
+    return scalar_or_array(2 * (1 + beta) / ((1 - beta) * lam))

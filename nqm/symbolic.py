@@ -441,12 +441,32 @@ def sign_descent_surge() -> tuple[sp.Expr, sp.Expr]:
           sp.simplify(best - surge))
     return b_noise, lr_max
 
+def adam_stability_bound() -> sp.Expr:
+    r"""Largest stable rate :math:`\eta` of Adam with its preconditioner :math:`P` frozen, along
+    an eigenvector of :math:`P^{-1}H` with eigenvalue :math:`a`.
+
+    With :math:`P` fixed, Adam's update is exponential-moving-average momentum:
+    :math:`m_{t+1} = \beta_1 m_t + (1-\beta_1) a x_t`, :math:`x_{t+1} = x_t - \eta m_{t+1}`
+    (bias correction, whose factor tends to 1, left out). The characteristic polynomial of its
+    transition matrix has a root at :math:`z = -1` when :math:`\eta a = 2(1+\beta_1)/(1-\beta_1)`,
+    the stability threshold Cohen et al. (2022) find the preconditioned sharpness equilibrates
+    at (:math:`38/\eta` for :math:`\beta_1 = 0.9`).
+    """
+    beta1, z, x, first = sp.symbols("beta_1 z x m")
+    first_next = beta1 * first + (1 - beta1) * a * x
+    transition = _step("the Jacobian of (x, m) -> (x - eta m', m'), m' = beta_1 m + (1 - beta_1) a x",
+                       sp.Matrix([x - eta * first_next, first_next]).jacobian([x, first]))
+    polynomial = _step("its characteristic polynomial",
+                       sp.collect(sp.expand((transition - z * sp.eye(2)).det()), z))
+    return _step("its root at z = -1, solved for eta",
+                 sp.solve(sp.Eq(polynomial.subs(z, -1), 0), eta)[0])
+
 
 DERIVATIONS = (scalar_moment_recursion, scalar_second_moment, scalar_expected_loss,
                scalar_stationary_loss, scalar_stability_bound, scalar_target_feasibility,
                scalar_steps_to_target, optimal_lr_greedy, fixed_horizon_optimal_lr,
                momentum_moment_matrix, heavy_ball_noise_sum,
-               momentum_stability_bound, wishart_second_moment, least_squares_error_recursion,
+               momentum_stability_bound, adam_stability_bound, wishart_second_moment, least_squares_error_recursion,
                least_squares_max_stable_lr, least_squares_noise_scale, greedy_lr_is_mccandlish,
                quadratic_greedy_step, sign_descent_surge, steps_examples_tradeoff,
                greedy_error_map, greedy_critical_batch,

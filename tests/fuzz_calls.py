@@ -278,6 +278,8 @@ def calls() -> dict[str, Callable[[], Call]]:
             batch_size=BATCHES, dim=16)),
         "nqm.noise_plus_hessian_lr": lambda: Call(nqm.noise_plus_hessian_lr, dict(
             batch_size=BATCHES, top_eigenvalue=2.0, noise=32.0)),
+        "nqm.adam_max_stable_lr": lambda: Call(nqm.adam_max_stable_lr, dict(
+            sharpness=[1.0, 38.0], beta1=0.9)),
         "nqm.mp_stieltjes": lambda: Call(nqm.mp_stieltjes, dict(z=-1.0, gamma=0.5)),
         # nqm: risk
         "nqm.ridgeless_risk": lambda: Call(nqm.ridgeless_risk, dict(n=20, d=10, noise_var=0.1)),
@@ -496,6 +498,10 @@ def calls() -> dict[str, Callable[[], Call]]:
             empirical.batch_hessian_top_eigenvalues, dict(
                 loss=workload().loss, params=params(), data=workload().train, batch_size=4,
                 n_batches=2, iterations=3, seed=0)),
+        "empirical.preconditioned_hessian_top_eigenvalues": lambda: Call(
+            empirical.preconditioned_hessian_top_eigenvalues, dict(
+                loss=workload().loss, params=params(), data=workload().train, batch_size=4,
+                eps=1e-8, weight_decay=0.001, n_batches=2, iterations=3, seed=0)),
         "empirical.hessian_top_eigenvalue": lambda: Call(
             empirical.hessian_top_eigenvalue, dict(
                 loss=workload().loss, params=params(), data=workload().train, iterations=3,

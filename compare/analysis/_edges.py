@@ -14,6 +14,7 @@ from empirical import (
     StabilityEdge,
     batch_hessian_top_eigenvalues,
     hessian_top_eigenvalue,
+    preconditioned_hessian_top_eigenvalues,
     stability_edges,
     trained_parameters,
 )
@@ -35,6 +36,10 @@ square root for Adam (:func:`nqm.claimed_max_lr`, with the paper's assumptions).
 
 NOISE_PLUS_HESSIAN = "Granziol et al.: 2 / (lambda_1 + kappa/B)"
 """The name of the paper's own form among an SGD study's predicted edges."""
+
+FROZEN_ADAM = "Cohen et al.: 2 (1 + beta1) / ((1 - beta1) lambda_max(P^-1 H_B))"
+"""The start of the names of an Adam study's predicted edges (``", init"`` and ``", trained"``):
+:func:`nqm.adam_max_stable_lr` of the preconditioned sharpness."""
 
 
 @dataclass
@@ -106,7 +111,8 @@ class EdgeStudy:
         minibatch Hessian does not depend on the weights, the one ``"2 / lambda_max (minibatch
         Hessian)"``), and for least squares the
         exact theory of the measurement's own criterion (``"exact, same criterion"``), SGD's
-        mean-square bound and the Marchenko-Pastur edge of the batch Hessian.
+        mean-square bound and the Marchenko-Pastur edge of the batch Hessian; for Adam,
+        :data:`FROZEN_ADAM` at initialization and at the trained point.
     optimum : ScalingFit
         The fixed-horizon optimum's fit (from the study), for the side-by-side.
     criterion : str
@@ -117,6 +123,11 @@ class EdgeStudy:
     regimes : HessianRegimes or None
         SGD only: the paper's noise-plus-Hessian form and the edge's exponent in its regimes
         (its prediction is ``predicted[NOISE_PLUS_HESSIAN]``).
+    preconditioned_init, preconditioned_trained : ndarray, shape (n_b, 3), or None
+        Adam only: the preconditioned sharpness :math:`\\lambda_{\\max}(P^{-1}H_B)` at the same
+        two points (:func:`empirical.preconditioned_hessian_top_eigenvalues`, Adam's denominator
+        at its expectation there; coupled weight decay included, AdamW's decoupled decay left
+        out), mean and 95% interval as above.
     notes : list of str
 
     See Also
@@ -137,6 +148,8 @@ class EdgeStudy:
     criterion: str
     check_edges: list | None = None
     regimes: HessianRegimes | None = None
+    preconditioned_init: np.ndarray | None = None
+    preconditioned_trained: np.ndarray | None = None
     notes: list = field(default_factory=list)
 
     @property
@@ -193,7 +206,10 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
     the exact theory adds the rate where the expected test loss after the sweep's steps reaches
     the initial loss (:meth:`nqm.LeastSquaresSGD.failure_lr`: the measurement's own criterion),
     SGD's mean-square bound ``B / (B + D + 1)`` and the Marchenko-Pastur edge
-    ``(1 + sqrt(D/B))^-2``.
+    ``(1 + sqrt(D/B))^-2``. For Adam the preconditioned sharpness at the same two points
+    (:func:`empirical.preconditioned_hessian_top_eigenvalues`, with the run's eps and coupled
+    weight decay) gives Cohen et al.'s frozen-preconditioner edge
+    (:func:`nqm.adam_max_stable_lr` with the run's beta1).
 
     See Also
     --------
@@ -218,16 +234,25 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
     else:
         notes.append(_absent(edges) + ": no fit")
     start = workload.parameters(spec.seeds[0])
-    init, trained = [], []
+    hessians = dict(n_batches=n_batches, iterations=iterations, seed=seed)
+    init, trained, frozen_init, frozen_trained = [], [], [], []
     for i, edge in enumerate(edges):
+        b_i = edge.batch_size
+        point = trained_parameters(spec, study.optima[i].lr, b_i, spec.seeds[0])
+        usable = all(bool(v.isfinite().all()) for v in point.values())
         init.append(_mean_interval(batch_hessian_top_eigenvalues(
-            workload.loss, start, workload.train, edge.batch_size, n_batches=n_batches,
-            iterations=iterations, seed=seed)))
-        point = trained_parameters(spec, study.optima[i].lr, edge.batch_size, spec.seeds[0])
+            workload.loss, start, workload.train, b_i, **hessians)))
         trained.append(_mean_interval(batch_hessian_top_eigenvalues(
-            workload.loss, point, workload.train, edge.batch_size, n_batches=n_batches,
-            iterations=iterations, seed=seed)) if all(bool(v.isfinite().all()) for v in point.values())
-            else np.full(3, np.nan))
+            workload.loss, point, workload.train, b_i, **hessians)) if usable else np.full(3, np.nan))
+        if optimizer == "adam":
+            config = workload.optimizer.at_batch_size(b_i)
+            adam_terms = dict(eps=config.eps, weight_decay=(
+                config.weight_decay if config.kind == "adam" else 0.0), **hessians)
+            frozen_init.append(_mean_interval(preconditioned_hessian_top_eigenvalues(
+                workload.loss, start, workload.train, b_i, **adam_terms)))
+            frozen_trained.append(_mean_interval(preconditioned_hessian_top_eigenvalues(
+                workload.loss, point, workload.train, b_i, **adam_terms)) if usable
+                else np.full(3, np.nan))
     init, trained = np.array(init), np.array(trained)
     regimes = None
     if optimizer == "sgd":
@@ -252,6 +277,11 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
     elif optimizer == "sgd":
         predicted["2 / lambda_max, init"] = 2 / init[:, 0]
         predicted["2 / lambda_max, trained"] = 2 / trained[:, 0]
+    frozen = (np.array(frozen_init), np.array(frozen_trained)) if optimizer == "adam" else (None, None)
+    if optimizer == "adam":
+        beta1 = np.array([workload.optimizer.at_batch_size(e.batch_size).betas[0] for e in edges])
+        for where, sharpness in zip(("init", "trained"), frozen, strict=True):
+            predicted[f"{FROZEN_ADAM}, {where}"] = _adam_edge(sharpness[:, 0], beta1)
     if regimes is not None and np.isfinite(regimes.noise):
         predicted[NOISE_PLUS_HESSIAN] = nqm.noise_plus_hessian_lr(
             b, top_eigenvalue=regimes.full_hessian, noise=regimes.noise)
@@ -265,7 +295,15 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
         predicted["Marchenko-Pastur (1+sqrt(D/B))^-2"] = 1 / nqm.marchenko_pastur_edge(
             b, problem.dim)
     return EdgeStudy(spec.model, study.label, optimizer, edges, fit, init, trained, predicted,
-                     study.horizon, edges[0].criterion, check, regimes, notes)
+                     study.horizon, edges[0].criterion, check, regimes, *frozen, notes)
+
+
+def _adam_edge(sharpness: np.ndarray, beta1: np.ndarray) -> np.ndarray:
+    """:func:`nqm.adam_max_stable_lr`, ``nan`` where the sharpness is not a positive number
+    (a trained point that diverged, or a flat direction)."""
+    usable = np.isfinite(sharpness) & (sharpness > 0)
+    return np.where(usable, nqm.adam_max_stable_lr(np.where(usable, sharpness, 1.0), beta1=beta1),
+                    np.nan)
 
 
 def _regimes(edges: list[StabilityEdge], full: float, kappa: float, fitted: bool, n_boot: int,

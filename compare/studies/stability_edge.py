@@ -13,11 +13,13 @@ from compare.analysis._edges import (
     ADAM_DIVERGENCE,
     ADAM_DIVERGENCE_CHECK,
     CLAIMS,
+    FROZEN_ADAM,
     NOISE_PLUS_HESSIAN,
     EdgeStudy,
     HessianRegimes,
     edge_study,
 )
+from compare.fit._fits import fit_rule
 from compare.fit._summary import fit_summary
 from compare.studies._base import Context, Summary
 from compare.style._figures import PALETTE, label_axes
@@ -33,6 +35,9 @@ REFERENCES = (
     "D. Granziol, S. Zohren, S. Roberts, Learning rates as a function of batch size: a random "
     "matrix theory approach to neural network training, JMLR 23 (2022), arXiv:2006.09092 "
     "(the largest stable rate: linear for SGD, square root for Adam).",
+    "J. M. Cohen et al., Adaptive gradient methods at the edge of stability, arXiv:2207.14484 "
+    "(2022) (Adam's threshold 2 (1 + beta1) / ((1 - beta1) eta) on the preconditioned "
+    "sharpness).",
     "I. M. Johnstone, On the distribution of the largest eigenvalue in principal components "
     "analysis, Ann. Statist. 29 (2001) (the finite-size edge of a Wishart matrix).",
 )
@@ -161,10 +166,45 @@ def edge_conclusions(edge: EdgeStudy) -> list[str]:
                      + f"; predicted / measured {np.nanmin(ratio):.3g}-{np.nanmax(ratio):.3g}.")
     if edge.regimes is not None:
         lines += _regime_text(edge.label, edge.regimes)
-    else:
-        lines.append(f"{edge.label}: no Hessian-based prediction for Adam: its edge is set by "
-                     "the preconditioned Hessian, which lrbs does not measure.")
+    if edge.preconditioned_init is not None:
+        lines.append(_frozen_adam_text(edge))
     return lines
+
+
+def _frozen_adam_text(edge: EdgeStudy) -> str:
+    """Cohen et al.'s frozen-preconditioner edge for Adam: its exponent from each point against
+    the measured edge's (through the same weighted fit), Granziol et al.'s square root, and
+    which side of the measured edge it lies on."""
+    fit, b = edge.fit, edge.batch_sizes
+    lo, hi = fit.exponent_interval
+    measured = np.array([e.edge for e in edge.edges])
+    text = (f"{edge.label}: Cohen et al.'s edge for Adam with its preconditioner frozen, "
+            "2 (1 + beta1) / ((1 - beta1) lambda_max(P^-1 H_B)) with P = sqrt(E v) + eps at "
+            "Adam's expected second moment E v = g^2 + s^2/B (its fluctuation about E v left "
+            f"out), against the measured edge's B^{fit.exponent:.2f} [{lo:.2f}, {hi:.2f}]:")
+    pieces, everywhere_below = [], True
+    for where, name in (("init", "the initialization"), ("trained", "the trained point")):
+        curve = edge.predicted[f"{FROZEN_ADAM}, {where}"]
+        ok = np.isfinite(curve)
+        if ok.sum() < 2:
+            pieces.append(f" from {name} it is finite at fewer than two batch sizes")
+            everywhere_below = False
+            continue
+        exponent = fit_rule("power", b[ok], curve[ok], fit.log_sd[ok]).params["exponent"]
+        ratio = curve[ok] / measured[ok]
+        everywhere_below &= bool(np.all(ratio < 1))
+        side = ("below the measured edge at every batch size" if np.all(ratio < 1) else
+                "above it at every batch size" if np.all(ratio > 1) else "on both sides of it")
+        pieces.append(f" from {name} it grows as B^{exponent:.2f} ("
+                      + ("inside" if lo <= exponent <= hi else "outside")
+                      + f" the interval; the preconditioned sharpness as B^{-exponent:.2f}, "
+                      f"where Granziol et al.'s square root needs B^-0.5), {side}")
+    text += ";".join(pieces) + "."
+    if everywhere_below:
+        text += (" Above the frozen threshold Adam's denominator grows with its gradients and "
+                 "holds the preconditioned sharpness at the threshold (Cohen et al.), so a run "
+                 "need not blow up there.")
+    return text
 
 
 @checked(edge=kind(EdgeStudy))
@@ -198,7 +238,12 @@ def summarize_edges(edge: EdgeStudy) -> dict:
             no_edge_below=e.no_edge_below,
             **({} if edge.check_edges is None else dict(
                 check_edge=edge.check_edges[i].edge,
-                check_interval=list(edge.check_edges[i].interval)))))
+                check_interval=list(edge.check_edges[i].interval))),
+            **({} if edge.preconditioned_init is None else dict(
+                preconditioned_init=edge.preconditioned_init[i, 0],
+                preconditioned_init_interval=list(edge.preconditioned_init[i, 1:]),
+                preconditioned_trained=edge.preconditioned_trained[i, 0],
+                preconditioned_trained_interval=list(edge.preconditioned_trained[i, 1:])))))
     return dict(label=edge.label, optimizer=edge.optimizer, rounds=edge.edges[0].rounds,
                 definition=f"where a seed's runs start to fail ({edge.criterion}): its first "
                            "failing rate on the grid, bisected against the rate below",
@@ -235,7 +280,10 @@ EDGE_STYLES = {
     "Marchenko-Pastur (1+sqrt(D/B))^-2": ((0, (1, 1)), "#000000",
                                           r"Marchenko-Pastur $(1+\sqrt{D/B})^{-2}$"),
     NOISE_PLUS_HESSIAN: ((0, (3, 1, 1, 1, 1, 1)), "#E69F00",
-                         r"Granziol et al. $2/(\lambda_1 + \kappa/B)$")}
+                         r"Granziol et al. $2/(\lambda_1 + \kappa/B)$"),
+    f"{FROZEN_ADAM}, init": ("-.", "#009E73", r"$\frac{2(1+\beta_1)}{(1-\beta_1)\lambda_{\max}"
+                                              r"(P^{-1}H_B)}$ at initialization (Cohen et al.)"),
+    f"{FROZEN_ADAM}, trained": (":", "#D55E00", r"the same at the trained point")}
 """Line style, colour and legend label of each predicted edge."""
 
 
@@ -281,6 +329,14 @@ def plot_stability_edges(edges: list) -> Figure:
     return fig
 
 
+EIGENVALUE_HEADS = {
+    "hessian_init": "&lambda;<sub>max</sub>(H<sub>B</sub>), init",
+    "hessian_trained": "&lambda;<sub>max</sub>(H<sub>B</sub>), trained",
+    "preconditioned_init": "&lambda;<sub>max</sub>(P<sup>-1</sup>H<sub>B</sub>), init",
+    "preconditioned_trained": "&lambda;<sub>max</sub>(P<sup>-1</sup>H<sub>B</sub>), trained"}
+"""The stability-edge table's column heads for the eigenvalues a study's rows carry."""
+
+
 def _edge_html(edges: dict, figure) -> str:
     first = next(iter(edges.values()))
     parts = ["<h2 id='stability-edge'>The stability edge: linear for SGD, square root for "
@@ -306,7 +362,11 @@ def _edge_html(edges: dict, figure) -> str:
              "&lambda;<sub>1</sub> and a minibatch-noise term &kappa;/B (scaled at the smallest "
              "B): linear growth where the noise dominates, a constant where the full Hessian "
              "does; each regime's measured exponent is set against the form's own over the same "
-             "batch sizes. The exponents carry the optima's intervals "
+             "batch sizes. For Adam the Hessian is preconditioned by Adam's denominator P = "
+             "sqrt(E v) + eps at the expected second moment of a minibatch gradient, and Adam with "
+             "P frozen is stable below 2 (1 + &beta;<sub>1</sub>) / ((1 - &beta;<sub>1</sub>) "
+             "&lambda;<sub>max</sub>(P<sup>-1</sup>H<sub>B</sub>)) (Cohen et al. 2022: 38 / "
+             "&lambda; at &beta;<sub>1</sub> = 0.9). The exponents carry the optima's intervals "
              "(bootstrap over seeds, Student's quantile).</p>",
              figure("stability_edge", "The stability edge against batch size, measured (95% "
                                       "intervals over seeds) and predicted, with the "
@@ -314,13 +374,13 @@ def _edge_html(edges: dict, figure) -> str:
     for st in edges.values():
         names = list(st["edges"][0]["predicted"])
         parts.append(f"<h3>{html_.escape(st['label'])}</h3>" + answer_list(st["conclusions"]))
+        eigenvalues = [k for k in ("hessian_init", "hessian_trained", "preconditioned_init",
+                                   "preconditioned_trained") if k in st["edges"][0]]
         rows = [[r["batch_size"], f"{num_text(r['edge'])} {interval_text(r['interval'])}",
-                 f"{num_text(r['hessian_init'])} {interval_text(r['hessian_init_interval'])}",
-                 f"{num_text(r['hessian_trained'])} {interval_text(r['hessian_trained_interval'])}",
+                 *(f"{num_text(r[k])} {interval_text(r[k + '_interval'])}" for k in eigenvalues),
                  *(f"{num_text(r['predicted'][k])} ({'inside' if r['predicted_inside'][k] else 'outside'})"
                    for k in names)] for r in st["edges"]]
-        parts.append(table(["B", "edge [95%]", "&lambda;<sub>max</sub>(H<sub>B</sub>), init",
-                             "&lambda;<sub>max</sub>(H<sub>B</sub>), trained",
+        parts.append(table(["B", "edge [95%]", *(EIGENVALUE_HEADS[k] for k in eigenvalues),
                              *(html_.escape(k) for k in names)], rows))
         if st["fit"] is not None:
             parts += [local_table(st["fit"]), rules_table(st["fit"])]

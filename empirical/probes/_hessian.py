@@ -10,6 +10,7 @@ from scipy.linalg import eigh_tridiagonal
 from torch.func import grad, vmap
 
 from empirical._core.arguments import (
+    FLOAT32_MAX,
     MAX_EXAMPLES,
     MAX_ITERATIONS,
     SEED,
@@ -18,6 +19,7 @@ from empirical._core.arguments import (
     kind,
     optional,
     parameters,
+    real,
     tensors,
     whole,
 )
@@ -163,17 +165,134 @@ def batch_hessian_top_eigenvalues(loss: Callable, params: Mapping[str, torch.Ten
     >>> bool(abs(top[0] - exact) < 1e-10 * exact)
     True
     """
+    vector, minibatch_hvp, start = _minibatch_hessians(loss, params, data, batch_size,
+                                                       n_batches, seed)
+    return _lanczos(minibatch_hvp, start, iterations)
+
+
+def _minibatch_hessians(loss: Callable, params: Mapping[str, torch.Tensor], data: tuple,
+                        batch_size: int, n_batches: int, seed: int):
+    """``(vector, hvp, start)``: the parameters flattened, the products of ``n_batches``
+    minibatch Hessians with ``(n_batches, dim)`` vectors (row ``i`` through minibatch ``i``, one
+    vmap), and Lanczos's start vectors, all drawn from ``seed``."""
     vector, unflatten = _flat({k: v.detach() for k, v in params.items()})
     n = data[0].shape[0]
     idx = np.random.RandomState(seed).randint(0, n, (n_batches, batch_size))
     generator = torch.Generator().manual_seed(seed)
-    # every minibatch's Lanczos at once: its Hessian-vector products as one vmap
     batches = tuple(t[torch.as_tensor(idx, device=t.device)] for t in data)  # (n_batches, B, ...)
     gradient = grad(lambda flat, batch: loss(unflatten(flat), batch))
     hvp = vmap(grad(lambda flat, v, batch: gradient(flat, batch) @ v), in_dims=(None, 0, 0))
     start = torch.stack([torch.randn(vector.numel(), generator=generator, dtype=vector.dtype)
                          for _ in range(n_batches)]).to(vector.device)
-    return _lanczos(lambda v: hvp(vector, v, batches), start, iterations)
+    return vector, (lambda v: hvp(vector, v, batches)), start
+
+
+PER_EXAMPLE_ENTRIES = 2**24
+"""Per-example gradient entries held at once by :func:`_gradient_moments` (examples per chunk:
+this over the parameter count)."""
+
+
+def _gradient_moments(loss: Callable, params: Mapping[str, torch.Tensor],
+                     data: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean, variance)`` of the per-example gradients over ``data``, flattened: the full
+    gradient and each coordinate's variance over examples (divided by ``n``), accumulated in
+    float64 over chunks of examples (``loss`` on a batch of one example each, by vmap)."""
+    vector, unflatten = _flat({k: v.detach() for k, v in params.items()})
+    per_example = vmap(grad(lambda flat, example: loss(
+        unflatten(flat), tuple(t[None] for t in example))), in_dims=(None, 0))
+    n = data[0].shape[0]
+    chunk = max(1, PER_EXAMPLE_ENTRIES // vector.numel())
+    total = torch.zeros(vector.numel(), dtype=torch.float64, device=vector.device)
+    squares = torch.zeros_like(total)
+    for i in range(0, n, chunk):
+        g = per_example(vector, tuple(t[i:i + chunk] for t in data)).double()
+        total += g.sum(dim=0)
+        squares += (g * g).sum(dim=0)
+    mean = total / n
+    return mean, (squares / n - mean * mean).clamp_min(0.0)
+
+
+@checked(loss=function, params=parameters, data=tensors, batch_size=whole(1, MAX_EXAMPLES),
+         eps=real(0.0, FLOAT32_MAX), weight_decay=real(0.0, FLOAT32_MAX),
+         n_batches=whole(1, MAX_ITERATIONS), iterations=whole(1, MAX_ITERATIONS), seed=SEED)
+def preconditioned_hessian_top_eigenvalues(loss: Callable, params: Mapping[str, torch.Tensor],
+                                           data: tuple, batch_size: int, *, eps: float = 1e-8,
+                                           weight_decay: float = 0.0, n_batches: int = 10,
+                                           iterations: int = 30, seed: int = 0) -> np.ndarray:
+    r"""Adam's preconditioned sharpness :math:`\lambda_{\max}(P^{-1}H_B)` on ``n_batches``
+    random minibatches, with :math:`P` Adam's denominator at its expected value.
+
+    At a fixed point Adam's second-moment average :math:`\hat v` (bias-corrected, any
+    :math:`\beta_2`) has the expectation of a minibatch gradient's square,
+    :math:`\mathbb{E}\hat v = \bar g^2 + s^2/B` per coordinate for ``batch_size``
+    :math:`= B` examples drawn with replacement, where :math:`\bar g` is the full gradient
+    (plus ``weight_decay`` times the parameters: coupled L2, as ``torch.optim.Adam`` adds it)
+    and :math:`s^2` the per-example gradients' variance over ``data`` (over every example, in
+    chunks of :data:`PER_EXAMPLE_ENTRIES` gradient entries). With :math:`P =
+    \operatorname{diag}(\sqrt{\mathbb{E}\hat v} + \epsilon)` the largest eigenvalue of
+    :math:`P^{-1}(H_B + \text{weight\_decay}\, I)`, similar to the symmetric
+    :math:`P^{-1/2} (H_B + \text{weight\_decay}\, I) P^{-1/2}`, comes from Lanczos on
+    Hessian-vector products on the same minibatches as :func:`batch_hessian_top_eigenvalues`
+    draws from ``seed``. Adam with this :math:`P` frozen is stable below
+    :func:`nqm.adam_max_stable_lr` of it. Assumptions: the fluctuation of :math:`\hat v`
+    about its mean (large when :math:`\beta_2` is small) is left out.
+
+    Parameters
+    ----------
+    loss : callable ``(params, batch) -> Tensor``
+        As a :class:`Workload`'s: a mean over its batch.
+    params : dict of Tensor
+    data : tuple of Tensor
+        The training tensors, every example (the gradient moments are over all of them).
+    batch_size : int
+    eps, weight_decay : float
+        Adam's.
+    n_batches, iterations, seed : int
+
+    Returns
+    -------
+    ndarray, shape (n_batches,)
+
+    References
+    ----------
+    .. [1] J. M. Cohen et al., "Adaptive Gradient Methods at the Edge of Stability",
+       arXiv:2207.14484 (2022) (the preconditioned sharpness and its threshold).
+    .. [2] D. Granziol, S. Zohren, S. Roberts, "Learning Rates as a Function of Batch Size",
+       JMLR 23 (2022), arXiv:2006.09092 (Adam's preconditioner from the minibatch gradient's
+       second moment).
+
+    See Also
+    --------
+    batch_hessian_top_eigenvalues : The same without the preconditioner.
+    nqm.adam_max_stable_lr : The largest stable rate it gives.
+
+    Examples
+    --------
+    One parameter: :math:`P^{-1}H_B` is the minibatch Hessian :math:`2\,\overline{x_b^2}`
+    over :math:`\sqrt{\mathbb{E}\hat v} + \epsilon`, where the per-example gradients are
+    :math:`2x_i(x_i w - y_i)`:
+
+    >>> import numpy as np, torch
+    >>> from empirical import preconditioned_hessian_top_eigenvalues
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> x, y = (torch.randn(200, 1, dtype=torch.float64, generator=gen) for _ in range(2))
+    >>> def loss(p, batch):
+    ...     return torch.mean((batch[0] @ p["w"] - batch[1][:, 0]) ** 2)
+    >>> w = {"w": torch.full((1,), 0.5, dtype=torch.float64)}
+    >>> top = preconditioned_hessian_top_eigenvalues(loss, w, (x, y), 8, n_batches=1)
+    >>> g = (2 * x * (x * 0.5 - y)).numpy()[:, 0]
+    >>> xb = x.numpy()[np.random.RandomState(0).randint(0, 200, 8), 0]
+    >>> exact = 2 * np.mean(xb**2) / (np.sqrt(g.mean() ** 2 + g.var() / 8) + 1e-8)
+    >>> bool(abs(top[0] - exact) < 1e-10 * exact)
+    True
+    """
+    vector, minibatch_hvp, start = _minibatch_hessians(loss, params, data, batch_size,
+                                                       n_batches, seed)
+    mean, variance = _gradient_moments(loss, params, data)
+    mean = mean + weight_decay * vector.double()
+    scale = (torch.sqrt(mean * mean + variance / batch_size) + eps).rsqrt().to(vector.dtype)
+    return _lanczos(lambda v: scale * (minibatch_hvp(scale * v) + weight_decay * scale * v),
+                    start, iterations)
 
 
 FULL_BATCH_CHUNK = 4096

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from compare import analyze, edge_conclusions, edge_study, results_schema, summarize_edges
-from compare.analysis._edges import NOISE_PLUS_HESSIAN
+from compare.analysis._edges import FROZEN_ADAM, NOISE_PLUS_HESSIAN
 from empirical import LRGrid, SweepSpec, run_sweep
 from empirical.files import strict_json
 
@@ -78,7 +78,23 @@ def test_crossings_are_counted_and_adam_is_measured_at_a_constant_rate():
     ones = sum(int(np.sum(e.crossings == 1)) for e in edge.edges)
     assert f"for {ones} of 4 (seed, batch size) pairs" in first
     assert edge.regimes is None and NOISE_PLUS_HESSIAN not in edge.predicted
-    assert "no Hessian-based prediction for Adam" in edge_conclusions(edge)[-1]
+    # Cohen et al.'s frozen-preconditioner edge at beta1 = 0.5 (the notebook's): 6 / sharpness
+    for where, sharpness in (("init", edge.preconditioned_init),
+                             ("trained", edge.preconditioned_trained)):
+        np.testing.assert_allclose(edge.predicted[f"{FROZEN_ADAM}, {where}"],
+                                   6.0 / sharpness[:, 0].astype(float), rtol=1e-12)
+    line = edge_conclusions(edge)[-1]
+    curve = edge.predicted[f"{FROZEN_ADAM}, init"]
+    slope = np.log(curve[1] / curve[0]) / np.log(64 / 8)        # a power law through two points
+    assert f"from the initialization it grows as B^{slope:.2f} (" in line
+    assert f"the preconditioned sharpness as B^{-slope:.2f}" in line
+    measured = np.array([e.edge for e in edge.edges])
+    below = all(np.all(edge.predicted[f"{FROZEN_ADAM}, {w}"] < measured) for w in ("init", "trained"))
+    assert line.endswith("need not blow up there.") == below
+    summary = strict_json(summarize_edges(edge))
+    schema = results_schema()
+    jsonschema.validate(summary, {**schema["$defs"]["stability_edge"], "$defs": schema["$defs"]})
+    assert summary["edges"][1]["preconditioned_trained"] == edge.preconditioned_trained[1, 0]
 
 
 def test_granziol_form_in_its_regimes(least_squares_edges):

@@ -114,3 +114,51 @@ def test_noise_plus_hessian_bad_input():
         nqm.noise_plus_hessian_lr(4, top_eigenvalue=0.0, noise=1.0)
     with pytest.raises(ValueError, match="noise"):
         nqm.noise_plus_hessian_lr(4, top_eigenvalue=1.0, noise=-1.0)
+
+
+@given(st.floats(0.0, 1 - 1e-5), st.floats(1e-3, 1e3))
+def test_adam_bound_is_the_derived_root(beta1, sharpness):
+    """The numeric bound equals nqm.symbolic.adam_stability_bound at the same point."""
+    derived = symbolic.adam_stability_bound().subs(
+        {sp.Symbol("beta_1"): sp.Float(beta1, 30), symbolic.a: sp.Float(sharpness, 30)})
+    assert nqm.adam_max_stable_lr(sharpness, beta1=beta1) == pytest.approx(float(derived),
+                                                                          rel=1e-12)
+
+
+def test_adam_bound_is_cohen_et_al_threshold():
+    """Cohen et al. (2022, abstract): "For Adam with step size eta and beta_1 = 0.9, this
+    stability threshold is 38/eta"; without momentum it is gradient descent's 2/eta."""
+    assert nqm.adam_max_stable_lr(38.0, beta1=0.9) == pytest.approx(1.0, rel=1e-15)
+    assert nqm.adam_max_stable_lr(2.0, beta1=0.0) == 1.0
+
+
+def _frozen_adam_peaks(beta1: float, sharpness: float, lr: float, steps: int = 3000):
+    """Adam with its preconditioner frozen, iterated on 0.5 a x^2 (a the preconditioned
+    sharpness): m <- beta1 m + (1 - beta1) a x, x <- x - lr m. Returns (|x| at the end, the
+    largest |x| on the way), from x = 1, m = 0; the end is the first step past 1e12 (before
+    the iteration overflows)."""
+    x, m, peak = 1.0, 0.0, 1.0
+    for _ in range(steps):
+        m = beta1 * m + (1 - beta1) * sharpness * x
+        x -= lr * m
+        peak = max(peak, abs(x))
+        if peak > 1e12:
+            break
+    return abs(x), peak
+
+
+@given(st.floats(0.0, 1 - 1e-5), st.floats(1e-3, 1e3))
+def test_adam_bound_against_simulation(beta1, sharpness):
+    """2% below the bound the iteration stays within 100 times its start for 3000 steps (a
+    transient of at most ~10 at beta1 near 1); 2% above it grows past 1e6 (its root beyond -1
+    moves out by about 2 sqrt(0.02) near beta1 = 1, faster for smaller beta1)."""
+    edge = nqm.adam_max_stable_lr(sharpness, beta1=beta1)
+    assert _frozen_adam_peaks(beta1, sharpness, 0.98 * edge)[1] < 100
+    assert _frozen_adam_peaks(beta1, sharpness, 1.02 * edge)[0] > 1e6
+
+
+def test_adam_bound_bad_input():
+    with pytest.raises(ValueError, match="beta1"):
+        nqm.adam_max_stable_lr(1.0, beta1=1.0)
+    with pytest.raises(ValueError, match="sharpness"):
+        nqm.adam_max_stable_lr(0.0)
