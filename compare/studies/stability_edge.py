@@ -181,7 +181,9 @@ def _frozen_adam_text(edge: EdgeStudy) -> str:
     text = (f"{edge.label}: Cohen et al.'s edge for Adam with its preconditioner frozen, "
             "2 (1 + beta1) / ((1 - beta1) lambda_max(P^-1 H_B)) with P = sqrt(E v) + eps at "
             "Adam's expected second moment E v = g^2 + s^2/B (its fluctuation about E v left "
-            f"out), against the measured edge's B^{fit.exponent:.2f} [{lo:.2f}, {hi:.2f}]:")
+            "out: the picture assumes a denominator that changes slowly, whose memory is about "
+            f"1/(1 - beta2) steps), against the measured edge's B^{fit.exponent:.2f} "
+            f"[{lo:.2f}, {hi:.2f}]:")
     pieces, everywhere_below = [], True
     for where, name in (("init", "the initialization"), ("trained", "the trained point")):
         curve = edge.predicted[f"{FROZEN_ADAM}, {where}"]
@@ -281,8 +283,8 @@ EDGE_STYLES = {
                                           r"Marchenko-Pastur $(1+\sqrt{D/B})^{-2}$"),
     NOISE_PLUS_HESSIAN: ((0, (3, 1, 1, 1, 1, 1)), "#E69F00",
                          r"Granziol et al. $2/(\lambda_1 + \kappa/B)$"),
-    f"{FROZEN_ADAM}, init": ("-.", "#009E73", r"$\frac{2(1+\beta_1)}{(1-\beta_1)\lambda_{\max}"
-                                              r"(P^{-1}H_B)}$ at initialization (Cohen et al.)"),
+    f"{FROZEN_ADAM}, init": ("-.", "#009E73", r"$2(1+\beta_1)/((1-\beta_1)\lambda_{\max}"
+                                              r"(P^{-1}H_B))$ at initialization (Cohen et al.)"),
     f"{FROZEN_ADAM}, trained": (":", "#D55E00", r"the same at the trained point")}
 """Line style, colour and legend label of each predicted edge."""
 
