@@ -67,7 +67,7 @@ def _definition_text(edge: EdgeStudy) -> str:
                  + (f"{high.min():.3g}-{high.max():.3g} times it" if high.size else
                     "none: the largest rate tried passes") + "), and the bisection closes on "
                  "one crossing in that band")
-    text += "."
+    text += "." + _first_update_text(edge)
     if edge.check_edges is not None:
         ratio = np.array([c.edge / e.edge for c, e in zip(edge.check_edges, edge.edges,
                                                            strict=True)])
@@ -76,6 +76,30 @@ def _definition_text(edge: EdgeStudy) -> str:
                  "bounded by the rate, so its loss grows gradually above the edge and the edge "
                  "depends on the multiple stated.")
     return text
+
+
+def _overshoot_batches(edge: EdgeStudy) -> list[int]:
+    """The batch sizes at which every seed's run at its first failing rate fails at its first
+    update."""
+    return [e.batch_size for e in edge.edges if np.all(e.failure_step == 1)]
+
+
+def _first_update_text(edge: EdgeStudy) -> str:
+    """How many seeds' runs at their first failing rate fail at the first update, where, and
+    (Adam) why that is not the stability the theories describe."""
+    steps = np.concatenate([e.failure_step for e in edge.edges])
+    known = steps[np.isfinite(steps)]
+    if not known.size:
+        return ""
+    ones, everywhere = int(np.sum(known == 1)), _overshoot_batches(edge)
+    text = (f" The run at a seed's first failing rate fails at its first update for {ones} of "
+            f"{known.size} (seed, batch size) pairs"
+            + (f", for every seed at B = {', '.join(map(str, everywhere))}" if everywhere else ""))
+    if edge.optimizer == "adam" and ones:
+        text += ("; Adam's bias-corrected first update is lr g / (|g| + eps), lr sign(g) "
+                 "whatever its betas, so there the edge is that one step's overshoot, not the "
+                 "sustained instability the stability theories describe")
+    return text + "."
 
 
 def _regime_text(label: str, regimes: HessianRegimes) -> list[str]:
@@ -202,6 +226,11 @@ def _frozen_adam_text(edge: EdgeStudy) -> str:
                       + f" the interval; the preconditioned sharpness as B^{-exponent:.2f}, "
                       f"where Granziol et al.'s square root needs B^-0.5), {side}")
     text += ";".join(pieces) + "."
+    overshoot = _overshoot_batches(edge)
+    if overshoot:
+        text += (f" At B = {', '.join(map(str, overshoot))} the edge is the first update's "
+                 "overshoot, so there agreement or not is no test of the frozen threshold, "
+                 "which is about sustained steps.")
     if everywhere_below:
         text += (" Above the frozen threshold Adam's denominator grows with its gradients and "
                  "holds the preconditioned sharpness at the threshold (Cohen et al.), so a run "
@@ -237,7 +266,7 @@ def summarize_edges(edge: EdgeStudy) -> dict:
             predicted={k: v[i] for k, v in edge.predicted.items()},
             predicted_inside={k: _holds(v[i], e.interval) for k, v in edge.predicted.items()},
             crossings=e.crossings, transition=e.transition,
-            no_edge_below=e.no_edge_below,
+            no_edge_below=e.no_edge_below, failure_step=e.failure_step,
             **({} if edge.check_edges is None else dict(
                 check_edge=edge.check_edges[i].edge,
                 check_interval=list(edge.check_edges[i].interval))),

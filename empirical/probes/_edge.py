@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import stdtrit  # Student's t quantile, as scipy.stats.t.ppf
 
 from empirical._core.arguments import checked, kind, optional, real, whole
-from empirical.sweep._result import SweepCell, SweepResult, diverged, failed
+from empirical.sweep._result import SweepCell, SweepResult
 from empirical.sweep._tasks import _train
 
 
@@ -51,6 +50,12 @@ class StabilityEdge:
         found.
     criterion : str
         What a failed run is, in words.
+    failure_step : ndarray, shape (n_seed,)
+        The step at which each seed's run at its first failing rate (the top of its bracket)
+        first fails (1: after the first update): its loss non-finite or above the multiple,
+        or under the sweep's own criterion the last step where it ends no better than it
+        started. ``nan`` where the bracket never closed. A failure at step 1 is the first
+        update's overshoot, whatever happens after it.
 
     See Also
     --------
@@ -67,6 +72,7 @@ class StabilityEdge:
     transition: np.ndarray
     no_edge_below: np.ndarray
     criterion: str
+    failure_step: np.ndarray
 
 
 def _grid_brackets(lrs: np.ndarray, fail: np.ndarray) -> np.ndarray:
@@ -85,13 +91,32 @@ def _grid_brackets(lrs: np.ndarray, fail: np.ndarray) -> np.ndarray:
     return brackets
 
 
-def _fails(spec, batch_size: int, rates: np.ndarray, initial: np.ndarray, criterion,
-           constant_rate: bool) -> np.ndarray:
-    """(n_seed, n_rate): every seed trained at every rate, as one program; which failed."""
+def _failure_steps(test_loss: np.ndarray, initial_loss: np.ndarray,
+                   divergence: float | None) -> np.ndarray:
+    """(n_seed, n_lr): the step (1: after the first update) at which each run first fails, 0
+    where it does not: its loss non-finite, or above ``divergence`` times its start
+    (:func:`diverged`); with ``divergence`` None the sweep's own criterion (:func:`failed`),
+    the first non-finite step, else the last where the run ends no better than it started."""
+    bad = ~np.isfinite(test_loss)
+    if divergence is not None:
+        with np.errstate(invalid="ignore"):
+            bad |= test_loss > divergence * initial_loss[:, None, None]
+    first = np.where(bad.any(axis=-1), bad.argmax(axis=-1) + 1, 0)
+    if divergence is None:
+        with np.errstate(invalid="ignore"):
+            ends = (first == 0) & (test_loss[:, :, -1] >= initial_loss[:, None])
+        first = np.where(ends, test_loss.shape[-1], first)
+    return first
+
+
+def _fails(spec, batch_size: int, rates: np.ndarray, initial: np.ndarray,
+           divergence: float | None, constant_rate: bool) -> np.ndarray:
+    """(n_seed, n_rate): every seed trained at every rate, as one program; the step at which
+    each run failed (:func:`_failure_steps`)."""
     order = np.unique(rates)
     [(_, test, _)] = _train(spec, order, [batch_size], tuple(spec.seeds),
                             constant_rate=constant_rate)
-    return criterion(test, initial)[:, np.searchsorted(order, rates)]
+    return _failure_steps(test, initial, divergence)[:, np.searchsorted(order, rates)]
 
 
 def _has_schedule(spec) -> bool:
@@ -169,14 +194,13 @@ def stability_edges(result: SweepResult, *, rounds: int = 6, max_doublings: int 
     >>> round(edge.edge, 2), edge.crossings.tolist()
     (0.2, [1])
     """
-    criterion = failed if divergence is None else functools.partial(diverged, factor=divergence)
     retrain = constant_rate and _has_schedule(result.spec)
     words = ("the loss non-finite or above " + f"{divergence:g}x its start within the horizon"
              if divergence is not None else "the loss non-finite, or its last value no better "
              "than its start") + (", at a constant rate" if retrain else
                                   ", under the sweep's own schedule" if _has_schedule(result.spec)
                                   else "")
-    return [_edge_of(result.spec, cell, rounds, max_doublings, criterion, retrain, words)
+    return [_edge_of(result.spec, cell, rounds, max_doublings, divergence, retrain, words)
             for cell in result.cells]
 
 
@@ -224,17 +248,20 @@ ABOVE = (2.0**0.5, 2.0, 4.0)
 """Multiples of each seed's first failing rate trained once more: a single edge fails there too."""
 
 
-def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int, criterion, retrain: bool,
-             words: str) -> StabilityEdge:
-    tried: list[tuple[np.ndarray, np.ndarray]] = []       # (rates, fail (n_seed, n_rates))
+def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int, divergence: float | None,
+             retrain: bool, words: str) -> StabilityEdge:
+    tried: list[tuple[np.ndarray, np.ndarray]] = []       # (rates, failure step (n_seed, n_rates))
 
     def fails(rates: np.ndarray) -> np.ndarray:
-        fail = _fails(spec, cell.batch_size, rates, cell.initial_loss, criterion, retrain)
-        tried.append((rates, fail))
-        return fail
+        steps = _fails(spec, cell.batch_size, rates, cell.initial_loss, divergence, retrain)
+        tried.append((rates, steps))
+        return steps > 0
 
-    scan = fails(cell.lrs) if retrain else criterion(cell.test_loss, cell.initial_loss)
-    tried.append((cell.lrs, scan))
+    if retrain:
+        scan = fails(cell.lrs)
+    else:
+        tried.append((cell.lrs, _failure_steps(cell.test_loss, cell.initial_loss, divergence)))
+        scan = tried[-1][1] > 0
     brackets = _grid_brackets(cell.lrs, scan)
     _widen(fails, brackets, max_doublings)
     known = np.flatnonzero(np.isfinite(brackets).all(axis=1))
@@ -248,29 +275,42 @@ def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int, criterion, 
     return StabilityEdge(batch_size=cell.batch_size, seed_edges=seed_edges, brackets=brackets,
                          edge=edge, interval=interval, rounds=rounds,
                          crossings=_crossings(tried), transition=_transition(tried),
-                         no_edge_below=no_edge_below, criterion=words)
+                         no_edge_below=no_edge_below, criterion=words,
+                         failure_step=_step_at(tried, brackets[:, 1]))
 
 
 def _ordered(tried: list) -> tuple[np.ndarray, np.ndarray]:
-    """Every rate any program trained (every seed trains every rate), ascending, and which
-    failed: ``(n_rate,)``, ``(n_seed, n_rate)``."""
+    """Every rate any program trained (every seed trains every rate), ascending, and the step
+    at which each run failed (0: it did not): ``(n_rate,)``, ``(n_seed, n_rate)``."""
     rates = np.concatenate([r for r, _ in tried])
-    fail = np.concatenate([f for _, f in tried], axis=1)
+    steps = np.concatenate([f for _, f in tried], axis=1)
     rates, first = np.unique(rates, return_index=True)
-    return rates, fail[:, first]
+    return rates, steps[:, first]
+
+
+def _step_at(tried: list, rates: np.ndarray) -> np.ndarray:
+    """Per seed, the step at which its run at ``rates[seed]`` failed; ``nan`` where that rate
+    is ``nan``."""
+    tried_rates, steps = _ordered(tried)
+    out = np.full(rates.shape, np.nan)
+    for s, rate in enumerate(rates):
+        if np.isfinite(rate):
+            out[s] = steps[s, np.searchsorted(tried_rates, rate)]
+    return out
 
 
 def _crossings(tried: list) -> np.ndarray:
     """Per seed, the switches from passing to failing along every rate any program trained it
     at (a failure at the smallest counts one)."""
-    fail = _ordered(tried)[1].astype(int)
+    fail = (_ordered(tried)[1] > 0).astype(int)
     return np.sum(np.diff(fail, axis=1) == 1, axis=1) + fail[:, 0]
 
 
 def _transition(tried: list) -> np.ndarray:
     """Per seed, the lowest rate tried that fails and the smallest from which every rate tried
     fails (``nan`` where none fails, or where the largest passes)."""
-    rates, fail = _ordered(tried)
+    rates, steps = _ordered(tried)
+    fail = steps > 0
     n = rates.size
     first = np.where(fail.any(axis=1), rates[np.argmax(fail, axis=1)], np.nan)
     passing = ~fail

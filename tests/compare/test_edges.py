@@ -77,6 +77,9 @@ def test_crossings_are_counted_and_adam_is_measured_at_a_constant_rate():
     assert f"the edge is {min(ratio):.3g}-{max(ratio):.3g} times higher" in first
     ones = sum(int(np.sum(e.crossings == 1)) for e in edge.edges)
     assert f"for {ones} of 4 (seed, batch size) pairs" in first
+    at_first = sum(int(np.sum(e.failure_step == 1)) for e in edge.edges)
+    assert f"fails at its first update for {at_first} of 4 (seed, batch size) pairs" in first
+    assert ("lr sign(g) whatever its betas" in first) == (at_first > 0)
     assert edge.regimes is None and NOISE_PLUS_HESSIAN not in edge.predicted
     # Cohen et al.'s frozen-preconditioner edge at beta1 = 0.5 (the notebook's): 6 / sharpness
     for where, sharpness in (("init", edge.preconditioned_init),

@@ -88,6 +88,13 @@ def test_an_edge_above_the_grid_is_found_by_doubling():
     assert np.all(edge.seed_edges > 2e-3)
     [unknown] = stability_edges(result, max_doublings=0)
     assert np.isnan(unknown.seed_edges).all() and np.isnan(unknown.edge)
+    assert np.isnan(unknown.failure_step).all()
+    # the run at each seed's first failing rate, trained again: where it first fails
+    from empirical.probes._edge import _failure_steps
+    from empirical.sweep._tasks import _train
+    [(_, test, _)] = _train(spec, edge.brackets[:, 1], [4], spec.seeds)
+    steps = _failure_steps(test, result.cells[0].initial_loss, None)
+    np.testing.assert_array_equal(edge.failure_step, np.diag(steps))
     with pytest.raises(ValueError, match="rounds"):
         stability_edges(result, rounds=-1)
 
@@ -229,3 +236,24 @@ def test_adam_bound_against_torch_adam(beta1):
     assert trace.max() < 1e-10                              # frozen throughout: g << eps
     growth = trace[-20:].amax(dim=0) / trace[settle - 20:settle].amax(dim=0)
     assert growth[0] < 1 and growth[1] > 1e3
+
+
+def test_failure_steps_agree_with_the_criteria_and_find_the_first_failing_step():
+    """A run fails at some step exactly where failed / diverged say it failed; the step is
+    the first non-finite or above-the-multiple one, or for the sweep's criterion the last
+    where the run ends no better than it started."""
+    from empirical.probes._edge import _failure_steps
+    curves = np.array([[[1.0, 0.5, 0.4], [1.0, 30.0, 2.0], [1.0, np.inf, np.nan]]])
+    initial = np.array([2.0])
+    np.testing.assert_array_equal(_failure_steps(curves, initial, 10.0), [[0, 2, 2]])
+    np.testing.assert_array_equal(_failure_steps(curves, initial, None), [[0, 3, 2]])
+    rng = np.random.default_rng(0)
+    curves = rng.lognormal(0.0, 2.0, (4, 50, 6))
+    curves[rng.random(curves.shape) < 0.05] = np.nan
+    curves[rng.random(curves.shape) < 0.05] = np.inf
+    initial = rng.lognormal(0.0, 1.0, 4)
+    for factor in (3.0, 10.0):
+        np.testing.assert_array_equal(_failure_steps(curves, initial, factor) > 0,
+                                      diverged(curves, initial, factor))
+    np.testing.assert_array_equal(_failure_steps(curves, initial, None) > 0,
+                                  failed(curves, initial))
