@@ -8,7 +8,10 @@ about the edge, not about the optimum. Here both are measured on the same sweeps
 the smallest rate whose run fails (bisected between the rates tried, per seed: for SGD it
 diverges or ends no better than it started, for Adam, at a constant rate, its loss rises above
 10x its start), the optimum as in the other pages. For least squares the exact theory
-predicts the edge under the very same criterion. Four batch sizes and three seeds keep the
+predicts the edge under the very same criterion; for Adam, Cohen et al.'s threshold on the
+Hessian preconditioned by Adam's denominator predicts where Adam with that denominator frozen
+stops being stable, and the step at which the failing runs fail says whether the measured edge
+is that instability or the first update's overshoot. Four batch sizes and three seeds keep the
 page quick; ``lrbs run`` measures seven batch sizes and five seeds.
 
 **An illustration.** This page runs a smaller setting than ``lrbs run`` (fewer batch sizes,
@@ -28,9 +31,12 @@ for model in ("linear-sgd", "mlp-sgd", "mlp-adam"):
 fig = plot_stability_edges(edges)
 for edge in edges:
     print(edge.label)
-    for e, (top, *_) in zip(edge.edges, edge.hessian_init, strict=True):
-        print(f"  B = {e.batch_size:5d}: edge {e.edge:.4g} [{e.interval[0]:.4g}, "
-              f"{e.interval[1]:.4g}], lambda_max(H_B) at init {top:.3g}")
+    for i, e in enumerate(edge.edges):
+        line = (f"  B = {e.batch_size:5d}: edge {e.edge:.4g} [{e.interval[0]:.4g}, "
+                f"{e.interval[1]:.4g}], lambda_max(H_B) at init {edge.hessian_init[i, 0]:.3g}")
+        if edge.preconditioned_init is not None:
+            line += f", lambda_max(P^-1 H_B) at init {edge.preconditioned_init[i, 0]:.3g}"
+        print(line)
 
 # %%
 # Conclusion
