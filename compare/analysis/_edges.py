@@ -60,8 +60,8 @@ class HessianRegimes:
         :math:`\\kappa/\\lambda_1`: the noise term dominates below it (the paper: linear), the
         full Hessian above it (the paper: saturated).
     noise_fit, hessian_fit : ScalingFit or None
-        The measured edge fitted over the batch sizes below (above) the crossover, ``None``
-        where fewer than two lie there.
+        The measured edge fitted over the batch sizes below (above) the crossover that have a
+        single edge (:attr:`empirical.StabilityEdge.single`), ``None`` where fewer than two do.
     noise_form_exponent, hessian_form_exponent : float
         The form's own power-law exponent over the same batch sizes, through the same
         weighted fit: it reaches the paper's limits (1 below, 0 above) only far from the
@@ -98,19 +98,20 @@ class EdgeStudy:
     edges : list of StabilityEdge
         Measured per batch size (95% intervals over seeds).
     fit : ScalingFit or None
-        The rules fitted to the measured edges (bootstrap over seeds), ``None`` when some
-        edge lies outside the grid.
+        The rules fitted to the measured edges (bootstrap over seeds) at the batch sizes where
+        the edge is a single crossing for every seed (:attr:`empirical.StabilityEdge.single`;
+        the others are absent, named in ``notes``), ``None`` where fewer than two are.
     hessian_init, hessian_trained : ndarray, shape (n_b, 3)
         The minibatch Hessian's largest eigenvalue at the first seed's initialization and at
         the point the sweep's optimum rate reaches after its steps: the mean over minibatches
         and its 95% interval (Student's t).
     predicted : dict of str to ndarray
         Predicted edges per batch size: the paper's claim (linear or square root) anchored at
-        the measured edge of the smallest batch size, ``"2 / lambda_max, init"`` and ``"2 / lambda_max,
-        trained"`` (gradient descent on one minibatch, SGD only; for least squares, whose
-        minibatch Hessian does not depend on the weights, the one ``"2 / lambda_max (minibatch
-        Hessian)"``), and for least squares the
-        exact theory of the measurement's own criterion (``"exact, same criterion"``), SGD's
+        the measured edge of the smallest batch size with a single edge (``"claim: linear from
+        B = 2"``), ``"2 / lambda_max, init"`` and ``"2 / lambda_max, trained"`` (gradient
+        descent on one minibatch, SGD only; for least squares, whose minibatch Hessian does not
+        depend on the weights, the one ``"2 / lambda_max (minibatch Hessian)"``), and for least
+        squares the exact theory of the measurement's own criterion (``"exact, same criterion"``), SGD's
         mean-square bound and the Marchenko-Pastur edge of the batch Hessian; for Adam,
         :data:`FROZEN_ADAM` at initialization and at the trained point.
     optimum : ScalingFit
@@ -172,17 +173,30 @@ def _boot_edges(edges: list[StabilityEdge], n_boot: int, seed: int) -> np.ndarra
     return np.exp(logs[:, rows].mean(axis=-1).T)
 
 
+def band_text(edge: StabilityEdge) -> str:
+    """Where passing and failing alternate at a batch size without a single edge: from the
+    lowest failing rate tried to the rate from which every seed's runs fail."""
+    low, high = edge.band
+    return (f"runs pass and fail alternately from {low:.3g} to "
+            + (f"{high:.3g}" if np.isfinite(high) else "beyond the largest rate tried"))
+
+
 def _absent(edges: list[StabilityEdge]) -> str:
-    """Where some seed's edge was not found: no failure below the largest rate tried, or a
-    failure at every rate tried."""
+    """Where the edge is absent: some seed with no failure below the largest rate tried, a
+    failure at every rate tried, or runs that cross from passing to failing more than once."""
     parts = []
     for e in edges:
-        if np.all(np.isfinite(e.seed_edges)):
+        if e.single:
             continue
         below = e.no_edge_below[np.isfinite(e.no_edge_below)]
-        parts.append(f"B = {e.batch_size}: " + (
-            f"no edge below {below.min():.3g} for {below.size} of {e.seed_edges.size} seeds"
-            if below.size else "a failure at every rate tried"))
+        if below.size:
+            why = f"no edge below {below.min():.3g} for {below.size} of {e.seed_edges.size} seeds"
+        elif not np.all(np.isfinite(e.seed_edges)):
+            why = "a failure at every rate tried"
+        else:
+            why = (f"no single edge ({np.sum(e.crossings > 1)} of {e.seed_edges.size} seeds "
+                   f"cross more than once: {band_text(e)})")
+        parts.append(f"B = {e.batch_size}: {why}")
     return "edge absent at " + "; ".join(parts)
 
 
@@ -196,9 +210,10 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
     The edge is :func:`empirical.stability_edges` (for SGD the smallest rate whose run
     diverges or ends no better than it started; for Adam, at a constant rate, the smallest
     whose loss is non-finite or rises above :data:`ADAM_DIVERGENCE` times its start; beyond
-    the grid by at most ``max_doublings`` doublings, bisected ``rounds`` times), fitted with
-    the rules and
-    intervals of the optima (:func:`fit_scaling`, bootstrap over seeds). The minibatch
+    the grid by at most ``max_doublings`` doublings, bisected ``rounds`` times; absent at a
+    batch size where some seed's runs cross from passing to failing more than once), fitted
+    at the batch sizes with a single edge with the rules and intervals of the optima
+    (:func:`fit_scaling`, bootstrap over seeds). The minibatch
     Hessian's largest eigenvalue (:func:`empirical.batch_hessian_top_eigenvalues`,
     ``n_batches`` minibatches of each size, ``iterations`` Lanczos steps) is taken at the first
     seed's initialization and at the point its run at the sweep's optimal rate reaches; for
@@ -226,13 +241,15 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
              if optimizer == "adam" else None)
     b = np.array([e.batch_size for e in edges], dtype=float)
     notes = []
-    finite = np.array([np.all(np.isfinite(e.seed_edges)) for e in edges])
+    single = np.array([e.single for e in edges])
+    kept = [e for e in edges if e.single]
     fit = None
-    if finite.all() and len(edges) >= 2:
-        fit = fit_scaling(b, [e.edge for e in edges], _boot_edges(edges, n_boot, seed),
+    if len(kept) >= 2:
+        fit = fit_scaling(b[single], [e.edge for e in kept], _boot_edges(kept, n_boot, seed),
                           n_seeds=len(spec.seeds))
-    else:
-        notes.append(_absent(edges) + ": no fit")
+    if not single.all():
+        notes.append(_absent(edges) + (": no fit" if fit is None else
+                                       ": left out of the fit"))
     start = workload.parameters(spec.seeds[0])
     hessians = dict(n_batches=n_batches, iterations=iterations, seed=seed)
     init, trained, frozen_init, frozen_trained = [], [], [], []
@@ -259,7 +276,7 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
         full = hessian_top_eigenvalue(workload.loss, start, workload.train,
                                       iterations=iterations, seed=seed)
         kappa = b[0] * (init[0, 0] - full) if init[0, 0] > full else float("nan")
-        regimes = _regimes(edges, full, kappa, fit is not None, n_boot, seed, len(spec.seeds))
+        regimes = _regimes(edges, full, kappa, n_boot, seed, len(spec.seeds))
         if spec.model == "linear-sgd":
             dim, n = spec.problem().dim, workload.train[0].shape[0]
             regimes.exact_full_hessian = 2 * float(nqm.marchenko_pastur_edge(
@@ -267,9 +284,10 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
             regimes.exact_noise = 2.0 * dim
     _, name = CLAIMS[optimizer]
     predicted = {}
-    if np.isfinite(edges[0].edge):
-        predicted[f"claim: {name} from the smallest B"] = nqm.claimed_max_lr(
-            b, optimizer=optimizer, reference_batch_size=b[0], reference_lr=edges[0].edge)
+    if kept:
+        predicted[f"claim: {name} from B = {kept[0].batch_size}"] = nqm.claimed_max_lr(
+            b, optimizer=optimizer, reference_batch_size=kept[0].batch_size,
+            reference_lr=kept[0].edge)
     if optimizer == "sgd" and spec.model == "linear-sgd":
         # a quadratic loss: the minibatch Hessian does not depend on the weights, so its
         # values at the start and after training are one quantity, shown once
@@ -306,14 +324,16 @@ def _adam_edge(sharpness: np.ndarray, beta1: np.ndarray) -> np.ndarray:
                     np.nan)
 
 
-def _regimes(edges: list[StabilityEdge], full: float, kappa: float, fitted: bool, n_boot: int,
-             seed: int, n_seeds: int) -> HessianRegimes:
-    """The form's crossover, and the measured edge fitted on each side of it."""
+def _regimes(edges: list[StabilityEdge], full: float, kappa: float, n_boot: int, seed: int,
+             n_seeds: int) -> HessianRegimes:
+    """The form's crossover, and the measured edge fitted on each side of it (the batch sizes
+    with a single edge)."""
     b = np.array([e.batch_size for e in edges], dtype=float)
+    single = np.array([e.single for e in edges])
     crossover = kappa / full
     fits, form_exponents = [], []
-    for side in (b < crossover, b > crossover):
-        if not fitted or side.sum() < 2:
+    for side in (single & (b < crossover), single & (b > crossover)):
+        if side.sum() < 2:
             fits.append(None)
             form_exponents.append(float("nan"))
             continue

@@ -7,7 +7,9 @@ it grows linearly with the batch size for SGD and as its square root for Adam. T
 about the edge, not about the optimum. Here both are measured on the same sweeps: the edge as
 the smallest rate whose run fails (bisected between the rates tried, per seed: for SGD it
 diverges or ends no better than it started, for Adam, at a constant rate, its loss rises above
-10x its start), the optimum as in the other pages. For least squares the exact theory
+10x its start), the optimum as in the other pages. Where some seed's runs pass and fail
+alternately above its first failure, there is no single edge: the batch size's edge is absent,
+and the band where they alternate is printed instead. For least squares the exact theory
 predicts the edge under the very same criterion; for Adam, Cohen et al.'s threshold on the
 Hessian preconditioned by Adam's denominator predicts where Adam with that denominator frozen
 stops being stable, and the step at which the failing runs fail says whether the measured edge
@@ -32,8 +34,10 @@ fig = plot_stability_edges(edges)
 for edge in edges:
     print(edge.label)
     for i, e in enumerate(edge.edges):
-        line = (f"  B = {e.batch_size:5d}: edge {e.edge:.4g} [{e.interval[0]:.4g}, "
-                f"{e.interval[1]:.4g}], lambda_max(H_B) at init {edge.hessian_init[i, 0]:.3g}")
+        measured = (f"edge {e.edge:.4g} [{e.interval[0]:.4g}, {e.interval[1]:.4g}]" if e.single
+                    else "no single edge: runs alternate from {:.4g} to {:.4g}".format(*e.band))
+        line = (f"  B = {e.batch_size:5d}: {measured}, lambda_max(H_B) at init "
+                f"{edge.hessian_init[i, 0]:.3g}")
         if edge.preconditioned_init is not None:
             line += f", lambda_max(P^-1 H_B) at init {edge.preconditioned_init[i, 0]:.3g}"
         print(line)

@@ -26,10 +26,12 @@ class StabilityEdge:
     brackets : ndarray, shape (n_seed, 2)
         The largest rate that did not fail and the smallest that did, after bisection.
     edge : float
-        Geometric mean of the seeds' edges (``nan`` if any is unknown).
+        Geometric mean of the seeds' edges where every seed's runs cross from passing to
+        failing once (:attr:`single`); ``nan`` where a seed's edge is unknown or is not a
+        single crossing: then there is no edge to report, only :attr:`band`.
     interval : tuple of float
         95% interval of the geometric mean over seeds (Student's t on the log edges;
-        ``(nan, nan)`` with one seed).
+        ``(nan, nan)`` with one seed, or where :attr:`edge` is ``nan``).
     rounds : int
         Bisection rounds after the grid.
     crossings : ndarray of int, shape (n_seed,)
@@ -73,6 +75,21 @@ class StabilityEdge:
     no_edge_below: np.ndarray
     criterion: str
     failure_step: np.ndarray
+
+    @property
+    def single(self) -> bool:
+        """Every seed's bracket closed and its runs cross from passing to failing exactly once
+        along every rate tried: the edge is one crossing, and bisection found it."""
+        return bool(np.all(self.crossings == 1) and np.all(np.isfinite(self.seed_edges)))
+
+    @property
+    def band(self) -> tuple[float, float]:
+        """Over seeds, the lowest rate tried at which a run fails and the smallest from which
+        every seed's runs fail at every rate tried (``nan`` where some seed's largest rate
+        passes, or where no run fails)."""
+        low, high = self.transition[:, 0], self.transition[:, 1]
+        return (float(np.nanmin(low)) if np.isfinite(low).any() else float("nan"),
+                float(np.max(high)) if np.isfinite(high).all() else float("nan"))
 
 
 def _grid_brackets(lrs: np.ndarray, fail: np.ndarray) -> np.ndarray:
@@ -146,7 +163,11 @@ def stability_edges(result: SweepResult, *, rounds: int = 6, max_doublings: int 
     the largest rate tried. Then ``rounds`` of bisection in log learning rate narrow every
     bracket by a factor ``2**rounds`` in log space. Each round trains all seeds' midpoints at
     once for every seed (one vectorized program per batch size, the sweep's own trainer,
-    horizon and minibatches) and keeps each seed's run at its own midpoint.
+    horizon and minibatches) and keeps each seed's run at its own midpoint. Each seed is then
+    trained once more at multiples of its first failing rate (:data:`ABOVE`), and its
+    crossings are counted along every rate tried: the edge of a batch size is reported only
+    where every seed crosses once (:attr:`StabilityEdge.single`), else it is absent and
+    :attr:`StabilityEdge.band` says where passing and failing alternate.
 
     Parameters
     ----------
@@ -172,8 +193,12 @@ def stability_edges(result: SweepResult, *, rounds: int = 6, max_doublings: int 
     Notes
     -----
     The edge is a property of the horizon: a run just above it may need more steps to blow up
-    than the sweep trains. Bisection assumes one crossing between the bracket's ends;
-    :attr:`StabilityEdge.crossings` says where the scan saw more.
+    than the sweep trains. Bisection assumes one crossing between the bracket's ends; where a
+    seed's runs cross more often (a network's run that blows up at one rate and ends below
+    its start at a larger one, or Adam's bounded steps, whose peak loss rises with the rate
+    gradually and noisily) the smallest failing rate is not a stability edge and bisection
+    need not find it, so the edge is ``nan`` and the seeds' bisected edges are kept in
+    :attr:`StabilityEdge.seed_edges`.
 
     References
     ----------
@@ -271,12 +296,12 @@ def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int, divergence:
         fails((brackets[known, 1, None] * np.array(ABOVE)).ravel())
     seed_edges = np.sqrt(brackets[:, 0] * brackets[:, 1])
     no_edge_below = np.where(np.isnan(brackets[:, 1]), brackets[:, 0], np.nan)
-    edge, interval = _geometric_interval(seed_edges)
+    crossings = _crossings(tried)
+    edge, interval = _geometric_interval(np.where(crossings == 1, seed_edges, np.nan))
     return StabilityEdge(batch_size=cell.batch_size, seed_edges=seed_edges, brackets=brackets,
-                         edge=edge, interval=interval, rounds=rounds,
-                         crossings=_crossings(tried), transition=_transition(tried),
-                         no_edge_below=no_edge_below, criterion=words,
-                         failure_step=_step_at(tried, brackets[:, 1]))
+                         edge=edge, interval=interval, rounds=rounds, crossings=crossings,
+                         transition=_transition(tried), no_edge_below=no_edge_below,
+                         criterion=words, failure_step=_step_at(tried, brackets[:, 1]))
 
 
 def _ordered(tried: list) -> tuple[np.ndarray, np.ndarray]:

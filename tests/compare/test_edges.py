@@ -46,7 +46,8 @@ def test_prediction_counts_are_the_summary_numbers(least_squares_edges):
         first = 1 if name.startswith("claim") else 0         # the anchor agrees by construction
         inside = sum(row["predicted_inside"][name] for row in summary["edges"][first:])
         line = next(s for s in summary["conclusions"] if f"'{name}'" in s)
-        assert f"inside the measured 95% interval at {inside} of {3 - first} batch sizes" in line
+        assert (f"inside the measured 95% interval at {inside} of {3 - first} batch sizes with a "
+                "single edge") in line
         assert ("(the anchor, B = 2, not counted)" in line) == bool(first)
     exact = [row["predicted"]["exact, same criterion"] for row in summary["edges"]]
     assert all(row["interval"][0] <= p <= row["interval"][1]
@@ -58,8 +59,11 @@ def test_an_edge_off_the_grid_is_said_not_fitted():
     study = analyze(run_sweep(spec, progress=False), n_boot=20)
     edge = edge_study(study, n_boot=20, n_batches=1, max_doublings=0)
     assert edge.fit is None
-    definition, line = edge_conclusions(edge)
-    assert "not measured at every batch size" in line
+    definition, line, *rest = edge_conclusions(edge)
+    assert "a single crossing at fewer than two batch sizes" in line
+    predictions = [s for s in rest if s.startswith("Predicted edge")]
+    assert len(predictions) == len(edge.predicted) and all(
+        s.endswith("no batch size with a single edge to compare it with.") for s in predictions)
     assert "no edge below 0.002 for 2 of 2 seeds" in line        # the top, not doubled
     assert "once along every rate tried for 0 of 4" in definition
 
@@ -100,6 +104,51 @@ def test_crossings_are_counted_and_adam_is_measured_at_a_constant_rate():
     assert summary["edges"][1]["preconditioned_trained"] == edge.preconditioned_trained[1, 0]
 
 
+def test_an_edge_whose_runs_alternate_is_absent_and_left_out(monkeypatch):
+    """At B = 8 one seed's runs fail from 0.01, pass between 0.015 and 0.03 and fail above:
+    the edge there is absent, named with its band, left out of the fit and of the prediction
+    counts (compared with the band instead), and the claim is anchored at B = 16, the smallest
+    batch size with a single edge."""
+    import empirical.probes._edge as edge_module
+
+    spec = SweepSpec("mlp-adam", (8, 16, 64), LRGrid(k_max=12), steps=11, seeds=(0, 1),
+                     n_train=200, n_test=50)
+    study = analyze(run_sweep(spec, progress=False), n_boot=20)
+    onset = {8: 0.01, 16: 0.02, 64: 0.04}
+
+    def fails(spec, batch_size, rates, initial, divergence, constant_rate):
+        first = rates >= onset[batch_size]
+        again = first & ~((rates > 0.015) & (rates < 0.03)) if batch_size == 8 else first
+        return np.stack([first, again]).astype(int)
+
+    monkeypatch.setattr(edge_module, "_fails", fails)
+    edge = edge_study(study, n_boot=20, n_batches=1, iterations=5, rounds=3)
+    assert [e.single for e in edge.edges] == [False, True, True]
+    np.testing.assert_allclose(edge.fit.batch_sizes, [16, 64], rtol=1e-12)
+    low, high = edge.edges[0].band
+    [note] = edge.notes
+    assert note == (f"edge absent at B = 8: no single edge (1 of 2 seeds cross more than once: "
+                    f"runs pass and fail alternately from {low:.3g} to {high:.3g}): left out of "
+                    "the fit")
+    claim = edge.predicted["claim: square root from B = 16"]
+    assert claim[1] == edge.edges[1].edge
+    lines = edge_conclusions(edge)
+    assert "so there the edge is reported absent" in lines[0]
+    claim_line = next(s for s in lines if "'claim: square root from B = 16'" in s)
+    inside = low <= claim[0] <= high
+    assert ("at 0 of 1 batch sizes with a single edge" in claim_line
+            or "at 1 of 1 batch sizes with a single edge" in claim_line)
+    assert "(the anchor, B = 16, not counted)" in claim_line
+    assert claim_line.endswith(f"alternately at {int(inside)} of 1 batch sizes without one.")
+    summary = strict_json(summarize_edges(edge))
+    schema = results_schema()
+    jsonschema.validate(summary, {**schema["$defs"]["stability_edge"], "$defs": schema["$defs"]})
+    row = summary["edges"][0]
+    assert row["single_edge"] is False and row["edge"] is None and row["band"] == [low, high]
+    assert set(row["predicted_inside"].values()) == {None}
+    assert summary["edges"][1]["single_edge"] is True
+
+
 def test_granziol_form_in_its_regimes(least_squares_edges):
     """The paper's form on least squares: Lanczos on the whole training set finds the
     theory's lambda_1 (the finite-size Marchenko-Pastur edge, within 3%); the form is
@@ -120,4 +169,4 @@ def test_granziol_form_in_its_regimes(least_squares_edges):
     lo, hi = regimes.noise_fit.exponent_interval
     assert f"the form as B^{slope:.2f} there (its limit: 1): " + (
         "inside" if lo <= slope <= hi else "outside") in line
-    assert "Fewer than two batch sizes lie above it" in line
+    assert "Fewer than two batch sizes with a single edge lie above it" in line

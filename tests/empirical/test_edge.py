@@ -154,6 +154,36 @@ def test_constant_rate_changes_nothing_without_a_schedule_and_counts_one_crossin
         assert "above 10x its start" in a.criterion and "constant" not in a.criterion
 
 
+def test_an_edge_that_is_not_one_crossing_is_reported_absent(monkeypatch):
+    """A seed whose runs fail from 0.01, pass between 0.015 and 0.03 and fail again above has
+    no single edge: the batch size's edge is absent (nan), its band runs from the lowest
+    failing rate tried to the first rate tried at 0.03 or above (at most 4x the first failing
+    rate, the last multiple tried), and the seed that crosses once keeps its bisected edge."""
+    import empirical.probes._edge as edge_module
+
+    spec = SweepSpec("mlp-adam", (8,), LRGrid(k_max=12), steps=11, seeds=(0, 1), n_train=200,
+                     n_test=50)
+    result = run_sweep(spec, progress=False)
+
+    def fails(spec, batch_size, rates, initial, divergence, constant_rate):
+        again = (rates >= 0.01) & ~((rates > 0.015) & (rates < 0.03))
+        return np.stack([rates >= 0.01, again]).astype(int)
+
+    monkeypatch.setattr(edge_module, "_fails", fails)
+    [edge] = stability_edges(result, divergence=10.0, constant_rate=True)
+    np.testing.assert_array_equal(edge.crossings, [1, 2])
+    assert not edge.single and np.isnan(edge.edge) and np.isnan(edge.interval).all()
+    np.testing.assert_allclose(edge.seed_edges, 0.01, rtol=0.02)   # both bisected to 0.01
+    low, high = edge.band
+    assert low == edge.brackets[:, 1].min()
+    assert 0.03 <= high <= 4 * edge.brackets[1, 1] * (1 + 1e-12)
+    monkeypatch.setattr(edge_module, "_fails", lambda spec, b, rates, *args: np.stack(
+        [rates >= 0.01, rates >= 0.012]).astype(int))
+    [single] = stability_edges(result, divergence=10.0, constant_rate=True)
+    assert single.single and single.edge == pytest.approx(np.sqrt(0.01 * 0.012), rel=0.02)
+    assert single.band == (single.brackets[0, 1], single.brackets[1, 1])
+
+
 def test_full_hessian_in_chunks_is_the_full_hessian(monkeypatch):
     """Hessian-vector products summed over chunks weighted by their share: the same top
     eigenvalue as one batch of every example, and the exact one of 2 X^T X / n."""
