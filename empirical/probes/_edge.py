@@ -194,11 +194,11 @@ def stability_edges(result: SweepResult, *, rounds: int = 6, max_doublings: int 
     -----
     The edge is a property of the horizon: a run just above it may need more steps to blow up
     than the sweep trains. Bisection assumes one crossing between the bracket's ends; where a
-    seed's runs cross more often (a network's run that blows up at one rate and ends below
-    its start at a larger one, or Adam's bounded steps, whose peak loss rises with the rate
-    gradually and noisily) the smallest failing rate is not a stability edge and bisection
-    need not find it, so the edge is ``nan`` and the seeds' bisected edges are kept in
-    :attr:`StabilityEdge.seed_edges`.
+    seed's runs cross more often (a ReLU network's run that blows up at one rate and at a
+    larger one kills its hidden units, stops moving and ends below its start; or Adam's
+    bounded steps, whose peak loss rises with the rate gradually and noisily) the smallest
+    failing rate is not a stability edge and bisection need not find it, so the edge is
+    ``nan`` and the seeds' bisected edges are kept in :attr:`StabilityEdge.seed_edges`.
 
     References
     ----------
