@@ -41,6 +41,26 @@ def test_results_json_validates_against_the_shipped_schema(report):
         jsonschema.validate(broken, schema, cls=jsonschema.Draft202012Validator)
 
 
+def test_every_reported_edge_is_one_crossing_per_seed_or_absent(report):
+    """In a real run and in the shipped results: an edge is a number only where every seed's
+    runs cross from stable to failing once; elsewhere it is null and its band or the rate it
+    lies above is given, and it is not among the batch sizes fitted."""
+    from compare.report._readme import RESULTS
+    for results in (json.loads((report / "results.json").read_text()),
+                    json.loads(RESULTS.read_text())):
+        for study in results["stability_edge"].values():
+            fitted = set(study["fit"]["batch_sizes"]) if study["fit"] else set()
+            for row in study["edges"]:
+                single = (all(c == 1 for c in row["crossings"])
+                          and None not in row["seed_edges"])
+                assert row["single_edge"] == single
+                assert (row["edge"] is not None) == single
+                assert (row["batch_size"] in fitted) <= single
+                if not single:
+                    assert row["band"][0] is not None or any(
+                        v is not None for v in row["no_edge_below"])
+
+
 def _check_fit(block):
     lo, hi = block["exponent_interval"]
     assert lo <= block["exponent"] <= hi
