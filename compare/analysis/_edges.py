@@ -181,11 +181,13 @@ def band_text(edge: StabilityEdge) -> str:
             + (f"{high:.3g}" if np.isfinite(high) else "beyond the largest rate tried"))
 
 
-def _absent(edges: list[StabilityEdge]) -> str:
+def _absent(edges: list[StabilityEdge], start: np.ndarray, best: np.ndarray) -> str:
     """Where the edge is absent: some seed with no failure below the largest rate tried, a
-    failure at every rate tried, or runs that cross from passing to failing more than once."""
+    failure at every rate tried, or runs that cross from passing to failing more than once
+    (with what the runs that pass there end at, beside the mean ``start`` and the ``best``
+    mean last loss of the sweep at that batch size)."""
     parts = []
-    for e in edges:
+    for e, first, lowest in zip(edges, start, best, strict=True):
         if e.single:
             continue
         below = e.no_edge_below[np.isfinite(e.no_edge_below)]
@@ -194,8 +196,12 @@ def _absent(edges: list[StabilityEdge]) -> str:
         elif not np.all(np.isfinite(e.seed_edges)):
             why = "a failure at every rate tried"
         else:
+            low, high = e.passing_loss
             why = (f"no single edge ({np.sum(e.crossings > 1)} of {e.seed_edges.size} seeds "
-                   f"cross more than once: {band_text(e)})")
+                   f"cross more than once: {band_text(e)}"
+                   + (f", and the runs that pass there end at a test loss of {low:.3g}-"
+                      f"{high:.3g}, against {first:.3g} at the start and {lowest:.3g} for the "
+                      "sweep's best rate" if np.isfinite(low) else "") + ")")
         parts.append(f"B = {e.batch_size}: {why}")
     return "edge absent at " + "; ".join(parts)
 
@@ -248,8 +254,10 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
         fit = fit_scaling(b[single], [e.edge for e in kept], _boot_edges(kept, n_boot, seed),
                           n_seeds=len(spec.seeds))
     if not single.all():
-        notes.append(_absent(edges) + (": no fit" if fit is None else
-                                       ": left out of the fit"))
+        start = [float(np.mean(c.initial_loss)) for c in result.cells]
+        best = [float(np.nanmin(c.test_loss[:, :, -1].mean(axis=0))) for c in result.cells]
+        notes.append(_absent(edges, start, best) + (": no fit" if fit is None else
+                                                    ": left out of the fit"))
     start = workload.parameters(spec.seeds[0])
     hessians = dict(n_batches=n_batches, iterations=iterations, seed=seed)
     init, trained, frozen_init, frozen_trained = [], [], [], []

@@ -71,7 +71,7 @@ def summarize_edges(edge: EdgeStudy) -> dict:
             predicted={k: v[i] for k, v in edge.predicted.items()},
             predicted_inside={k: holds(v[i], e.interval) if e.single else None
                               for k, v in edge.predicted.items()},
-            single_edge=e.single, band=list(e.band),
+            single_edge=e.single, band=list(e.band), passing_loss=list(e.passing_loss),
             crossings=e.crossings, transition=e.transition,
             no_edge_below=e.no_edge_below, failure_step=e.failure_step,
             **({} if edge.check_edges is None else dict(
@@ -197,14 +197,17 @@ EIGENVALUE_HEADS = {
 
 def _edge_cell(row: dict) -> str:
     """The measured edge and its interval, or where it is absent the band where runs pass and
-    fail alternately."""
+    fail alternately and what the runs that pass there end at."""
     if row["single_edge"]:
         return f"{num_text(row['edge'])} {interval_text(row['interval'])}"
     low, high = row["band"]
     if low is None:
         return "absent"
-    return f"absent: alternate from {num_text(low)} to " + (num_text(high) if high is not None
-                                                            else "beyond the largest rate tried")
+    passing = row["passing_loss"]
+    return (f"absent: alternate from {num_text(low)} to "
+            + (num_text(high) if high is not None else "beyond the largest rate tried")
+            + (f"; the runs that pass end at a test loss of {num_text(passing[0])}-"
+               f"{num_text(passing[1])}" if passing[0] is not None else ""))
 
 
 def _inside_cell(inside: bool | None) -> str:

@@ -52,6 +52,10 @@ class StabilityEdge:
         found.
     criterion : str
         What a failed run is, in words.
+    passing_loss : tuple of float
+        Over seeds, the smallest and largest last test loss of the runs that pass at a rate
+        above their seed's lowest failing rate (inside :attr:`band`): what the runs that
+        alternate with failures end at. ``(nan, nan)`` where none does.
     failure_step : ndarray, shape (n_seed,)
         The step at which each seed's run at its first failing rate (the top of its bracket)
         first fails (1: after the first update): its loss non-finite or above the multiple,
@@ -74,6 +78,7 @@ class StabilityEdge:
     transition: np.ndarray
     no_edge_below: np.ndarray
     criterion: str
+    passing_loss: tuple
     failure_step: np.ndarray
 
     @property
@@ -127,13 +132,14 @@ def _failure_steps(test_loss: np.ndarray, initial_loss: np.ndarray,
 
 
 def _fails(spec, batch_size: int, rates: np.ndarray, initial: np.ndarray,
-           divergence: float | None, constant_rate: bool) -> np.ndarray:
-    """(n_seed, n_rate): every seed trained at every rate, as one program; the step at which
-    each run failed (:func:`_failure_steps`)."""
+           divergence: float | None, constant_rate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Every seed trained at every rate, as one program: the step at which each run failed
+    (:func:`_failure_steps`) and its last test loss, each ``(n_seed, n_rate)``."""
     order = np.unique(rates)
     [(_, test, _)] = _train(spec, order, [batch_size], tuple(spec.seeds),
                             constant_rate=constant_rate)
-    return _failure_steps(test, initial, divergence)[:, np.searchsorted(order, rates)]
+    columns = np.searchsorted(order, rates)
+    return _failure_steps(test, initial, divergence)[:, columns], test[:, columns, -1]
 
 
 def _has_schedule(spec) -> bool:
@@ -275,17 +281,18 @@ ABOVE = (2.0**0.5, 2.0, 4.0)
 
 def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int, divergence: float | None,
              retrain: bool, words: str) -> StabilityEdge:
-    tried: list[tuple[np.ndarray, np.ndarray]] = []       # (rates, failure step (n_seed, n_rates))
+    tried: list[tuple] = []            # (rates, failure step, last loss), each run (n_seed, n_rates)
 
     def fails(rates: np.ndarray) -> np.ndarray:
-        steps = _fails(spec, cell.batch_size, rates, cell.initial_loss, divergence, retrain)
-        tried.append((rates, steps))
+        steps, last = _fails(spec, cell.batch_size, rates, cell.initial_loss, divergence, retrain)
+        tried.append((rates, steps, last))
         return steps > 0
 
     if retrain:
         scan = fails(cell.lrs)
     else:
-        tried.append((cell.lrs, _failure_steps(cell.test_loss, cell.initial_loss, divergence)))
+        tried.append((cell.lrs, _failure_steps(cell.test_loss, cell.initial_loss, divergence),
+                      cell.test_loss[:, :, -1]))
         scan = tried[-1][1] > 0
     brackets = _grid_brackets(cell.lrs, scan)
     _widen(fails, brackets, max_doublings)
@@ -301,22 +308,23 @@ def _edge_of(spec, cell: SweepCell, rounds: int, max_doublings: int, divergence:
     return StabilityEdge(batch_size=cell.batch_size, seed_edges=seed_edges, brackets=brackets,
                          edge=edge, interval=interval, rounds=rounds, crossings=crossings,
                          transition=_transition(tried), no_edge_below=no_edge_below,
-                         criterion=words, failure_step=_step_at(tried, brackets[:, 1]))
+                         criterion=words, passing_loss=_passing_loss(tried),
+                         failure_step=_step_at(tried, brackets[:, 1]))
 
 
-def _ordered(tried: list) -> tuple[np.ndarray, np.ndarray]:
-    """Every rate any program trained (every seed trains every rate), ascending, and the step
-    at which each run failed (0: it did not): ``(n_rate,)``, ``(n_seed, n_rate)``."""
-    rates = np.concatenate([r for r, _ in tried])
-    steps = np.concatenate([f for _, f in tried], axis=1)
-    rates, first = np.unique(rates, return_index=True)
-    return rates, steps[:, first]
+def _ordered(tried: list) -> tuple[np.ndarray, ...]:
+    """Every rate any program trained (every seed trains every rate), ascending, and what each
+    run recorded in that order: ``(n_rate,)``, then ``(n_seed, n_rate)`` for each, first the
+    step at which it failed (0: it did not)."""
+    rates, first = np.unique(np.concatenate([t[0] for t in tried]), return_index=True)
+    return rates, *(np.concatenate([t[k] for t in tried], axis=1)[:, first]
+                    for k in range(1, len(tried[0])))
 
 
 def _step_at(tried: list, rates: np.ndarray) -> np.ndarray:
     """Per seed, the step at which its run at ``rates[seed]`` failed; ``nan`` where that rate
     is ``nan``."""
-    tried_rates, steps = _ordered(tried)
+    tried_rates, steps, *_ = _ordered(tried)
     out = np.full(rates.shape, np.nan)
     for s, rate in enumerate(rates):
         if np.isfinite(rate):
@@ -331,10 +339,21 @@ def _crossings(tried: list) -> np.ndarray:
     return np.sum(np.diff(fail, axis=1) == 1, axis=1) + fail[:, 0]
 
 
+def _passing_loss(tried: list) -> tuple[float, float]:
+    """Over seeds, the smallest and largest last loss of the runs that pass above their seed's
+    lowest failing rate (``nan`` where none does)."""
+    _, steps, last = _ordered(tried)
+    fail = steps > 0
+    above = np.cumsum(fail, axis=1) > 0                    # at or above the first failure
+    values = last[above & ~fail]
+    return ((float(np.min(values)), float(np.max(values))) if values.size
+            else (float("nan"), float("nan")))
+
+
 def _transition(tried: list) -> np.ndarray:
     """Per seed, the lowest rate tried that fails and the smallest from which every rate tried
     fails (``nan`` where none fails, or where the largest passes)."""
-    rates, steps = _ordered(tried)
+    rates, steps, *_ = _ordered(tried)
     fail = steps > 0
     n = rates.size
     first = np.where(fail.any(axis=1), rates[np.argmax(fail, axis=1)], np.nan)

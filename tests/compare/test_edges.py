@@ -106,7 +106,8 @@ def test_crossings_are_counted_and_adam_is_measured_at_a_constant_rate():
 
 def test_an_edge_whose_runs_alternate_is_absent_and_left_out(monkeypatch):
     """At B = 8 one seed's runs fail from 0.01, pass between 0.015 and 0.03 and fail above:
-    the edge there is absent, named with its band, left out of the fit and of the prediction
+    the edge there is absent, named with its band and what the runs that pass in it end at
+    (here 100x their rate), left out of the fit and of the prediction
     counts (compared with the band instead), and the claim is anchored at B = 16, the smallest
     batch size with a single edge."""
     import empirical.probes._edge as edge_module
@@ -119,17 +120,23 @@ def test_an_edge_whose_runs_alternate_is_absent_and_left_out(monkeypatch):
     def fails(spec, batch_size, rates, initial, divergence, constant_rate):
         first = rates >= onset[batch_size]
         again = first & ~((rates > 0.015) & (rates < 0.03)) if batch_size == 8 else first
-        return np.stack([first, again]).astype(int)
+        return np.stack([first, again]).astype(int), np.stack([rates, 100 * rates])
 
     monkeypatch.setattr(edge_module, "_fails", fails)
     edge = edge_study(study, n_boot=20, n_batches=1, iterations=5, rounds=3)
     assert [e.single for e in edge.edges] == [False, True, True]
     np.testing.assert_allclose(edge.fit.batch_sizes, [16, 64], rtol=1e-12)
     low, high = edge.edges[0].band
+    passing = edge.edges[0].passing_loss          # the second seed's: 100x its rate
+    assert 1.5 < passing[0] <= passing[1] < 3.0
+    cell = study.result.cells[0]
+    start, best = cell.initial_loss.mean(), np.nanmin(cell.test_loss[:, :, -1].mean(axis=0))
     [note] = edge.notes
     assert note == (f"edge absent at B = 8: no single edge (1 of 2 seeds cross more than once: "
-                    f"runs pass and fail alternately from {low:.3g} to {high:.3g}): left out of "
-                    "the fit")
+                    f"runs pass and fail alternately from {low:.3g} to {high:.3g}, and the runs "
+                    f"that pass there end at a test loss of {passing[0]:.3g}-{passing[1]:.3g}, "
+                    f"against {start:.3g} at the start and {best:.3g} for the sweep's best "
+                    "rate): left out of the fit")
     claim = edge.predicted["claim: square root from B = 16"]
     assert claim[1] == edge.edges[1].edge
     lines = edge_conclusions(edge)

@@ -158,7 +158,8 @@ def test_an_edge_that_is_not_one_crossing_is_reported_absent(monkeypatch):
     """A seed whose runs fail from 0.01, pass between 0.015 and 0.03 and fail again above has
     no single edge: the batch size's edge is absent (nan), its band runs from the lowest
     failing rate tried to the first rate tried at 0.03 or above (at most 4x the first failing
-    rate, the last multiple tried), and the seed that crosses once keeps its bisected edge."""
+    rate, the last multiple tried), the last losses of the runs that pass inside it are kept,
+    and the seed that crosses once keeps its bisected edge."""
     import empirical.probes._edge as edge_module
 
     spec = SweepSpec("mlp-adam", (8,), LRGrid(k_max=12), steps=11, seeds=(0, 1), n_train=200,
@@ -167,7 +168,7 @@ def test_an_edge_that_is_not_one_crossing_is_reported_absent(monkeypatch):
 
     def fails(spec, batch_size, rates, initial, divergence, constant_rate):
         again = (rates >= 0.01) & ~((rates > 0.015) & (rates < 0.03))
-        return np.stack([rates >= 0.01, again]).astype(int)
+        return np.stack([rates >= 0.01, again]).astype(int), np.stack([rates, 100 * rates])
 
     monkeypatch.setattr(edge_module, "_fails", fails)
     [edge] = stability_edges(result, divergence=10.0, constant_rate=True)
@@ -177,11 +178,16 @@ def test_an_edge_that_is_not_one_crossing_is_reported_absent(monkeypatch):
     low, high = edge.band
     assert low == edge.brackets[:, 1].min()
     assert 0.03 <= high <= 4 * edge.brackets[1, 1] * (1 + 1e-12)
-    monkeypatch.setattr(edge_module, "_fails", lambda spec, b, rates, *args: np.stack(
-        [rates >= 0.01, rates >= 0.012]).astype(int))
+    # the second seed's last loss is 100x its rate: the runs that pass above its first failure
+    # lie between 0.015 and 0.03, the first seed's never pass there
+    passing = edge.passing_loss
+    assert 1.5 < passing[0] <= passing[1] < 3.0
+    monkeypatch.setattr(edge_module, "_fails", lambda spec, b, rates, *args: (np.stack(
+        [rates >= 0.01, rates >= 0.012]).astype(int), np.stack([rates, rates])))
     [single] = stability_edges(result, divergence=10.0, constant_rate=True)
     assert single.single and single.edge == pytest.approx(np.sqrt(0.01 * 0.012), rel=0.02)
     assert single.band == (single.brackets[0, 1], single.brackets[1, 1])
+    assert np.isnan(single.passing_loss).all()
 
 
 def test_full_hessian_in_chunks_is_the_full_hessian(monkeypatch):
