@@ -181,7 +181,7 @@ def band_text(edge: StabilityEdge) -> str:
             + (f"{high:.3g}" if np.isfinite(high) else "beyond the largest rate tried"))
 
 
-def _absent(edges: list[StabilityEdge], start: np.ndarray, best: np.ndarray) -> str:
+def _absent(edges: list[StabilityEdge], start: list[float], best: list[float]) -> str:
     """Where the edge is absent: some seed with no failure below the largest rate tried, a
     failure at every rate tried, or runs that cross from passing to failing more than once
     (with what the runs that pass there end at, beside the mean ``start`` and the ``best``
@@ -254,10 +254,10 @@ def edge_study(study: Study, *, n_boot: int = 200, seed: int = 0, rounds: int = 
         fit = fit_scaling(b[single], [e.edge for e in kept], _boot_edges(kept, n_boot, seed),
                           n_seeds=len(spec.seeds))
     if not single.all():
-        start = [float(np.mean(c.initial_loss)) for c in result.cells]
+        initial_losses = [float(np.mean(c.initial_loss)) for c in result.cells]
         best = [float(np.nanmin(c.test_loss[:, :, -1].mean(axis=0))) for c in result.cells]
-        notes.append(_absent(edges, start, best) + (": no fit" if fit is None else
-                                                    ": left out of the fit"))
+        notes.append(_absent(edges, initial_losses, best) + (": no fit" if fit is None else
+                                                             ": left out of the fit"))
     start = workload.parameters(spec.seeds[0])
     hessians = dict(n_batches=n_batches, iterations=iterations, seed=seed)
     init, trained, frozen_init, frozen_trained = [], [], [], []
